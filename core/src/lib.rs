@@ -1,0 +1,79 @@
+//! # switchyard-core
+//!
+//! The whole WebSocket protocol (RFC 6455), written once, with no I/O: bytes in, events out,
+//! bytes to write out. The Tokio shell (`switchyard-server`), the wasm bindings and the tests all
+//! drive the same code.
+//!
+//! ## Layers
+//!
+//! Each layer is pure and testable alone; a layer never reaches up.
+//!
+//! | layer | module | needs `alloc` |
+//! |---|---|---|
+//! | accept key (§1.3, §4.2.2) | [`handshake::accept`] | no |
+//! | server handshake: parse, validate, respond (§4.2) | [`handshake::server`] | no |
+//! | client handshake: request, validate the response (§4.1) | [`handshake::client`] | no |
+//! | frame header codec (§5.2) | [`frame`] | no |
+//! | masking (§5.3) | [`frame::mask`] | no |
+//! | incremental UTF-8 validation (§8.1) | [`utf8`] | no |
+//! | close codes and close payloads (§5.5.1, §7.4) | [`close`] | no |
+//! | the connection state machine (§5.4, §5.5, §7) | [`connection`] | yes |
+//!
+//! ## Driving a connection
+//!
+//! After the handshake, a [`connection::Connection`] takes network input through
+//! [`receive_data`](connection::Connection::receive_data) and
+//! [`receive_eof`](connection::Connection::receive_eof), application commands through `send_*`
+//! and [`close`](connection::Connection::close), and the caller drains three outputs:
+//! [`poll_event`](connection::Connection::poll_event) (messages, pings, pongs, the close),
+//! [`poll_transmit`](connection::Connection::poll_transmit) /
+//! [`consume_transmit`](connection::Connection::consume_transmit) (bytes for the socket) and
+//! [`poll_action`](connection::Connection::poll_action) (start the close timer, close the
+//! transport). See the [`connection`] module for the contract.
+//!
+//! Time and randomness are inputs: the client's mask keys come from a caller-supplied
+//! [`connection::MaskSource`], the handshake nonce is a caller-supplied 16-byte array, and the
+//! close timer is run by the caller, who reports its expiry.
+#![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(any(feature = "std", test))]
+extern crate std;
+
+pub mod close;
+#[cfg(feature = "alloc")]
+pub mod connection;
+pub mod frame;
+pub mod handshake;
+pub mod limits;
+pub mod utf8;
+mod write;
+
+pub use close::{CloseCode, CloseFrame};
+pub use frame::{FrameHeader, OpCode, ProtocolError};
+pub use limits::Limits;
+pub use write::BufferTooSmall;
+
+/// The result of parsing from a buffer that may not hold the whole item yet.
+///
+/// "Not enough bytes yet" is not an error: the caller reads more and calls again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Parsed<T> {
+    /// The item, and how many bytes of the input it took.
+    Complete(T, usize),
+    /// The input ends before the item does.
+    Partial,
+}
+
+impl<T> Parsed<T> {
+    /// The parsed item and its length, if complete.
+    pub fn complete(self) -> Option<(T, usize)> {
+        match self {
+            Parsed::Complete(value, len) => Some((value, len)),
+            Parsed::Partial => None,
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! What a connection delivers: messages, control payloads, and the close.
+
+use alloc::string::String;
+use bytes::Bytes;
+use core::fmt;
+
+use crate::close::CloseCode;
+use crate::frame::ProtocolError;
+
+/// Bytes known to be UTF-8: a text message's payload, shared without copying.
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
+pub struct Utf8Bytes(Bytes);
+
+impl Utf8Bytes {
+    /// Wraps bytes the caller has just validated. Crate-private so the invariant holds.
+    pub(crate) fn from_validated(bytes: Bytes) -> Utf8Bytes {
+        debug_assert!(core::str::from_utf8(&bytes).is_ok());
+        Utf8Bytes(bytes)
+    }
+
+    /// A static string, without copying.
+    pub const fn from_static(text: &'static str) -> Utf8Bytes {
+        Utf8Bytes(Bytes::from_static(text.as_bytes()))
+    }
+
+    /// The text.
+    ///
+    /// The core forbids `unsafe`, so this re-checks the bytes (with SIMD, gigabytes per
+    /// second) instead of trusting them unchecked; the check cannot fail, as only validated
+    /// bytes are ever wrapped.
+    pub fn as_str(&self) -> &str {
+        simdutf8::basic::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The underlying buffer, for zero-copy forwarding.
+    pub fn into_bytes(self) -> Bytes {
+        self.0
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the text is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<String> for Utf8Bytes {
+    fn from(text: String) -> Self {
+        Utf8Bytes(Bytes::from(text.into_bytes()))
+    }
+}
+
+impl From<&str> for Utf8Bytes {
+    fn from(text: &str) -> Self {
+        Utf8Bytes(Bytes::copy_from_slice(text.as_bytes()))
+    }
+}
+
+impl fmt::Debug for Utf8Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Utf8Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A complete data message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A text message, validated as UTF-8.
+    Text(Utf8Bytes),
+    /// A binary message.
+    Binary(Bytes),
+}
+
+impl Message {
+    /// The payload bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Message::Text(text) => text.as_bytes(),
+            Message::Binary(bytes) => bytes,
+        }
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.as_bytes().len()
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.as_bytes().is_empty()
+    }
+}
+
+/// Who ended the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Initiator {
+    /// We sent the first close frame (by request, or failing the connection).
+    Local,
+    /// The peer sent the first close frame.
+    Peer,
+    /// Neither: the transport ended (EOF) or the close timer ran out first.
+    Transport,
+}
+
+/// How the connection ended: the last event a connection delivers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseInfo {
+    /// The peer's close code once close frames were exchanged; the code we sent when we failed
+    /// the connection; [`CloseCode::ABNORMAL`] (1006) when no close frame arrived (§7.1.5).
+    pub code: CloseCode,
+    /// The close reason.
+    pub reason: String,
+    /// Who started the closing.
+    pub initiator: Initiator,
+    /// Whether both close frames were exchanged (§7.1.4 "cleanly").
+    pub clean: bool,
+    /// The protocol error that failed the connection, if one did.
+    pub error: Option<ProtocolError>,
+}
+
+/// An output of the connection for the application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A complete message.
+    Message(Message),
+    /// A ping's payload; the pong is already queued (§5.5.2).
+    Ping(Bytes),
+    /// A pong's payload (solicited or not, §5.5.3).
+    Pong(Bytes),
+    /// The connection is closed for the application: nothing more will be delivered.
+    Closed(CloseInfo),
+}
+
+/// Which kind of data message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataKind {
+    /// Text (opcode 0x1).
+    Text,
+    /// Binary (opcode 0x2).
+    Binary,
+}

@@ -1,0 +1,137 @@
+//! The accept key (RFC 6455 §1.3, §4.2.2 item 5.4).
+//!
+//! `Sec-WebSocket-Accept = base64(SHA-1(Sec-WebSocket-Key + GUID))`, computed into a fixed
+//! buffer with no allocation.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use core::fmt;
+use sha1::{Digest, Sha1};
+
+/// The GUID every endpoint appends to the key (§1.3).
+pub const GUID: &[u8; 36] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// A `Sec-WebSocket-Accept` value: base64 of a 20-byte digest is always 28 ASCII bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AcceptKey([u8; 28]);
+
+impl AcceptKey {
+    /// Computes the accept value for a `Sec-WebSocket-Key` as sent (its base64 text, not the
+    /// decoded nonce). Validating the key is the handshake's job; this hashes any bytes.
+    pub fn from_key(key: &[u8]) -> AcceptKey {
+        let mut sha = Sha1::new();
+        sha.update(key);
+        sha.update(GUID);
+        let digest = sha.finalize();
+        let mut out = [0u8; 28];
+        let written = STANDARD.encode_slice(digest.as_slice(), &mut out);
+        debug_assert_eq!(written, Ok(28));
+        AcceptKey(out)
+    }
+
+    /// The value as text.
+    pub fn as_str(&self) -> &str {
+        // Base64 output is ASCII, so this cannot fail; an empty string would only hide a bug.
+        core::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// The value as bytes.
+    pub const fn as_bytes(&self) -> &[u8; 28] {
+        &self.0
+    }
+
+    /// Compares with a received `Sec-WebSocket-Accept` value.
+    pub fn matches(&self, received: &[u8]) -> bool {
+        received == self.0
+    }
+}
+
+impl fmt::Debug for AcceptKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AcceptKey({})", self.as_str())
+    }
+}
+
+impl fmt::Display for AcceptKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A `Sec-WebSocket-Key` value: base64 of a 16-byte nonce is always 24 ASCII bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct WebSocketKey([u8; 24]);
+
+impl WebSocketKey {
+    /// The key for a nonce. §4.1: the nonce MUST be selected randomly for each connection;
+    /// the caller supplies it, since the core has no RNG.
+    pub fn from_nonce(nonce: &[u8; 16]) -> WebSocketKey {
+        let mut out = [0u8; 24];
+        let written = STANDARD.encode_slice(nonce, &mut out);
+        debug_assert_eq!(written, Ok(24));
+        WebSocketKey(out)
+    }
+
+    /// Checks a received key: §4.2.1 item 5, "a base64-encoded value that, when decoded, is 16
+    /// bytes in length". Only the canonical 24-character padded form passes.
+    pub fn parse(value: &[u8]) -> Option<WebSocketKey> {
+        let text: [u8; 24] = value.try_into().ok()?;
+        let mut nonce = [0u8; 18];
+        match STANDARD.decode_slice(text, &mut nonce) {
+            Ok(16) => Some(WebSocketKey(text)),
+            _ => None,
+        }
+    }
+
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// The accept value a server must answer with.
+    pub fn accept_key(&self) -> AcceptKey {
+        AcceptKey::from_key(&self.0)
+    }
+}
+
+impl fmt::Debug for WebSocketKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WebSocketKey({})", self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc_section_1_3_example() {
+        let accept = AcceptKey::from_key(b"dGhlIHNhbXBsZSBub25jZQ==");
+        assert_eq!(accept.as_str(), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert!(accept.matches(b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+        assert!(!accept.matches(b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo"));
+    }
+
+    #[test]
+    fn key_from_nonce_round_trips() {
+        // RFC 6455 §1.3's nonce is the ASCII text "the sample nonce".
+        let key = WebSocketKey::from_nonce(b"the sample nonce");
+        assert_eq!(key.as_str(), "dGhlIHNhbXBsZSBub25jZQ==");
+        assert_eq!(WebSocketKey::parse(key.as_str().as_bytes()), Some(key));
+        assert_eq!(key.accept_key().as_str(), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
+
+    #[test]
+    fn rejects_keys_that_are_not_16_bytes_of_base64() {
+        for bad in [
+            &b""[..],
+            b"dGhlIHNhbXBsZSBub25jZQ=",   // 23 characters
+            b"dGhlIHNhbXBsZSBub25jZQ===", // 25 characters
+            b"dGhlIHNhbXBsZSBub25jZ!==",  // bad alphabet
+            b"dGhlIHNhbXBsZSBub25jZXg=",  // 17 bytes
+            b"dGhlIHNhbXBsZSBub25jZQ  ",
+        ] {
+            assert_eq!(WebSocketKey::parse(bad), None, "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! Reading header field values: comma-separated token lists (RFC 9110 §5.6.1) and tokens
+//! (§5.6.2). Linear, no backtracking, whatever the input.
+
+/// The non-empty elements of a comma-separated list, with optional whitespace trimmed.
+pub(crate) fn list_elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value
+        .split(|&b| b == b',')
+        .map(|element| element.trim_ascii())
+        .filter(|element| !element.is_empty())
+}
+
+/// Whether a comma-separated list holds `token`, compared ASCII case-insensitively.
+pub(crate) fn list_contains(value: &[u8], token: &str) -> bool {
+    list_elements(value).any(|element| element.eq_ignore_ascii_case(token.as_bytes()))
+}
+
+/// Whether `bytes` is an RFC 9110 token: one or more `tchar`.
+pub(crate) fn is_token(bytes: &[u8]) -> bool {
+    !bytes.is_empty()
+        && bytes
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Whether a value is safe to write into a header: no CR, LF or NUL, which would split the
+/// response (compare RUSTSEC-2024-0009).
+pub(crate) fn is_safe_value(value: &[u8]) -> bool {
+    !value.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_skip_empty_elements_and_whitespace() {
+        let elements: std::vec::Vec<&[u8]> =
+            list_elements(b" ,keep-alive, ,\tUpgrade ,,").collect();
+        assert_eq!(elements, [&b"keep-alive"[..], b"Upgrade"]);
+        assert!(list_contains(b"keep-alive, Upgrade", "upgrade"));
+        assert!(!list_contains(b"keep-alive, Upgrades", "upgrade"));
+    }
+
+    #[test]
+    fn pathological_lists_are_linear() {
+        let commas = [b','; 100_000];
+        assert_eq!(list_elements(&commas).count(), 0);
+    }
+
+    #[test]
+    fn tokens_and_safe_values() {
+        assert!(is_token(b"chat.v2"));
+        assert!(!is_token(b"chat v2") && !is_token(b"") && !is_token(b"a/b"));
+        assert!(is_safe_value(b"x y"));
+        assert!(!is_safe_value(b"x\r\nSet-Cookie: a") && !is_safe_value(b"a\0"));
+    }
+}

@@ -1,0 +1,137 @@
+//! Finding the end of an HTTP head in a growing buffer, in linear time.
+//!
+//! The head is only handed to `httparse` once it is complete, so a head that arrives a byte at
+//! a time is scanned once in total, not once per read (the tungstenite CVE-2023-43669 pattern).
+//! The scanner enforces the line, byte and field-count caps while bytes are still arriving.
+
+use crate::Limits;
+
+/// Why a head was refused before it was complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HeadOverflow {
+    /// The first line passed `max_request_line`.
+    FirstLine,
+    /// The head passed `max_header_bytes`.
+    Bytes,
+    /// The head has more than `max_headers` fields.
+    Fields,
+}
+
+/// Scans a buffer that only ever grows at its end for the blank line ending an HTTP head.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HeadScanner {
+    /// Bytes already scanned.
+    scanned: usize,
+    /// Line feeds seen so far.
+    lines: usize,
+    /// Whether the first line has ended.
+    first_line_done: bool,
+}
+
+impl HeadScanner {
+    /// Scans the new part of `buf`; returns the head's length once the blank line is found.
+    ///
+    /// The caller must pass the same bytes again plus any new ones: the buffer only grows.
+    /// A bare LF line ending is tolerated, as RFC 9112 §2.2 allows.
+    pub(crate) fn scan(
+        &mut self,
+        buf: &[u8],
+        limits: &Limits,
+    ) -> Result<Option<usize>, HeadOverflow> {
+        let max_lines = limits.max_headers.min(super::MAX_HEADER_SLOTS) + 1;
+        let mut i = self.scanned;
+        while let Some(pos) = memchr_lf(&buf[i..]) {
+            let lf = i + pos;
+            i = lf + 1;
+            if !self.first_line_done {
+                self.first_line_done = true;
+                if lf + 1 > limits.max_request_line {
+                    return Err(HeadOverflow::FirstLine);
+                }
+            }
+            let blank = lf >= 1 && buf[lf - 1] == b'\n'
+                || lf >= 2 && buf[lf - 1] == b'\r' && buf[lf - 2] == b'\n';
+            if blank {
+                if i > limits.max_header_bytes {
+                    return Err(HeadOverflow::Bytes);
+                }
+                self.scanned = i;
+                return Ok(Some(i));
+            }
+            self.lines += 1;
+            if self.lines > max_lines {
+                return Err(HeadOverflow::Fields);
+            }
+        }
+        self.scanned = buf.len();
+        if !self.first_line_done && buf.len() > limits.max_request_line {
+            return Err(HeadOverflow::FirstLine);
+        }
+        if buf.len() > limits.max_header_bytes {
+            return Err(HeadOverflow::Bytes);
+        }
+        Ok(None)
+    }
+}
+
+fn memchr_lf(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| b == b'\n')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nextra";
+
+    #[test]
+    fn finds_the_end_however_the_bytes_arrive() {
+        let limits = Limits::DEFAULT;
+        for step in 1..HEAD.len() {
+            let mut scanner = HeadScanner::default();
+            let mut found = None;
+            let mut end = 0;
+            while found.is_none() && end < HEAD.len() {
+                end = (end + step).min(HEAD.len());
+                found = scanner.scan(&HEAD[..end], &limits).unwrap();
+            }
+            assert_eq!(found, Some(HEAD.len() - 5), "step {step}");
+        }
+    }
+
+    #[test]
+    fn accepts_bare_lf_line_endings() {
+        let mut scanner = HeadScanner::default();
+        assert_eq!(
+            scanner.scan(b"GET / HTTP/1.1\nHost: a\n\n", &Limits::DEFAULT),
+            Ok(Some(24))
+        );
+    }
+
+    #[test]
+    fn caps_the_first_line_the_bytes_and_the_fields() {
+        let limits = Limits {
+            max_request_line: 16,
+            max_header_bytes: 64,
+            max_headers: 2,
+            ..Limits::DEFAULT
+        };
+        assert_eq!(
+            HeadScanner::default().scan(&[b'a'; 17], &limits),
+            Err(HeadOverflow::FirstLine)
+        );
+        assert_eq!(
+            HeadScanner::default().scan(b"GET /aaaaaaaaaaaaaaaa HTTP/1.1\r\n", &limits),
+            Err(HeadOverflow::FirstLine)
+        );
+        assert_eq!(
+            HeadScanner::default().scan(b"GET / HTTP/1.1\r\na: b\r\nc: d\r\ne: f\r\n", &limits),
+            Err(HeadOverflow::Fields)
+        );
+        let long_header = [&b"GET / HTTP/1.1\r\nx: "[..], &[b'y'; 60]].concat();
+        assert_eq!(
+            HeadScanner::default().scan(&long_header, &limits),
+            Err(HeadOverflow::Bytes)
+        );
+    }
+}

@@ -1,0 +1,94 @@
+//! Writing into caller buffers: all or nothing, and always say how much room was needed.
+
+use core::fmt;
+
+/// The caller's buffer was too small; nothing usable was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BufferTooSmall {
+    /// Bytes the output needs in total.
+    pub needed: usize,
+}
+
+impl fmt::Display for BufferTooSmall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "output buffer too small: {} bytes needed", self.needed)
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for BufferTooSmall {}
+
+/// Appends to a fixed buffer, counting past its end so the caller learns the size it needs.
+pub(crate) struct Writer<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl<'a> Writer<'a> {
+    pub(crate) fn new(buf: &'a mut [u8]) -> Self {
+        Writer { buf, len: 0 }
+    }
+
+    pub(crate) fn put(&mut self, bytes: &[u8]) {
+        let end = self.len.saturating_add(bytes.len());
+        if let Some(dst) = self.buf.get_mut(self.len..end) {
+            dst.copy_from_slice(bytes);
+        }
+        self.len = end;
+    }
+
+    pub(crate) fn put_decimal(&mut self, mut n: u64) {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.put(&digits[i..]);
+    }
+
+    pub(crate) fn header(&mut self, name: &str, value: &[u8]) {
+        self.put(name.as_bytes());
+        self.put(b": ");
+        self.put(value);
+        self.put(b"\r\n");
+    }
+
+    pub(crate) fn finish(self) -> Result<usize, BufferTooSmall> {
+        if self.len <= self.buf.len() {
+            Ok(self.len)
+        } else {
+            Err(BufferTooSmall { needed: self.len })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_needed_size_when_too_small() {
+        let mut buf = [0u8; 4];
+        let mut w = Writer::new(&mut buf);
+        w.put(b"abc");
+        w.put(b"def");
+        w.put_decimal(1234);
+        assert_eq!(w.finish(), Err(BufferTooSmall { needed: 10 }));
+    }
+
+    #[test]
+    fn writes_decimals() {
+        let mut buf = [0u8; 32];
+        let mut w = Writer::new(&mut buf);
+        w.put_decimal(0);
+        w.put(b" ");
+        w.put_decimal(u64::MAX);
+        let n = w.finish().unwrap();
+        assert_eq!(&buf[..n], b"0 18446744073709551615");
+    }
+}
