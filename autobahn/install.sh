@@ -19,6 +19,8 @@
 #                       auto = pyenv 2.7.x -> /usr/bin/python2.7 -> apt (bullseye, pinned)
 #   AUTOBAHN_SELFTEST   1 = always run the loopback smoke test; 0 = never;
 #                       default: only when something was installed in this run.
+#   AUTOBAHN_APT_SIMULATE=1  only show what the apt (bullseye) fallback would install
+#                       (`apt-get install -s`), remove the temporary source again, and exit.
 set -euo pipefail
 exec </dev/null                        # never wait for input (CI has no stdin)
 export DEBIAN_FRONTEND=noninteractive PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -27,6 +29,7 @@ PREFIX=${AUTOBAHN_PREFIX:-/opt/switchyard-autobahn}
 VERSION=25.10.1                        # autobahntestsuite on PyPI (pins a py2.7 dep set)
 PY2_CHOICE=${AUTOBAHN_PY2:-auto}
 SELFTEST=${AUTOBAHN_SELFTEST:-auto}
+APT_SIMULATE=${AUTOBAHN_APT_SIMULATE:-0}
 PIP_WHEEL_VERSION=20.3.4               # last pip release that supports Python 2.7
 BOOTSTRAP_SPECS=("setuptools==44.1.1 wheel==0.37.1" "virtualenv==20.15.1")  # last py2.7-capable
 APT_SRC=/etc/apt/sources.list.d/switchyard-autobahn-bullseye.sources
@@ -63,7 +66,7 @@ assert os.path.exists(os.path.join(get_python_inc(), "Python.h"))' >/dev/null 2>
 }
 
 find_pyenv_py2() {
-  local root=${PYENV_ROOT:-$HOME/.pyenv} p
+  local root=${PYENV_ROOT:-${HOME:-/root}/.pyenv} p
   for p in $(ls -d "$root"/versions/2.7*/bin/python2.7 2>/dev/null | sort -rV); do
     if py2_ok "$p"; then echo "$p"; return 0; fi
   done
@@ -116,6 +119,12 @@ install_py2_from_bullseye() {
     log "bullseye not available from $try"
   done
   # no "-t bullseye": only what bookworm lacks comes from bullseye (the pin alone is enough)
+  if [ "$APT_SIMULATE" = 1 ]; then
+    apt-get install -s --no-install-recommends python2.7 python2.7-dev | grep -E '^Inst '
+    cleanup_apt_source
+    log "AUTOBAHN_APT_SIMULATE=1: simulated only, nothing installed"
+    exit 0
+  fi
   $SUDO apt-get install -y -q --no-install-recommends python2.7 python2.7-dev
   done_ "apt-get install python2.7 python2.7-dev (Debian bullseye from $try, pinned 100)"
   cleanup_apt_source
@@ -124,6 +133,7 @@ install_py2_from_bullseye() {
 
 # ------------------------------------------------------------------------------------------
 log "prefix $PREFIX, autobahntestsuite $VERSION"
+[ "$APT_SIMULATE" != 1 ] || install_py2_from_bullseye   # (exits after the simulation)
 
 # Step 1. Python 3 (runs autobahn/check.py; also downloads the py2 pip wheel if needed).
 if command -v python3 >/dev/null; then
@@ -176,7 +186,8 @@ else
       python3 -m pip --version >/dev/null 2>&1 || { apt_install python3-pip; done_ "apt-get install python3-pip"; }
       PIP_DL=(python3 -m pip download --only-binary=:all: --python-version 2.7 --implementation py)
     fi
-    "${PIP_DL[@]}" "pip==$PIP_WHEEL_VERSION" --no-deps -q -d "$PREFIX/bootstrap" "${CERT_ARGS[@]}"
+    "${PIP_DL[@]}" "pip==$PIP_WHEEL_VERSION" --no-deps -q -d "$PREFIX/bootstrap" "${CERT_ARGS[@]}" 2>&1 |
+      grep -v DEPRECATION || true
     [ -f "$PIP_WHL" ] || die "download of pip $PIP_WHEEL_VERSION failed"
     done_ "downloaded $(basename "$PIP_WHL") from PyPI"
   fi
@@ -308,4 +319,4 @@ else
   skip "smoke test (nothing changed; AUTOBAHN_SELFTEST=1 forces it)"
 fi
 
-log "$("$WRAP" --autobahnversion 2>/dev/null | head -n1) ready: $WRAP ($(( $(date +%s) - T0 ))s)"
+log "$("$WRAP" --autobahnversion 2>/dev/null | tr '\n' ' ')ready: $WRAP ($(( $(date +%s) - T0 ))s)"

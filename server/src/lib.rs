@@ -1,1 +1,1 @@
-
+//! switchyard-server: the Tokio shell around `switchyard-core`, for both roles.

@@ -1,1 +1,1 @@
-
+//! switchyard-wasm: wasm-bindgen bindings of `switchyard-core`.

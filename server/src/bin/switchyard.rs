@@ -1,0 +1,2 @@
+//! The `switchyard` server binary.
+fn main() {}
