@@ -269,13 +269,12 @@ impl Connection {
         self.timed_out = true;
         self.out.clear();
         self.pong = None;
-        self.finish(
-            CloseCode::ABNORMAL,
-            String::new(),
-            Initiator::Transport,
-            false,
-            None,
-        );
+        let initiator = if self.close_sent {
+            Initiator::Local
+        } else {
+            Initiator::Transport
+        };
+        self.finish(CloseCode::ABNORMAL, String::new(), initiator, false, None);
     }
 
     /// Sends a text message.

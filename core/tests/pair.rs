@@ -1,0 +1,285 @@
+//! A client core and a server core wired together in memory.
+
+mod common;
+
+use bytes::Bytes;
+use common::*;
+use switchyard_core::connection::{
+    Action, Connection, DataKind, Event, Initiator, Message, SendError,
+};
+use switchyard_core::{CloseCode, Limits};
+
+/// Moves bytes both ways until neither side has anything to send.
+struct Pair {
+    client: Connection,
+    server: Connection,
+}
+
+impl Pair {
+    fn new() -> Pair {
+        Pair {
+            client: client(Limits::DEFAULT),
+            server: Connection::server(Limits::DEFAULT),
+        }
+    }
+
+    /// Delivers pending bytes in both directions, `chunk` bytes at a time, until quiet.
+    fn pump(&mut self, chunk: usize) {
+        loop {
+            let c2s = drain_output(&mut self.client);
+            let s2c = drain_output(&mut self.server);
+            if c2s.is_empty() && s2c.is_empty() {
+                break;
+            }
+            for piece in c2s.chunks(chunk) {
+                let _ = self.server.receive_data(piece);
+            }
+            for piece in s2c.chunks(chunk) {
+                let _ = self.client.receive_data(piece);
+            }
+        }
+    }
+}
+
+#[test]
+fn messages_flow_both_ways_in_any_chunking() {
+    for chunk in [1, 2, 3, 7, 64, 100_000] {
+        let mut pair = Pair::new();
+        let big: Vec<u8> = (0..70_000u32).map(|i| i as u8).collect();
+        pair.client.send_text("hello, server").unwrap();
+        pair.client.send_binary(&big).unwrap();
+        pair.client.send_binary(b"").unwrap();
+        pair.server.send_text("héllo, client").unwrap();
+        pair.pump(chunk);
+        assert_eq!(
+            drain_events(&mut pair.server),
+            vec![
+                Event::Message(Message::Text("hello, server".into())),
+                Event::Message(Message::Binary(Bytes::from(big.clone()))),
+                Event::Message(Message::Binary(Bytes::new())),
+            ],
+            "chunk {chunk}"
+        );
+        assert_eq!(
+            drain_events(&mut pair.client),
+            vec![Event::Message(Message::Text("héllo, client".into()))]
+        );
+    }
+}
+
+#[test]
+fn fragmented_sends_reassemble_with_control_frames_between() {
+    let mut pair = Pair::new();
+    pair.client
+        .send_fragment(DataKind::Text, "frag".as_bytes(), false)
+        .unwrap();
+    pair.client.send_ping(b"between").unwrap();
+    let euro = "€".as_bytes();
+    pair.client
+        .send_fragment(DataKind::Text, &[&b"ment"[..], &euro[..2]].concat(), false)
+        .unwrap();
+    // An invalid continuation of the open character is refused and changes nothing.
+    assert_eq!(
+        pair.client.send_fragment(DataKind::Text, b"\xFF", true),
+        Err(SendError::InvalidUtf8)
+    );
+    pair.client
+        .send_fragment(DataKind::Text, &euro[2..], true)
+        .unwrap();
+    pair.pump(5);
+    assert_eq!(
+        drain_events(&mut pair.server),
+        vec![
+            Event::Ping(Bytes::from_static(b"between")),
+            Event::Message(Message::Text("fragment€".into()))
+        ]
+    );
+    // The server's automatic pong reached the client.
+    assert_eq!(
+        drain_events(&mut pair.client),
+        vec![Event::Pong(Bytes::from_static(b"between"))]
+    );
+}
+
+#[test]
+fn sending_rules_are_enforced() {
+    let mut c = client(Limits::DEFAULT);
+    c.send_fragment(DataKind::Binary, b"a", false).unwrap();
+    assert_eq!(c.send_text("x"), Err(SendError::FragmentInProgress));
+    assert_eq!(
+        c.send_fragment(DataKind::Text, b"b", true),
+        Err(SendError::FragmentKindMismatch)
+    );
+    assert_eq!(
+        c.send_ping(&[0; 126]),
+        Err(SendError::ControlPayloadTooLong)
+    );
+    assert_eq!(
+        c.send_fragment(DataKind::Text, b"\xFF", true),
+        Err(SendError::FragmentKindMismatch)
+    );
+    c.send_fragment(DataKind::Binary, b"b", true).unwrap();
+    assert_eq!(
+        c.send_fragment(DataKind::Text, b"\xFF", true),
+        Err(SendError::InvalidUtf8)
+    );
+    assert_eq!(
+        c.close(CloseCode::ABNORMAL, ""),
+        Err(SendError::InvalidCloseCode(CloseCode::ABNORMAL))
+    );
+    assert_eq!(
+        c.close(CloseCode::new(999), ""),
+        Err(SendError::InvalidCloseCode(CloseCode::new(999)))
+    );
+    c.close(CloseCode::NORMAL, "bye").unwrap();
+    assert_eq!(c.send_text("late"), Err(SendError::Closed));
+    assert_eq!(c.close(CloseCode::NORMAL, ""), Err(SendError::Closed));
+}
+
+#[test]
+fn client_initiated_close_handshake() {
+    let mut pair = Pair::new();
+    pair.client
+        .close(CloseCode::GOING_AWAY, "tab closed")
+        .unwrap();
+    assert_eq!(
+        drain_actions(&mut pair.client),
+        vec![Action::StartCloseTimer]
+    );
+    pair.pump(1000);
+    // The server echoed the code, reported the close, and closes TCP first (§7.1.1).
+    let server_events = drain_events(&mut pair.server);
+    assert!(matches!(&server_events[..], [Event::Closed(i)]
+        if i.code == CloseCode::GOING_AWAY && i.reason == "tab closed" && i.initiator == Initiator::Peer && i.clean));
+    assert_eq!(
+        drain_actions(&mut pair.server),
+        vec![Action::StartCloseTimer, Action::CloseTransport]
+    );
+    let client_events = drain_events(&mut pair.client);
+    assert!(
+        matches!(&client_events[..], [Event::Closed(i)] if i.code == CloseCode::GOING_AWAY && i.initiator == Initiator::Local && i.clean)
+    );
+    // The client waits for the server's EOF before closing its side.
+    assert_eq!(drain_actions(&mut pair.client), vec![]);
+    pair.client.receive_eof();
+    assert_eq!(
+        drain_actions(&mut pair.client),
+        vec![Action::CloseTransport]
+    );
+    assert!(
+        drain_events(&mut pair.client).is_empty(),
+        "EOF after a clean close adds no event"
+    );
+}
+
+#[test]
+fn server_initiated_close_handshake() {
+    let mut pair = Pair::new();
+    pair.server.send_text("last words").unwrap();
+    pair.server.close(CloseCode::NORMAL, "").unwrap();
+    assert_eq!(pair.server.send_text("too late"), Err(SendError::Closed));
+    pair.pump(3);
+    let client_events = drain_events(&mut pair.client);
+    assert_eq!(client_events.len(), 2);
+    assert!(matches!(&client_events[0], Event::Message(m) if m.as_bytes() == b"last words"));
+    assert!(
+        matches!(&client_events[1], Event::Closed(i) if i.code == CloseCode::NORMAL && i.initiator == Initiator::Peer)
+    );
+    assert!(
+        matches!(&drain_events(&mut pair.server)[..], [Event::Closed(i)] if i.initiator == Initiator::Local && i.clean)
+    );
+    assert_eq!(
+        drain_actions(&mut pair.server),
+        vec![Action::StartCloseTimer, Action::CloseTransport]
+    );
+}
+
+#[test]
+fn empty_close_is_echoed_empty_and_reported_as_1005() {
+    let mut pair = Pair::new();
+    pair.client.close(CloseCode::NO_STATUS, "").unwrap();
+    pair.pump(1000);
+    assert!(
+        matches!(&drain_events(&mut pair.server)[..], [Event::Closed(i)] if i.code == CloseCode::NO_STATUS)
+    );
+    assert!(
+        matches!(&drain_events(&mut pair.client)[..], [Event::Closed(i)] if i.code == CloseCode::NO_STATUS)
+    );
+}
+
+#[test]
+fn eof_without_close_is_abnormal_1006() {
+    let mut server = Connection::server(Limits::DEFAULT);
+    // Half a frame, then EOF: no message is delivered.
+    server.receive_data(&[0x81, 0x85, 1, 2]).unwrap();
+    server.receive_eof();
+    let events = drain_events(&mut server);
+    assert!(
+        matches!(&events[..], [Event::Closed(i)] if i.code == CloseCode::ABNORMAL && !i.clean && i.initiator == Initiator::Transport)
+    );
+    assert!(drain_output(&mut server).is_empty(), "1006 is never sent");
+    assert_eq!(drain_actions(&mut server), vec![Action::CloseTransport]);
+}
+
+#[test]
+fn close_timeout_ends_the_connection_abnormally() {
+    let mut client = client(Limits::DEFAULT);
+    client.close(CloseCode::NORMAL, "").unwrap();
+    assert_eq!(client.poll_action(), Some(Action::StartCloseTimer));
+    assert_eq!(
+        client.poll_action(),
+        None,
+        "waits for the close to be written"
+    );
+    client.handle_close_timeout();
+    assert_eq!(drain_actions(&mut client), vec![Action::CloseTransport]);
+    let events = drain_events(&mut client);
+    assert!(
+        matches!(&events[..], [Event::Closed(i)] if i.code == CloseCode::ABNORMAL && i.initiator == Initiator::Local),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn data_after_the_peers_close_is_ignored() {
+    let mut pair = Pair::new();
+    pair.client.close(CloseCode::NORMAL, "").unwrap();
+    let close = drain_output(&mut pair.client);
+    let mut other = client(Limits::DEFAULT);
+    other.send_text("ghost").unwrap();
+    let ghost = drain_output(&mut other);
+    pair.server.receive_data(&[close, ghost].concat()).unwrap();
+    let events = drain_events(&mut pair.server);
+    assert_eq!(events.len(), 1, "{events:?}");
+}
+
+#[test]
+fn a_ping_flood_owes_one_pong() {
+    let mut pair = Pair::new();
+    for i in 0..1000u16 {
+        pair.client.send_ping(&i.to_be_bytes()).unwrap();
+    }
+    let pings = drain_output(&mut pair.client);
+    pair.server.receive_data(&pings).unwrap();
+    assert_eq!(drain_events(&mut pair.server).len(), 1000);
+    // Only the latest ping is answered (§5.5.3).
+    let out = drain_output(&mut pair.server);
+    assert_eq!(out, [0x8A, 0x02, 0x03, 0xE7]);
+}
+
+#[test]
+fn close_in_the_middle_of_a_fragmented_message_drops_it() {
+    let mut pair = Pair::new();
+    pair.client
+        .send_fragment(DataKind::Text, b"partial", false)
+        .unwrap();
+    pair.pump(1000);
+    // A client may not close mid-message through this API's fragments, but the server must
+    // cope: build the close frame from another client.
+    let mut other = client(Limits::DEFAULT);
+    other.close(CloseCode::NORMAL, "").unwrap();
+    pair.server.receive_data(&drain_output(&mut other)).unwrap();
+    assert!(
+        matches!(&drain_events(&mut pair.server)[..], [Event::Closed(i)] if i.code == CloseCode::NORMAL)
+    );
+}
