@@ -9,10 +9,13 @@ use switchyard_core::connection::{
 };
 use switchyard_core::{CloseCode, Limits};
 
-/// Moves bytes both ways until neither side has anything to send.
+/// Two connected cores. Pumping moves bytes both ways and collects each side's events,
+/// as an application would poll them, until neither side has anything to send.
 struct Pair {
     client: Connection,
     server: Connection,
+    client_events: Vec<Event>,
+    server_events: Vec<Event>,
 }
 
 impl Pair {
@@ -20,12 +23,16 @@ impl Pair {
         Pair {
             client: client(Limits::DEFAULT),
             server: Connection::server(Limits::DEFAULT),
+            client_events: vec![],
+            server_events: vec![],
         }
     }
 
     /// Delivers pending bytes in both directions, `chunk` bytes at a time, until quiet.
     fn pump(&mut self, chunk: usize) {
         loop {
+            self.client_events.extend(drain_events(&mut self.client));
+            self.server_events.extend(drain_events(&mut self.server));
             let c2s = drain_output(&mut self.client);
             let s2c = drain_output(&mut self.server);
             if c2s.is_empty() && s2c.is_empty() {
@@ -38,6 +45,14 @@ impl Pair {
                 let _ = self.client.receive_data(piece);
             }
         }
+    }
+
+    fn take_client_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.client_events)
+    }
+
+    fn take_server_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.server_events)
     }
 }
 
@@ -52,7 +67,7 @@ fn messages_flow_both_ways_in_any_chunking() {
         pair.server.send_text("héllo, client").unwrap();
         pair.pump(chunk);
         assert_eq!(
-            drain_events(&mut pair.server),
+            pair.take_server_events(),
             vec![
                 Event::Message(Message::Text("hello, server".into())),
                 Event::Message(Message::Binary(Bytes::from(big.clone()))),
@@ -61,7 +76,7 @@ fn messages_flow_both_ways_in_any_chunking() {
             "chunk {chunk}"
         );
         assert_eq!(
-            drain_events(&mut pair.client),
+            pair.take_client_events(),
             vec![Event::Message(Message::Text("héllo, client".into()))]
         );
     }
@@ -88,7 +103,7 @@ fn fragmented_sends_reassemble_with_control_frames_between() {
         .unwrap();
     pair.pump(5);
     assert_eq!(
-        drain_events(&mut pair.server),
+        pair.take_server_events(),
         vec![
             Event::Ping(Bytes::from_static(b"between")),
             Event::Message(Message::Text("fragment€".into()))
@@ -96,7 +111,7 @@ fn fragmented_sends_reassemble_with_control_frames_between() {
     );
     // The server's automatic pong reached the client.
     assert_eq!(
-        drain_events(&mut pair.client),
+        pair.take_client_events(),
         vec![Event::Pong(Bytes::from_static(b"between"))]
     );
 }
@@ -148,14 +163,14 @@ fn client_initiated_close_handshake() {
     );
     pair.pump(1000);
     // The server echoed the code, reported the close, and closes TCP first (§7.1.1).
-    let server_events = drain_events(&mut pair.server);
+    let server_events = pair.take_server_events();
     assert!(matches!(&server_events[..], [Event::Closed(i)]
         if i.code == CloseCode::GOING_AWAY && i.reason == "tab closed" && i.initiator == Initiator::Peer && i.clean));
     assert_eq!(
         drain_actions(&mut pair.server),
         vec![Action::StartCloseTimer, Action::CloseTransport]
     );
-    let client_events = drain_events(&mut pair.client);
+    let client_events = pair.take_client_events();
     assert!(
         matches!(&client_events[..], [Event::Closed(i)] if i.code == CloseCode::GOING_AWAY && i.initiator == Initiator::Local && i.clean)
     );
@@ -167,7 +182,7 @@ fn client_initiated_close_handshake() {
         vec![Action::CloseTransport]
     );
     assert!(
-        drain_events(&mut pair.client).is_empty(),
+        pair.take_client_events().is_empty(),
         "EOF after a clean close adds no event"
     );
 }
@@ -179,14 +194,14 @@ fn server_initiated_close_handshake() {
     pair.server.close(CloseCode::NORMAL, "").unwrap();
     assert_eq!(pair.server.send_text("too late"), Err(SendError::Closed));
     pair.pump(3);
-    let client_events = drain_events(&mut pair.client);
+    let client_events = pair.take_client_events();
     assert_eq!(client_events.len(), 2);
     assert!(matches!(&client_events[0], Event::Message(m) if m.as_bytes() == b"last words"));
     assert!(
         matches!(&client_events[1], Event::Closed(i) if i.code == CloseCode::NORMAL && i.initiator == Initiator::Peer)
     );
     assert!(
-        matches!(&drain_events(&mut pair.server)[..], [Event::Closed(i)] if i.initiator == Initiator::Local && i.clean)
+        matches!(&pair.take_server_events()[..], [Event::Closed(i)] if i.initiator == Initiator::Local && i.clean)
     );
     assert_eq!(
         drain_actions(&mut pair.server),
@@ -200,10 +215,10 @@ fn empty_close_is_echoed_empty_and_reported_as_1005() {
     pair.client.close(CloseCode::NO_STATUS, "").unwrap();
     pair.pump(1000);
     assert!(
-        matches!(&drain_events(&mut pair.server)[..], [Event::Closed(i)] if i.code == CloseCode::NO_STATUS)
+        matches!(&pair.take_server_events()[..], [Event::Closed(i)] if i.code == CloseCode::NO_STATUS)
     );
     assert!(
-        matches!(&drain_events(&mut pair.client)[..], [Event::Closed(i)] if i.code == CloseCode::NO_STATUS)
+        matches!(&pair.take_client_events()[..], [Event::Closed(i)] if i.code == CloseCode::NO_STATUS)
     );
 }
 

@@ -309,3 +309,49 @@ fn messages_before_the_error_are_still_delivered() {
         matches!(&events[..], [Event::Message(m), Event::Closed(_)] if m.as_bytes() == b"first")
     );
 }
+
+#[test]
+fn answers_to_messages_before_a_failure_go_out_before_the_close() {
+    let mut server = Connection::server(Limits::DEFAULT);
+    assert_eq!(
+        server.receive_data(
+            &[
+                text_frame(true, b"echo me"),
+                client_frame(true, 0, 0x3, b"")
+            ]
+            .concat()
+        ),
+        Err(ProtocolError::ReservedOpcode(3))
+    );
+    // The application echoes each message as it polls it.
+    while let Some(event) = server.poll_event() {
+        if let Event::Message(m) = event {
+            server.send_binary(m.as_bytes()).unwrap();
+        }
+    }
+    let out = drain_output(&mut server);
+    assert_eq!(&out[..9], b"\x82\x07echo me");
+    assert_eq!(close_code_on_wire(&out[9..]), CloseCode::PROTOCOL_ERROR);
+    assert_eq!(
+        server.send_text("now refused"),
+        Err(switchyard_core::connection::SendError::Closed)
+    );
+}
+
+#[test]
+fn answers_to_messages_before_the_peers_close_go_out_before_the_echo() {
+    let close = client_frame(true, 0, 0x8, b"\x03\xe8");
+    let mut server = Connection::server(Limits::DEFAULT);
+    server
+        .receive_data(&[text_frame(true, b"hi"), close].concat())
+        .unwrap();
+    while let Some(event) = server.poll_event() {
+        if let Event::Message(m) = event {
+            server
+                .send_text(std::str::from_utf8(m.as_bytes()).unwrap())
+                .unwrap();
+        }
+    }
+    let out = drain_output(&mut server);
+    assert_eq!(out, b"\x81\x02hi\x88\x02\x03\xe8");
+}

@@ -24,11 +24,13 @@
 //! every limit is checked from the header, before its payload is buffered. Control frames are
 //! collected in a fixed 125-byte array. Nothing is reserved from a declared length.
 //!
-//! Closing is three flags: `close_sent`, `close_received`, and `error` (failed). A peer's
-//! close is answered at once with the same code (§5.5.1) and ends delivery; a protocol error
-//! queues a close with its code, ends delivery and is returned by every later `receive_data`
-//! (sticky). All transitions happen in [`Connection::on_close_frame`], [`Connection::fail`]
-//! and [`Connection::finish`].
+//! Closing is a few flags: `close_sent`, `close_received`, and `error` (failed). A peer's
+//! close or a protocol error ends delivery at once and queues one [`Event::Closed`] behind
+//! the events before it; our close frame (the echo of the peer's code, or the error's code)
+//! is owed until the application polls that `Closed` event, so answers to earlier messages
+//! go out first. A protocol error is returned by every later `receive_data` (sticky). All
+//! transitions happen in [`Connection::on_close_frame`], [`Connection::fail`],
+//! [`Connection::finish`] and [`Connection::poll_event`].
 //!
 //! The transport: a server closes TCP first once close frames have passed (§7.1.1), or after
 //! failing; a client waits for the server's EOF, bounded by the close timer.
@@ -140,8 +142,13 @@ pub struct Connection {
     close_sent: bool,
     close_received: bool,
     error: Option<ProtocolError>,
-    /// `Event::Closed` has been queued.
+    /// `Event::Closed` has been queued: nothing more is received.
     finished: bool,
+    /// `Event::Closed` has been polled: the application has seen everything before it.
+    delivered: bool,
+    /// Our close frame, owed but held until the application has polled the events before
+    /// the close (see [`Connection::poll_event`]).
+    owed_close: Option<(CloseCode, &'static str)>,
     eof: bool,
     timed_out: bool,
     timer_reported: bool,
@@ -186,6 +193,8 @@ impl Connection {
             close_received: false,
             error: None,
             finished: false,
+            delivered: false,
+            owed_close: None,
             eof: false,
             timed_out: false,
             timer_reported: false,
@@ -203,9 +212,11 @@ impl Connection {
         &self.limits
     }
 
-    /// Whether messages may still be sent: no close frame sent or received, no failure.
+    /// Whether messages may still be sent: no close frame sent, and [`Event::Closed`] not yet
+    /// polled. Between a peer's close (or a failure) and the application polling the
+    /// `Closed` event, answers to the messages before it may still be sent.
     pub fn is_open(&self) -> bool {
-        !self.close_sent && !self.finished
+        !self.close_sent && !self.delivered
     }
 
     /// Whether [`Event::Closed`] has been produced: nothing more will be delivered.
@@ -219,9 +230,24 @@ impl Connection {
     }
 
     /// The next event, if any.
+    ///
+    /// When the peer's close or a protocol error ends the connection, our close frame is
+    /// queued as the application polls the [`Event::Closed`], not before: an application
+    /// that answers each message as it polls it (an echo) gets its answers to every message
+    /// that arrived before the close onto the wire ahead of the close frame. Nothing already
+    /// accepted is lost.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let event = self.events.pop_front()?;
+        if matches!(event, Event::Closed(_)) {
+            self.delivered = true;
+            if let Some((code, reason)) = self.owed_close.take()
+                && !self.close_sent
+            {
+                self.queue_close(code, reason);
+            }
+        }
+        Some(event)
     }
 
     /// The bytes to write next (possibly empty). Call
@@ -249,7 +275,7 @@ impl Connection {
         if self.transport_reported {
             return None;
         }
-        let drained = self.out.is_empty() && self.pong.is_none();
+        let drained = self.out.is_empty() && self.pong.is_none() && self.owed_close.is_none();
         let done = self.timed_out
             || (drained
                 && (self.eof
@@ -269,6 +295,7 @@ impl Connection {
         self.timed_out = true;
         self.out.clear();
         self.pong = None;
+        self.owed_close = None;
         let initiator = if self.close_sent {
             Initiator::Local
         } else {
@@ -422,8 +449,9 @@ impl Connection {
             Initiator::Peer
         };
         if !self.close_sent {
-            // §5.5.1: "the endpoint typically echos the status code it received".
-            self.queue_close(code, "");
+            // §5.5.1: "the endpoint typically echos the status code it received". The
+            // echo is owed until the application has polled what came before the close.
+            self.owed_close = Some((code, ""));
         }
         self.finish(code, String::from(reason), initiator, true, None);
     }
@@ -434,7 +462,7 @@ impl Connection {
         self.error = Some(error);
         self.rx.discard();
         if !self.close_sent {
-            self.queue_close(error.close_code(), error.reason());
+            self.owed_close = Some((error.close_code(), error.reason()));
         }
         self.finish(
             error.close_code(),
