@@ -75,7 +75,7 @@ find_pyenv_py2() {
 
 wstest_installed() {
   [ -x "$PREFIX/venv/bin/wstest" ] &&
-    "$PREFIX/venv/bin/wstest" --autobahnversion 2>/dev/null | grep -q "AutobahnTestSuite $VERSION\$"
+    [[ $("$PREFIX/venv/bin/wstest" --autobahnversion 2>/dev/null) == *"AutobahnTestSuite $VERSION"* ]]
 }
 
 # ------------------------------------------------------------------------------------------
@@ -115,7 +115,8 @@ install_py2_from_bullseye() {
     printf 'Package: *\nPin: release n=bullseye\nPin-Priority: 100\n' | $SUDO tee "$APT_PIN" >/dev/null
     $SUDO apt-get update -qq || true
     APT_UPDATED=1
-    if apt-cache policy python2.7-dev 2>/dev/null | grep -q 'Candidate: [0-9]'; then break; fi
+    # (no `| grep -q` under pipefail: grep exiting early would SIGPIPE apt-cache)
+    if [[ $(apt-cache policy python2.7-dev 2>/dev/null) == *"Candidate: "[0-9]* ]]; then break; fi
     log "bullseye not available from $try"
   done
   # no "-t bullseye": only what bookworm lacks comes from bullseye (the pin alone is enough)
@@ -308,7 +309,7 @@ if [ "$SELFTEST" = 1 ] || { [ "$SELFTEST" = auto ] && [ "$CHANGED" = 1 ]; }; the
     "$T" "$PORT" > "$T/spec.json"
   ok=1
   (cd "$T" && timeout 60 "$WRAP" -m fuzzingclient -s "$T/spec.json" >"$T/client.log" 2>&1) || ok=0
-  if command -v ss >/dev/null && ss -Hltn "sport = :$PORT" | grep -v -q '127.0.0.1:'; then
+  if command -v ss >/dev/null && [ -n "$(ss -Hltn "sport = :$PORT" | grep -v '127.0.0.1:' || true)" ]; then
     log "echoserver listens beyond loopback: $(ss -Hltn "sport = :$PORT")"; ok=0
   fi
   kill "$EPID" 2>/dev/null || true; wait "$EPID" 2>/dev/null || true
