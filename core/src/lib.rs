@@ -31,6 +31,45 @@
 //! [`poll_action`](connection::Connection::poll_action) (start the close timer, close the
 //! transport). See the [`connection`] module for the contract.
 //!
+//! ```
+//! use switchyard_core::connection::{Connection, Event, Message};
+//! use switchyard_core::handshake::{OriginPolicy, RequestParser};
+//! use switchyard_core::{Limits, Parsed};
+//!
+//! // The bytes a client sent: its handshake, then (pipelined) a masked "Hello" (RFC 6455 §5.7).
+//! let mut input = b"GET /echo HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+//!     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+//!     Sec-WebSocket-Version: 13\r\n\r\n".to_vec();
+//! input.extend_from_slice(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+//!
+//! let limits = Limits::default();
+//! let Ok(Parsed::Complete(request, head_len)) = RequestParser::new(limits).parse(&input) else {
+//!     panic!("a complete, valid request");
+//! };
+//! request.check_origin(&OriginPolicy::SAME_HOST).unwrap();
+//! let mut response = [0u8; 256];
+//! let n = request.write_response(None, &[], &mut response).unwrap();
+//! assert!(response[..n].ends_with(b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"));
+//!
+//! // Bytes after the head are frames.
+//! let mut conn = Connection::server(limits);
+//! conn.receive_data(&input[head_len..]).unwrap();
+//! while let Some(event) = conn.poll_event() {
+//!     if let Event::Message(Message::Text(text)) = event {
+//!         conn.send_text(text.as_str()).unwrap(); // echo
+//!     }
+//! }
+//! assert_eq!(conn.poll_transmit(), b"\x81\x05Hello");
+//! ```
+//!
+//! ## Features
+//!
+//! - `alloc` (default): the [`connection`] module (message assembly needs a buffer).
+//! - `std`: `std::error::Error` impls, and runtime CPU detection so UTF-8 validation uses
+//!   AVX2/SSE4.2 (through `simdutf8`) where the processor has them.
+//! - With neither, the handshake, frame codec, masking, UTF-8 and close layers still work:
+//!   nothing there allocates.
+//!
 //! Time and randomness are inputs: the client's mask keys come from a caller-supplied
 //! [`connection::MaskSource`], the handshake nonce is a caller-supplied 16-byte array, and the
 //! close timer is run by the caller, who reports its expiry.

@@ -1,0 +1,146 @@
+//! Sequences of connection operations on either role, checking the state machine's
+//! invariants after every step, not only that nothing panics:
+//! - at most one `Closed` event, always the last one delivered;
+//! - a protocol error is sticky: every later `receive_data` returns it;
+//! - every byte we transmit is a well-formed frame of the right masking direction, control
+//!   payloads ≤ 125 bytes, at most one close frame, and no data frame after it;
+//! - `buffered_amount` is exactly what `poll_transmit` returns;
+//! - each action is reported at most once, and `CloseTransport` only after closing began.
+#![no_main]
+
+use arbitrary::Arbitrary;
+use libfuzzer_sys::fuzz_target;
+use switchyard_core::connection::{Action, Connection, DataKind, Event};
+use switchyard_core::{CloseCode, FrameHeader, Limits, OpCode, Parsed};
+
+#[derive(Debug, Arbitrary)]
+enum Op {
+    Receive(Vec<u8>),
+    ReceiveMaskedFrame { fin: bool, opcode: u8, key: [u8; 4], payload: Vec<u8> },
+    SendText(String),
+    SendBinary(Vec<u8>),
+    SendFragment { text: bool, data: Vec<u8>, fin: bool },
+    Ping(Vec<u8>),
+    Close(u16, String),
+    Eof,
+    Timeout,
+    Drain(u16),
+}
+
+#[derive(Debug, Arbitrary)]
+struct Input {
+    client: bool,
+    small_limits: bool,
+    ops: Vec<Op>,
+}
+
+/// Parses everything this side has transmitted so far.
+struct WireCheck {
+    bytes: Vec<u8>,
+    pos: usize,
+    expect_masked: bool,
+    close_seen: bool,
+}
+
+impl WireCheck {
+    fn feed(&mut self, out: &[u8]) {
+        self.bytes.extend_from_slice(out);
+        loop {
+            let rest = &self.bytes[self.pos..];
+            let Ok(Parsed::Complete(h, n)) = FrameHeader::decode(rest) else {
+                assert!(FrameHeader::decode(rest).is_ok(), "we sent an invalid header");
+                return;
+            };
+            let total = n + h.payload_len as usize;
+            if rest.len() < total {
+                return;
+            }
+            assert_eq!(h.mask.is_some(), self.expect_masked, "wrong masking direction");
+            assert_eq!(h.rsv, 0);
+            assert!(!self.close_seen, "a frame after our close");
+            if h.opcode == OpCode::CLOSE {
+                self.close_seen = true;
+            }
+            self.pos += total;
+        }
+    }
+}
+
+fuzz_target!(|input: Input| {
+    let limits = if input.small_limits {
+        Limits { max_frame_size: 64, max_message_size: 100, max_fragments: 4, ..Limits::DEFAULT }
+    } else {
+        Limits::DEFAULT
+    };
+    let mut seed = 7u32;
+    let mut conn = if input.client {
+        Connection::client(limits, move || {
+            seed = seed.wrapping_mul(747_796_405).wrapping_add(1);
+            seed.to_le_bytes()
+        })
+    } else {
+        Connection::server(limits)
+    };
+    let mut wire = WireCheck { bytes: Vec::new(), pos: 0, expect_masked: input.client, close_seen: false };
+    let mut closed = false;
+    let mut sticky = None;
+    let mut actions = Vec::new();
+    for op in input.ops {
+        match op {
+            Op::Receive(bytes) => check_receive(&mut conn, &bytes, &mut sticky),
+            Op::ReceiveMaskedFrame { fin, opcode, key, payload } => {
+                let mut h = FrameHeader::new(OpCode::from_u8(opcode & 0xF).unwrap_or(OpCode::BINARY), payload.len() as u64);
+                h.fin = fin;
+                h.mask = (!input.client).then_some(key);
+                let mut head = [0u8; 14];
+                let n = h.encode(&mut head).unwrap();
+                let mut frame = head[..n].to_vec();
+                let start = frame.len();
+                frame.extend_from_slice(&payload);
+                if let Some(k) = h.mask {
+                    switchyard_core::frame::mask::apply_mask(&mut frame[start..], k, 0);
+                }
+                check_receive(&mut conn, &frame, &mut sticky);
+            }
+            Op::SendText(t) => drop(conn.send_text(&t)),
+            Op::SendBinary(b) => drop(conn.send_binary(&b)),
+            Op::SendFragment { text, data, fin } => {
+                drop(conn.send_fragment(if text { DataKind::Text } else { DataKind::Binary }, &data, fin))
+            }
+            Op::Ping(p) => drop(conn.send_ping(&p)),
+            Op::Close(code, reason) => drop(conn.close(CloseCode::new(code), &reason)),
+            Op::Eof => conn.receive_eof(),
+            Op::Timeout => conn.handle_close_timeout(),
+            Op::Drain(n) => {
+                while let Some(event) = conn.poll_event() {
+                    assert!(!closed, "an event after Closed");
+                    if matches!(event, Event::Closed(_)) {
+                        closed = true;
+                    }
+                }
+                let out = conn.poll_transmit().to_vec();
+                assert_eq!(out.len(), conn.buffered_amount());
+                let n = usize::from(n).min(out.len());
+                wire.feed(&out[..n]);
+                conn.consume_transmit(n);
+                while let Some(action) = conn.poll_action() {
+                    assert!(!actions.contains(&action), "action {action:?} twice");
+                    actions.push(action);
+                }
+                if actions.contains(&Action::CloseTransport) && !closed {
+                    assert!(conn.is_closed(), "transport closes only once closing is decided");
+                }
+            }
+        }
+    }
+});
+
+fn check_receive(conn: &mut Connection, bytes: &[u8], sticky: &mut Option<switchyard_core::ProtocolError>) {
+    let result = conn.receive_data(bytes);
+    if let Some(e) = sticky {
+        assert_eq!(result, Err(*e), "error not sticky");
+    }
+    if let Err(e) = result {
+        *sticky = Some(e);
+    }
+}

@@ -1,0 +1,46 @@
+//! Any request bytes, split anywhere: the parser never panics, gives the same verdict
+//! however the bytes arrive, refuses only with handshake statuses, and a request it accepts
+//! can always be answered with a 101 carrying the right accept key.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use switchyard_core::handshake::{AcceptKey, RequestParser};
+use switchyard_core::{Limits, Parsed};
+
+fn verdict(data: &[u8], cut: usize) -> Option<Result<usize, u16>> {
+    let limits = Limits { max_header_bytes: 2048, max_request_line: 512, max_headers: 32, ..Limits::DEFAULT };
+    let mut parser = RequestParser::new(limits);
+    for end in [cut.min(data.len()), data.len()] {
+        match parser.parse(&data[..end]) {
+            Ok(Parsed::Complete(req, len)) => {
+                assert!(len <= end);
+                let mut out = [0u8; 1024];
+                let n = req.write_response(req.offered_protocols().next(), &[], &mut out).expect("101 fits");
+                let accept = AcceptKey::from_key(req.key().as_str().as_bytes());
+                let text = std::str::from_utf8(&out[..n]).unwrap();
+                assert!(text.contains(accept.as_str()));
+                return Some(Ok(len));
+            }
+            Ok(Parsed::Partial) => {}
+            Err(e) => {
+                let status = e.status().as_u16();
+                assert!(matches!(status, 400 | 414 | 426 | 431), "{status}");
+                let mut out = [0u8; 512];
+                e.write_response(&mut out).expect("refusal fits");
+                return Some(Err(status));
+            }
+        }
+    }
+    None
+}
+
+fuzz_target!(|input: (u16, &[u8])| {
+    let (cut, data) = input;
+    let whole = verdict(data, data.len());
+    let split = verdict(data, usize::from(cut));
+    // A refusal may come earlier from a prefix (an over-long first line), but an accepted
+    // request is accepted however it is split.
+    if let Some(Ok(len)) = whole {
+        assert_eq!(split, Some(Ok(len)));
+    }
+});
