@@ -14,15 +14,25 @@ use switchyard_core::{FrameHeader, Limits, OpCode};
 const SIZES: [usize; 4] = [16, 1024, 64 * 1024, 1024 * 1024];
 
 fn accept_key(c: &mut Criterion) {
-    c.bench_function("accept_key", |b| b.iter(|| AcceptKey::from_key(black_box(b"dGhlIHNhbXBsZSBub25jZQ=="))));
+    c.bench_function("accept_key", |b| {
+        b.iter(|| AcceptKey::from_key(black_box(b"dGhlIHNhbXBsZSBub25jZQ==")))
+    });
 }
 
 fn header(c: &mut Criterion) {
     let mut group = c.benchmark_group("header");
-    let header = FrameHeader { fin: true, rsv: 0, opcode: OpCode::BINARY, mask: Some([1, 2, 3, 4]), payload_len: 70_000 };
+    let header = FrameHeader {
+        fin: true,
+        rsv: 0,
+        opcode: OpCode::BINARY,
+        mask: Some([1, 2, 3, 4]),
+        payload_len: 70_000,
+    };
     let mut bytes = [0u8; 14];
     let n = header.encode(&mut bytes).unwrap();
-    group.bench_function("decode", |b| b.iter(|| FrameHeader::decode(black_box(&bytes[..n]))));
+    group.bench_function("decode", |b| {
+        b.iter(|| FrameHeader::decode(black_box(&bytes[..n])))
+    });
     group.bench_function("encode", |b| {
         b.iter(|| {
             let mut out = [0u8; 14];
@@ -54,7 +64,11 @@ fn masking(c: &mut Criterion) {
 fn utf8(c: &mut Criterion) {
     let mut group = c.benchmark_group("utf8");
     for size in [1024usize, 64 * 1024] {
-        let text: String = "WebSocket — ünïcödé ✓ 😀 ".chars().cycle().take(size).collect();
+        let text: String = "WebSocket — ünïcödé ✓ 😀 "
+            .chars()
+            .cycle()
+            .take(size)
+            .collect();
         let bytes = text.as_bytes();
         group.throughput(Throughput::Bytes(bytes.len() as u64));
         group.bench_with_input(BenchmarkId::new("validator", size), &size, |b, _| {
@@ -64,15 +78,19 @@ fn utf8(c: &mut Criterion) {
                 v.finish().unwrap()
             })
         });
-        group.bench_with_input(BenchmarkId::new("validator_in_1k_pieces", size), &size, |b, _| {
-            b.iter(|| {
-                let mut v = Utf8Validator::new();
-                for piece in black_box(bytes).chunks(1000) {
-                    v.feed(piece).unwrap();
-                }
-                v.finish().unwrap()
-            })
-        });
+        group.bench_with_input(
+            BenchmarkId::new("validator_in_1k_pieces", size),
+            &size,
+            |b, _| {
+                b.iter(|| {
+                    let mut v = Utf8Validator::new();
+                    for piece in black_box(bytes).chunks(1000) {
+                        v.feed(piece).unwrap();
+                    }
+                    v.finish().unwrap()
+                })
+            },
+        );
         group.bench_with_input(BenchmarkId::new("std_from_utf8", size), &size, |b, _| {
             b.iter(|| std::str::from_utf8(black_box(bytes)).is_ok())
         });
@@ -86,7 +104,9 @@ fn receive_fragmented(c: &mut Criterion) {
     let mut client = Connection::client(Limits::DEFAULT, || [9, 8, 7, 6]);
     let piece = "abcdefghijklmnop".repeat(64);
     for i in 0..64 {
-        client.send_fragment(DataKind::Text, piece.as_bytes(), i == 63).unwrap();
+        client
+            .send_fragment(DataKind::Text, piece.as_bytes(), i == 63)
+            .unwrap();
     }
     let wire = client.poll_transmit().to_vec();
     group.throughput(Throughput::Bytes(wire.len() as u64));
@@ -114,5 +134,12 @@ fn receive_fragmented(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, accept_key, header, masking, utf8, receive_fragmented);
+criterion_group!(
+    benches,
+    accept_key,
+    header,
+    masking,
+    utf8,
+    receive_fragmented
+);
 criterion_main!(benches);

@@ -298,3 +298,14 @@ fn close_in_the_middle_of_a_fragmented_message_drops_it() {
         matches!(&drain_events(&mut pair.server)[..], [Event::Closed(i)] if i.code == CloseCode::NORMAL)
     );
 }
+
+#[test]
+fn nothing_is_sent_after_the_close_timer_runs_out() {
+    let mut server = Connection::server(Limits::DEFAULT);
+    server.send_text("queued but never written").unwrap();
+    server.handle_close_timeout();
+    assert_eq!(server.buffered_amount(), 0);
+    assert_eq!(server.send_text("late"), Err(SendError::Closed));
+    assert_eq!(server.send_ping(b""), Err(SendError::Closed));
+    assert!(server.poll_transmit().is_empty());
+}

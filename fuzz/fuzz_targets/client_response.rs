@@ -7,12 +7,18 @@ use switchyard_core::handshake::{ClientConfig, ClientHandshake};
 use switchyard_core::{Limits, Parsed};
 
 fuzz_target!(|data: &[u8]| {
-    let config = ClientConfig { protocols: &["chat"], ..ClientConfig::new("example.com", "/") };
+    let config = ClientConfig {
+        protocols: &["chat"],
+        ..ClientConfig::new("example.com", "/")
+    };
     let mut hs = ClientHandshake::new(config, *b"the sample nonce", Limits::DEFAULT).unwrap();
     if let Ok(Parsed::Complete(res, len)) = hs.parse_response(data) {
         assert!(len <= data.len());
         let head = std::str::from_utf8(res.head()).unwrap_or("");
-        assert!(head.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "accepted without our accept key");
+        assert!(
+            head.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+            "accepted without our accept key"
+        );
         assert!(matches!(res.protocol(), None | Some("chat")));
     }
 });

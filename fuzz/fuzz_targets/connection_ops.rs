@@ -16,10 +16,19 @@ use switchyard_core::{CloseCode, FrameHeader, Limits, OpCode, Parsed};
 #[derive(Debug, Arbitrary)]
 enum Op {
     Receive(Vec<u8>),
-    ReceiveMaskedFrame { fin: bool, opcode: u8, key: [u8; 4], payload: Vec<u8> },
+    ReceiveMaskedFrame {
+        fin: bool,
+        opcode: u8,
+        key: [u8; 4],
+        payload: Vec<u8>,
+    },
     SendText(String),
     SendBinary(Vec<u8>),
-    SendFragment { text: bool, data: Vec<u8>, fin: bool },
+    SendFragment {
+        text: bool,
+        data: Vec<u8>,
+        fin: bool,
+    },
     Ping(Vec<u8>),
     Close(u16, String),
     Eof,
@@ -48,14 +57,21 @@ impl WireCheck {
         loop {
             let rest = &self.bytes[self.pos..];
             let Ok(Parsed::Complete(h, n)) = FrameHeader::decode(rest) else {
-                assert!(FrameHeader::decode(rest).is_ok(), "we sent an invalid header");
+                assert!(
+                    FrameHeader::decode(rest).is_ok(),
+                    "we sent an invalid header"
+                );
                 return;
             };
             let total = n + h.payload_len as usize;
             if rest.len() < total {
                 return;
             }
-            assert_eq!(h.mask.is_some(), self.expect_masked, "wrong masking direction");
+            assert_eq!(
+                h.mask.is_some(),
+                self.expect_masked,
+                "wrong masking direction"
+            );
             assert_eq!(h.rsv, 0);
             assert!(!self.close_seen, "a frame after our close");
             if h.opcode == OpCode::CLOSE {
@@ -68,7 +84,12 @@ impl WireCheck {
 
 fuzz_target!(|input: Input| {
     let limits = if input.small_limits {
-        Limits { max_frame_size: 64, max_message_size: 100, max_fragments: 4, ..Limits::DEFAULT }
+        Limits {
+            max_frame_size: 64,
+            max_message_size: 100,
+            max_fragments: 4,
+            ..Limits::DEFAULT
+        }
     } else {
         Limits::DEFAULT
     };
@@ -81,15 +102,29 @@ fuzz_target!(|input: Input| {
     } else {
         Connection::server(limits)
     };
-    let mut wire = WireCheck { bytes: Vec::new(), pos: 0, expect_masked: input.client, close_seen: false };
+    let mut wire = WireCheck {
+        bytes: Vec::new(),
+        pos: 0,
+        expect_masked: input.client,
+        close_seen: false,
+    };
     let mut closed = false;
     let mut sticky = None;
     let mut actions = Vec::new();
+    let mut timed_out = false;
     for op in input.ops {
         match op {
             Op::Receive(bytes) => check_receive(&mut conn, &bytes, &mut sticky),
-            Op::ReceiveMaskedFrame { fin, opcode, key, payload } => {
-                let mut h = FrameHeader::new(OpCode::from_u8(opcode & 0xF).unwrap_or(OpCode::BINARY), payload.len() as u64);
+            Op::ReceiveMaskedFrame {
+                fin,
+                opcode,
+                key,
+                payload,
+            } => {
+                let mut h = FrameHeader::new(
+                    OpCode::from_u8(opcode & 0xF).unwrap_or(OpCode::BINARY),
+                    payload.len() as u64,
+                );
                 h.fin = fin;
                 h.mask = (!input.client).then_some(key);
                 let mut head = [0u8; 14];
@@ -102,15 +137,36 @@ fuzz_target!(|input: Input| {
                 }
                 check_receive(&mut conn, &frame, &mut sticky);
             }
-            Op::SendText(t) => drop(conn.send_text(&t)),
-            Op::SendBinary(b) => drop(conn.send_binary(&b)),
-            Op::SendFragment { text, data, fin } => {
-                drop(conn.send_fragment(if text { DataKind::Text } else { DataKind::Binary }, &data, fin))
+            Op::SendText(t) => {
+                let _ = conn.send_text(&t);
             }
-            Op::Ping(p) => drop(conn.send_ping(&p)),
-            Op::Close(code, reason) => drop(conn.close(CloseCode::new(code), &reason)),
+            Op::SendBinary(b) => {
+                let _ = conn.send_binary(&b);
+            }
+            Op::SendFragment { text, data, fin } => {
+                let _ = conn.send_fragment(
+                    if text {
+                        DataKind::Text
+                    } else {
+                        DataKind::Binary
+                    },
+                    &data,
+                    fin,
+                );
+            }
+            Op::Ping(p) => {
+                let _ = conn.send_ping(&p);
+            }
+            Op::Close(code, reason) => {
+                let _ = conn.close(CloseCode::new(code), &reason);
+            }
             Op::Eof => conn.receive_eof(),
-            Op::Timeout => conn.handle_close_timeout(),
+            Op::Timeout => {
+                conn.handle_close_timeout();
+                // The transport is dropped: what was cut off is gone, and nothing more is sent.
+                assert_eq!(conn.buffered_amount(), 0);
+                timed_out = true;
+            }
             Op::Drain(n) => {
                 while let Some(event) = conn.poll_event() {
                     assert!(!closed, "an event after Closed");
@@ -121,6 +177,10 @@ fuzz_target!(|input: Input| {
                 let out = conn.poll_transmit().to_vec();
                 assert_eq!(out.len(), conn.buffered_amount());
                 let n = usize::from(n).min(out.len());
+                assert!(
+                    !timed_out || out.is_empty(),
+                    "output after the close timer ran out"
+                );
                 wire.feed(&out[..n]);
                 conn.consume_transmit(n);
                 while let Some(action) = conn.poll_action() {
@@ -128,14 +188,21 @@ fuzz_target!(|input: Input| {
                     actions.push(action);
                 }
                 if actions.contains(&Action::CloseTransport) && !closed {
-                    assert!(conn.is_closed(), "transport closes only once closing is decided");
+                    assert!(
+                        conn.is_closed(),
+                        "transport closes only once closing is decided"
+                    );
                 }
             }
         }
     }
 });
 
-fn check_receive(conn: &mut Connection, bytes: &[u8], sticky: &mut Option<switchyard_core::ProtocolError>) {
+fn check_receive(
+    conn: &mut Connection,
+    bytes: &[u8],
+    sticky: &mut Option<switchyard_core::ProtocolError>,
+) {
     let result = conn.receive_data(bytes);
     if let Some(e) = sticky {
         assert_eq!(result, Err(*e), "error not sticky");

@@ -16,12 +16,18 @@ fuzz_target!(|data: &[u8]| {
             let mut out = [0u8; 14];
             let n = header.encode(&mut out).expect("a decoded header encodes");
             assert!(n <= len, "minimal encoding is never longer");
-            assert_eq!(FrameHeader::decode(&out[..n]), Ok(Parsed::Complete(header, n)));
+            assert_eq!(
+                FrameHeader::decode(&out[..n]),
+                Ok(Parsed::Complete(header, n))
+            );
         }
         Ok(Parsed::Partial) => assert!(data.len() < 14),
         Err(error) => {
             let code = error.close_code().as_u16();
-            assert!(code == 1002, "header errors are protocol errors, got {code}");
+            assert!(
+                code == 1002,
+                "header errors are protocol errors, got {code}"
+            );
         }
     }
 });

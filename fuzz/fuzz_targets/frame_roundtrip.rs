@@ -16,8 +16,16 @@ struct Input {
 }
 
 fuzz_target!(|input: Input| {
-    let Some(opcode) = OpCode::from_u8(input.opcode & 0xF) else { return };
-    let mut header = FrameHeader { fin: input.fin, rsv: input.rsv & 7, opcode, mask: input.mask, payload_len: input.len >> 1 };
+    let Some(opcode) = OpCode::from_u8(input.opcode & 0xF) else {
+        return;
+    };
+    let mut header = FrameHeader {
+        fin: input.fin,
+        rsv: input.rsv & 7,
+        opcode,
+        mask: input.mask,
+        payload_len: input.len >> 1,
+    };
     if opcode.is_control() {
         header.fin = true;
         header.payload_len %= 126;
@@ -25,7 +33,10 @@ fuzz_target!(|input: Input| {
     let mut out = [0u8; 14];
     let n = header.encode(&mut out).expect("encodable");
     assert_eq!(n, header.encoded_len());
-    assert_eq!(FrameHeader::decode(&out[..n]), Ok(Parsed::Complete(header, n)));
+    assert_eq!(
+        FrameHeader::decode(&out[..n]),
+        Ok(Parsed::Complete(header, n))
+    );
     for cut in 0..n {
         assert_eq!(FrameHeader::decode(&out[..cut]), Ok(Parsed::Partial));
     }

@@ -8,14 +8,21 @@ use switchyard_core::handshake::{AcceptKey, RequestParser};
 use switchyard_core::{Limits, Parsed};
 
 fn verdict(data: &[u8], cut: usize) -> Option<Result<usize, u16>> {
-    let limits = Limits { max_header_bytes: 2048, max_request_line: 512, max_headers: 32, ..Limits::DEFAULT };
+    let limits = Limits {
+        max_header_bytes: 2048,
+        max_request_line: 512,
+        max_headers: 32,
+        ..Limits::DEFAULT
+    };
     let mut parser = RequestParser::new(limits);
     for end in [cut.min(data.len()), data.len()] {
         match parser.parse(&data[..end]) {
             Ok(Parsed::Complete(req, len)) => {
                 assert!(len <= end);
                 let mut out = [0u8; 1024];
-                let n = req.write_response(req.offered_protocols().next(), &[], &mut out).expect("101 fits");
+                let n = req
+                    .write_response(req.offered_protocols().next(), &[], &mut out)
+                    .expect("101 fits");
                 let accept = AcceptKey::from_key(req.key().as_str().as_bytes());
                 let text = std::str::from_utf8(&out[..n]).unwrap();
                 assert!(text.contains(accept.as_str()));

@@ -212,11 +212,12 @@ impl Connection {
         &self.limits
     }
 
-    /// Whether messages may still be sent: no close frame sent, and [`Event::Closed`] not yet
-    /// polled. Between a peer's close (or a failure) and the application polling the
-    /// `Closed` event, answers to the messages before it may still be sent.
+    /// Whether messages may still be sent: no close frame sent, the close timer has not run
+    /// out, and [`Event::Closed`] not yet polled. Between a peer's close (or a failure) and the
+    /// application polling the `Closed` event, answers to the messages before it may still be
+    /// sent.
     pub fn is_open(&self) -> bool {
-        !self.close_sent && !self.delivered
+        !self.close_sent && !self.delivered && !self.timed_out
     }
 
     /// Whether [`Event::Closed`] has been produced: nothing more will be delivered.
