@@ -23,6 +23,11 @@ pub struct Limits {
     pub max_headers: usize,
     /// Most subprotocols a client may offer. More → 400.
     pub max_subprotocols: usize,
+    /// Output bytes waiting for the transport above which automatic pongs coalesce: past it,
+    /// a ping flood is owed one pong, for the latest ping (RFC 6455 §5.5.3 allows that), so a
+    /// peer that pings without reading cannot grow our output. Below it every ping gets its
+    /// own pong, in order.
+    pub pong_backlog: usize,
 }
 
 impl Limits {
@@ -35,6 +40,7 @@ impl Limits {
         max_header_bytes: 16 * 1024,
         max_headers: 64,
         max_subprotocols: 32,
+        pong_backlog: 64 * 1024,
     };
 
     /// The same limits with both the frame and the message cap set to `bytes`.

@@ -269,17 +269,42 @@ fn data_after_the_peers_close_is_ignored() {
 }
 
 #[test]
-fn a_ping_flood_owes_one_pong() {
+fn every_ping_is_answered_in_order() {
     let mut pair = Pair::new();
-    for i in 0..1000u16 {
-        pair.client.send_ping(&i.to_be_bytes()).unwrap();
+    for i in 0..10u8 {
+        pair.client.send_ping(&[i]).unwrap();
     }
-    let pings = drain_output(&mut pair.client);
-    pair.server.receive_data(&pings).unwrap();
-    assert_eq!(drain_events(&mut pair.server).len(), 1000);
-    // Only the latest ping is answered (§5.5.3).
+    // All ten pings arrive in one read (Autobahn 2.10): ten pongs, in order.
+    pair.server
+        .receive_data(&drain_output(&mut pair.client))
+        .unwrap();
     let out = drain_output(&mut pair.server);
-    assert_eq!(out, [0x8A, 0x02, 0x03, 0xE7]);
+    let expected: Vec<u8> = (0..10u8).flat_map(|i| [0x8A, 0x01, i]).collect();
+    assert_eq!(out, expected);
+}
+
+#[test]
+fn a_ping_flood_past_the_backlog_owes_one_pong() {
+    let limits = Limits {
+        pong_backlog: 1000,
+        ..Limits::DEFAULT
+    };
+    let mut server = Connection::server(limits);
+    let mut flooder = client(Limits::DEFAULT);
+    for i in 0..1000u16 {
+        flooder
+            .send_ping(&[&i.to_be_bytes()[..], &[0u8; 98]].concat())
+            .unwrap();
+    }
+    server.receive_data(&drain_output(&mut flooder)).unwrap();
+    assert_eq!(drain_events(&mut server).len(), 1000);
+    // Pongs of 102 bytes go out until the output passes 1000 bytes; then only the latest.
+    let out = drain_output(&mut server);
+    assert_eq!(out.len(), 10 * 102 + 102);
+    assert_eq!(
+        &out[out.len() - 102..out.len() - 98],
+        &[0x8A, 100, 0x03, 0xE7]
+    );
 }
 
 #[test]

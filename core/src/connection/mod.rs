@@ -134,8 +134,8 @@ pub struct Connection {
     rx: Receiver,
     events: VecDeque<Event>,
     out: BytesMut,
-    /// The pong owed for the latest ping, not yet in `out`: a ping flood owes one pong
-    /// (§5.5.3 allows answering only the most recent ping).
+    /// The pong owed for the latest ping while `out` is over `pong_backlog`: a ping flood
+    /// owes one pong (§5.5.3 allows answering only the most recent ping).
     pong: Option<([u8; 125], u8)>,
     /// The kind of the outgoing fragmented message, and its UTF-8 state.
     sending: Option<(DataKind, Utf8Validator)>,
@@ -402,6 +402,18 @@ impl Connection {
         }
         self.queue_frame(opcode, true, payload);
         Ok(())
+    }
+
+    /// Answers a ping: straight into the output while it is short, else into the single
+    /// coalescing slot (replacing an older, now obsolete pong, which keeps pongs in order).
+    fn queue_pong(&mut self, payload: &[u8]) {
+        if self.pong.is_none() && self.out.len() < self.limits.pong_backlog {
+            self.queue_frame(OpCode::PONG, true, payload);
+        } else {
+            let mut slot = [0u8; 125];
+            slot[..payload.len()].copy_from_slice(payload);
+            self.pong = Some((slot, payload.len() as u8));
+        }
     }
 
     /// Queues our close frame; closing has begun. The owed pong goes first.

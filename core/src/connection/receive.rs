@@ -244,7 +244,7 @@ impl Connection {
                 let (payload, len) = (self.rx.control, self.rx.control_len);
                 if !self.close_sent {
                     // RFC 6455 §5.5.2: answer with a pong carrying the same payload.
-                    self.pong = Some((payload, len as u8));
+                    self.queue_pong(&payload[..len]);
                 }
                 self.events
                     .push_back(Event::Ping(Bytes::copy_from_slice(&payload[..len])));
