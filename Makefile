@@ -6,18 +6,23 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 CARGO ?= cargo
 LISTEN ?= 127.0.0.1:8080
+# wasm-pack finds wasm-bindgen and geckodriver on PATH; --mode no-install fails fast instead
+# of downloading anything.
+export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run test tools check test-rust nostd bench fuzz soak clean
+.PHONY: run test tools check test-rust nostd wasm test-wasm e2e fuzz-smoke fuzz autobahn \
+        bench bench-smoke soak clean
 
-## run: build the server (and the demo's wasm package) and start it on $(LISTEN)
+## run: build the demo's wasm package and the server, and start it on $(LISTEN)
 run:
-	scripts/tools.sh rust
+	scripts/tools.sh wasm
+	$(MAKE) wasm
 	$(CARGO) build --release -p switchyard-server --bin switchyard
 	exec target/release/switchyard --listen $(LISTEN)
 
 ## test: install every tool the tests need, then run every test and check
-test: tools check test-rust nostd
-	@echo "make test: all checks passed"
+test: tools check test-rust nostd test-wasm e2e fuzz-smoke autobahn bench-smoke
+	@echo "make test: every test and check passed"
 
 tools:
 	scripts/tools.sh all
@@ -25,15 +30,56 @@ tools:
 check:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p switchyard-wasm --all-targets --target wasm32-unknown-unknown -- -D warnings
 
-test-rust:
+## test-rust: unit, integration, interop, hostile-input and load (1,000 connections) tests
+test-rust: wasm
 	$(CARGO) test --workspace
 
-## nostd: the core builds with no std at all, with and without alloc
+## nostd: the core builds with no std at all (wasm32v1-none), with and without alloc
 nostd:
-	$(CARGO) build -p switchyard-core --no-default-features --target wasm32v1-none
-	$(CARGO) build -p switchyard-core --no-default-features --features alloc --target wasm32v1-none
-	$(CARGO) build -p switchyard-core --no-default-features --features alloc
+	RUSTFLAGS="-D warnings" $(CARGO) build -p switchyard-core --no-default-features --target wasm32v1-none
+	RUSTFLAGS="-D warnings" $(CARGO) build -p switchyard-core --no-default-features --features alloc --target wasm32v1-none
+
+## wasm: the demo's wasm package in www/pkg (git-ignored); built before the server, which
+## embeds www/ at compile time
+wasm:
+	wasm-pack build wasm --target web --out-dir ../www/pkg --mode no-install
+
+## test-wasm: the bindings' tests in headless Chrome and Firefox
+test-wasm:
+	CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome --firefox --mode no-install wasm
+
+## e2e: the demo page in headless Chromium against the real server
+e2e: wasm
+	$(CARGO) build -p switchyard-server --bin switchyard
+	node --test e2e/
+
+## fuzz-smoke: replay kept crashes, then every fuzz target for 15 s
+fuzz-smoke:
+	fuzz/run.sh 15
+
+## fuzz: every fuzz target for FUZZ_SECONDS (default 10 minutes) each
+FUZZ_SECONDS ?= 600
+fuzz:
+	scripts/tools.sh fuzz
+	fuzz/run.sh $(FUZZ_SECONDS)
+
+## autobahn: the whole Autobahn|Testsuite, strict, against our server and our client
+autobahn:
+	autobahn/install.sh
+	autobahn/run.sh
+
+## bench: the load benchmark against tokio-tungstenite, fastwebsockets and tokio-websockets
+bench:
+	bench/run.sh
+
+bench-smoke:
+	bench/run.sh --smoke
+
+## soak: the load and chaos test at 10,000 connections
+soak:
+	SWITCHYARD_LOAD_CONNS=10000 $(CARGO) test --release -p switchyard-server --test load -- --nocapture
 
 clean:
 	$(CARGO) clean

@@ -1,10 +1,33 @@
 #!/usr/bin/env bash
 # Installs the tools the build and tests need, idempotently: each step checks first and skips
-# what is already there at the right version. Usage: scripts/tools.sh [rust|all]
+# what is already there at the right version.
+# Usage: scripts/tools.sh [rust|wasm|browsers|e2e|fuzz|autobahn|all]
+#   rust      rustfmt, clippy, the wasm targets
+#   wasm      rust + wasm-bindgen-cli (the version Cargo.lock pins) + wasm-pack: builds www/pkg
+#   browsers  Chromium, chromedriver, Firefox ESR, fonts (apt) + geckodriver: wasm browser tests
+#   e2e       playwright-core into e2e/node_modules (never downloads a browser)
+#   fuzz      a nightly toolchain + cargo-fuzz
+#   autobahn  the Autobahn|Testsuite (Python 2.7 + wstest, from PyPI and Debian only)
+#   all       everything above
+# Runs non-interactively (CI has no stdin). The cargo builds are long (~10 CPU-min each) and
+# run under `nice` so that they share the machine politely.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 say() { echo "[tools] $*"; }
+
+# Pinned tool versions. wasm-bindgen-cli is not listed: it must equal the `wasm-bindgen` in
+# Cargo.lock, so it is read from there.
+WASM_PACK_VERSION=0.15.1
+CARGO_FUZZ_VERSION=0.13.2
+GECKODRIVER_VERSION=0.37.1
+NODE_MIN_MAJOR=20 # playwright-core's `engines`
+
+export PATH="$HOME/.cargo/bin:$PATH"
+
+as_root() {
+  if [[ $EUID -eq 0 ]]; then "$@"; else sudo -n "$@"; fi
+}
 
 ensure_rust() {
   if ! command -v cargo >/dev/null; then
@@ -21,8 +44,97 @@ ensure_rust() {
   done
 }
 
+# The version of a crate as Cargo.lock resolves it (first match).
+locked_version() {
+  awk -v name="$1" '$0 == "name = \"" name "\"" { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
+}
+
+# cargo_tool <crate> <binary> <version> [--locked]: `cargo install` unless `<binary> --version`
+# already reports exactly <version>.
+cargo_tool() {
+  local crate=$1 bin=$2 version=$3; shift 3
+  if [[ -z "$version" ]]; then say "no version for $crate"; exit 1; fi
+  local have=""
+  # Captured whole, not piped into `grep -q`: with pipefail, grep exiting at the first match
+  # would SIGPIPE a tool that prints more (geckodriver does) and fail the check.
+  if command -v "$bin" >/dev/null; then have=$("$bin" --version 2>/dev/null || true); fi
+  if grep -qw "$version" <<<"$have"; then
+    say "SKIP $crate $version"; return
+  fi
+  say "installing $crate $version (a long source build)"
+  local start=$SECONDS
+  nice -n 10 cargo install "$crate" --version "$version" --force "$@"
+  say "installed $crate $version in $((SECONDS - start)) s"
+}
+
+ensure_wasm_tools() {
+  # Not --locked: wasm-bindgen-cli's lockfile pins a crate version the registry no longer has.
+  cargo_tool wasm-bindgen-cli wasm-bindgen "$(locked_version wasm-bindgen)"
+  cargo_tool wasm-pack wasm-pack "$WASM_PACK_VERSION" --locked
+}
+
+apt_packages() {
+  local missing=()
+  for p in "$@"; do
+    if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" == *"ok installed" ]]; then
+      say "SKIP apt $p"
+    else
+      missing+=("$p")
+    fi
+  done
+  [[ ${#missing[@]} -eq 0 ]] && return
+  say "apt installing ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q \
+    --no-install-recommends "${missing[@]}"
+}
+
+ensure_browsers() {
+  apt_packages chromium chromium-driver firefox-esr fonts-dejavu-core
+  # Debian bookworm has no geckodriver, and its npm package downloads from GitHub.
+  cargo_tool geckodriver geckodriver "$GECKODRIVER_VERSION" --locked
+}
+
+ensure_e2e() {
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    say "node and npm (>= $NODE_MIN_MAJOR) are needed for the browser end-to-end test"; exit 1
+  fi
+  local major
+  major=$(node -p 'process.versions.node.split(".")[0]')
+  if (( major < NODE_MIN_MAJOR )); then
+    say "node $(node --version) is too old: playwright-core needs >= $NODE_MIN_MAJOR"; exit 1
+  fi
+  local want have
+  want=$(node -p 'require("./e2e/package.json").dependencies["playwright-core"]')
+  have=$(node -p 'try { require("./e2e/node_modules/playwright-core/package.json").version } catch { "" }')
+  if [[ "$have" == "$want" ]]; then say "SKIP playwright-core $want"; return; fi
+  say "installing playwright-core $want into e2e/"
+  # playwright-core ships no browser; the variable makes sure nothing tries to fetch one.
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix e2e --no-audit --no-fund
+}
+
+ensure_fuzz() {
+  local toolchains
+  toolchains=$(rustup toolchain list)
+  if grep -q '^nightly' <<<"$toolchains"; then
+    say "SKIP nightly toolchain"
+  else
+    rustup toolchain install nightly --profile minimal
+  fi
+  cargo_tool cargo-fuzz cargo-fuzz "$CARGO_FUZZ_VERSION" --locked
+}
+
+ensure_autobahn() {
+  autobahn/install.sh
+}
+
 case "${1:-all}" in
   rust) ensure_rust ;;
-  all) ensure_rust ;;
-  *) echo "usage: $0 [rust|all]"; exit 2 ;;
+  wasm) ensure_rust; ensure_wasm_tools ;;
+  browsers) ensure_browsers ;;
+  e2e) ensure_e2e ;;
+  fuzz) ensure_fuzz ;;
+  autobahn) ensure_autobahn ;;
+  all) ensure_rust; ensure_browsers; ensure_e2e; ensure_autobahn; ensure_fuzz; ensure_wasm_tools ;;
+  *) echo "usage: $0 [rust|wasm|browsers|e2e|fuzz|autobahn|all]"; exit 2 ;;
 esac

@@ -1,7 +1,10 @@
 //! Criterion benches of the core's hot paths. Compare each against its ceiling in the same
 //! run: masking against a memcpy of the same size, UTF-8 validation against `str::from_utf8`.
 //!
-//! Run: `cargo bench -p switchyard-core --bench core`
+//! Run: `cargo bench -p switchyard-core --features std --bench core` (`std` turns on the
+//! runtime-detected SIMD UTF-8 validation the server uses).
+// `criterion_group!` defines undocumented public functions.
+#![allow(missing_docs)]
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;

@@ -104,10 +104,11 @@ impl<'a> CloseFrame<'a> {
         }
     }
 
-    /// Writes the payload (code, then reason) into `out`, returning its length. A code of
-    /// [`CloseCode::NO_STATUS`] gives an empty payload. The caller has checked the code and
-    /// truncated the reason to [`MAX_REASON_LEN`].
-    pub(crate) fn encode(&self, out: &mut [u8; 125]) -> usize {
+    /// Writes the payload (code, then reason cut to [`MAX_REASON_LEN`] on a character
+    /// boundary) into `out`, returning its length. A code of [`CloseCode::NO_STATUS`] gives an
+    /// empty payload. The code is written as given: check
+    /// [`is_sendable`](CloseCode::is_sendable) first.
+    pub fn encode(&self, out: &mut [u8; 125]) -> usize {
         if self.code == CloseCode::NO_STATUS {
             return 0;
         }

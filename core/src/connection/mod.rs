@@ -48,7 +48,7 @@ pub use message::{CloseInfo, DataKind, Event, Initiator, Message, Utf8Bytes};
 
 use crate::close::{CloseCode, CloseFrame, truncate_reason};
 use crate::frame::mask::apply_mask;
-use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, ProtocolError};
+use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode, ProtocolError};
 use crate::limits::Limits;
 use crate::utf8::Utf8Validator;
 use receive::Receiver;
@@ -397,7 +397,7 @@ impl Connection {
         if !self.is_open() {
             return Err(SendError::Closed);
         }
-        if !FrameHeader::control_len_ok(payload.len() as u64) {
+        if payload.len() as u64 > MAX_CONTROL_PAYLOAD {
             return Err(SendError::ControlPayloadTooLong);
         }
         self.queue_frame(opcode, true, payload);

@@ -25,7 +25,7 @@ pub const MAX_HEADER_LEN: usize = 14;
 pub const MAX_PAYLOAD_LEN: u64 = (1 << 63) - 1;
 
 /// Largest control-frame payload (§5.5).
-const MAX_CONTROL_PAYLOAD: u64 = 125;
+pub const MAX_CONTROL_PAYLOAD: u64 = 125;
 
 /// One frame header, decoded or to be encoded.
 ///
@@ -91,7 +91,7 @@ impl FrameHeader {
         if opcode.is_control() {
             // RFC 6455 §5.5: control frames MUST have a payload of 125 bytes or less and
             // MUST NOT be fragmented.
-            if len7 > 125 {
+            if u64::from(len7) > MAX_CONTROL_PAYLOAD {
                 return Err(ProtocolError::ControlFrameTooLong(u64::from(len7)));
             }
             if !fin {
@@ -168,11 +168,6 @@ impl FrameHeader {
             len += 4;
         }
         Ok(len)
-    }
-
-    /// Whether a control frame's payload length is within §5.5's 125 bytes.
-    pub(crate) const fn control_len_ok(len: u64) -> bool {
-        len <= MAX_CONTROL_PAYLOAD
     }
 }
 

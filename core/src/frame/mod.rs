@@ -7,5 +7,5 @@ pub mod mask;
 mod opcode;
 
 pub use error::ProtocolError;
-pub use header::{EncodeError, FrameHeader, MAX_HEADER_LEN, MAX_PAYLOAD_LEN};
+pub use header::{EncodeError, FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, MAX_PAYLOAD_LEN};
 pub use opcode::OpCode;

@@ -1,0 +1,214 @@
+//! `encodeFrame` and `decodeFrame`: one whole frame to and from bytes, through the core's header
+//! codec ([`FrameHeader`]), masking ([`apply_mask`]) and close-payload parser ([`CloseFrame`]).
+
+use js_sys::{Object, Uint8Array};
+use switchyard_core::frame::mask::apply_mask;
+use switchyard_core::frame::{MAX_HEADER_LEN, MAX_PAYLOAD_LEN};
+use switchyard_core::{CloseCode, CloseFrame, FrameHeader, OpCode, Parsed};
+use wasm_bindgen::JsValue;
+
+use crate::failure::{Failure, set};
+
+/// One frame decoded from the start of a buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Decoded<'a> {
+    pub(crate) header: FrameHeader,
+    /// Bytes of the header: 2 to 14.
+    pub(crate) header_len: usize,
+    /// The payload as it was on the wire (still masked if the frame was).
+    pub(crate) wire_payload: &'a [u8],
+    /// The payload unmasked.
+    pub(crate) payload: Vec<u8>,
+    /// For a close frame, its validated code and reason (§5.5.1).
+    pub(crate) close: Option<(CloseCode, String)>,
+}
+
+impl Decoded<'_> {
+    /// Header plus payload: where the next frame would start.
+    pub(crate) fn frame_len(&self) -> usize {
+        self.header_len + self.wire_payload.len()
+    }
+
+    /// The plain JS object `decodeFrame` returns (see `DecodedFrame` in the TypeScript types).
+    pub(crate) fn to_js(&self) -> Object {
+        let h = &self.header;
+        let object = JsValue::from(Object::new());
+        set(&object, "fin", h.fin);
+        set(&object, "rsv", h.rsv);
+        set(&object, "opcode", h.opcode.as_u8());
+        set(&object, "opcodeName", h.opcode.name());
+        set(&object, "isControl", h.opcode.is_control());
+        set(&object, "masked", h.mask.is_some());
+        let mask_key = match h.mask {
+            Some(key) => JsValue::from(Uint8Array::from(&key[..])),
+            None => JsValue::NULL,
+        };
+        set(&object, "maskKey", mask_key);
+        // Exact as a JS number: the payload is all present, so its length is a buffer length.
+        set(&object, "payloadLength", self.wire_payload.len() as f64);
+        set(&object, "headerLength", self.header_len as f64);
+        set(&object, "frameLength", self.frame_len() as f64);
+        set(
+            &object,
+            "maskedPayload",
+            Uint8Array::from(self.wire_payload),
+        );
+        set(&object, "payload", Uint8Array::from(&self.payload[..]));
+        if let Some((code, reason)) = &self.close {
+            set(&object, "closeCode", code.as_u16());
+            set(&object, "closeReason", reason.as_str());
+        }
+        object.into()
+    }
+}
+
+/// Decodes the first frame in `bytes`; bytes after it are left alone (see `frame_len`).
+pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded<'_>, Failure> {
+    let (header, header_len) = match FrameHeader::decode(bytes).map_err(Failure::Protocol)? {
+        Parsed::Complete(header, len) => (header, len),
+        Parsed::Partial => {
+            return Err(Failure::Incomplete(format!(
+                "incomplete frame: need more bytes ({} given, not yet a whole header)",
+                bytes.len()
+            )));
+        }
+    };
+    let rest = &bytes[header_len..];
+    let wire_payload = match usize::try_from(header.payload_len) {
+        Ok(len) if len <= rest.len() => &rest[..len],
+        _ => {
+            return Err(Failure::Incomplete(format!(
+                "incomplete frame: the header declares a {}-byte payload but only {} bytes follow",
+                header.payload_len,
+                rest.len()
+            )));
+        }
+    };
+    let mut payload = wire_payload.to_vec();
+    if let Some(key) = header.mask {
+        apply_mask(&mut payload, key, 0);
+    }
+    let close = if header.opcode == OpCode::CLOSE {
+        let frame = CloseFrame::parse(&payload).map_err(Failure::Protocol)?;
+        Some((frame.code, frame.reason.to_string()))
+    } else {
+        None
+    };
+    Ok(Decoded {
+        header,
+        header_len,
+        wire_payload,
+        payload,
+        close,
+    })
+}
+
+/// Encodes one frame: FIN, opcode, an optional 4-byte mask key, and the payload, masked with
+/// that key when there is one. Writes exactly what it is given (a ping of 200 bytes too), like
+/// the core's encoder, so tests can build frames a peer must reject.
+pub(crate) fn encode(
+    fin: bool,
+    opcode: u32,
+    mask_key: Option<&[u8]>,
+    payload: &[u8],
+) -> Result<Vec<u8>, Failure> {
+    let opcode = u8::try_from(opcode)
+        .ok()
+        .filter(|op| *op <= 0xF)
+        .ok_or_else(|| Failure::Argument(format!("opcode {opcode} is not a 4-bit value")))?;
+    let opcode = OpCode::from_u8(opcode).ok_or_else(|| {
+        Failure::Argument(format!(
+            "opcode {opcode:#x} is reserved (RFC 6455 §5.2) and cannot be encoded"
+        ))
+    })?;
+    let mask = match mask_key {
+        None => None,
+        Some(key) => Some(<[u8; 4]>::try_from(key).map_err(|_| {
+            Failure::Argument(format!(
+                "a mask key is 4 bytes, not {} (RFC 6455 §5.3)",
+                key.len()
+            ))
+        })?),
+    };
+    let header = FrameHeader {
+        fin,
+        rsv: 0,
+        opcode,
+        mask,
+        payload_len: payload.len() as u64,
+    };
+    let mut head = [0u8; MAX_HEADER_LEN];
+    let header_len = header.encode(&mut head).map_err(|_| {
+        Failure::Argument(format!(
+            "a payload of {} bytes is over the {MAX_PAYLOAD_LEN}-byte maximum",
+            payload.len()
+        ))
+    })?;
+    let mut out = Vec::with_capacity(header_len + payload.len());
+    out.extend_from_slice(&head[..header_len]);
+    out.extend_from_slice(payload);
+    if let Some(key) = mask {
+        apply_mask(&mut out[header_len..], key, 0);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchyard_core::ProtocolError;
+
+    // RFC 6455 §5.7: a single-frame masked text message "Hello".
+    const MASKED_HELLO: [u8; 11] = [
+        0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+    ];
+
+    #[test]
+    fn encodes_and_decodes_rfc_section_5_7_masked_hello() {
+        let bytes = encode(true, 1, Some(&[0x37, 0xfa, 0x21, 0x3d]), b"Hello").unwrap();
+        assert_eq!(bytes, MASKED_HELLO);
+        let frame = decode(&bytes).unwrap();
+        assert_eq!(frame.payload, b"Hello");
+        assert_eq!(frame.wire_payload, &MASKED_HELLO[6..]);
+        assert_eq!((frame.header_len, frame.frame_len()), (6, 11));
+    }
+
+    #[test]
+    fn leaves_bytes_after_the_first_frame() {
+        let mut two = MASKED_HELLO.to_vec();
+        two.extend_from_slice(&[0x80, 0x02, b'l', b'o']);
+        assert_eq!(decode(&two).unwrap().frame_len(), MASKED_HELLO.len());
+    }
+
+    #[test]
+    fn reports_short_input_as_incomplete_not_as_a_protocol_error() {
+        for cut in 0..MASKED_HELLO.len() {
+            assert!(
+                matches!(decode(&MASKED_HELLO[..cut]), Err(Failure::Incomplete(_))),
+                "cut {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn carries_the_core_protocol_error() {
+        assert_eq!(
+            decode(&[0x83, 0x00]),
+            Err(Failure::Protocol(ProtocolError::ReservedOpcode(3)))
+        );
+        assert_eq!(
+            decode(&[0x88, 0x01, 0x03]),
+            Err(Failure::Protocol(ProtocolError::CloseFrameTooShort))
+        );
+    }
+
+    #[test]
+    fn refuses_unencodable_arguments() {
+        for (opcode, key) in [(3, None), (16, None), (1, Some(&[1u8, 2, 3][..]))] {
+            assert!(matches!(
+                encode(true, opcode, key, b""),
+                Err(Failure::Argument(_))
+            ));
+        }
+    }
+}

@@ -1,0 +1,73 @@
+// The demo page's entry point: load switchyard-core (wasm), then open the connections.
+import { $, setPill, showProblem } from './js/util.js';
+import { GUID } from './js/webcrypto.js';
+import { resetHandshake, showHandshake, handshakeFailed } from './js/handshake.js';
+import { initInspector, resetInspector, onFrameReport } from './js/inspector.js';
+import { initCalculator } from './js/calculator.js';
+import { initEcho, initChat } from './js/chat.js';
+import { liveSocket } from './js/socket.js';
+
+/** The wasm module, or null when it failed to load (the page then says so everywhere). */
+async function loadCore() {
+  const pill = $('wasm-status');
+  try {
+    const core = await import('./pkg/switchyard_wasm.js');
+    await core.default();
+    setPill(pill, 'ok', 'wasm: switchyard-core loaded');
+    // For the curious, in the developer console.
+    window.switchyard = core;
+    return core;
+  } catch (error) {
+    setPill(pill, 'error', 'wasm: failed to load');
+    showProblem('wasm', {
+      detail: `The WebAssembly core failed to load (${error.message}). Handshake checks and frame ` +
+        'decoding need it; build it with: wasm-pack build wasm --target web --out-dir ../www/pkg',
+    });
+    return null;
+  }
+}
+
+function connectInspect(core) {
+  let seenHandshake = false;
+  const inspect = liveSocket('/inspect', $('conn-status'), {
+    onopen: () => {
+      seenHandshake = false;
+      resetHandshake();
+      resetInspector();
+    },
+    onmessage: (event) => {
+      let report;
+      try {
+        report = JSON.parse(event.data);
+      } catch {
+        handshakeFailed('the server sent a report that is not JSON');
+        return;
+      }
+      if (report.type === 'handshake') {
+        seenHandshake = true;
+        showHandshake(core, report.request, report.response);
+      } else if (report.type === 'frame') {
+        onFrameReport(core, report);
+      }
+    },
+    onclose: (event, wasOpen) => {
+      if (!seenHandshake) {
+        handshakeFailed(wasOpen
+          ? `the /inspect connection closed before the server's report (code ${event.code})`
+          : 'the server cannot be reached');
+      }
+    },
+  });
+  initInspector((data) => inspect.send(data));
+}
+
+async function main() {
+  $('guid').textContent = GUID;
+  const core = await loadCore();
+  initCalculator(core);
+  connectInspect(core);
+  initEcho();
+  initChat();
+}
+
+main().catch((error) => showProblem('page', { detail: `The page failed to start: ${error.message}` }));

@@ -1,0 +1,103 @@
+// Panel 1: the opening handshake, verified three ways.
+//
+// The server's first message on /inspect holds the raw request head it received from this
+// browser and the raw response head it sent back. The page recomputes the accept value with
+// switchyard-core (wasm) and with WebCrypto, and lets the core check the whole 101 answer.
+import { $, setMark, headerValue } from './util.js';
+import { webCryptoAccept } from './webcrypto.js';
+
+const FIELDS = ['hs-key', 'hs-server-accept', 'hs-wasm-accept', 'hs-webcrypto-accept', 'hs-core-check'];
+const MARKS = ['hs-key-mark', 'hs-wasm-mark', 'hs-webcrypto-mark', 'hs-core-mark'];
+
+function verdict(state, text) {
+  const status = $('handshake-status');
+  status.dataset.verified = state;
+  status.textContent = text;
+}
+
+/** Back to "waiting" (a new connection is on its way). */
+export function resetHandshake() {
+  verdict('pending', "Waiting for the server's report…");
+  for (const id of FIELDS) $(id).textContent = '—';
+  for (const id of MARKS) $(id).replaceChildren();
+  $('hs-request').textContent = '—';
+  $('hs-response').textContent = '—';
+}
+
+/** The handshake could not be seen at all (server down, wasm missing, bad report). */
+export function handshakeFailed(why) {
+  verdict('false', `✗ Not verified: ${why}`);
+}
+
+/**
+ * Shows and checks one handshake. `sy` is the wasm module, or null if it failed to load (then
+ * the handshake cannot be verified, and says so).
+ */
+export async function showHandshake(sy, request, response) {
+  $('hs-request').textContent = request;
+  $('hs-response').textContent = response;
+  // Read for display only; the core parses both heads itself below.
+  const key = headerValue(request, 'Sec-WebSocket-Key');
+  const serverAccept = headerValue(response, 'Sec-WebSocket-Accept');
+  $('hs-key').textContent = key ?? '(missing)';
+  $('hs-server-accept').textContent = serverAccept ?? '(missing)';
+  const problems = [];
+  if (key === null) problems.push('the request has no Sec-WebSocket-Key');
+  if (serverAccept === null) problems.push('the response has no Sec-WebSocket-Accept');
+
+  // One: switchyard-core, compiled to wasm.
+  if (!sy) {
+    $('hs-wasm-accept').textContent = 'unavailable: the wasm core failed to load';
+    setMark($('hs-wasm-mark'), false, '', 'not computed');
+    problems.push('switchyard-core (wasm) is not loaded');
+  } else if (key !== null) {
+    const keyOk = sy.isValidKey(key);
+    setMark($('hs-key-mark'), keyOk, 'base64 of 16 bytes', 'not base64 of 16 bytes');
+    if (!keyOk) problems.push('the key is not base64 of 16 bytes');
+    const wasmAccept = sy.acceptKey(key);
+    $('hs-wasm-accept').textContent = wasmAccept;
+    const ok = wasmAccept === serverAccept && sy.verifyAccept(key, serverAccept);
+    setMark($('hs-wasm-mark'), ok);
+    if (!ok) problems.push('switchyard-core computes a different accept value');
+  }
+
+  // Two: WebCrypto, independent of the core.
+  try {
+    const webAccept = await webCryptoAccept(key ?? '');
+    $('hs-webcrypto-accept').textContent = webAccept;
+    const ok = webAccept === serverAccept;
+    setMark($('hs-webcrypto-mark'), ok);
+    if (!ok) problems.push('WebCrypto computes a different accept value');
+  } catch (error) {
+    $('hs-webcrypto-accept').textContent = error.message;
+    setMark($('hs-webcrypto-mark'), false, '', 'not computed');
+    problems.push('WebCrypto could not compute the accept value');
+  }
+
+  // Three: the core's own handshake code judges both heads, as a server and as a client would.
+  if (sy) {
+    try {
+      const check = sy.verifyHandshake(request, response);
+      const ok = check.key === key && check.accept === serverAccept;
+      $('hs-core-check').textContent =
+        `101 accepted: the request is a valid upgrade for ${check.path}, and the answer has ` +
+        `Upgrade, Connection and the right Sec-WebSocket-Accept`;
+      setMark($('hs-core-mark'), ok, 'valid', 'disagrees');
+      if (!ok) problems.push('the core read different values from the heads');
+    } catch (error) {
+      $('hs-core-check').textContent = error.message;
+      setMark($('hs-core-mark'), false, '', 'refused');
+      problems.push(`the core refused the handshake (${error.message})`);
+    }
+  } else {
+    $('hs-core-check').textContent = 'unavailable: the wasm core failed to load';
+    setMark($('hs-core-mark'), false, '', 'not checked');
+  }
+
+  if (problems.length === 0) {
+    verdict('true', '✓ Verified: the server answered your browser\'s key with exactly the accept ' +
+      'value switchyard-core and WebCrypto compute, and the core accepts the whole exchange.');
+  } else {
+    handshakeFailed(problems.join('; '));
+  }
+}

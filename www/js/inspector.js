@@ -1,0 +1,155 @@
+// Panel 2: the frame inspector. The visitor sends a message; the server reports the exact
+// bytes it received; the page decodes them with switchyard-core (wasm) and compares.
+import { $, el, hex, parseHex, fromBase64, sameBytes } from './util.js';
+
+// Messages sent and not yet reported, oldest first: the server reports frames in order.
+const pending = [];
+// Payload bytes shown in the byte map before "… N more".
+const SHOWN_PAYLOAD = 48;
+
+function inlineError(text) {
+  const node = $('inspect-error');
+  node.textContent = text;
+  node.hidden = !text;
+}
+
+/** Wires the form; `send(data)` sends on the /inspect socket and returns false if it is not open. */
+export function initInspector(send) {
+  const input = $('inspect-input');
+  const mode = () => document.querySelector('input[name="inspect-mode"]:checked').value;
+  for (const radio of document.querySelectorAll('input[name="inspect-mode"]')) {
+    radio.addEventListener('change', () => {
+      input.value = mode() === 'text' ? 'Hello' : 'de ad be ef 00 ff';
+      inlineError('');
+    });
+  }
+  $('inspect-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    inlineError('');
+    let bytes;
+    let data;
+    if (mode() === 'text') {
+      data = input.value;
+      bytes = new TextEncoder().encode(data);
+    } else {
+      bytes = parseHex(input.value);
+      if (!bytes) {
+        inlineError('Binary mode takes hex bytes, such as "de ad be ef".');
+        return;
+      }
+      data = bytes;
+    }
+    if (!send(data)) {
+      inlineError('Not connected to /inspect: the frame was not sent.');
+      return;
+    }
+    pending.push({ mode: mode(), bytes, typed: input.value });
+  });
+}
+
+/** Forgets what was in flight (the connection was replaced). */
+export function resetInspector() {
+  pending.length = 0;
+}
+
+/** The raw bytes of a frame report, from whichever encoding the server chose. */
+function rawBytes(report) {
+  if (typeof report.raw_base64 === 'string') return fromBase64(report.raw_base64);
+  if (typeof report.raw_hex === 'string') return parseHex(report.raw_hex);
+  return null;
+}
+
+/** Handles one `{"type":"frame"}` report. `sy` is the wasm module (null if it failed). */
+export function onFrameReport(sy, report) {
+  const raw = rawBytes(report);
+  if (!raw) {
+    inlineError('The server reported a frame without its raw bytes.');
+    return;
+  }
+  if (!sy) {
+    inlineError('The server reported a frame, but the wasm core failed to load, so it cannot be decoded here.');
+    return;
+  }
+  let frame;
+  try {
+    frame = sy.decodeFrame(raw);
+  } catch (error) {
+    pending.shift();
+    if (report.truncated) {
+      const whole = report.raw_length ? ` of its ${report.raw_length}` : '';
+      inlineError(`That frame is too long to inspect: the server reports only its first ${raw.length}` +
+        `${whole} bytes, so decodeFrame cannot take it whole (${error.message}).`);
+    } else if (error.kind === 'protocol') {
+      inlineError(`decodeFrame refused the bytes: ${error.message}. A peer would close the connection ` +
+        `with ${error.closeCode} (${error.reason}).`);
+    } else {
+      inlineError(`decodeFrame: ${error.message}.`);
+    }
+    return;
+  }
+  if (frame.isControl) {
+    // Not something the visitor typed: note it without replacing the frame on display.
+    const why = frame.opcodeName === 'pong' ? ": its automatic answer to the server's keepalive ping" : '';
+    const note = $('inspect-note');
+    note.textContent = `Your browser also sent a ${frame.opcodeName} frame ` +
+      `(${frame.payloadLength} payload bytes, masked with ${hex(frame.maskKey ?? [])})${why}.`;
+    note.hidden = false;
+    return;
+  }
+  render(frame, raw, pending.shift());
+}
+
+function lengthForm(frame) {
+  const bits = { 2: '7-bit field', 4: '16-bit extended length', 10: '64-bit extended length' };
+  return bits[frame.headerLength - (frame.masked ? 4 : 0)];
+}
+
+function render(frame, raw, sent) {
+  inlineError('');
+  $('inspect-result').hidden = false;
+
+  // The byte map: every header byte coloured by the field it holds, then the payload.
+  const keyStart = frame.headerLength - (frame.masked ? 4 : 0);
+  const segment = (i) =>
+    i === 0 ? 'seg-b0' : i === 1 ? 'seg-b1' : i < keyStart ? 'seg-ext' : i < frame.headerLength ? 'seg-key' : 'seg-payload';
+  const shown = Math.min(raw.length, frame.headerLength + SHOWN_PAYLOAD);
+  const cells = [];
+  for (let i = 0; i < shown; i++) cells.push(el('span', { class: segment(i) }, hex([raw[i]])));
+  if (raw.length > shown) cells.push(el('span', { class: 'more' }, `… ${raw.length - shown} more bytes`));
+  $('inspect-bytes').replaceChildren(...cells);
+
+  const bit = (on) => (on ? '1' : '0');
+  const rows = [
+    ['FIN', `${bit(frame.fin)} — ${frame.fin ? 'the final frame of its message' : 'more frames follow'}`],
+    ['RSV1 RSV2 RSV3', `${(frame.rsv >> 2) & 1} ${(frame.rsv >> 1) & 1} ${frame.rsv & 1} — ${frame.rsv ? 'set: only an extension may use them' : 'no extensions in use'}`],
+    ['Opcode', `0x${frame.opcode.toString(16)} — ${frame.opcodeName}`],
+    ['MASK', `${bit(frame.masked)} — ${frame.masked ? 'masked, as every client frame must be' : 'not masked'}`],
+    ['Payload length', `${frame.payloadLength} bytes, in the ${lengthForm(frame)}`],
+    ['Header length', `${frame.headerLength} bytes (frame: ${frame.frameLength} bytes)`],
+  ];
+  if (frame.closeCode !== undefined) rows.push(['Close', `${frame.closeCode} "${frame.closeReason}"`]);
+  $('inspect-fields').replaceChildren(
+    ...rows.map(([name, value]) => el('tr', {}, el('th', {}, name), el('td', {}, value))),
+  );
+
+  $('inspect-mask-key').textContent = frame.maskKey ? hex(frame.maskKey) : '(none)';
+  $('inspect-masked').textContent = hex(frame.maskedPayload) || '(empty)';
+  $('inspect-unmasked').textContent = hex(frame.payload) || '(empty)';
+  const asText = frame.opcodeName === 'text' || sent?.mode === 'text';
+  $('inspect-decoded').textContent = asText
+    ? JSON.stringify(new TextDecoder().decode(frame.payload))
+    : hex(frame.payload) || '(empty)';
+  $('inspect-typed').textContent = sent ? (sent.mode === 'text' ? JSON.stringify(sent.typed) : hex(sent.bytes)) : '—';
+
+  const match = $('inspect-match');
+  if (!sent) {
+    match.dataset.match = 'false';
+    match.textContent = '✗ The server reported a frame this page did not send.';
+  } else if (sameBytes(frame.payload, sent.bytes)) {
+    match.dataset.match = 'true';
+    match.textContent = `✓ The decoded payload equals what you sent (${sent.bytes.length} bytes).`;
+  } else {
+    match.dataset.match = 'false';
+    match.textContent = '✗ The decoded payload differs from what you sent.';
+  }
+}
