@@ -1,2 +1,0 @@
-//! The `switchyard` server binary.
-fn main() {}

@@ -1,0 +1,137 @@
+//! The demo page's files: built into the binary from `www/` (see `build.rs`), or read from a
+//! directory given with `--www`.
+
+use std::borrow::Cow;
+use std::io;
+use std::path::{Path, PathBuf};
+
+include!(concat!(env!("OUT_DIR"), "/www.rs"));
+
+/// Largest file served from `--www`.
+const MAX_FILE: u64 = 64 << 20;
+
+pub(crate) enum Assets {
+    Embedded,
+    /// A canonical directory.
+    Dir(PathBuf),
+}
+
+/// A file to send.
+pub(crate) struct Asset {
+    pub(crate) body: Cow<'static, [u8]>,
+    pub(crate) content_type: &'static str,
+}
+
+impl Assets {
+    pub(crate) fn new(www: Option<&Path>) -> io::Result<Assets> {
+        match www {
+            None => Ok(Assets::Embedded),
+            Some(dir) => {
+                let dir = dir.canonicalize()?;
+                if !dir.is_dir() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::NotADirectory,
+                        format!("{} is not a directory", dir.display()),
+                    ));
+                }
+                Ok(Assets::Dir(dir))
+            }
+        }
+    }
+
+    /// How many files are built in (for the startup log).
+    pub(crate) fn embedded_count() -> usize {
+        EMBEDDED.len()
+    }
+
+    /// The file for a request path (query removed), if there is one. `/` and paths ending in
+    /// `/` mean `index.html`. Paths with `.` or `..` segments, backslashes or NUL are refused,
+    /// so nothing outside the directory is ever read.
+    pub(crate) async fn get(&self, path: &str) -> Option<Asset> {
+        let path = if path.ends_with('/') {
+            Cow::Owned(format!("{path}index.html"))
+        } else {
+            Cow::Borrowed(path)
+        };
+        let relative = path.strip_prefix('/')?;
+        let safe = relative
+            .split('/')
+            .all(|segment| !matches!(segment, "" | "." | "..") && !segment.contains(['\\', '\0']));
+        if !safe {
+            return None;
+        }
+        let content_type = content_type(relative);
+        let body = match self {
+            Assets::Embedded => EMBEDDED
+                .iter()
+                .find(|(url, _)| *url == path.as_ref())
+                .map(|(_, bytes)| Cow::Borrowed(*bytes))?,
+            Assets::Dir(root) => Cow::Owned(read_under(root, relative).await?),
+        };
+        Some(Asset { body, content_type })
+    }
+}
+
+/// Reads `root/relative` if it is a regular file that really lies under `root` (symbolic links
+/// are resolved first) and is not too large.
+async fn read_under(root: &Path, relative: &str) -> Option<Vec<u8>> {
+    let path = tokio::fs::canonicalize(root.join(relative)).await.ok()?;
+    if !path.starts_with(root) {
+        return None;
+    }
+    let meta = tokio::fs::metadata(&path).await.ok()?;
+    if !meta.is_file() || meta.len() > MAX_FILE {
+        return None;
+    }
+    tokio::fs::read(&path).await.ok()
+}
+
+fn content_type(path: &str) -> &'static str {
+    let extension = path.rsplit_once('.').map_or("", |(_, ext)| ext);
+    match extension.to_ascii_lowercase().as_str() {
+        "html" | "htm" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "json" | "map" => "application/json",
+        "wasm" => "application/wasm",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "ico" => "image/x-icon",
+        "txt" | "md" | "ts" => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types_by_extension() {
+        assert_eq!(
+            content_type("pkg/switchyard_wasm_bg.wasm"),
+            "application/wasm"
+        );
+        assert_eq!(content_type("app.js"), "text/javascript; charset=utf-8");
+        assert_eq!(content_type("index.HTML"), "text/html; charset=utf-8");
+        assert_eq!(content_type("style.css"), "text/css; charset=utf-8");
+        assert_eq!(content_type("pkg/package.json"), "application/json");
+        assert_eq!(content_type("LICENSE"), "application/octet-stream");
+    }
+
+    #[tokio::test]
+    async fn refuses_paths_that_leave_the_directory() {
+        let assets = Assets::new(Some(Path::new(env!("CARGO_MANIFEST_DIR")))).unwrap();
+        assert!(assets.get("/Cargo.toml").await.is_some());
+        for path in [
+            "/../Cargo.toml",
+            "/src/../Cargo.toml",
+            "//etc/passwd",
+            "/./Cargo.toml",
+            "/src\\lib.rs",
+            "Cargo.toml",
+        ] {
+            assert!(assets.get(path).await.is_none(), "{path}");
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! The command line: every limit, timeout and policy of the server, with its default.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use switchyard_server::Config;
+
+const AFTER_HELP: &str = "\
+Routes:
+  GET /               the demo page (www/ built into the binary, or --www DIR); its files,
+                      and the wasm package under /pkg/ (served as application/wasm)
+  GET /healthz        200 \"ok\"
+  /echo               WebSocket: every text and binary message comes straight back
+  /chat               WebSocket: every message goes to every connected client; a client that
+                      falls --chat-queue messages behind is closed with 1008
+  /inspect            WebSocket: first the handshake as the server saw and answered it (JSON),
+                      then one JSON report per frame received: the raw bytes (hex, cut after
+                      4096 bytes) and the decoded header and payload
+  anything else       404; a plain HTTP request to a WebSocket route gets 426
+
+Origins: browsers may open WebSockets from pages on the server's own host and port (the Host
+header), or on an origin given with --allow-origin; clients that send no Origin (not
+browsers) are accepted. Other origins get 403.
+
+Refusals carry the status the protocol core chose: 400 (bad request), 403 (origin), 426
+(not an upgrade, or not version 13), 431 (header too large); 503 at --max-connections or
+while shutting down.
+
+Durations: 250ms, 10s, 2m, 1h, or a bare number of seconds.
+
+Logging: one line per connection open and close, to stderr; the level comes from RUST_LOG
+(default info), e.g. RUST_LOG=debug or RUST_LOG=switchyard=warn.
+
+SIGINT or SIGTERM: stop accepting, answer handshakes in flight with 503, close every
+WebSocket with 1001 (after echoing what /echo already received), wait for the closing
+handshakes up to --shutdown-timeout, then exit 0.";
+
+/// switchyard: a WebSocket (RFC 6455) server with a demo page, /echo, /chat and /inspect.
+#[derive(Debug, Parser)]
+#[command(name = "switchyard", version, after_help = AFTER_HELP)]
+pub(crate) struct Args {
+    /// Address to listen on (port 0 picks a free one; the address is printed on stdout).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub(crate) listen: SocketAddr,
+
+    /// Largest frame and message a client may send, in bytes; larger closes with 1009.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    max_message_size: u64,
+
+    /// Most frames one message may span; more closes with 1008. Default: 1024 while
+    /// --max-message-size is at most 1 MiB; above that, one per 256 bytes of it (Autobahn's
+    /// section 9.3 sends 4 MiB in 64-byte fragments).
+    #[arg(long, value_name = "N")]
+    max_fragments: Option<u32>,
+
+    /// Most connections open at once (HTTP and WebSocket); more are answered 503.
+    #[arg(long, value_name = "N", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub(crate) max_connections: u32,
+
+    /// Bytes queued for one client past which sending to it waits.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024)]
+    write_buffer_size: usize,
+
+    /// Time a client has to send its whole request, so a slow or silent one cannot hold a slot.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = positive_duration)]
+    handshake_timeout: Duration,
+
+    /// Ping a client after this long without a byte from it; 0 turns keepalive off.
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = duration)]
+    keepalive_interval: Duration,
+
+    /// Close a client that sends nothing for this long after a ping.
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = positive_duration)]
+    keepalive_timeout: Duration,
+
+    /// Time the closing handshake may take before the TCP connection is closed anyway.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = positive_duration)]
+    close_timeout: Duration,
+
+    /// After SIGINT or SIGTERM, time to wait for connections to close before exiting.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration)]
+    pub(crate) shutdown_timeout: Duration,
+
+    /// An origin also allowed to open WebSockets, as browsers send it (e.g.
+    /// http://localhost:3000); repeatable. `*` allows every origin.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub(crate) allow_origins: Vec<String>,
+
+    /// Serve the demo page from DIR instead of the copy built into the binary.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) www: Option<PathBuf>,
+
+    /// Messages a /chat client may fall behind before it is closed with 1008.
+    #[arg(long, value_name = "N", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub(crate) chat_queue: u32,
+}
+
+impl Args {
+    /// The connection settings the flags describe.
+    pub(crate) fn config(&self) -> Config {
+        let keepalive = (!self.keepalive_interval.is_zero()).then_some(self.keepalive_interval);
+        let mut limits = Config::DEFAULT
+            .limits
+            .with_max_message_size(self.max_message_size);
+        limits.max_fragments = self.max_fragments.unwrap_or_else(|| {
+            if self.max_message_size <= Config::DEFAULT.limits.max_message_size {
+                limits.max_fragments
+            } else {
+                u32::try_from(self.max_message_size / 256)
+                    .unwrap_or(u32::MAX)
+                    .max(limits.max_fragments)
+            }
+        });
+        Config::default()
+            .with_limits(limits)
+            .with_write_buffer_size(self.write_buffer_size)
+            .with_keepalive(keepalive, self.keepalive_timeout)
+            .with_close_timeout(self.close_timeout)
+            .with_handshake_timeout(self.handshake_timeout)
+    }
+}
+
+/// `250ms`, `10s`, `2m`, `1h`, or a bare number of seconds.
+fn duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (like 250ms, 10s, 2m)"))?;
+    let scale = match unit {
+        "ms" => 1,
+        "" | "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => return Err(format!("unknown unit `{unit}`: use ms, s, m or h")),
+    };
+    n.checked_mul(scale)
+        .map(Duration::from_millis)
+        .ok_or_else(|| format!("`{text}` is too long"))
+}
+
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    match duration(text)? {
+        d if d.is_zero() => Err(String::from("must be more than 0")),
+        d => Ok(d),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn durations_take_units() {
+        assert_eq!(duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(duration("1.5s").is_err());
+        assert!(duration("s").is_err());
+        assert!(duration("10 parsecs").is_err());
+        assert!(positive_duration("0s").is_err());
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn max_message_size_raises_frame_and_message_limits_together() {
+        let args = Args::parse_from(["switchyard", "--max-message-size", "20971520"]);
+        let limits = args.config().limits;
+        assert_eq!(limits.max_message_size, 20 << 20);
+        assert_eq!(limits.max_frame_size, 20 << 20);
+        // Autobahn 9.3.1 sends 4 MiB in 64-byte fragments.
+        assert!(limits.max_fragments >= 65536);
+    }
+
+    #[test]
+    fn fragments_default_to_the_message_size_and_can_be_set() {
+        let args = Args::parse_from(["switchyard"]);
+        assert_eq!(args.config().limits.max_fragments, 1024);
+        let args = Args::parse_from(["switchyard", "--max-message-size", "4194304"]);
+        assert_eq!(args.config().limits.max_fragments, 16384);
+        let args = Args::parse_from(["switchyard", "--max-message-size", "1000"]);
+        assert_eq!(args.config().limits.max_fragments, 1024);
+        let args = Args::parse_from(["switchyard", "--max-fragments", "7"]);
+        assert_eq!(args.config().limits.max_fragments, 7);
+    }
+}

@@ -1,0 +1,47 @@
+//! `switchyard`: the demo server. Serves the demo page, `/healthz`, and the WebSocket routes
+//! `/echo`, `/chat` and `/inspect`; `switchyard --help` documents every option.
+
+mod assets;
+mod cli;
+mod connection;
+mod http;
+mod metered;
+mod routes;
+mod server;
+mod shutdown;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing::error;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let args = cli::Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            error!(error = %e, "cannot start the runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listen = args.listen;
+    match runtime.block_on(server::run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!(%listen, error = %e, "cannot serve");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! `/echo`: every text and binary message goes back as it came.
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use switchyard_server::{CloseCode, CloseInfo, WebSocket};
+
+use crate::metered::Metered;
+use crate::shutdown::Shutdown;
+
+pub(crate) async fn run(mut ws: WebSocket<Metered>, mut shutdown: Shutdown) -> Option<CloseInfo> {
+    loop {
+        tokio::select! {
+            biased;
+            () = shutdown.wait() => break,
+            message = ws.recv() => match message {
+                // A failed send means the connection is closing: the next recv ends it.
+                Some(Ok(message)) => drop(ws.send(message).await),
+                Some(Err(_)) => {}
+                None => return ws.close_info().cloned(),
+            },
+        }
+    }
+    // Shutting down: nothing already received is lost. Echo every message the transport
+    // already holds (`recv` is cancel-safe, so polling it once and dropping it is fine), then
+    // say goodbye.
+    while let Some(Some(Ok(message))) = now_or_never(ws.recv()) {
+        if ws.send(message).await.is_err() {
+            break;
+        }
+    }
+    let _ = ws
+        .close(CloseCode::GOING_AWAY, "server shutting down")
+        .await;
+    ws.close_info().cloned()
+}
+
+/// Polls `future` once: its output if it is ready without waiting.
+fn now_or_never<F: Future>(future: F) -> Option<F::Output> {
+    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(output) => Some(output),
+        Poll::Pending => None,
+    }
+}

@@ -1,0 +1,330 @@
+//! `/inspect`: the demo page's window into the protocol.
+//!
+//! The first message (text, JSON) is the handshake as the server saw and answered it:
+//!
+//! ```json
+//! {"type": "handshake", "request": "GET /inspect HTTP/1.1\r\n...\r\n\r\n",
+//!  "response": "HTTP/1.1 101 Switching Protocols\r\n...\r\n\r\n",
+//!  "key": "<Sec-WebSocket-Key>", "accept": "<Sec-WebSocket-Accept>"}
+//! ```
+//!
+//! `request` is the head exactly as received, `response` exactly as written to the socket
+//! (both as text; bytes that are not UTF-8 would show as U+FFFD).
+//!
+//! Then one report per frame received, in order:
+//!
+//! ```json
+//! {"type": "frame", "index": 0, "raw_hex": "8185...", "raw_length": 11, "truncated": false,
+//!  "fin": true, "rsv": 0, "opcode": 1, "opcode_name": "text", "masked": true,
+//!  "mask_key": "37fa213d", "header_length": 6, "payload_length": 5,
+//!  "payload_hex": "48656c6c6f", "payload_text": "Hello", "dropped": 0}
+//! ```
+//!
+//! `raw_hex` holds the frame's bytes as they came off the wire (header, then the payload still
+//! masked), cut after [`RAW_LIMIT`] bytes (`truncated` then says so; `raw_length` is the whole
+//! frame's length). `payload_hex` is the unmasked part of the payload that `raw_hex` holds;
+//! `payload_text` is present for text frames (and `close_code`/`close_reason` for close
+//! frames). Reports are sent as the connection delivers events, so the frames of a fragmented
+//! message are reported when the message completes; at most [`MAX_PENDING`] wait, and
+//! `dropped` counts those lost when more did.
+//!
+//! The frame boundaries come from the core's own [`FrameHeader::decode`] and the unmasking
+//! from its [`apply_mask`]: there is no second frame parser here, only bookkeeping of where
+//! each frame starts and ends.
+
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+use switchyard_server::switchyard_core::frame::mask::apply_mask;
+use switchyard_server::switchyard_core::{CloseFrame, FrameHeader, OpCode, Parsed};
+use switchyard_server::{CloseCode, CloseInfo, Message, WebSocket};
+
+use crate::metered::Metered;
+use crate::shutdown::Shutdown;
+
+/// Raw bytes reported per frame, header included.
+pub(crate) const RAW_LIMIT: usize = 4096;
+/// Frame reports kept while waiting to be sent.
+pub(crate) const MAX_PENDING: usize = 64;
+/// Longest frame header (RFC 6455 §5.2).
+const MAX_HEADER: usize = 14;
+
+/// What the handshake looked like, taken before the connection started.
+pub(crate) struct Handshake {
+    pub(crate) request: Vec<u8>,
+    pub(crate) key: String,
+    pub(crate) accept: String,
+}
+
+/// Sees every byte the connection reads and, until the handshake answer is taken, every byte
+/// it writes.
+#[derive(Default)]
+pub(crate) struct Tap {
+    /// The answer being written; `None` once taken.
+    written: Option<Vec<u8>>,
+    recording: bool,
+    splitter: Splitter,
+}
+
+impl Tap {
+    /// Starts recording writes (the 101 answer about to be written).
+    pub(crate) fn record_writes(&mut self) {
+        self.written = Some(Vec::new());
+        self.recording = true;
+    }
+
+    /// The bytes written since [`record_writes`](Self::record_writes); stops recording.
+    fn take_written(&mut self) -> Vec<u8> {
+        self.recording = false;
+        self.written.take().unwrap_or_default()
+    }
+
+    pub(crate) fn on_write(&mut self, bytes: &[u8]) {
+        if let (true, Some(written)) = (self.recording, &mut self.written) {
+            written.extend_from_slice(bytes);
+        }
+    }
+
+    pub(crate) fn on_read(&mut self, bytes: &[u8]) {
+        self.splitter.feed(bytes);
+    }
+}
+
+/// One received frame, as much of it as is reported.
+struct Frame {
+    index: u64,
+    header: FrameHeader,
+    header_len: usize,
+    /// Header and payload as received, up to [`RAW_LIMIT`] bytes.
+    raw: Vec<u8>,
+}
+
+/// Finds frame boundaries in the received byte stream.
+#[derive(Default)]
+struct Splitter {
+    head: [u8; MAX_HEADER],
+    head_len: usize,
+    /// The frame being received and its payload bytes still to come.
+    current: Option<(Frame, u64)>,
+    done: VecDeque<Frame>,
+    dropped: u64,
+    next_index: u64,
+    /// The stream stopped making sense (the connection is failing): report no more.
+    broken: bool,
+}
+
+impl Splitter {
+    fn feed(&mut self, mut data: &[u8]) {
+        while !data.is_empty() && !self.broken {
+            let used = match self.current.take() {
+                None => self.read_header(data),
+                Some((mut frame, remaining)) => {
+                    let n = data
+                        .len()
+                        .min(usize::try_from(remaining).unwrap_or(usize::MAX));
+                    let room = RAW_LIMIT.saturating_sub(frame.raw.len()).min(n);
+                    frame.raw.extend_from_slice(&data[..room]);
+                    self.frame_progress(frame, remaining - n as u64);
+                    n
+                }
+            };
+            data = &data[used..];
+        }
+    }
+
+    /// Takes header bytes; returns how many of `data` it used.
+    fn read_header(&mut self, data: &[u8]) -> usize {
+        let have = self.head_len;
+        let take = (MAX_HEADER - have).min(data.len());
+        self.head[have..have + take].copy_from_slice(&data[..take]);
+        match FrameHeader::decode(&self.head[..have + take]) {
+            Ok(Parsed::Complete(header, len)) => {
+                self.head_len = 0;
+                let frame = Frame {
+                    index: self.next_index,
+                    header,
+                    header_len: len,
+                    raw: self.head[..len].to_vec(),
+                };
+                self.next_index += 1;
+                self.frame_progress(frame, header.payload_len);
+                len - have
+            }
+            Ok(Parsed::Partial) => {
+                self.head_len = have + take;
+                take
+            }
+            Err(_) => {
+                self.broken = true;
+                data.len()
+            }
+        }
+    }
+
+    fn frame_progress(&mut self, frame: Frame, remaining: u64) {
+        if remaining > 0 {
+            self.current = Some((frame, remaining));
+            return;
+        }
+        if self.done.len() == MAX_PENDING {
+            self.done.pop_front();
+            self.dropped += 1;
+        }
+        self.done.push_back(frame);
+    }
+}
+
+pub(crate) async fn run(
+    mut ws: WebSocket<Metered>,
+    handshake: Handshake,
+    mut shutdown: Shutdown,
+) -> Option<CloseInfo> {
+    let response = ws.get_mut().tap().take_written();
+    let report = json!({
+        "type": "handshake",
+        "request": String::from_utf8_lossy(&handshake.request),
+        "response": String::from_utf8_lossy(&response),
+        "key": handshake.key,
+        "accept": handshake.accept,
+    });
+    let mut ok = ws
+        .send(Message::Text(report.to_string().into()))
+        .await
+        .is_ok();
+    loop {
+        tokio::select! {
+            biased;
+            () = shutdown.wait() => {
+                let _ = ws.close(CloseCode::GOING_AWAY, "server shutting down").await;
+                break;
+            }
+            event = ws.recv_event() => match event {
+                Some(Ok(_)) => {
+                    while ok && let Some(report) = next_report(&mut ws) {
+                        ok = ws.send(Message::Text(report.to_string().into())).await.is_ok();
+                    }
+                }
+                Some(Err(_)) => {}
+                None => break,
+            },
+        }
+    }
+    ws.close_info().cloned()
+}
+
+fn next_report(ws: &mut WebSocket<Metered>) -> Option<Value> {
+    let splitter = &mut ws.get_mut().tap().splitter;
+    let frame = splitter.done.pop_front()?;
+    Some(frame_report(&frame, splitter.dropped))
+}
+
+fn frame_report(frame: &Frame, dropped: u64) -> Value {
+    let header = &frame.header;
+    let mut payload = frame.raw[frame.header_len..].to_vec();
+    if let Some(key) = header.mask {
+        apply_mask(&mut payload, key, 0);
+    }
+    let whole_len = frame.header_len as u64 + header.payload_len;
+    let mut report = json!({
+        "type": "frame",
+        "index": frame.index,
+        "raw_hex": hex(&frame.raw),
+        "raw_length": whole_len,
+        "truncated": (frame.raw.len() as u64) < whole_len,
+        "fin": header.fin,
+        "rsv": header.rsv,
+        "opcode": header.opcode.as_u8(),
+        "opcode_name": header.opcode.name(),
+        "masked": header.mask.is_some(),
+        "mask_key": header.mask.map(|key| hex(&key)),
+        "header_length": frame.header_len,
+        "payload_length": header.payload_len,
+        "payload_hex": hex(&payload),
+        "dropped": dropped,
+    });
+    if header.opcode == OpCode::TEXT {
+        report["payload_text"] = String::from_utf8_lossy(&payload).into();
+    }
+    if header.opcode == OpCode::CLOSE
+        && let Ok(close) = CloseFrame::parse(&payload)
+    {
+        report["close_code"] = close.code.as_u16().into();
+        report["close_reason"] = close.reason.into();
+    }
+    report
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        // Writing to a String cannot fail.
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 6455 §5.7: a masked "Hello", then a 256-byte binary frame and a ping.
+    fn stream() -> Vec<u8> {
+        let mut bytes = vec![
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ];
+        bytes.extend_from_slice(&[0x82, 0xFE, 0x01, 0x00, 0, 0, 0, 0]);
+        bytes.extend((0..=255u8).collect::<Vec<_>>());
+        bytes.extend_from_slice(&[0x89, 0x80, 1, 2, 3, 4]);
+        bytes
+    }
+
+    #[test]
+    fn splits_frames_however_the_bytes_arrive() {
+        let bytes = stream();
+        for step in 1..bytes.len() {
+            let mut splitter = Splitter::default();
+            for chunk in bytes.chunks(step) {
+                splitter.feed(chunk);
+            }
+            let frames: Vec<_> = splitter
+                .done
+                .iter()
+                .map(|f| (f.header.opcode, f.raw.len()))
+                .collect();
+            assert_eq!(
+                frames,
+                [(OpCode::TEXT, 11), (OpCode::BINARY, 264), (OpCode::PING, 6)],
+                "step {step}"
+            );
+        }
+    }
+
+    #[test]
+    fn reports_the_rfc_example_decoded() {
+        let mut splitter = Splitter::default();
+        splitter.feed(&stream()[..11]);
+        let report = frame_report(&splitter.done[0], 0);
+        assert_eq!(report["raw_hex"], "818537fa213d7f9f4d5158");
+        assert_eq!(report["mask_key"], "37fa213d");
+        assert_eq!(report["payload_text"], "Hello");
+        assert_eq!(report["payload_length"], 5);
+        assert_eq!(report["truncated"], false);
+    }
+
+    #[test]
+    fn cuts_long_frames_and_bounds_the_backlog() {
+        let mut splitter = Splitter::default();
+        let mut frame = vec![0x82, 0xFF, 0, 0, 0, 0, 0, 1, 0, 0, 9, 9, 9, 9];
+        frame.extend(std::iter::repeat_n(7u8, 65536));
+        for _ in 0..MAX_PENDING + 3 {
+            splitter.feed(&frame);
+        }
+        assert_eq!(splitter.done.len(), MAX_PENDING);
+        assert_eq!(splitter.dropped, 3);
+        let report = frame_report(&splitter.done[0], splitter.dropped);
+        assert_eq!(report["truncated"], true);
+        assert_eq!(report["raw_length"], 65536 + 14);
+        assert_eq!(splitter.done[0].raw.len(), RAW_LIMIT);
+    }
+}

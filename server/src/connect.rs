@@ -1,0 +1,213 @@
+//! The client role: `ws://` URLs over TCP, or the handshake over any stream.
+//!
+//! The core builds the request and validates the answer; this module only supplies what the
+//! core may not have: a nonce and masking keys from the OS RNG, a socket, and a deadline.
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, timeout_at};
+
+use switchyard_core::Parsed;
+use switchyard_core::connection::{Connection, MaskSource};
+use switchyard_core::handshake::{ClientConfig, ClientHandshake};
+
+use crate::url::WsUrl;
+use crate::{Config, Error, WebSocket};
+
+/// What a client asks for beyond the URL.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct ClientOptions {
+    /// Limits and timers for the connection.
+    pub config: Config,
+    /// Subprotocols to offer, most preferred first (`Sec-WebSocket-Protocol`).
+    pub protocols: Vec<String>,
+    /// An `Origin` header, if the server wants one.
+    pub origin: Option<String>,
+    /// More request headers (authorization, cookies). Names must be tokens and values free
+    /// of CR, LF and NUL, or the handshake fails before anything is sent.
+    pub headers: Vec<(String, String)>,
+}
+
+impl ClientOptions {
+    /// Uses `config` for the connection.
+    pub fn with_config(mut self, config: Config) -> ClientOptions {
+        self.config = config;
+        self
+    }
+
+    /// Offers a subprotocol (after those already offered).
+    pub fn with_protocol(mut self, protocol: impl Into<String>) -> ClientOptions {
+        self.protocols.push(protocol.into());
+        self
+    }
+
+    /// Sends an `Origin` header.
+    pub fn with_origin(mut self, origin: impl Into<String>) -> ClientOptions {
+        self.origin = Some(origin.into());
+        self
+    }
+
+    /// Adds a request header.
+    pub fn with_header(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> ClientOptions {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}
+
+/// Connects to a `ws://host[:port]/path` URL over TCP with the default options.
+pub async fn connect(url: &str) -> Result<WebSocket<TcpStream>, Error> {
+    connect_with(url, &ClientOptions::default()).await
+}
+
+/// Connects to a `ws://` URL over TCP. The whole of it, TCP connect and handshake, is bounded
+/// by the handshake timeout.
+pub async fn connect_with(
+    url: &str,
+    options: &ClientOptions,
+) -> Result<WebSocket<TcpStream>, Error> {
+    let url = WsUrl::parse(url)?;
+    let deadline = Instant::now() + options.config.handshake_timeout;
+    let tcp = timeout_at(deadline, TcpStream::connect((url.host, url.port)))
+        .await
+        .map_err(|_| Error::HandshakeTimeout)??;
+    tcp.set_nodelay(true)?;
+    handshake(tcp, url.authority, &url.target, options, deadline).await
+}
+
+/// Performs the client's opening handshake over a stream the caller connected (a TLS stream,
+/// a proxy tunnel). `host` is the `Host` header value, `target` the path and query.
+pub async fn client_handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    host: &str,
+    target: &str,
+    options: &ClientOptions,
+) -> Result<WebSocket<S>, Error> {
+    let deadline = Instant::now() + options.config.handshake_timeout;
+    handshake(stream, host, target, options, deadline).await
+}
+
+async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    host: &str,
+    target: &str,
+    options: &ClientOptions,
+    deadline: Instant,
+) -> Result<WebSocket<S>, Error> {
+    let protocols: Vec<&str> = options.protocols.iter().map(String::as_str).collect();
+    let headers: Vec<(&str, &str)> = options
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let request = ClientConfig {
+        host,
+        path: target,
+        origin: options.origin.as_deref(),
+        protocols: &protocols,
+        extra_headers: &headers,
+    };
+    let limits = options.config.limits;
+    // RFC 6455 §4.1: the nonce MUST be selected randomly for each connection.
+    let mut nonce = [0u8; 16];
+    getrandom::fill(&mut nonce).map_err(|e| Error::Io(std::io::Error::other(e)))?;
+    let mut handshake =
+        ClientHandshake::new(request, nonce, limits).map_err(Error::ClientHandshake)?;
+    let mut out = vec![0u8; 512];
+    let len = loop {
+        match handshake.write_request(&mut out) {
+            Ok(len) => break len,
+            // The core says exactly how much room it needs.
+            Err(too_small) => out.resize(too_small.needed, 0),
+        }
+    };
+    let exchange = async {
+        stream.write_all(&out[..len]).await?;
+        stream.flush().await?;
+        let mut buf = Vec::with_capacity(1024);
+        loop {
+            if stream.read_buf(&mut buf).await? == 0 {
+                return Err(Error::Io(std::io::ErrorKind::UnexpectedEof.into()));
+            }
+            match handshake
+                .parse_response(&buf)
+                .map_err(Error::ClientHandshake)?
+            {
+                Parsed::Partial => {
+                    // The head is capped by the limits; room for one more read past it.
+                    buf.reserve(1024);
+                }
+                Parsed::Complete(response, head_len) => {
+                    let protocol = response.protocol().map(Box::from);
+                    return Ok((protocol, buf, head_len));
+                }
+            }
+        }
+    };
+    let (protocol, buf, head_len) = timeout_at(deadline, exchange)
+        .await
+        .map_err(|_| Error::HandshakeTimeout)??;
+    let conn = Connection::client(limits, OsMasks::new());
+    Ok(WebSocket::from_parts(
+        stream,
+        conn,
+        &options.config,
+        &buf[head_len..],
+        protocol,
+    ))
+}
+
+/// Masking keys from the OS RNG (RFC 6455 §5.3, §10.3: unpredictable, a fresh key per frame),
+/// fetched 64 keys at a time to keep system calls off the per-frame path.
+pub(crate) struct OsMasks {
+    pool: [u8; 256],
+    used: usize,
+    /// A fallback stream, only used if the OS RNG ever fails after the first fill.
+    fallback: u64,
+}
+
+impl OsMasks {
+    pub(crate) fn new() -> OsMasks {
+        let mut masks = OsMasks {
+            pool: [0; 256],
+            used: 256,
+            fallback: 0,
+        };
+        masks.refill();
+        masks
+    }
+
+    fn refill(&mut self) {
+        if getrandom::fill(&mut self.pool).is_err() {
+            // The OS RNG does not fail on any supported platform once it has been seeded;
+            // should it, keys stay unpredictable to the page scripts §10.3 guards against by
+            // stretching the last pool with SplitMix64 rather than repeating it.
+            let (chunks, _) = self.pool.as_chunks_mut::<8>();
+            for chunk in chunks {
+                self.fallback =
+                    self.fallback.wrapping_add(0x9E37_79B9_7F4A_7C15) ^ u64::from_ne_bytes(*chunk);
+                let mut z = self.fallback;
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                *chunk = (z ^ (z >> 31)).to_ne_bytes();
+            }
+        }
+        self.used = 0;
+    }
+}
+
+impl MaskSource for OsMasks {
+    fn next_mask(&mut self) -> [u8; 4] {
+        if self.used + 4 > self.pool.len() {
+            self.refill();
+        }
+        let mut key = [0u8; 4];
+        key.copy_from_slice(&self.pool[self.used..self.used + 4]);
+        self.used += 4;
+        key
+    }
+}

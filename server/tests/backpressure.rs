@@ -1,0 +1,95 @@
+//! Backpressure: a peer that never reads cannot grow the connection's memory past the
+//! write-buffer bound, whether the application sends or the peer floods pings.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::*;
+use futures_util::SinkExt;
+use switchyard_server::{Config, Limits, Message, accept};
+use tokio::io::AsyncWriteExt;
+
+const BOUND: usize = 64 * 1024;
+const MESSAGE: usize = 1024;
+/// The largest frame header.
+const HEADER: usize = 14;
+
+#[tokio::test]
+async fn feeding_a_peer_that_never_reads_stops_at_the_bound() {
+    within(60, async {
+        let config = Config::default().with_write_buffer_size(BOUND);
+        let (listener, mut peer) = small_buffer_pair().await;
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut ws = accept(tcp, &config).await.unwrap();
+            let message = Message::Binary(pattern(MESSAGE).into());
+            let mut queued = 0usize;
+            let mut worst = 0;
+            // `feed` waits for room; once the socket buffers are full it waits for good.
+            while let Ok(result) =
+                tokio::time::timeout(Duration::from_millis(500), ws.feed(message.clone())).await
+            {
+                result.unwrap();
+                queued += 1;
+                worst = worst.max(ws.buffered_amount());
+            }
+            (queued, worst, ws.buffered_amount())
+        });
+        upgrade_on(&mut peer, "/").await;
+        let (queued, worst, now) = server.await.unwrap();
+        drop(peer);
+        assert!(worst <= BOUND + MESSAGE + HEADER, "buffered {worst} bytes");
+        assert!(now <= BOUND + MESSAGE + HEADER, "buffered {now} bytes");
+        // The buffer did fill: what the kernel did not take waited instead of queueing.
+        assert!(queued * MESSAGE > BOUND, "only {queued} messages went out");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_ping_flood_from_a_peer_that_never_reads_pauses_reading() {
+    within(120, async {
+        let config = Config::default().with_write_buffer_size(BOUND);
+        let (listener, mut peer) = small_buffer_pair().await;
+        let worst = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::new(AtomicUsize::new(0));
+        let (worst2, seen2) = (Arc::clone(&worst), Arc::clone(&seen));
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut ws = accept(tcp, &config).await.unwrap();
+            while let Some(Ok(_)) = ws.recv_event().await {
+                seen2.fetch_add(1, Ordering::Relaxed);
+                worst2.fetch_max(ws.buffered_amount(), Ordering::Relaxed);
+            }
+        });
+        upgrade_on(&mut peer, "/").await;
+        let ping = client_frame(true, 0x9, &[b'p'; 125]);
+        let burst: Vec<u8> = ping
+            .iter()
+            .copied()
+            .cycle()
+            .take(ping.len() * 100)
+            .collect();
+        let mut sent = 0usize;
+        // Write until the server stops reading and the socket buffers are full.
+        while tokio::time::timeout(Duration::from_millis(500), peer.write_all(&burst))
+            .await
+            .is_ok()
+        {
+            sent += burst.len();
+            assert!(sent < 1 << 30, "the server never stopped reading");
+        }
+        let pings = seen.load(Ordering::Relaxed);
+        assert!(pings > 100, "only {pings} pings read");
+        // The core answers pings directly up to its pong backlog, then owes one coalesced
+        // pong, which joins the buffer each time bytes are written; reading stops once those
+        // reach the bound.
+        let worst = worst.load(Ordering::Relaxed);
+        let limit = Limits::DEFAULT.pong_backlog + BOUND + 2 * 127;
+        assert!(worst <= limit, "buffered {worst} bytes, over {limit}");
+    })
+    .await;
+}

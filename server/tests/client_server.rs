@@ -1,0 +1,281 @@
+//! The switchyard client against the switchyard server, in one process over loopback TCP.
+
+mod common;
+
+use common::*;
+use switchyard_server::{
+    Answer, ClientOptions, CloseCode, Config, DataKind, Error, HandshakeError, Initiator, Message,
+    UrlError, accept_with, connect, connect_with,
+};
+
+const SIZES: [usize; 9] = [0, 1, 125, 126, 65535, 65536, 1 << 20, 4 << 20, 16 << 20];
+
+fn big() -> Config {
+    Config::default().with_max_message_size(20 << 20)
+}
+
+#[tokio::test]
+async fn echoes_text_and_binary_of_every_size() {
+    within(60, async {
+        let addr = echo_server(big()).await;
+        let options = ClientOptions::default().with_config(big());
+        let mut ws = connect_with(&format!("ws://{addr}/"), &options)
+            .await
+            .unwrap();
+        for size in SIZES {
+            let data = pattern(size);
+            ws.send(binary_message(&data)).await.unwrap();
+            assert_eq!(
+                ws.recv().await.unwrap().unwrap(),
+                binary_message(&data),
+                "{size}"
+            );
+            let s = text(size);
+            ws.send_text(&s).await.unwrap();
+            assert_eq!(
+                ws.recv().await.unwrap().unwrap(),
+                text_message(&s),
+                "{size}"
+            );
+        }
+        let info = ws.close(CloseCode::NORMAL, "done").await.unwrap();
+        assert!(info.clean);
+        assert_eq!(info.code, CloseCode::NORMAL);
+        assert_eq!(info.initiator, Initiator::Local);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn reassembles_fragmented_messages() {
+    within(30, async {
+        let addr = echo_server(big()).await;
+        let mut ws = connect(&format!("ws://{addr}/")).await.unwrap();
+        ws.send_fragment(DataKind::Text, "hé".as_bytes(), false)
+            .await
+            .unwrap();
+        // A ping between fragments is allowed (RFC 6455 §5.4) and answered by the core.
+        ws.ping(b"between").await.unwrap();
+        ws.send_fragment(DataKind::Text, "llo".as_bytes(), false)
+            .await
+            .unwrap();
+        ws.send_fragment(DataKind::Text, b"", true).await.unwrap();
+        assert_eq!(ws.recv().await.unwrap().unwrap(), text_message("héllo"));
+        let data = pattern(300_000);
+        for (i, chunk) in data.chunks(70_000).enumerate() {
+            let fin = (i + 1) * 70_000 >= data.len();
+            ws.send_fragment(DataKind::Binary, chunk, fin)
+                .await
+                .unwrap();
+        }
+        assert_eq!(ws.recv().await.unwrap().unwrap(), binary_message(&data));
+        ws.close(CloseCode::NORMAL, "").await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn server_refusal_reaches_the_client_with_its_status() {
+    within(30, async {
+        let (listener, addr) = listener().await;
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let result = accept_with(tcp, &Config::default(), |_| Err(HandshakeError::ForbiddenOrigin)).await;
+            assert!(matches!(result, Err(Error::Handshake(HandshakeError::ForbiddenOrigin))));
+        });
+        let error = connect(&format!("ws://{addr}/")).await.unwrap_err();
+        assert!(
+            matches!(error, Error::ClientHandshake(switchyard_server::switchyard_core::handshake::ClientHandshakeError::UnexpectedStatus(403))),
+            "{error:?}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn negotiates_a_subprotocol_and_passes_extra_headers() {
+    within(30, async {
+        let (listener, addr) = listener().await;
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut seen = String::new();
+            let mut ws = accept_with(tcp, &Config::default(), |request| {
+                seen = String::from_utf8_lossy(request.head()).into_owned();
+                let protocol = request.select_protocol(&["chat.v2", "chat.v1"]).unwrap();
+                Ok(Answer::default()
+                    .with_protocol(protocol)
+                    .with_header("X-Server", "switchyard"))
+            })
+            .await
+            .unwrap();
+            assert_eq!(ws.protocol(), Some("chat.v1"));
+            while ws.recv().await.is_some() {}
+            seen
+        });
+        let options = ClientOptions::default()
+            .with_protocol("chat.v1")
+            .with_protocol("chat.v2")
+            .with_header("Authorization", "Bearer t0ken");
+        let mut ws = connect_with(&format!("ws://{addr}/room?x=1"), &options)
+            .await
+            .unwrap();
+        assert_eq!(ws.protocol(), Some("chat.v1"));
+        ws.close(CloseCode::NORMAL, "").await.unwrap();
+        let seen = server.await.unwrap();
+        assert!(seen.starts_with("GET /room?x=1 HTTP/1.1\r\n"), "{seen}");
+        assert!(seen.contains("Authorization: Bearer t0ken\r\n"), "{seen}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn server_initiated_close_reaches_the_client_cleanly() {
+    within(30, async {
+        let (listener, addr) = listener().await;
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut ws = switchyard_server::accept(tcp, &Config::default())
+                .await
+                .unwrap();
+            ws.send_text("bye soon").await.unwrap();
+            ws.close(CloseCode::GOING_AWAY, "shutting down")
+                .await
+                .unwrap()
+        });
+        let mut ws = connect(&format!("ws://{addr}/")).await.unwrap();
+        assert_eq!(ws.recv().await.unwrap().unwrap(), text_message("bye soon"));
+        assert!(ws.recv().await.is_none());
+        let info = ws.close_info().unwrap();
+        assert_eq!(
+            (info.code, info.reason.as_str()),
+            (CloseCode::GOING_AWAY, "shutting down")
+        );
+        assert!(info.clean);
+        assert_eq!(info.initiator, Initiator::Peer);
+        let server_info = server.await.unwrap();
+        assert!(server_info.clean);
+        assert_eq!(server_info.initiator, Initiator::Local);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_message_over_the_limit_fails_with_1009() {
+    within(30, async {
+        let addr = echo_server(Config::default().with_max_message_size(1000)).await;
+        let mut ws = connect(&format!("ws://{addr}/")).await.unwrap();
+        ws.send_binary(&[0u8; 1001]).await.unwrap();
+        assert!(ws.recv().await.is_none());
+        let info = ws.close_info().unwrap();
+        assert_eq!(info.code, CloseCode::TOO_BIG);
+        assert!(info.clean);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn refuses_unusable_urls() {
+    for (url, expected) in [
+        ("wss://127.0.0.1/", UrlError::TlsUnsupported),
+        ("http://127.0.0.1/", UrlError::UnsupportedScheme),
+        ("ws://127.0.0.1/#x", UrlError::HasFragment),
+    ] {
+        let error = connect(url).await.unwrap_err();
+        assert!(
+            matches!(error, Error::Url(e) if e == expected),
+            "{url}: {error:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn sends_after_close_are_refused() {
+    within(30, async {
+        let addr = echo_server(Config::default()).await;
+        let mut ws = connect(&format!("ws://{addr}/")).await.unwrap();
+        ws.close(CloseCode::NORMAL, "").await.unwrap();
+        let error = ws.send(Message::Text("late".into())).await.unwrap_err();
+        assert!(matches!(error, Error::Send(_)), "{error:?}");
+        assert!(ws.recv().await.is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn accepts_an_upgrade_whose_first_bytes_an_http_layer_already_read() {
+    use switchyard_server::PendingUpgrade;
+    use tokio::io::AsyncReadExt;
+    within(30, async {
+        let (listener, addr) = listener().await;
+        let server = tokio::spawn(async move {
+            let (mut tcp, _) = listener.accept().await.unwrap();
+            // An HTTP layer peeks at the first bytes to route, then hands the stream over.
+            let mut first = vec![0u8; 10];
+            tcp.read_exact(&mut first).await.unwrap();
+            assert_eq!(&first, b"GET /late ");
+            let pending = PendingUpgrade::read_after(tcp, first, &Config::default())
+                .await
+                .unwrap();
+            assert_eq!(pending.request().unwrap().path(), "/late");
+            let mut ws = pending.accept(&Answer::default()).await.unwrap();
+            while let Some(Ok(message)) = ws.recv().await {
+                ws.send(message).await.unwrap();
+            }
+        });
+        let mut ws = connect(&format!("ws://{addr}/late")).await.unwrap();
+        ws.send_text("routed").await.unwrap();
+        assert_eq!(ws.recv().await.unwrap().unwrap(), text_message("routed"));
+        ws.close(CloseCode::NORMAL, "").await.unwrap();
+        server.await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn frames_that_came_with_the_handshake_are_not_lost() {
+    use switchyard_server::{Role, WebSocket};
+    use tokio::io::AsyncWriteExt;
+    within(30, async {
+        // Another HTTP layer did the handshake and read past the head: the leftover holds a
+        // whole frame and the start of the next.
+        let first = client_frame(true, 0x1, b"one");
+        let second = client_frame(true, 0x1, b"two");
+        let mut leftover = first.clone();
+        leftover.extend_from_slice(&second[..3]);
+        let (server_io, mut peer) = tokio::io::duplex(4096);
+        let mut ws =
+            WebSocket::from_upgraded(server_io, Role::Server, &leftover, &Config::default());
+        assert_eq!(ws.recv().await.unwrap().unwrap(), text_message("one"));
+        peer.write_all(&second[3..]).await.unwrap();
+        assert_eq!(ws.recv().await.unwrap().unwrap(), text_message("two"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn stream_and_sink_fit_the_futures_ecosystem() {
+    use futures_util::{SinkExt, StreamExt};
+    within(30, async {
+        // A server that is nothing but `read.forward(write)`.
+        let (listener, addr) = listener().await;
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let ws = switchyard_server::accept(tcp, &Config::default())
+                .await
+                .unwrap();
+            let (read, write) = ws.split();
+            let _ = read.forward(write).await;
+        });
+        let mut ws = connect(&format!("ws://{addr}/")).await.unwrap();
+        let messages: Vec<Message> = (0..100).map(|i| text_message(&format!("m{i}"))).collect();
+        let mut outgoing = futures_util::stream::iter(messages.clone()).map(Ok);
+        ws.send_all(&mut outgoing).await.unwrap();
+        let echoed: Vec<Message> = (&mut ws).take(100).map(Result::unwrap).collect().await;
+        assert_eq!(echoed, messages);
+        // The Sink's close sends a 1000 close frame; the stream then ends.
+        SinkExt::close(&mut ws).await.unwrap();
+        assert!(ws.next().await.is_none());
+        assert_eq!(ws.close_info().unwrap().code, CloseCode::NORMAL);
+    })
+    .await;
+}

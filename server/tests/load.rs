@@ -1,0 +1,268 @@
+//! Load and chaos: many concurrent connections held with traffic, then dropped abruptly
+//! mid-frame. The server must keep serving, its open sockets must return to the baseline,
+//! and a second identical round must not grow its memory (nothing leaks per connection).
+//!
+//! `SWITCHYARD_LOAD_CONNS` sets the count: `make test` runs 1,000, `make soak` 10,000.
+//! Figures (connections held, RSS per connection, errors) are printed with `--nocapture`.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use switchyard_core::frame::mask::apply_mask;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn start(args: &[String]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start switchyard");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .split_whitespace()
+            .find_map(|w| {
+                w.trim_start_matches("http://")
+                    .trim_end_matches('/')
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        Server { child, addr }
+    }
+
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    /// Open file descriptors: sockets included, so it counts live connections.
+    fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+
+    /// Waits (bounded) until the open descriptors are back to `baseline`.
+    async fn settle_fds(&self, baseline: usize) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let fds = self.open_fds();
+            if fds <= baseline || Instant::now() > deadline {
+                return fds;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn masked(opcode: u8, fin: bool, payload: &[u8], key: [u8; 4]) -> Vec<u8> {
+    let mut out = vec![(u8::from(fin) << 7) | opcode];
+    if payload.len() < 126 {
+        out.push(0x80 | payload.len() as u8);
+    } else {
+        out.push(0x80 | 126);
+        out.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    }
+    out.extend_from_slice(&key);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    apply_mask(&mut out[start..], key, 0);
+    out
+}
+
+async fn open(addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let mut tcp = TcpStream::connect(addr).await?;
+    tcp.set_nodelay(true)?;
+    let request = format!(
+        "GET /echo HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    tcp.write_all(request.as_bytes()).await?;
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        if tcp.read(&mut byte).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        head.push(byte[0]);
+    }
+    if !head.starts_with(b"HTTP/1.1 101") {
+        return Err(std::io::Error::other(
+            String::from_utf8_lossy(&head).into_owned(),
+        ));
+    }
+    Ok(tcp)
+}
+
+/// One echo round trip of `payload`, verified byte for byte.
+async fn echo(tcp: &mut TcpStream, payload: &[u8], key: [u8; 4]) -> std::io::Result<()> {
+    tcp.write_all(&masked(0x2, true, payload, key)).await?;
+    let header_len = if payload.len() < 126 { 2 } else { 4 };
+    let mut back = vec![0u8; header_len + payload.len()];
+    tcp.read_exact(&mut back).await?;
+    if &back[header_len..] != payload || back[0] != 0x82 {
+        return Err(std::io::Error::other("echo differs"));
+    }
+    Ok(())
+}
+
+/// Opens `n` connections (in parallel batches), each verified by one echo.
+async fn open_all(addr: SocketAddr, n: usize) -> (Vec<TcpStream>, usize) {
+    let mut conns = Vec::with_capacity(n);
+    let mut errors = 0;
+    for batch in (0..n).collect::<Vec<_>>().chunks(250) {
+        let tasks: Vec<_> = batch
+            .iter()
+            .map(|&i| {
+                tokio::spawn(async move {
+                    let mut tcp = open(addr).await?;
+                    echo(
+                        &mut tcp,
+                        format!("hello {i}").as_bytes(),
+                        (i as u32).to_be_bytes(),
+                    )
+                    .await?;
+                    Ok::<_, std::io::Error>(tcp)
+                })
+            })
+            .collect();
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(tcp) => conns.push(tcp),
+                Err(_) => errors += 1,
+            }
+        }
+    }
+    (conns, errors)
+}
+
+/// Traffic on every held connection at once: `rounds` echoes of 1 KiB each.
+async fn traffic(conns: Vec<TcpStream>, rounds: usize) -> (Vec<TcpStream>, usize) {
+    let payload: Vec<u8> = (0..1024u32).map(|i| (i * 7) as u8).collect();
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut tcp)| {
+            let payload = payload.clone();
+            tokio::spawn(async move {
+                for r in 0..rounds {
+                    echo(&mut tcp, &payload, [i as u8, r as u8, 3, 4]).await?;
+                }
+                Ok::<_, std::io::Error>(tcp)
+            })
+        })
+        .collect();
+    let mut back = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(tcp) => back.push(tcp),
+            Err(_) => errors += 1,
+        }
+    }
+    (back, errors)
+}
+
+/// Every connection sends half a frame and vanishes: half by FIN, half by RST.
+async fn drop_mid_frame(conns: Vec<TcpStream>) {
+    for (i, mut tcp) in conns.into_iter().enumerate() {
+        let frame = masked(0x2, true, &[9u8; 1000], [1, 2, 3, 4]);
+        let _ = tcp.write_all(&frame[..300]).await;
+        if i % 2 == 0 {
+            let _ = tcp.set_zero_linger();
+        }
+        drop(tcp);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_held_with_traffic_then_dropped_mid_frame() {
+    let n: usize = std::env::var("SWITCHYARD_LOAD_CONNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let needed = (2 * n + 1024) as u64;
+    let (soft, _) = rlimit::Resource::NOFILE.get().unwrap();
+    if soft < needed {
+        rlimit::increase_nofile_limit(needed).unwrap();
+    }
+    let (soft, _) = rlimit::Resource::NOFILE.get().unwrap();
+    assert!(
+        soft >= needed,
+        "cannot raise the open-file limit to {needed} (it is {soft})"
+    );
+    let server = Server::start(&["--max-connections".into(), (n + 100).to_string()]);
+    // Warm up: one connection, so the baseline includes the runtime's first allocations.
+    let (warm, _) = open_all(server.addr, 1).await;
+    drop_mid_frame(warm).await;
+    let base_fds = server.settle_fds(0).await.max(1);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let base_fds = server.settle_fds(base_fds).await;
+    let base_rss = server.rss_kib();
+
+    let mut peaks = Vec::new();
+    let mut after = Vec::new();
+    for round in 0..2 {
+        let started = Instant::now();
+        let (conns, open_errors) = open_all(server.addr, n).await;
+        let held = conns.len();
+        let (conns, traffic_errors) = traffic(conns, 3).await;
+        let held_rss = server.rss_kib();
+        let held_fds = server.open_fds();
+        drop_mid_frame(conns).await;
+        let fds = server.settle_fds(base_fds).await;
+        let rss = server.rss_kib();
+        eprintln!(
+            "round {round}: {held}/{n} connections held ({open_errors} open errors, {traffic_errors} traffic errors) in {:?}; \
+             server fds {held_fds} -> {fds} (baseline {base_fds}); RSS {base_rss} KiB -> {held_rss} KiB held ({} B/conn) -> {rss} KiB after",
+            started.elapsed(),
+            (held_rss.saturating_sub(base_rss) * 1024) / held.max(1) as u64,
+        );
+        assert_eq!((open_errors, traffic_errors), (0, 0), "round {round}");
+        assert_eq!(held, n);
+        assert!(
+            held_fds >= base_fds + n,
+            "the server did not hold {n} connections"
+        );
+        assert_eq!(
+            fds, base_fds,
+            "round {round}: connections left open after the peers vanished"
+        );
+        peaks.push(held_rss);
+        after.push(rss);
+    }
+    // The second round reuses what the first freed: no per-connection leak.
+    let leak = after[1].saturating_sub(after[0]);
+    assert!(
+        leak < 2048 + (after[0] - base_rss.min(after[0])) / 4,
+        "RSS grew {leak} KiB across identical rounds: {after:?}"
+    );
+    let (mut conns, errors) = open_all(server.addr, 1).await;
+    assert_eq!(errors, 0, "the server stopped serving");
+    echo(&mut conns[0], b"still serving", [5, 6, 7, 8])
+        .await
+        .unwrap();
+}

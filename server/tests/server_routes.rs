@@ -1,0 +1,244 @@
+//! The `switchyard` binary's WebSocket routes, over real sockets.
+
+#![cfg(feature = "cli")]
+
+mod common;
+
+use std::time::Duration;
+
+use common::binary::*;
+use common::*;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use switchyard_server::switchyard_core::frame::mask::apply_mask;
+use switchyard_server::switchyard_core::{FrameHeader, OpCode, Parsed};
+use switchyard_server::{ClientOptions, CloseCode, Config, Message, connect, connect_with};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message as TMessage;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+const BIG: &str = "20971520";
+
+#[tokio::test]
+async fn echo_returns_every_message_as_it_came() {
+    within(120, async {
+        let server = Server::start(&["--max-message-size", BIG]).await;
+        let options =
+            ClientOptions::default().with_config(Config::default().with_max_message_size(20 << 20));
+        let mut ws = connect_with(&server.url("/echo"), &options).await.unwrap();
+        for size in [0, 1, 125, 126, 65536, 1 << 20, 16 << 20] {
+            let data = pattern(size);
+            ws.send(binary_message(&data)).await.unwrap();
+            assert_eq!(
+                ws.recv().await.unwrap().unwrap(),
+                binary_message(&data),
+                "{size}"
+            );
+        }
+        let s = text(100_000);
+        ws.send_text(&s).await.unwrap();
+        assert_eq!(ws.recv().await.unwrap().unwrap(), text_message(&s));
+        let info = ws.close(CloseCode::NORMAL, "bye").await.unwrap();
+        assert!(info.clean);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn echo_serves_an_independent_client() {
+    within(120, async {
+        let server = Server::start(&["--max-message-size", BIG]).await;
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(20 << 20))
+            .max_frame_size(Some(20 << 20));
+        let (mut ws, _) =
+            tokio_tungstenite::connect_async_with_config(server.url("/echo"), Some(config), true)
+                .await
+                .unwrap();
+        for size in [0, 7, 70_000, 16 << 20] {
+            ws.send(TMessage::binary(pattern(size))).await.unwrap();
+            assert_eq!(
+                ws.next().await.unwrap().unwrap(),
+                TMessage::binary(pattern(size))
+            );
+            ws.send(TMessage::text(text(size))).await.unwrap();
+            assert_eq!(
+                ws.next().await.unwrap().unwrap(),
+                TMessage::text(text(size))
+            );
+        }
+        ws.close(None).await.unwrap();
+        while let Some(Ok(_)) = ws.next().await {}
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn chat_delivers_to_everyone_while_a_stalled_client_is_dropped() {
+    within(120, async {
+        let server = Server::start(&["--chat-queue", "8", "--close-timeout", "60s"]).await;
+        // A member that joins and never reads again, with small socket buffers.
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(8 * 1024).unwrap();
+        let mut stalled = socket.connect(server.addr).await.unwrap();
+        upgrade_on(&mut stalled, "/chat").await;
+
+        let alice = connect(&server.url("/chat")).await.unwrap();
+        let mut bob = connect(&server.url("/chat")).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (mut alice_in, mut alice_out) = alice.split();
+        const COUNT: usize = 300;
+        let message = |i: usize| {
+            let mut data = vec![b'x'; 32 * 1024];
+            data[..8].copy_from_slice(&(i as u64).to_be_bytes());
+            Message::Binary(data.into())
+        };
+        let bob_reads = tokio::spawn(async move {
+            for i in 0..COUNT {
+                assert_eq!(
+                    bob.recv().await.unwrap().unwrap(),
+                    message(i),
+                    "bob, message {i}"
+                );
+            }
+            bob
+        });
+        for i in 0..COUNT {
+            alice_out.send(message(i)).await.unwrap();
+            // In step with the room: each message comes back to its sender too.
+            assert_eq!(
+                alice_in.recv().await.unwrap().unwrap(),
+                message(i),
+                "alice, message {i}"
+            );
+        }
+        let _bob = bob_reads.await.unwrap();
+
+        // The stalled member was closed with 1008 behind what it had been sent.
+        let code = loop {
+            let (_, opcode, payload) = read_server_frame(&mut stalled)
+                .await
+                .expect("a close frame");
+            if opcode == 0x8 {
+                break (
+                    u16::from_be_bytes([payload[0], payload[1]]),
+                    String::from_utf8(payload[2..].to_vec()).unwrap(),
+                );
+            }
+        };
+        assert_eq!(code.0, 1008);
+        assert!(code.1.contains("too slow"), "{}", code.1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn inspect_reports_the_handshake_and_frames_that_decode_back() {
+    within(60, async {
+        let server = Server::start(&[]).await;
+        let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+        let request = format!(
+            "GET /inspect HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+             X-Custom:   spaced  \r\n\r\n",
+            server.addr
+        );
+        tcp.write_all(request.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        while !response.ends_with(b"\r\n\r\n") {
+            let mut byte = [0u8; 1];
+            assert_eq!(tcp.read(&mut byte).await.unwrap(), 1);
+            response.push(byte[0]);
+        }
+        let response = String::from_utf8(response).unwrap();
+        assert!(response.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+
+        let handshake = next_report(&mut tcp).await;
+        assert_eq!(handshake["type"], "handshake");
+        assert_eq!(
+            handshake["request"],
+            request.as_str(),
+            "the request exactly as sent"
+        );
+        assert_eq!(
+            handshake["response"],
+            response.as_str(),
+            "the response exactly as received"
+        );
+        assert_eq!(handshake["key"], "dGhlIHNhbXBsZSBub25jZQ==");
+        assert_eq!(handshake["accept"], "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+
+        // RFC 6455 §5.7's masked "Hello".
+        let hello = [
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ];
+        tcp.write_all(&hello).await.unwrap();
+        let report = next_report(&mut tcp).await;
+        assert_eq!(report["type"], "frame");
+        assert_eq!(report["raw_hex"], "818537fa213d7f9f4d5158");
+        assert_eq!(decode(&report), (OpCode::TEXT, true, b"Hello".to_vec()));
+        assert_eq!(report["mask_key"], "37fa213d");
+        assert_eq!(report["payload_length"], 5);
+        assert_eq!(report["payload_text"], "Hello");
+        assert_eq!(report["truncated"], false);
+
+        // A fragmented binary message, the second part long enough to be cut in the report.
+        let first = client_frame(false, 0x2, b"\x00\x01\x02");
+        let long: Vec<u8> = pattern(10_000);
+        let second = client_frame(true, 0x0, &long);
+        tcp.write_all(&first).await.unwrap();
+        tcp.write_all(&second).await.unwrap();
+        let report = next_report(&mut tcp).await;
+        assert_eq!(hex_bytes(&report["raw_hex"]), first);
+        assert_eq!(
+            decode(&report),
+            (OpCode::BINARY, false, b"\x00\x01\x02".to_vec())
+        );
+        let report = next_report(&mut tcp).await;
+        assert_eq!(report["truncated"], true);
+        assert_eq!(report["raw_length"], second.len());
+        let raw = hex_bytes(&report["raw_hex"]);
+        assert_eq!(raw.len(), 4096);
+        assert_eq!(raw, second[..4096]);
+        let (opcode, fin, payload) = decode(&report);
+        assert_eq!((opcode, fin), (OpCode::CONTINUATION, true));
+        assert_eq!(payload, long[..payload.len()]);
+    })
+    .await;
+}
+
+/// Reads server frames until a text one, and parses it as JSON.
+async fn next_report(tcp: &mut TcpStream) -> Value {
+    loop {
+        let (fin, opcode, payload) = read_server_frame(tcp).await.expect("a report");
+        if opcode == 0x1 {
+            assert!(fin);
+            return serde_json::from_slice(&payload).unwrap();
+        }
+    }
+}
+
+fn hex_bytes(value: &Value) -> Vec<u8> {
+    let text = value.as_str().unwrap();
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// Decodes a report's raw bytes with the core: opcode, FIN, and the unmasked payload (as much
+/// as was reported).
+fn decode(report: &Value) -> (OpCode, bool, Vec<u8>) {
+    let raw = hex_bytes(&report["raw_hex"]);
+    let Ok(Parsed::Complete(header, len)) = FrameHeader::decode(&raw) else {
+        panic!("the report's raw bytes start with a frame header");
+    };
+    let mut payload = raw[len..].to_vec();
+    apply_mask(
+        &mut payload,
+        header.mask.expect("client frames are masked"),
+        0,
+    );
+    (header.opcode, header.fin, payload)
+}

@@ -1,0 +1,96 @@
+//! Graceful shutdown of the `switchyard` binary on SIGTERM.
+
+#![cfg(all(unix, feature = "cli"))]
+
+mod common;
+
+use std::time::Duration;
+
+use common::binary::*;
+use common::*;
+use futures_util::SinkExt;
+use switchyard_server::{ClientOptions, CloseCode, Config, Message, connect_with};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+#[tokio::test]
+async fn sigterm_echoes_what_arrived_refuses_handshakes_closes_with_1001_and_exits_0() {
+    within(60, async {
+        let mut server = Server::start(&[
+            "--max-message-size",
+            "20971520",
+            "--shutdown-timeout",
+            "20s",
+        ])
+        .await;
+        let options =
+            ClientOptions::default().with_config(Config::default().with_max_message_size(20 << 20));
+        let mut ws = connect_with(&server.url("/echo"), &options).await.unwrap();
+        // Messages the server receives before the signal, and does not get to finish echoing:
+        // this client does not read until after the signal.
+        let big = pattern(8 << 20);
+        for i in 0..20u8 {
+            ws.feed(Message::Binary(vec![i; 100].into())).await.unwrap();
+        }
+        ws.feed(Message::Binary(big.clone().into())).await.unwrap();
+        ws.flush().await.unwrap();
+        // A handshake in flight: connected, request not sent yet.
+        let mut late = TcpStream::connect(server.addr).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+
+        server.terminate().await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+
+        late.write_all(&get("/echo", &UPGRADE)).await.unwrap();
+        assert_eq!(read_response(&mut late).await.status, 503);
+        assert!(
+            TcpStream::connect(server.addr).await.is_err(),
+            "no longer accepting"
+        );
+
+        for i in 0..20u8 {
+            assert_eq!(
+                ws.recv().await.unwrap().unwrap(),
+                Message::Binary(vec![i; 100].into())
+            );
+        }
+        assert_eq!(
+            ws.recv().await.unwrap().unwrap(),
+            Message::Binary(big.into())
+        );
+        assert!(ws.recv().await.is_none());
+        let info = ws.close_info().unwrap();
+        assert_eq!(info.code, CloseCode::GOING_AWAY);
+        assert!(info.clean);
+
+        let status = tokio::time::timeout(Duration::from_secs(10), server.wait())
+            .await
+            .unwrap();
+        assert!(status.success(), "{status:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sigterm_closes_idle_chat_and_inspect_connections() {
+    within(60, async {
+        let mut server = Server::start(&[]).await;
+        let options = ClientOptions::default();
+        let mut chat = connect_with(&server.url("/chat"), &options).await.unwrap();
+        let mut inspect = connect_with(&server.url("/inspect"), &options)
+            .await
+            .unwrap();
+        // The inspector's first report.
+        assert!(inspect.recv().await.unwrap().is_ok());
+        server.terminate().await;
+        assert!(chat.recv().await.is_none());
+        assert_eq!(chat.close_info().unwrap().code, CloseCode::GOING_AWAY);
+        assert!(inspect.recv().await.is_none());
+        assert_eq!(inspect.close_info().unwrap().code, CloseCode::GOING_AWAY);
+        let status = tokio::time::timeout(Duration::from_secs(10), server.wait())
+            .await
+            .unwrap();
+        assert!(status.success(), "{status:?}");
+    })
+    .await;
+}

@@ -1,0 +1,146 @@
+//! The timers: keepalive, the handshake timeout and the close timeout, with short durations
+//! so the tests finish quickly.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use switchyard_server::{ClientOptions, CloseCode, Config, Error, Initiator, accept, connect_with};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+#[tokio::test]
+async fn a_peer_that_stops_answering_pings_is_closed_after_the_keepalive_timeout() {
+    within(30, async {
+        let config = Config::default().with_keepalive(Some(ms(100)), ms(200));
+        let (listener, addr) = listener().await;
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut ws = accept(tcp, &config).await.unwrap();
+            let started = Instant::now();
+            let end = ws.recv().await;
+            (
+                end.map(|r| r.map_err(|e| e.to_string())),
+                started.elapsed(),
+                ws.close_info().cloned(),
+            )
+        });
+        // A peer that completes the handshake, then reads but never answers.
+        let mut peer = raw_upgrade(addr, "/").await;
+        let (_, opcode, _) = read_server_frame(&mut peer).await.unwrap();
+        assert_eq!(opcode, 0x9, "a keepalive ping");
+        let (_, opcode, payload) = read_server_frame(&mut peer).await.unwrap();
+        assert_eq!(opcode, 0x8, "then a close frame");
+        assert_eq!(&payload[..2], &1011u16.to_be_bytes());
+        assert!(read_server_frame(&mut peer).await.is_none(), "then EOF");
+        let (end, elapsed, info) = server.await.unwrap();
+        match end {
+            Some(Err(e)) => assert_eq!(e, Error::KeepaliveTimeout.to_string()),
+            other => panic!("expected a keepalive timeout, got {other:?}"),
+        }
+        assert!(elapsed >= ms(300) && elapsed < ms(3000), "{elapsed:?}");
+        assert_eq!(info.unwrap().code, CloseCode::ABNORMAL);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_peer_that_answers_pings_stays_connected() {
+    within(30, async {
+        let config = Config::default().with_keepalive(Some(ms(50)), ms(100));
+        let addr = echo_server(config).await;
+        // The client's own keepalive is off: only the core's automatic pongs answer.
+        let client =
+            ClientOptions::default().with_config(Config::default().with_keepalive(None, ms(0)));
+        let mut ws = connect_with(&format!("ws://{addr}/"), &client)
+            .await
+            .unwrap();
+        let mut pings = 0;
+        let idle = tokio::time::timeout(ms(800), async {
+            while let Some(event) = ws.recv_event().await {
+                if matches!(event.unwrap(), switchyard_server::Incoming::Ping(_)) {
+                    pings += 1;
+                }
+            }
+        })
+        .await;
+        assert!(idle.is_err(), "the connection stayed up");
+        assert!(pings >= 3, "pinged {pings} times");
+        ws.send_text("still here").await.unwrap();
+        assert_eq!(
+            ws.recv().await.unwrap().unwrap(),
+            text_message("still here")
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_slowloris_handshake_is_closed_after_the_handshake_timeout() {
+    within(30, async {
+        let config = Config::default().with_handshake_timeout(ms(300));
+        let (listener, addr) = listener().await;
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let started = Instant::now();
+            let result = accept(tcp, &config).await;
+            (
+                result.map(|_| ()).map_err(|e| e.to_string()),
+                started.elapsed(),
+            )
+        });
+        let mut peer = TcpStream::connect(addr).await.unwrap();
+        let request = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n";
+        let started = Instant::now();
+        let mut closed = false;
+        for byte in request {
+            if peer.write_all(&[*byte]).await.is_err() {
+                closed = true;
+                break;
+            }
+            tokio::time::sleep(ms(50)).await;
+            let mut probe = [0u8; 1];
+            if let Ok(Ok(0)) = tokio::time::timeout(ms(1), peer.read(&mut probe)).await {
+                closed = true;
+                break;
+            }
+        }
+        assert!(closed, "the server kept reading a byte every 50 ms");
+        let (result, elapsed) = server.await.unwrap();
+        assert_eq!(result, Err(Error::HandshakeTimeout.to_string()));
+        assert!(elapsed >= ms(300) && elapsed < ms(2000), "{elapsed:?}");
+        assert!(started.elapsed() < ms(2000));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_close_timeout_ends_a_close_the_peer_never_answers() {
+    within(30, async {
+        let config = Config::default().with_close_timeout(ms(300));
+        let (listener, addr) = listener().await;
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut ws = accept(tcp, &config).await.unwrap();
+            let started = Instant::now();
+            let info = ws.close(CloseCode::NORMAL, "bye").await.unwrap();
+            (info, started.elapsed())
+        });
+        let mut peer = raw_upgrade(addr, "/").await;
+        let (_, opcode, _) = read_server_frame(&mut peer).await.unwrap();
+        assert_eq!(opcode, 0x8);
+        // Never answered; the server gives up and closes TCP.
+        assert!(read_server_frame(&mut peer).await.is_none());
+        let (info, elapsed) = server.await.unwrap();
+        assert!(!info.clean);
+        assert_eq!(info.code, CloseCode::ABNORMAL);
+        assert_eq!(info.initiator, Initiator::Local);
+        assert!(elapsed >= ms(300) && elapsed < ms(2000), "{elapsed:?}");
+    })
+    .await;
+}
