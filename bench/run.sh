@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# The load benchmark: Switchyard's echo server against tokio-tungstenite, fastwebsockets and
+# tokio-websockets, all on the same single-threaded Tokio runtime (src/bin/echo_server.rs),
+# driven by our own load generator (src/bin/loadgen.rs).
+#
+#   bench/run.sh           full run: messages/s for {1,16,256} connections x {16 B, 1 KiB,
+#                          64 KiB}, handshakes/s, memory per idle connection, then the core's
+#                          criterion benches; writes bench/results.md (+ bench/results.raw)
+#   bench/run.sh --smoke   a few short cells, 100 idle connections, no criterion; exits 0 only
+#                          if every server answered every message (and close) byte for byte
+#
+# Environment: REPEATS (default 3), SECS per cell (default 3), WARMUP (0.5), IDLE_CONNS (10000),
+# HANDSHAKE_WORKERS (4), PORT_BASE (19000), IMPLS (all four, space-separated).
+#
+# The server runs on CPU 0 and the load generator on CPU 1 (taskset). Servers are interleaved
+# cell by cell, in a rotating order, so that drift of the machine hits all of them alike; each
+# figure is the median over the repeats. The load generator reads both processes' CPU time
+# (/proc/<pid>/stat) at the edges of the measured window: CPU per message is the stable figure
+# on a noisy VM, messages/s the one users feel.
+set -euo pipefail
+
+cd "$(dirname "$0")"
+SMOKE=0
+if [[ ${1:-} == --smoke ]]; then
+    SMOKE=1
+elif [[ $# -gt 0 ]]; then
+    echo "usage: bench/run.sh [--smoke]" >&2
+    exit 2
+fi
+
+read -r -a IMPLS <<<"${IMPLS:-switchyard tungstenite fastwebsockets tokio-websockets}"
+PORT=${PORT_BASE:-19000}
+HANDSHAKE_WORKERS=${HANDSHAKE_WORKERS:-4}
+if ((SMOKE)); then
+    REPEATS=1 SECS=1 WARMUP=0.2 IDLE_CONNS=100
+    # conns:size[:text]
+    CELLS=("1:16" "16:65536" "16:1024:text")
+    RAW=target/smoke.raw
+else
+    REPEATS=${REPEATS:-3} SECS=${SECS:-3} WARMUP=${WARMUP:-0.5} IDLE_CONNS=${IDLE_CONNS:-10000}
+    CELLS=()
+    for conns in 1 16 256; do
+        for size in 16 1024 65536; do CELLS+=("$conns:$size"); done
+    done
+    RAW=results.raw
+fi
+
+nice cargo build --release --quiet --bins
+BIN=target/release
+
+# 10,000 idle connections need 10,000 descriptors in each process (root may raise the hard
+# limit too).
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+if ((IDLE_CONNS + 100 > $(ulimit -n))); then
+    echo "run.sh: fd limit $(ulimit -n) is below $IDLE_CONNS idle connections" >&2
+    exit 1
+fi
+
+if command -v taskset >/dev/null && (($(nproc) >= 2)); then
+    SERVER_CPU=(taskset -c 0) LOADGEN_CPU=(taskset -c 1)
+else
+    echo "run.sh: no taskset or one CPU: running unpinned" >&2
+    SERVER_CPU=() LOADGEN_CPU=()
+fi
+
+mkdir -p target
+{
+    echo "# machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM, Linux $(uname -r), $(rustc --version)"
+    echo "# run: $(date -u +%FT%TZ) repeats=$REPEATS secs=$SECS warmup=$WARMUP idle_conns=$IDLE_CONNS handshake_workers=$HANDSHAKE_WORKERS pinned=$([[ ${#SERVER_CPU[@]} -gt 0 ]] && echo yes || echo no)"
+} >"$RAW"
+
+SERVER_PID=
+stop_server() {
+    if [[ -n $SERVER_PID ]]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+        SERVER_PID=
+    fi
+}
+trap stop_server EXIT
+
+# Starts one server on a fresh port and waits until it accepts connections.
+start_server() {
+    local impl=$1
+    PORT=$((PORT + 1))
+    ((PORT < 29000)) || PORT=${PORT_BASE:-19000}
+    ADDR=127.0.0.1:$PORT
+    "${SERVER_CPU[@]}" "$BIN/echo_server" --impl "$impl" --listen "$ADDR" &
+    SERVER_PID=$!
+    for _ in $(seq 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.05
+    done
+    echo "run.sh: $impl did not start listening on $ADDR" >&2
+    return 1
+}
+
+FAILED=0
+# run_one KIND IMPL REPEAT LOADGEN-ARGS...: one server, one load generator, one raw line.
+run_one() {
+    local kind=$1 impl=$2 repeat=$3 out
+    shift 3
+    if ! start_server "$impl"; then
+        FAILED=$((FAILED + 1))
+        stop_server
+        return
+    fi
+    if out=$("${LOADGEN_CPU[@]}" "$BIN/loadgen" "$kind" --addr "$ADDR" --server-pid "$SERVER_PID" "$@") &&
+        kill -0 "$SERVER_PID" 2>/dev/null; then
+        echo "kind=$kind impl=$impl repeat=$repeat $out" >>"$RAW"
+        printf '  %-16s %s\n' "$impl" "$out"
+    else
+        echo "run.sh: FAILED: $kind $impl $* (repeat $repeat)" >&2
+        echo "kind=$kind impl=$impl repeat=$repeat failed=1 $*" >>"$RAW"
+        FAILED=$((FAILED + 1))
+    fi
+    stop_server
+}
+
+# The order of the servers rotates from one cell to the next.
+ROTATION=0
+rotated_impls() {
+    local n=${#IMPLS[@]} i
+    ORDER=()
+    for ((i = 0; i < n; i++)); do ORDER+=("${IMPLS[(i + ROTATION) % n]}"); done
+    ROTATION=$((ROTATION + 1))
+}
+
+for ((repeat = 1; repeat <= REPEATS; repeat++)); do
+    for cell in "${CELLS[@]}"; do
+        IFS=: read -r conns size text <<<"$cell"
+        echo "repeat $repeat/$REPEATS: echo, $conns connection(s) x $size B${text:+ text}"
+        rotated_impls
+        for impl in "${ORDER[@]}"; do
+            run_one echo "$impl" "$repeat" --conns "$conns" --size "$size" ${text:+--text} \
+                --secs "$SECS" --warmup "$WARMUP"
+        done
+    done
+    echo "repeat $repeat/$REPEATS: handshakes ($HANDSHAKE_WORKERS workers)"
+    rotated_impls
+    for impl in "${ORDER[@]}"; do
+        run_one handshakes "$impl" "$repeat" --conns "$HANDSHAKE_WORKERS" --secs "$SECS" \
+            --warmup "$WARMUP"
+    done
+    echo "repeat $repeat/$REPEATS: $IDLE_CONNS idle connections"
+    rotated_impls
+    for impl in "${ORDER[@]}"; do
+        run_one idle "$impl" "$repeat" --conns "$IDLE_CONNS"
+    done
+done
+
+if ((SMOKE)); then
+    if ((FAILED)); then
+        echo "bench smoke: $FAILED run(s) failed" >&2
+        exit 1
+    fi
+    echo "bench smoke: every server echoed every message byte for byte"
+    exit 0
+fi
+
+# The core's criterion benches (masking vs memcpy, UTF-8, header codec, accept key), in the
+# main workspace; the report reads criterion's estimates from its target directory.
+(cd .. && nice cargo bench --quiet -p switchyard-core --bench core -- \
+    --warm-up-time 1 --measurement-time 3 --noplot) >target/criterion.log 2>&1 ||
+    echo "run.sh: the core's criterion benches failed (see bench/target/criterion.log)" >&2
+
+"$BIN/report" "$RAW" ../target/criterion >results.md
+echo "wrote bench/results.md"
+if ((FAILED)); then
+    echo "run.sh: $FAILED run(s) failed (see bench/results.raw)" >&2
+    exit 1
+fi
