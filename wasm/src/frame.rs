@@ -135,21 +135,15 @@ pub(crate) fn encode(
         rsv: 0,
         opcode,
         mask,
-        payload_len: payload.len() as u64,
+        payload_len: 0,
     };
-    let mut head = [0u8; MAX_HEADER_LEN];
-    let header_len = header.encode(&mut head).map_err(|_| {
+    let mut out = Vec::with_capacity(MAX_HEADER_LEN + payload.len());
+    header.write_frame(payload, &mut out).map_err(|_| {
         Failure::Argument(format!(
             "a payload of {} bytes is over the {MAX_PAYLOAD_LEN}-byte maximum",
             payload.len()
         ))
     })?;
-    let mut out = Vec::with_capacity(header_len + payload.len());
-    out.extend_from_slice(&head[..header_len]);
-    out.extend_from_slice(payload);
-    if let Some(key) = mask {
-        apply_mask(&mut out[header_len..], key, 0);
-    }
     Ok(out)
 }
 

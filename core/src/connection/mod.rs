@@ -47,7 +47,6 @@ use core::fmt;
 pub use message::{CloseInfo, DataKind, Event, Initiator, Message, Utf8Bytes};
 
 use crate::close::{CloseCode, CloseFrame, truncate_reason};
-use crate::frame::mask::apply_mask;
 use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode, ProtocolError};
 use crate::limits::Limits;
 use crate::utf8::Utf8Validator;
@@ -439,18 +438,12 @@ impl Connection {
             rsv: 0,
             opcode,
             mask,
-            payload_len: payload.len() as u64,
+            payload_len: 0,
         };
-        let mut head = [0u8; MAX_HEADER_LEN];
-        // A slice is at most isize::MAX bytes and `rsv` is 0: the header always encodes.
-        let head_len = header.encode(&mut head).unwrap_or(0);
-        self.out.reserve(head_len + payload.len());
-        self.out.extend_from_slice(&head[..head_len]);
-        let start = self.out.len();
-        self.out.extend_from_slice(payload);
-        if let Some(key) = mask {
-            apply_mask(&mut self.out[start..], key, 0);
-        }
+        self.out.reserve(MAX_HEADER_LEN + payload.len());
+        // A slice is at most isize::MAX bytes and `rsv` is 0: the frame always encodes.
+        let written = header.write_frame(payload, &mut self.out);
+        debug_assert!(written.is_ok());
     }
 
     /// A close frame arrived (§5.5.1): answer it, stop delivering, report the close.

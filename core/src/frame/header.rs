@@ -171,6 +171,28 @@ impl FrameHeader {
     }
 }
 
+#[cfg(feature = "alloc")]
+impl FrameHeader {
+    /// Appends a whole frame to `out`: this header, then `payload` masked with the header's
+    /// key when it has one (§5.3). The header's `payload_len` is set from `payload`. The one
+    /// frame writer: the connection and the wasm bindings both use it.
+    pub fn write_frame<O>(mut self, payload: &[u8], out: &mut O) -> Result<(), EncodeError>
+    where
+        O: bytes::BufMut + AsMut<[u8]>,
+    {
+        self.payload_len = payload.len() as u64;
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let head_len = self.encode(&mut head)?;
+        out.put_slice(&head[..head_len]);
+        let start = out.as_mut().len();
+        out.put_slice(payload);
+        if let Some(key) = self.mask {
+            super::mask::apply_mask(&mut out.as_mut()[start..], key, 0);
+        }
+        Ok(())
+    }
+}
+
 /// A header that cannot be encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
