@@ -204,17 +204,27 @@ async fn connections_held_with_traffic_then_dropped_mid_frame() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
-    let needed = (2 * n + 1024) as u64;
-    let (soft, _) = rlimit::Resource::NOFILE.get().unwrap();
+    // Each process (this one with the clients, the server with its side) holds n sockets.
+    let needed = (n + 1024) as u64;
+    let (soft, hard) = rlimit::Resource::NOFILE.get().unwrap();
     if soft < needed {
-        rlimit::increase_nofile_limit(needed).unwrap();
+        // Raising the hard limit needs root (CAP_SYS_RESOURCE); the soft one does not.
+        let _ = rlimit::Resource::NOFILE.set(needed, hard.max(needed));
+        let _ = rlimit::increase_nofile_limit(needed);
     }
     let (soft, _) = rlimit::Resource::NOFILE.get().unwrap();
     assert!(
         soft >= needed,
         "cannot raise the open-file limit to {needed} (it is {soft})"
     );
-    let server = Server::start(&["--max-connections".into(), (n + 100).to_string()]);
+    // Keepalive off: these raw clients read only their echoes, and a slow round could leave
+    // a connection idle past the ping interval (keepalive has tests of its own).
+    let server = Server::start(&[
+        "--max-connections".into(),
+        (n + 100).to_string(),
+        "--keepalive-interval".into(),
+        "0".into(),
+    ]);
     // Warm up: one connection, so the baseline includes the runtime's first allocations.
     let (warm, _) = open_all(server.addr, 1).await;
     drop_mid_frame(warm).await;
@@ -224,7 +234,6 @@ async fn connections_held_with_traffic_then_dropped_mid_frame() {
     let base_rss = server.rss_kib();
 
     let mut peaks = Vec::new();
-    let mut after = Vec::new();
     for round in 0..2 {
         let started = Instant::now();
         let (conns, open_errors) = open_all(server.addr, n).await;
@@ -252,13 +261,13 @@ async fn connections_held_with_traffic_then_dropped_mid_frame() {
             "round {round}: connections left open after the peers vanished"
         );
         peaks.push(held_rss);
-        after.push(rss);
     }
-    // The second round reuses what the first freed: no per-connection leak.
-    let leak = after[1].saturating_sub(after[0]);
+    // The second round reuses what the first freed: no per-connection leak. (How much the
+    // allocator hands back to the kernel after a round varies; the peak is what repeats.)
+    let growth = peaks[1].saturating_sub(peaks[0]);
     assert!(
-        leak < 2048 + (after[0] - base_rss.min(after[0])) / 4,
-        "RSS grew {leak} KiB across identical rounds: {after:?}"
+        growth < 2048 + peaks[0] / 20,
+        "peak RSS grew {growth} KiB across identical rounds: {peaks:?}"
     );
     let (mut conns, errors) = open_all(server.addr, 1).await;
     assert_eq!(errors, 0, "the server stopped serving");
