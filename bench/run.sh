@@ -161,8 +161,9 @@ if ((SMOKE)); then
 fi
 
 # The core's criterion benches (masking vs memcpy, UTF-8, header codec, accept key), in the
-# main workspace; the report reads criterion's estimates from its target directory.
-(cd .. && nice cargo bench --quiet -p switchyard-core --bench core -- \
+# main workspace, with `std` as the server builds it (runtime SIMD detection for UTF-8); the
+# report reads criterion's estimates from its target directory.
+(cd .. && nice cargo bench --quiet -p switchyard-core --features std --bench core -- \
     --warm-up-time 1 --measurement-time 3 --noplot) >target/criterion.log 2>&1 ||
     echo "run.sh: the core's criterion benches failed (see bench/target/criterion.log)" >&2
 

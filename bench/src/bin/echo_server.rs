@@ -159,14 +159,13 @@ async fn fastwebsockets_echo(upgrade: fastwebsockets::upgrade::UpgradeFut) {
     };
     let mut ws = FragmentCollector::new(ws);
     while let Ok(frame) = ws.read_frame().await {
-        match frame.opcode {
+        let echoed = match frame.opcode {
             OpCode::Close => return,
-            OpCode::Text | OpCode::Binary => {
-                if ws.write_frame(frame).await.is_err() {
-                    return;
-                }
-            }
-            _ => {}
+            OpCode::Text | OpCode::Binary => ws.write_frame(frame).await,
+            _ => Ok(()),
+        };
+        if echoed.is_err() {
+            return;
         }
     }
 }

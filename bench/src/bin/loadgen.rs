@@ -167,7 +167,10 @@ impl Shared {
 fn cpu_seconds(pid: &str) -> io::Result<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // The command name is in parentheses and may hold spaces: count fields after it.
-    let after = &stat[stat.rfind(')').ok_or_else(|| io::Error::other("bad stat"))? + 2..];
+    let after = &stat[stat
+        .rfind(')')
+        .ok_or_else(|| io::Error::other("bad stat"))?
+        + 2..];
     let fields: Vec<&str> = after.split(' ').collect();
     // Fields 14 and 15 of the whole line (utime, stime) are 12 and 13 after the name.
     let ticks: u64 = fields[11].parse::<u64>().map_err(io::Error::other)?
@@ -199,7 +202,9 @@ impl Snapshot {
             at: Instant::now(),
             done: shared.done.get(),
             own_cpu: cpu_seconds("self")?,
-            server_cpu: server_pid.map(|p| cpu_seconds(&p.to_string())).transpose()?,
+            server_cpu: server_pid
+                .map(|p| cpu_seconds(&p.to_string()))
+                .transpose()?,
         })
     }
 }
@@ -254,12 +259,9 @@ async fn open(addr: SocketAddr, seed: u64) -> io::Result<TcpStream> {
     let mut nonce = [0u8; 16];
     nonce[..8].copy_from_slice(&scramble(seed).to_le_bytes());
     nonce[8..].copy_from_slice(&scramble(!seed).to_le_bytes());
-    let mut handshake = ClientHandshake::new(
-        ClientConfig::new(&host, "/echo"),
-        nonce,
-        Limits::DEFAULT,
-    )
-    .map_err(io::Error::other)?;
+    let mut handshake =
+        ClientHandshake::new(ClientConfig::new(&host, "/echo"), nonce, Limits::DEFAULT)
+            .map_err(io::Error::other)?;
     let mut request = [0u8; 512];
     let len = handshake
         .write_request(&mut request)
@@ -276,7 +278,10 @@ async fn open(addr: SocketAddr, seed: u64) -> io::Result<TcpStream> {
                 "closed during the handshake",
             ));
         }
-        match handshake.parse_response(&response).map_err(io::Error::other)? {
+        match handshake
+            .parse_response(&response)
+            .map_err(io::Error::other)?
+        {
             Parsed::Partial => {}
             // The server speaks first only after we do: nothing may follow the head.
             Parsed::Complete(_, head_len) if head_len == response.len() => return Ok(tcp),
@@ -341,22 +346,19 @@ async fn close(mut tcp: TcpStream, key: [u8; 4]) -> io::Result<()> {
     .await
     .map_err(|_| timed_out())??;
     let (header, payload) = reply;
-    if header.opcode != OpCode::CLOSE || header.mask.is_some() || payload.get(..2) != Some(&code)
-    {
+    if header.opcode != OpCode::CLOSE || header.mask.is_some() || payload.get(..2) != Some(&code) {
         return Err(io::Error::other(format!(
             "expected an unmasked close 1000, got {header:?} {payload:?}"
         )));
     }
     // RFC 6455 §7.1.1: the server closes the TCP connection first.
     let mut rest = [0u8; 64];
-    loop {
-        match timeout(IO_TIMEOUT, tcp.read(&mut rest)).await {
-            Ok(Ok(0)) => return Ok(()),
-            Ok(Ok(_)) => return Err(io::Error::other("bytes after the close frame")),
-            Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionReset => return Ok(()),
-            Ok(Err(e)) => return Err(e),
-            Err(_) => return Err(io::Error::other("server kept TCP open after the close")),
-        }
+    match timeout(IO_TIMEOUT, tcp.read(&mut rest)).await {
+        Ok(Ok(0)) => Ok(()),
+        Ok(Ok(_)) => Err(io::Error::other("bytes after the close frame")),
+        Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionReset => Ok(()),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(io::Error::other("server kept TCP open after the close")),
     }
 }
 
@@ -386,7 +388,11 @@ async fn echo(args: &Args) -> io::Result<String> {
                 .map(|i| scramble(seed ^ i as u64) as u8)
                 .collect()
         };
-        let opcode = if args.text { OpCode::TEXT } else { OpCode::BINARY };
+        let opcode = if args.text {
+            OpCode::TEXT
+        } else {
+            OpCode::BINARY
+        };
         let key = (scramble(seed) as u32).to_le_bytes();
         let request = masked_frame(opcode, &payload, key);
         let expected = server_frame(opcode, &payload);
@@ -478,7 +484,8 @@ async fn idle(args: &Args) -> io::Result<String> {
     let next = Rc::new(Cell::new(0usize));
     let mut tasks = Vec::new();
     for _ in 0..OPEN_CONCURRENCY.min(args.conns) {
-        let (shared, open_conns, next) = (Rc::clone(&shared), Rc::clone(&open_conns), Rc::clone(&next));
+        let (shared, open_conns, next) =
+            (Rc::clone(&shared), Rc::clone(&open_conns), Rc::clone(&next));
         let (addr, total) = (args.addr, args.conns);
         tasks.push(tokio::task::spawn_local(async move {
             loop {

@@ -14,7 +14,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 const SWITCHYARD: &str = "switchyard";
-const IMPL_ORDER: [&str; 4] = [SWITCHYARD, "fastwebsockets", "tokio-websockets", "tungstenite"];
+const IMPL_ORDER: [&str; 4] = [
+    SWITCHYARD,
+    "fastwebsockets",
+    "tokio-websockets",
+    "tungstenite",
+];
 /// The issue's targets: ≥ 1.10× fastwebsockets, ≥ 1.0× every other peer.
 const TARGET_VS_FASTWEBSOCKETS: f64 = 1.10;
 const IDLE_TARGET_KIB: f64 = 8.0;
@@ -177,7 +182,10 @@ fn render(text: &str, criterion: Option<&Path>) -> String {
     let (notes, runs) = parse(text);
     let impls: Vec<&str> = IMPL_ORDER
         .into_iter()
-        .filter(|i| runs.iter().any(|r| r.get("impl").map(String::as_str) == Some(*i)))
+        .filter(|i| {
+            runs.iter()
+                .any(|r| r.get("impl").map(String::as_str) == Some(*i))
+        })
         .collect();
     let peers: Vec<&str> = impls.iter().copied().filter(|i| *i != SWITCHYARD).collect();
     let mut out = String::new();
@@ -197,7 +205,10 @@ fn render(text: &str, criterion: Option<&Path>) -> String {
 
     // Echo cells, in the order they ran.
     let mut cells: Vec<(String, String)> = Vec::new();
-    for r in runs.iter().filter(|r| r.get("kind").map(String::as_str) == Some("echo")) {
+    for r in runs
+        .iter()
+        .filter(|r| r.get("kind").map(String::as_str) == Some("echo"))
+    {
         let key = (
             r.get("conns").cloned().unwrap_or_default(),
             r.get("size").cloned().unwrap_or_default(),
@@ -373,10 +384,92 @@ fn render(text: &str, criterion: Option<&Path>) -> String {
         }
     }
 
+    render_targets(o, &runs, &cells, &peers);
     if let Some(dir) = criterion {
         render_criterion(o, dir);
     }
     out
+}
+
+/// One line per target of the issue: met or not, by messages/s and by CPU per message.
+fn render_targets(o: &mut String, runs: &[Run], cells: &[(String, String)], peers: &[&str]) {
+    let pick = |kind: &str, imp: &str, cell: Option<&(String, String)>| {
+        summarize(runs.iter().filter(|r| {
+            r.get("kind").map(String::as_str) == Some(kind)
+                && r.get("impl").map(String::as_str) == Some(imp)
+                && cell.is_none_or(|(c, s)| r.get("conns") == Some(c) && r.get("size") == Some(s))
+        }))
+    };
+    let verdict = |ok: bool| if ok { "met" } else { "**not met**" };
+    let _ = writeln!(o, "\n## Targets\n");
+    let _ = writeln!(
+        o,
+        "| target | worst cell, messages/s | worst cell, CPU per message | verdict (rate / CPU) |\n|---|---:|---:|---|"
+    );
+    for p in peers {
+        let t = target_for(p);
+        let worst = |f: &dyn Fn(Cell, Cell) -> Option<f64>| {
+            cells
+                .iter()
+                .filter_map(|cell| {
+                    let v = f(
+                        pick("echo", SWITCHYARD, Some(cell)),
+                        pick("echo", p, Some(cell)),
+                    )?;
+                    Some((v, format!("{} × {}", cell.0, size_label(&cell.1))))
+                })
+                .min_by(|a, b| a.0.total_cmp(&b.0))
+        };
+        let rate = worst(&|sy, peer| ratio(sy.ops_per_s, peer.ops_per_s));
+        let cpu = worst(&|sy, peer| ratio(peer.server_us, sy.server_us));
+        let show = |w: &Option<(f64, String)>| {
+            w.as_ref()
+                .map_or("—".into(), |(v, cell)| format!("{v:.2}× ({cell})"))
+        };
+        let ok = |w: &Option<(f64, String)>| w.as_ref().is_some_and(|(v, _)| *v >= t);
+        let _ = writeln!(
+            o,
+            "| echo ≥ {t:.2}× {p} in every cell | {} | {} | {} / {} |",
+            show(&rate),
+            show(&cpu),
+            verdict(ok(&rate)),
+            verdict(ok(&cpu))
+        );
+    }
+    let sy = pick("handshakes", SWITCHYARD, None);
+    let best = |f: &dyn Fn(&Cell) -> Option<f64>, higher: bool| {
+        peers
+            .iter()
+            .filter_map(|p| Some((f(&pick("handshakes", p, None))?, *p)))
+            .max_by(|a, b| {
+                if higher {
+                    a.0.total_cmp(&b.0)
+                } else {
+                    b.0.total_cmp(&a.0)
+                }
+            })
+    };
+    if let (Some((rate, rp)), Some((cpu, cp))) =
+        (best(&|c| c.ops_per_s, true), best(&|c| c.server_us, false))
+    {
+        let r = sy.ops_per_s.map(|s| s / rate);
+        let c = sy.server_us.map(|s| cpu / s);
+        let _ = writeln!(
+            o,
+            "| handshakes/s ≥ 1.00× the best peer | {} (vs {rp}) | {} (vs {cp}) | {} / {} |",
+            fmt_ratio(r, 1.0),
+            fmt_ratio(c, 1.0),
+            verdict(r.is_some_and(|v| v >= 1.0)),
+            verdict(c.is_some_and(|v| v >= 1.0))
+        );
+    }
+    if let Some(kib) = pick("idle", SWITCHYARD, None).kib_per_conn {
+        let _ = writeln!(
+            o,
+            "| ≤ {IDLE_TARGET_KIB} KiB per idle connection | {kib:.2} KiB | | {} |",
+            verdict(kib <= IDLE_TARGET_KIB)
+        );
+    }
 }
 
 /// The median time per iteration, in nanoseconds, of one criterion benchmark.
@@ -438,21 +531,36 @@ fn render_criterion(o: &mut String, dir: &Path) {
             o,
             "| {} chars | {} | {} | {} |",
             size,
-            fmt_us(gib_per_s(bytes, criterion_ns(dir, &format!("utf8/validator/{size}")))),
+            fmt_us(gib_per_s(
+                bytes,
+                criterion_ns(dir, &format!("utf8/validator/{size}"))
+            )),
             fmt_us(gib_per_s(
                 bytes,
                 criterion_ns(dir, &format!("utf8/validator_in_1k_pieces/{size}"))
             )),
-            fmt_us(gib_per_s(bytes, criterion_ns(dir, &format!("utf8/std_from_utf8/{size}")))),
+            fmt_us(gib_per_s(
+                bytes,
+                criterion_ns(dir, &format!("utf8/std_from_utf8/{size}"))
+            )),
         );
     }
     let _ = writeln!(o, "\n| operation | time |\n|---|---:|");
     for (id, what) in [
-        ("header/decode", "frame header decode (masked, 16-bit length)"),
+        (
+            "header/decode",
+            "frame header decode (masked, 16-bit length)",
+        ),
         ("header/encode", "frame header encode"),
         ("accept_key", "Sec-WebSocket-Accept from a key"),
-        ("receive/binary_16B", "receive + poll one 16 B masked binary message"),
-        ("receive/fragmented_text_64x1KiB", "receive + poll 64 KiB of text in 64 fragments"),
+        (
+            "receive/binary_16B",
+            "receive + poll one 16 B masked binary message",
+        ),
+        (
+            "receive/fragmented_text_64x1KiB",
+            "receive + poll 64 KiB of text in 64 fragments",
+        ),
     ] {
         let t = criterion_ns(dir, id).map_or("—".into(), |ns| {
             if ns >= 1000.0 {
