@@ -10,7 +10,7 @@
 #                          if every server answered every message (and close) byte for byte
 #
 # Environment: REPEATS (default 3), SECS per cell (default 3), WARMUP (0.5), IDLE_CONNS (10000),
-# HANDSHAKE_WORKERS (4), PORT_BASE (19000), IMPLS (all four, space-separated).
+# HANDSHAKE_WORKERS (4), IMPLS (all four, space-separated).
 #
 # The server runs on CPU 0 and the load generator on CPU 1 (taskset). Servers are interleaved
 # cell by cell, in a rotating order, so that drift of the machine hits all of them alike; each
@@ -29,7 +29,6 @@ elif [[ $# -gt 0 ]]; then
 fi
 
 read -r -a IMPLS <<<"${IMPLS:-switchyard tungstenite fastwebsockets tokio-websockets}"
-PORT=${PORT_BASE:-19000}
 HANDSHAKE_WORKERS=${HANDSHAKE_WORKERS:-4}
 if ((SMOKE)); then
     REPEATS=1 SECS=1 WARMUP=0.2 IDLE_CONNS=100
@@ -79,21 +78,22 @@ stop_server() {
 }
 trap stop_server EXIT
 
-# Starts one server on a fresh port and waits until it accepts connections.
+# Starts one server on a free port and waits for the address it prints once bound.
 start_server() {
-    local impl=$1
-    PORT=$((PORT + 1))
-    ((PORT < 29000)) || PORT=${PORT_BASE:-19000}
-    ADDR=127.0.0.1:$PORT
-    "${SERVER_CPU[@]}" "$BIN/echo_server" --impl "$impl" --listen "$ADDR" &
+    local impl=$1 line
+    : >target/server.out
+    "${SERVER_CPU[@]}" "$BIN/echo_server" --impl "$impl" --listen 127.0.0.1:0 >target/server.out &
     SERVER_PID=$!
     for _ in $(seq 100); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+        read -r line <target/server.out || true
+        if [[ $line == listening\ * ]]; then
+            ADDR=${line#listening }
             return 0
         fi
+        kill -0 "$SERVER_PID" 2>/dev/null || break
         sleep 0.05
     done
-    echo "run.sh: $impl did not start listening on $ADDR" >&2
+    echo "run.sh: $impl did not start listening" >&2
     return 1
 }
 

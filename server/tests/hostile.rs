@@ -4,6 +4,7 @@
 //! attack is about memory, that the server's resident memory stays bounded.
 //!
 //! Blocking sockets with read timeouts keep every step bounded in time.
+#![cfg(feature = "cli")]
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};

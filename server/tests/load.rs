@@ -5,76 +5,34 @@
 //! `SWITCHYARD_LOAD_CONNS` sets the count: `make test` runs 1,000, `make soak` 10,000.
 //! Figures (connections held, RSS per connection, errors) are printed with `--nocapture`.
 
-use std::io::{BufRead, BufReader};
+#![cfg(feature = "cli")]
+
+mod common;
+
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::binary::Server;
 use switchyard_core::frame::mask::apply_mask;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
+/// The server's open file descriptors: sockets included, so it counts live connections.
+fn open_fds(server: &Server) -> usize {
+    std::fs::read_dir(format!("/proc/{}/fd", server.pid()))
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
-impl Server {
-    fn start(args: &[String]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-            .args(["--listen", "127.0.0.1:0"])
-            .args(args)
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start switchyard");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .split_whitespace()
-            .find_map(|w| {
-                w.trim_start_matches("http://")
-                    .trim_end_matches('/')
-                    .parse()
-                    .ok()
-            })
-            .unwrap_or_else(|| panic!("no address in {line:?}"));
-        Server { child, addr }
-    }
-
-    fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-        line.split_whitespace().nth(1).unwrap().parse().unwrap()
-    }
-
-    /// Open file descriptors: sockets included, so it counts live connections.
-    fn open_fds(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
-            .map(|d| d.count())
-            .unwrap_or(0)
-    }
-
-    /// Waits (bounded) until the open descriptors are back to `baseline`.
-    async fn settle_fds(&self, baseline: usize) -> usize {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let fds = self.open_fds();
-            if fds <= baseline || Instant::now() > deadline {
-                return fds;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+/// Waits (bounded) until the server's open descriptors are back to `baseline`.
+async fn settle_fds(server: &Server, baseline: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let fds = open_fds(server);
+        if fds <= baseline || Instant::now() > deadline {
+            return fds;
         }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -219,18 +177,14 @@ async fn connections_held_with_traffic_then_dropped_mid_frame() {
     );
     // Keepalive off: these raw clients read only their echoes, and a slow round could leave
     // a connection idle past the ping interval (keepalive has tests of its own).
-    let server = Server::start(&[
-        "--max-connections".into(),
-        (n + 100).to_string(),
-        "--keepalive-interval".into(),
-        "0".into(),
-    ]);
+    let max = (n + 100).to_string();
+    let server = Server::start(&["--max-connections", &max, "--keepalive-interval", "0"]).await;
     // Warm up: one connection, so the baseline includes the runtime's first allocations.
     let (warm, _) = open_all(server.addr, 1).await;
     drop_mid_frame(warm).await;
-    let base_fds = server.settle_fds(0).await.max(1);
+    let base_fds = settle_fds(&server, 0).await.max(1);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let base_fds = server.settle_fds(base_fds).await;
+    let base_fds = settle_fds(&server, base_fds).await;
     let base_rss = server.rss_kib();
 
     let mut peaks = Vec::new();
@@ -240,9 +194,9 @@ async fn connections_held_with_traffic_then_dropped_mid_frame() {
         let held = conns.len();
         let (conns, traffic_errors) = traffic(conns, 3).await;
         let held_rss = server.rss_kib();
-        let held_fds = server.open_fds();
+        let held_fds = open_fds(&server);
         drop_mid_frame(conns).await;
-        let fds = server.settle_fds(base_fds).await;
+        let fds = settle_fds(&server, base_fds).await;
         let rss = server.rss_kib();
         eprintln!(
             "round {round}: {held}/{n} connections held ({open_errors} open errors, {traffic_errors} traffic errors) in {:?}; \

@@ -6,6 +6,8 @@
 //! echo_server --impl {switchyard,tungstenite,fastwebsockets,tokio-websockets} --listen 127.0.0.1:PORT
 //! ```
 //!
+//! Once bound it prints `listening ADDR:PORT` (so `--listen 127.0.0.1:0` takes a free port).
+//!
 //! Every text and binary message is sent back as it came; the close handshake is each
 //! library's own. Message size limits: every library's default is at least 1 MiB, above the
 //! benchmark's largest message (64 KiB).
@@ -86,6 +88,8 @@ fn print_task_sizes() -> ExitCode {
 
 async fn serve(which: Impl, listen: SocketAddr) -> std::io::Result<()> {
     let listener = TcpListener::bind(listen).await?;
+    // The one line a script waits for (port 0 picks a free port).
+    println!("listening {}", listener.local_addr()?);
     loop {
         let (tcp, _) = listener.accept().await?;
         tcp.set_nodelay(true)?;

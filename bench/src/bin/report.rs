@@ -489,7 +489,12 @@ fn render_criterion(o: &mut String, dir: &Path) {
     }
     let _ = writeln!(
         o,
-        "\n## Core hot paths (criterion, `cargo bench -p switchyard-core --bench core`)\n"
+        "\n## Core hot paths (criterion, `cargo bench -p switchyard-core --features std --bench core`)\n"
+    );
+    let _ = writeln!(
+        o,
+        "memcpy is `copy_from_slice` (the C library's); where masking beats it, the platform's \
+         memcpy is slow at that size (see bench/README.md).\n"
     );
     let _ = writeln!(
         o,
