@@ -4,15 +4,14 @@
 //! attack is about memory, that the server's resident memory stays bounded.
 //!
 //! Blocking sockets with read timeouts keep every step bounded in time.
-#![cfg(feature = "cli")]
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use switchyard_core::frame::mask::apply_mask;
-use switchyard_core::{FrameHeader, OpCode, Parsed};
+use switchyard::switchyard_core::frame::mask::apply_mask;
+use switchyard::switchyard_core::{FrameHeader, OpCode, Parsed};
 
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 const STEP: Duration = Duration::from_secs(10);

@@ -5,15 +5,13 @@
 //! `SWITCHYARD_LOAD_CONNS` sets the count: `make test` runs 1,000, `make soak` 10,000.
 //! Figures (connections held, RSS per connection, errors) are printed with `--nocapture`.
 
-#![cfg(feature = "cli")]
-
 mod common;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::binary::Server;
-use switchyard_core::frame::mask::apply_mask;
+use switchyard::switchyard_core::frame::mask::apply_mask;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

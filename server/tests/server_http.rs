@@ -1,12 +1,10 @@
 //! The `switchyard` binary's HTTP side, over real sockets: every status it answers with.
 
-#![cfg(feature = "cli")]
-
 mod common;
 
 use common::binary::*;
 use common::*;
-use switchyard_server::{CloseCode, connect};
+use switchyard::{CloseCode, connect};
 
 #[tokio::test]
 async fn healthz_answers_200_to_get_and_head() {

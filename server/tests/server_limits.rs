@@ -1,8 +1,6 @@
 //! The `switchyard` binary under hostile peers: slow handshakes, silent peers, peers that
 //! never read.
 
-#![cfg(feature = "cli")]
-
 mod common;
 
 use std::time::{Duration, Instant};

@@ -1,7 +1,5 @@
 //! The `switchyard` binary's WebSocket routes, over real sockets.
 
-#![cfg(feature = "cli")]
-
 mod common;
 
 use std::time::Duration;
@@ -10,9 +8,9 @@ use common::binary::*;
 use common::*;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
-use switchyard_server::switchyard_core::frame::mask::apply_mask;
-use switchyard_server::switchyard_core::{FrameHeader, OpCode, Parsed};
-use switchyard_server::{ClientOptions, CloseCode, Config, Message, connect, connect_with};
+use switchyard::switchyard_core::frame::mask::apply_mask;
+use switchyard::switchyard_core::{FrameHeader, OpCode, Parsed};
+use switchyard::{ClientOptions, CloseCode, Config, Message, connect, connect_with};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as TMessage;

@@ -1,6 +1,6 @@
 //! Graceful shutdown of the `switchyard` binary on SIGTERM.
 
-#![cfg(all(unix, feature = "cli"))]
+#![cfg(unix)]
 
 mod common;
 
@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::binary::*;
 use common::*;
 use futures_util::SinkExt;
-use switchyard_server::{ClientOptions, CloseCode, Config, Message, connect_with};
+use switchyard::{ClientOptions, CloseCode, Config, Message, connect_with};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 

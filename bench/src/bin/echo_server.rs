@@ -102,9 +102,9 @@ async fn serve(which: Impl, listen: SocketAddr) -> std::io::Result<()> {
     }
 }
 
-/// `switchyard_server::accept`, then `recv`/`send` until the peer closes.
+/// `switchyard::accept`, then `recv`/`send` until the peer closes.
 async fn switchyard(tcp: TcpStream) {
-    use switchyard_server::{Config, accept};
+    use switchyard::{Config, accept};
 
     let Ok(mut ws) = accept(tcp, &Config::default()).await else {
         return;

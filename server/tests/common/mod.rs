@@ -1,14 +1,13 @@
 //! Helpers shared by the integration tests: loopback servers, time bounds, raw frames.
 #![allow(dead_code, unreachable_pub)]
 
-#[cfg(feature = "cli")]
 pub mod binary;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use switchyard_server::{Config, Message, accept};
+use switchyard::{Config, Message, accept};
 use tokio::net::{TcpListener, TcpStream};
 
 /// Runs `future`, failing the test if it takes longer than `secs` seconds.

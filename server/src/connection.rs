@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use switchyard_server::switchyard_core::handshake::http::StatusCode;
-use switchyard_server::{Answer, CloseInfo, HandshakeError, OriginPolicy, PendingUpgrade};
+use switchyard::switchyard_core::handshake::http::StatusCode;
+use switchyard::{Answer, CloseInfo, HandshakeError, OriginPolicy, PendingUpgrade};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::{debug, info};

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use switchyard_server::Config;
+use switchyard::Config;
 
 const AFTER_HELP: &str = "\
 Routes:

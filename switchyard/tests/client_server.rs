@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use switchyard_server::{
+use switchyard::{
     Answer, ClientOptions, CloseCode, Config, DataKind, Error, HandshakeError, Initiator, Message,
     UrlError, accept_with, connect, connect_with,
 };
@@ -80,12 +80,25 @@ async fn server_refusal_reaches_the_client_with_its_status() {
         let (listener, addr) = listener().await;
         tokio::spawn(async move {
             let (tcp, _) = listener.accept().await.unwrap();
-            let result = accept_with(tcp, &Config::default(), |_| Err(HandshakeError::ForbiddenOrigin)).await;
-            assert!(matches!(result, Err(Error::Handshake(HandshakeError::ForbiddenOrigin))));
+            let result = accept_with(tcp, &Config::default(), |_| {
+                Err(HandshakeError::ForbiddenOrigin)
+            })
+            .await;
+            assert!(matches!(
+                result,
+                Err(Error::Handshake(HandshakeError::ForbiddenOrigin))
+            ));
         });
         let error = connect(&format!("ws://{addr}/")).await.unwrap_err();
         assert!(
-            matches!(error, Error::ClientHandshake(switchyard_server::switchyard_core::handshake::ClientHandshakeError::UnexpectedStatus(403))),
+            matches!(
+                error,
+                Error::ClientHandshake(
+                    switchyard::switchyard_core::handshake::ClientHandshakeError::UnexpectedStatus(
+                        403
+                    )
+                )
+            ),
             "{error:?}"
         );
     })
@@ -134,9 +147,7 @@ async fn server_initiated_close_reaches_the_client_cleanly() {
         let (listener, addr) = listener().await;
         let server = tokio::spawn(async move {
             let (tcp, _) = listener.accept().await.unwrap();
-            let mut ws = switchyard_server::accept(tcp, &Config::default())
-                .await
-                .unwrap();
+            let mut ws = switchyard::accept(tcp, &Config::default()).await.unwrap();
             ws.send_text("bye soon").await.unwrap();
             ws.close(CloseCode::GOING_AWAY, "shutting down")
                 .await
@@ -203,7 +214,7 @@ async fn sends_after_close_are_refused() {
 
 #[tokio::test]
 async fn accepts_an_upgrade_whose_first_bytes_an_http_layer_already_read() {
-    use switchyard_server::PendingUpgrade;
+    use switchyard::PendingUpgrade;
     use tokio::io::AsyncReadExt;
     within(30, async {
         let (listener, addr) = listener().await;
@@ -233,7 +244,7 @@ async fn accepts_an_upgrade_whose_first_bytes_an_http_layer_already_read() {
 
 #[tokio::test]
 async fn frames_that_came_with_the_handshake_are_not_lost() {
-    use switchyard_server::{Role, WebSocket};
+    use switchyard::{Role, WebSocket};
     use tokio::io::AsyncWriteExt;
     within(30, async {
         // Another HTTP layer did the handshake and read past the head: the leftover holds a
@@ -260,9 +271,7 @@ async fn stream_and_sink_fit_the_futures_ecosystem() {
         let (listener, addr) = listener().await;
         tokio::spawn(async move {
             let (tcp, _) = listener.accept().await.unwrap();
-            let ws = switchyard_server::accept(tcp, &Config::default())
-                .await
-                .unwrap();
+            let ws = switchyard::accept(tcp, &Config::default()).await.unwrap();
             let (read, write) = ws.split();
             let _ = read.forward(write).await;
         });

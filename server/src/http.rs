@@ -1,9 +1,9 @@
 //! The plain HTTP side: the request line of a request that is not a WebSocket upgrade, and
 //! the few responses the server writes itself (200, 404, 405). Response heads are written by
 //! the core's [`write_head`]; every refusal of a WebSocket handshake is the core's own
-//! ([`HandshakeError::write_response`](switchyard_server::HandshakeError::write_response)).
+//! ([`HandshakeError::write_response`](switchyard::HandshakeError::write_response)).
 
-use switchyard_server::switchyard_core::handshake::http::{StatusCode, write_head};
+use switchyard::switchyard_core::handshake::http::{StatusCode, write_head};
 
 /// Header slots for reading a plain request's method and path; the core has already capped
 /// the head's size and field count.

@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use switchyard_server::{ClientOptions, CloseCode, Config, Error, Initiator, accept, connect_with};
+use switchyard::{ClientOptions, CloseCode, Config, Error, Initiator, accept, connect_with};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -63,7 +63,7 @@ async fn a_peer_that_answers_pings_stays_connected() {
         let mut pings = 0;
         let idle = tokio::time::timeout(ms(800), async {
             while let Some(event) = ws.recv_event().await {
-                if matches!(event.unwrap(), switchyard_server::Incoming::Ping(_)) {
+                if matches!(event.unwrap(), switchyard::Incoming::Ping(_)) {
                     pings += 1;
                 }
             }

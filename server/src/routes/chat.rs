@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use switchyard_server::{CloseCode, CloseInfo, Message, WebSocket};
+use switchyard::{CloseCode, CloseInfo, Message, WebSocket};
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 

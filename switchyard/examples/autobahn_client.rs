@@ -12,7 +12,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use switchyard_server::{ClientOptions, CloseCode, Config, Message, connect_with};
+use switchyard::{ClientOptions, CloseCode, Config, Message, connect_with};
 
 fn options() -> ClientOptions {
     let mut config = Config::default()
@@ -89,7 +89,7 @@ async fn case_count(base: &str, options: &ClientOptions) -> Result<u32, String> 
 }
 
 /// Echoes until the connection ends, however it ends.
-async fn echo<S>(mut ws: switchyard_server::WebSocket<S>)
+async fn echo<S>(mut ws: switchyard::WebSocket<S>)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {

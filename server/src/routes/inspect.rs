@@ -36,9 +36,9 @@ use std::collections::VecDeque;
 use std::fmt::Write as _;
 
 use serde_json::{Value, json};
-use switchyard_server::switchyard_core::frame::mask::apply_mask;
-use switchyard_server::switchyard_core::{CloseFrame, FrameHeader, OpCode, Parsed};
-use switchyard_server::{CloseCode, CloseInfo, Message, WebSocket};
+use switchyard::switchyard_core::frame::mask::apply_mask;
+use switchyard::switchyard_core::{CloseFrame, FrameHeader, OpCode, Parsed};
+use switchyard::{CloseCode, CloseInfo, Message, WebSocket};
 
 use crate::metered::Metered;
 use crate::shutdown::Shutdown;

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use switchyard_server::{ClientOptions, Config, Message, Role, WebSocket, connect_with};
+use switchyard::{ClientOptions, Config, Message, Role, WebSocket, connect_with};
 use tokio::io::AsyncWriteExt;
 
 #[tokio::test]
@@ -67,7 +67,7 @@ async fn a_select_loop_that_keeps_dropping_recv_gets_every_message_in_order() {
         assert!(cancelled > 0, "the select loop never dropped a recv");
         let mut write = writer.await.unwrap();
         write
-            .close(switchyard_server::CloseCode::NORMAL, "")
+            .close(switchyard::CloseCode::NORMAL, "")
             .await
             .unwrap();
         assert!(read.recv().await.is_none());

@@ -11,8 +11,8 @@ use switchyard_core::CloseCode;
 use switchyard_core::connection::{CloseInfo, Connection, DataKind, Message, Role};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::connect::OsMasks;
 use crate::driver::{Driver, Incoming};
+use crate::masks::OsMasks;
 use crate::split::{ReadHalf, WriteHalf};
 use crate::wake::Side;
 use crate::{Config, Error};

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use futures_util::SinkExt;
-use switchyard_server::{Config, Limits, Message, accept};
+use switchyard::{Config, Limits, Message, accept};
 use tokio::io::AsyncWriteExt;
 
 const BOUND: usize = 64 * 1024;

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-use switchyard_server::{CloseCode, CloseInfo, WebSocket};
+use switchyard::{CloseCode, CloseInfo, WebSocket};
 
 use crate::metered::Metered;
 use crate::shutdown::Shutdown;

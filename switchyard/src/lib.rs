@@ -1,12 +1,12 @@
-//! # switchyard-server
+//! # switchyard
 //!
 //! The Tokio shell around [`switchyard_core`], for both roles. The shell only moves bytes and
 //! events: message assembly, automatic pongs, the close rules, limits and the handshake itself
 //! are the core's, written once and shared with the wasm bindings.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), switchyard_server::Error> {
-//! use switchyard_server::{Config, Message, accept, connect};
+//! # async fn demo() -> Result<(), switchyard::Error> {
+//! use switchyard::{Config, Message, accept, connect};
 //!
 //! // Server: accept on a TCP stream, echo until the peer closes.
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
@@ -39,19 +39,38 @@
 //!
 //! Timers need a Tokio runtime with time enabled.
 
+#[cfg(any(
+    feature = "tls",
+    feature = "webpki-roots",
+    feature = "http2",
+    feature = "deflate",
+    feature = "proxy",
+    feature = "hub",
+    feature = "redis"
+))]
+compile_error!(
+    "switchyard: the features tls, webpki-roots, http2, deflate, proxy, hub and redis are \
+     reserved names for capabilities that have not landed yet; see the crate README"
+);
+
+#[cfg(feature = "server")]
 mod accept;
 mod config;
+#[cfg(feature = "client")]
 mod connect;
 mod driver;
 mod error;
+mod masks;
 mod split;
 mod stream;
 mod timer;
 mod url;
 mod wake;
 
+#[cfg(feature = "server")]
 pub use accept::{Answer, PendingUpgrade, accept, accept_with};
 pub use config::Config;
+#[cfg(feature = "client")]
 pub use connect::{ClientOptions, client_handshake, connect, connect_with};
 pub use driver::Incoming;
 pub use error::Error;

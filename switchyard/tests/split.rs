@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use switchyard_server::{ClientOptions, CloseCode, Config, Message, Role, WebSocket, connect_with};
+use switchyard::{ClientOptions, CloseCode, Config, Message, Role, WebSocket, connect_with};
 use tokio::io::AsyncWriteExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

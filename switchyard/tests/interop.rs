@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
-use switchyard_server::{ClientOptions, CloseCode, Config, DataKind, Message, connect_with};
+use switchyard::{ClientOptions, CloseCode, Config, DataKind, Message, connect_with};
 use tokio_tungstenite::tungstenite::Message as TMessage;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{

@@ -1,0 +1,168 @@
+//! Helpers shared by the integration tests: loopback servers, time bounds, raw frames.
+#![allow(dead_code, unreachable_pub)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use switchyard::{Config, Message, accept};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Runs `future`, failing the test if it takes longer than `secs` seconds.
+pub async fn within<F: Future>(secs: u64, future: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(secs), future)
+        .await
+        .expect("test step timed out")
+}
+
+/// A listener on a free loopback port.
+pub async fn listener() -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    (listener, addr)
+}
+
+/// A listener whose accepted sockets have small kernel buffers, and a client socket likewise:
+/// so a peer that stops reading blocks the other side after kilobytes, not megabytes.
+pub async fn small_buffer_pair() -> (TcpListener, TcpStream) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_send_buffer_size(8 * 1024).unwrap();
+    socket.set_recv_buffer_size(8 * 1024).unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
+    let listener = socket.listen(16).unwrap();
+    let client = tokio::net::TcpSocket::new_v4().unwrap();
+    client.set_send_buffer_size(8 * 1024).unwrap();
+    client.set_recv_buffer_size(8 * 1024).unwrap();
+    let client = client.connect(addr).await.unwrap();
+    (listener, client)
+}
+
+/// Sends a handshake request on `tcp` and reads the 101 head.
+pub async fn upgrade_on(tcp: &mut TcpStream, path: &str) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = tcp.peer_addr().unwrap();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        assert_eq!(
+            tcp.read(&mut byte).await.unwrap(),
+            1,
+            "EOF in the response head"
+        );
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101 "),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+}
+
+/// A switchyard echo server on a free loopback port, serving until the test ends.
+pub async fn echo_server(config: Config) -> SocketAddr {
+    let (listener, addr) = listener().await;
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let Ok(mut ws) = accept(tcp, &config).await else {
+                    return;
+                };
+                while let Some(Ok(message)) = ws.recv().await {
+                    if ws.send(message).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// A payload of `len` bytes with a recognisable pattern.
+pub fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8).collect()
+}
+
+/// Text of `len` bytes, mixing one- and multi-byte characters.
+pub fn text(len: usize) -> String {
+    let mut s = String::with_capacity(len);
+    let chars = ['a', 'é', '€', '😀', 'z'];
+    let mut i = 0;
+    while s.len() < len {
+        let c = chars[i % chars.len()];
+        if s.len() + c.len_utf8() > len {
+            s.push('x');
+        } else {
+            s.push(c);
+        }
+        i += 1;
+    }
+    s
+}
+
+pub fn text_message(s: &str) -> Message {
+    Message::Text(s.into())
+}
+
+pub fn binary_message(data: &[u8]) -> Message {
+    Message::Binary(data.to_vec().into())
+}
+
+/// A masked client frame, as a browser would send it.
+pub fn client_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let key = [0x12, 0x34, 0x56, 0x78];
+    let mut frame = vec![(u8::from(fin) << 7) | opcode];
+    let len = payload.len();
+    if len < 126 {
+        frame.push(0x80 | len as u8);
+    } else if len <= 0xFFFF {
+        frame.push(0x80 | 126);
+        frame.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        frame.push(0x80 | 127);
+        frame.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+    frame.extend_from_slice(&key);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    frame
+}
+
+/// A raw TCP client that completed the handshake for `path` and hands back the socket.
+pub async fn raw_upgrade(addr: SocketAddr, path: &str) -> TcpStream {
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    upgrade_on(&mut tcp, path).await;
+    tcp
+}
+
+/// Reads one unmasked server frame: (fin, opcode, payload).
+pub async fn read_server_frame(tcp: &mut TcpStream) -> Option<(bool, u8, Vec<u8>)> {
+    use tokio::io::AsyncReadExt;
+    let mut head = [0u8; 2];
+    tcp.read_exact(&mut head).await.ok()?;
+    let len = match head[1] & 0x7F {
+        126 => {
+            let mut ext = [0u8; 2];
+            tcp.read_exact(&mut ext).await.ok()?;
+            u64::from(u16::from_be_bytes(ext))
+        }
+        127 => {
+            let mut ext = [0u8; 8];
+            tcp.read_exact(&mut ext).await.ok()?;
+            u64::from_be_bytes(ext)
+        }
+        n => u64::from(n),
+    };
+    assert_eq!(head[1] & 0x80, 0, "server frames are not masked");
+    let mut payload = vec![0u8; len as usize];
+    tcp.read_exact(&mut payload).await.ok()?;
+    Some((head[0] & 0x80 != 0, head[0] & 0x0F, payload))
+}
