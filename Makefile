@@ -30,6 +30,8 @@ tools:
 check:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) build -p switchyard --no-default-features --features client
+	$(CARGO) build -p switchyard --no-default-features --features server
 	$(CARGO) clippy -p switchyard-wasm --all-targets --target wasm32-unknown-unknown -- -D warnings
 
 ## test-rust: unit, integration, interop, hostile-input and load (1,000 connections) tests

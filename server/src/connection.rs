@@ -61,7 +61,10 @@ pub(crate) async fn serve(
                                 Route::Echo => Upgrade::Echo,
                                 Route::Chat => Upgrade::Chat,
                                 Route::Inspect => Upgrade::Inspect(inspect::Handshake {
-                                    request: request.head().to_vec(),
+                                    request: pending
+                                        .head_len()
+                                        .map_or(&[][..], |len| &pending.received()[..len])
+                                        .to_vec(),
                                     key: request.key().as_str().to_owned(),
                                     accept: request.accept_key().as_str().to_owned(),
                                 }),
@@ -164,7 +167,7 @@ async fn upgrade(
     }
     // Boxed so the handshake's state is freed once the connection runs.
     let ws = match Box::pin(pending.accept(&Answer::default())).await {
-        Ok(ws) => ws,
+        Ok((ws, _)) => ws,
         Err(error) => {
             debug!(%peer, path, %error, "handshake failed");
             return;

@@ -197,6 +197,7 @@ pub(crate) async fn run(
             biased;
             () = shutdown.wait() => {
                 let _ = ws.close(CloseCode::GOING_AWAY, "server shutting down").await;
+                let _ = ws.closed().await;
                 break;
             }
             event = ws.recv_event() => match event {
@@ -210,7 +211,7 @@ pub(crate) async fn run(
             },
         }
     }
-    ws.close_info().cloned()
+    ws.close_info()
 }
 
 fn next_report(ws: &mut WebSocket<Metered>) -> Option<Value> {
