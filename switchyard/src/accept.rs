@@ -117,6 +117,43 @@ pub struct PendingUpgrade<S> {
     deadline: Instant,
 }
 
+impl<S> PendingUpgrade<S> {
+    /// The validated upgrade request, or the core's reason to refuse it. Every error but
+    /// `RequestLineTooLong`, `HeadTooLarge` and `TooManyHeaders` comes from a complete head,
+    /// which may still be a valid plain HTTP request.
+    pub fn request(&self) -> Result<&Request, HandshakeError> {
+        match &self.head {
+            Ok((_, request)) => Ok(request),
+            Err(error) => Err(*error),
+        }
+    }
+
+    /// The length of the complete request head, if the core found one and accepted it.
+    pub fn head_len(&self) -> Option<usize> {
+        self.head.as_ref().ok().map(|(len, _)| *len)
+    }
+
+    /// Every byte read: the head, and any bytes after it.
+    pub fn received(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// The stream.
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
+    /// The stream.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
+    /// The stream and every byte read from it, to answer as plain HTTP.
+    pub fn into_parts(self) -> (S, Vec<u8>) {
+        (self.stream, self.buf)
+    }
+}
+
 impl<S: AsyncRead + AsyncWrite + Unpin> PendingUpgrade<S> {
     /// Reads until the request head is complete or the core refuses it (too large, not an
     /// upgrade...). Fails only if the transport does, ends early
@@ -162,41 +199,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PendingUpgrade<S> {
             config: *config,
             deadline,
         })
-    }
-
-    /// The validated upgrade request, or the core's reason to refuse it. Every error but
-    /// `RequestLineTooLong`, `HeadTooLarge` and `TooManyHeaders` comes from a complete head,
-    /// which may still be a valid plain HTTP request.
-    pub fn request(&self) -> Result<&Request, HandshakeError> {
-        match &self.head {
-            Ok((_, request)) => Ok(request),
-            Err(error) => Err(*error),
-        }
-    }
-
-    /// The length of the complete request head, if the core found one and accepted it.
-    pub fn head_len(&self) -> Option<usize> {
-        self.head.as_ref().ok().map(|(len, _)| *len)
-    }
-
-    /// Every byte read: the head, and any bytes after it.
-    pub fn received(&self) -> &[u8] {
-        &self.buf
-    }
-
-    /// The stream.
-    pub fn get_ref(&self) -> &S {
-        &self.stream
-    }
-
-    /// The stream.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.stream
-    }
-
-    /// The stream and every byte read from it, to answer as plain HTTP.
-    pub fn into_parts(self) -> (S, Vec<u8>) {
-        (self.stream, self.buf)
     }
 
     /// Answers 101 and starts the connection; returns it with the request it answered. A

@@ -5,11 +5,14 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use switchyard::{CloseCode, CloseInfo, WebSocket};
+use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::metered::Metered;
 use crate::shutdown::Shutdown;
 
-pub(crate) async fn run(mut ws: WebSocket<Metered>, mut shutdown: Shutdown) -> Option<CloseInfo> {
+pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+    mut ws: WebSocket<S>,
+    mut shutdown: Shutdown,
+) -> Option<CloseInfo> {
     loop {
         tokio::select! {
             biased;
