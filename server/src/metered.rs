@@ -1,5 +1,5 @@
 //! [`Metered`]: a transport that counts its bytes (for the close log line) and shows them to
-//! an optional [`ByteTap`].
+//! an optional [`ByteTap`](crate::tap::ByteTap).
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;

@@ -102,7 +102,7 @@ macro_rules! receive_methods {
             }
 
             /// Reads until the connection has ended, discarding what arrives, and returns how
-            /// it ended: after [`close`](Self::close) (ours or the other half's), this
+            /// it ended: after `close` (on the connection or its write half), this
             /// finishes the closing handshake (RFC 6455 §7.1.2) within the close timeout.
             /// [`Error::AbnormalClosure`](crate::Error::AbnormalClosure) if it ended without
             /// a close frame.
