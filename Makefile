@@ -30,6 +30,12 @@ tools:
 check:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) build -p switchyard --no-default-features --features client
+	$(CARGO) build -p switchyard --no-default-features --features server
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --workspace
+	@# A library user's build holds no CLI, logging or JSON crates.
+	tree=$$($(CARGO) tree -p switchyard -e normal --prefix none); \
+	  ! grep -E '^(clap|tracing-subscriber|serde_json) ' <<< "$$tree"
 	$(CARGO) clippy -p switchyard-wasm --all-targets --target wasm32-unknown-unknown -- -D warnings
 
 ## test-rust: unit, integration, interop, hostile-input and load (1,000 connections) tests

@@ -6,20 +6,21 @@
 //! core chose (400, 403, 414, 426, 431) or 503 while shutting down.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use switchyard::switchyard_core::handshake::http::StatusCode;
-use switchyard::{Answer, CloseInfo, HandshakeError, OriginPolicy, PendingUpgrade};
+use switchyard::{Answer, CloseInfo, HandshakeError, PendingUpgrade};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::{debug, info};
 
+use crate::app::App;
 use crate::http::{self, path_of, request_line};
 use crate::metered::{Counters, Metered};
 use crate::routes::{Route, chat, echo, inspect};
-use crate::server::App;
 use crate::shutdown::Shutdown;
+use crate::tap::{ByteTap, lock};
 
 /// Serves one connection. `_slot` is its place under `--max-connections`, held until it ends.
 pub(crate) async fn serve(
@@ -40,57 +41,61 @@ pub(crate) async fn serve(
             return;
         }
     };
-    if shutdown.is_draining() {
-        Box::pin(refuse(pending, peer, "-", HandshakeError::Unavailable)).await;
-        return;
-    }
-    match pending.request() {
-        Ok(request) => {
-            let target = request.path().to_owned();
-            let path = path_of(&target);
-            match Route::at(path) {
-                Some(route) => {
-                    let origins = &app.origins;
-                    let policy = OriginPolicy {
-                        allow_any: app.any_origin,
-                        ..OriginPolicy::same_host_or(origins.as_slice())
-                    };
-                    match request.check_origin(&policy) {
-                        Ok(()) => {
-                            let upgrade_to = match route {
-                                Route::Echo => Upgrade::Echo,
-                                Route::Chat => Upgrade::Chat,
-                                Route::Inspect => Upgrade::Inspect(inspect::Handshake {
-                                    request: request.head().to_vec(),
-                                    key: request.key().as_str().to_owned(),
-                                    accept: request.accept_key().as_str().to_owned(),
-                                }),
-                            };
-                            let visit = Visit {
-                                peer,
-                                path,
-                                counters: &counters,
-                            };
-                            // Boxed, as every branch's future: the task then holds only
-                            // the state of the branch taken.
-                            Box::pin(upgrade(pending, upgrade_to, visit, &app, shutdown)).await;
-                        }
-                        Err(error) => Box::pin(refuse(pending, peer, path, error)).await,
-                    }
-                }
-                None => Box::pin(plain(pending, peer, &app, "GET", &target)).await,
-            }
+    let verdict = if shutdown.is_draining() {
+        Verdict::Refuse("-".to_owned(), HandshakeError::Unavailable)
+    } else {
+        judge(&pending, &app)
+    };
+    // Boxed, as every branch's future: the task then holds only the state of the branch
+    // taken.
+    match verdict {
+        Verdict::Upgrade(route, path) => {
+            let visit = Visit {
+                peer,
+                path: &path,
+                counters: &counters,
+            };
+            Box::pin(upgrade(pending, route, visit, &app, shutdown)).await;
         }
+        Verdict::Refuse(path, error) => Box::pin(refuse(pending, peer, &path, error)).await,
+        Verdict::Plain(method, target) => {
+            Box::pin(plain(pending, peer, &app, &method, &target)).await;
+        }
+    }
+}
+
+/// What to do with a request.
+enum Verdict {
+    /// Upgrade to this route (at this path).
+    Upgrade(Route, String),
+    /// Refuse with the error's status (the path, for the log).
+    Refuse(String, HandshakeError),
+    /// Answer as plain HTTP (method, target).
+    Plain(String, String),
+}
+
+/// Routes a request: a valid upgrade to a WebSocket route from an allowed origin is upgraded,
+/// a request for anything else is plain HTTP, and the rest is refused with the core's status.
+fn judge<S>(pending: &PendingUpgrade<S>, app: &App) -> Verdict {
+    match pending.request() {
+        Ok(request) => match Route::at(request.path()) {
+            Some(route) => match request.check_origin(&app.origin_policy()) {
+                Ok(()) => Verdict::Upgrade(route, request.path().to_owned()),
+                Err(error) => Verdict::Refuse(request.path().to_owned(), error),
+            },
+            None => Verdict::Plain("GET".to_owned(), request.target().to_owned()),
+        },
         Err(error) => match request_line(pending.received()) {
             // The head is complete and parses: a plain HTTP request, or a broken upgrade.
             Some((method, target)) if pending_is_complete(error) => {
-                if Route::at(path_of(&target)).is_some() {
-                    Box::pin(refuse(pending, peer, path_of(&target), error)).await;
+                let path = path_of(&target);
+                if Route::at(path).is_some() {
+                    Verdict::Refuse(path.to_owned(), error)
                 } else {
-                    Box::pin(plain(pending, peer, &app, &method, &target)).await;
+                    Verdict::Plain(method, target)
                 }
             }
-            _ => Box::pin(refuse(pending, peer, "-", error)).await,
+            _ => Verdict::Refuse("-".to_owned(), error),
         },
     }
 }
@@ -120,7 +125,7 @@ pub(crate) async fn refuse_busy(
 }
 
 async fn refuse(
-    pending: PendingUpgrade<Metered>,
+    pending: PendingUpgrade<Metered<TcpStream>>,
     peer: SocketAddr,
     path: &str,
     error: HandshakeError,
@@ -144,27 +149,21 @@ struct Visit<'a> {
 }
 
 async fn upgrade(
-    mut pending: PendingUpgrade<Metered>,
-    upgrade: Upgrade,
+    mut pending: PendingUpgrade<Metered<TcpStream>>,
+    route: Route,
     visit: Visit<'_>,
     app: &App,
     shutdown: Shutdown,
 ) {
     let Visit { peer, path, .. } = visit;
-    if matches!(upgrade, Upgrade::Inspect(_)) {
-        // The inspector sees the answer as written, and the frames that arrived with the
-        // request as well as those after.
-        let leftover = pending
-            .head_len()
-            .map_or(&[][..], |len| &pending.received()[len..])
-            .to_vec();
-        let tap = pending.get_mut().tap();
-        tap.on_read(&leftover);
-        tap.record_writes();
-    }
+    let upgrade_to = match route {
+        Route::Echo => Upgrade::Echo,
+        Route::Chat => Upgrade::Chat,
+        Route::Inspect => Upgrade::Inspect(inspect_handshake(&mut pending)),
+    };
     // Boxed so the handshake's state is freed once the connection runs.
     let ws = match Box::pin(pending.accept(&Answer::default())).await {
-        Ok(ws) => ws,
+        Ok((ws, _)) => ws,
         Err(error) => {
             debug!(%peer, path, %error, "handshake failed");
             return;
@@ -172,12 +171,42 @@ async fn upgrade(
     };
     info!(%peer, path, "open");
     let started = Instant::now();
-    let info = match upgrade {
+    let info = match upgrade_to {
         Upgrade::Echo => Box::pin(echo::run(ws, shutdown)).await,
         Upgrade::Chat => Box::pin(chat::run(ws, &app.room, peer, shutdown)).await,
         Upgrade::Inspect(handshake) => Box::pin(inspect::run(ws, handshake, shutdown)).await,
     };
     log_close(&visit, info.as_ref(), started);
+}
+
+/// Sets the inspector's tap on the transport before the 101 is written: it sees the answer
+/// as written, and the frames that arrived with the request as well as those after.
+fn inspect_handshake(pending: &mut PendingUpgrade<Metered<TcpStream>>) -> inspect::Handshake {
+    let head_len = pending.head_len().unwrap_or(0);
+    let (head, leftover) = pending.received().split_at(head_len);
+    let tap = Arc::new(Mutex::new(inspect::Tap::default()));
+    {
+        let mut tap = lock(&tap);
+        tap.on_read(leftover);
+        tap.record_writes();
+    }
+    let (key, accept) = pending.request().map_or_else(
+        |_| (String::new(), String::new()),
+        |request| {
+            (
+                request.key().as_str().to_owned(),
+                request.accept_key().as_str().to_owned(),
+            )
+        },
+    );
+    let handshake = inspect::Handshake {
+        request: head.to_vec(),
+        key,
+        accept,
+        tap: Arc::clone(&tap),
+    };
+    pending.get_mut().set_tap(tap);
+    handshake
 }
 
 fn log_close(visit: &Visit<'_>, info: Option<&CloseInfo>, started: Instant) {
@@ -200,7 +229,7 @@ fn log_close(visit: &Visit<'_>, info: Option<&CloseInfo>, started: Instant) {
 
 /// A request that is not a WebSocket upgrade.
 async fn plain(
-    pending: PendingUpgrade<Metered>,
+    pending: PendingUpgrade<Metered<TcpStream>>,
     peer: SocketAddr,
     app: &App,
     method: &str,

@@ -1,6 +1,7 @@
 //! `switchyard`: the demo server. Serves the demo page, `/healthz`, and the WebSocket routes
 //! `/echo`, `/chat` and `/inspect`; `switchyard --help` documents every option.
 
+mod app;
 mod assets;
 mod cli;
 mod connection;
@@ -9,6 +10,7 @@ mod metered;
 mod routes;
 mod server;
 mod shutdown;
+mod tap;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

@@ -4,46 +4,25 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchyard::Config;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tracing::{info, warn};
 
+use crate::app::App;
 use crate::assets::Assets;
 use crate::cli::Args;
 use crate::connection;
-use crate::routes::chat::Room;
 use crate::shutdown;
 
 /// Connections past `--max-connections` that may be waiting for their 503 at once; beyond
 /// this they are closed at once, so refusing cannot cost more than serving.
 const REFUSALS: u32 = 64;
 
-/// What every connection shares.
-pub(crate) struct App {
-    pub(crate) config: Config,
-    pub(crate) origins: Vec<String>,
-    pub(crate) any_origin: bool,
-    pub(crate) assets: Assets,
-    pub(crate) room: Room,
-}
-
 pub(crate) async fn run(args: Args) -> io::Result<()> {
     let assets = Assets::new(args.www.as_deref())?;
     let listener = TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
-    let app = Arc::new(App {
-        config: args.config(),
-        any_origin: args.allow_origins.iter().any(|o| o == "*"),
-        origins: args
-            .allow_origins
-            .iter()
-            .filter(|o| *o != "*")
-            .cloned()
-            .collect(),
-        assets,
-        room: Room::new(args.chat_queue as usize),
-    });
+    let app = Arc::new(App::new(&args, assets));
     match &args.www {
         Some(dir) => info!(%addr, www = %dir.display(), "listening"),
         None => {

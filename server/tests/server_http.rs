@@ -190,10 +190,11 @@ async fn serves_a_www_directory_with_content_types() {
 async fn at_max_connections_new_requests_get_503() {
     within(30, async {
         let server = Server::start(&["--max-connections", "1"]).await;
-        let mut ws = connect(&server.url("/echo")).await.unwrap();
+        let (mut ws, _) = connect(&server.url("/echo")).await.unwrap();
         let response = http(server.addr, &get("/healthz", &[])).await;
         assert_eq!(response.status, 503);
         ws.close(CloseCode::NORMAL, "").await.unwrap();
+        ws.closed().await.unwrap();
         // The slot is free again once the connection is gone.
         let mut status = 0;
         for _ in 0..50 {

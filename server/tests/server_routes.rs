@@ -24,7 +24,7 @@ async fn echo_returns_every_message_as_it_came() {
         let server = Server::start(&["--max-message-size", BIG]).await;
         let options =
             ClientOptions::default().with_config(Config::default().with_max_message_size(20 << 20));
-        let mut ws = connect_with(&server.url("/echo"), &options).await.unwrap();
+        let (mut ws, _) = connect_with(&server.url("/echo"), &options).await.unwrap();
         for size in [0, 1, 125, 126, 65536, 1 << 20, 16 << 20] {
             let data = pattern(size);
             ws.send(binary_message(&data)).await.unwrap();
@@ -37,7 +37,8 @@ async fn echo_returns_every_message_as_it_came() {
         let s = text(100_000);
         ws.send_text(&s).await.unwrap();
         assert_eq!(ws.recv().await.unwrap().unwrap(), text_message(&s));
-        let info = ws.close(CloseCode::NORMAL, "bye").await.unwrap();
+        ws.close(CloseCode::NORMAL, "bye").await.unwrap();
+        let info = ws.closed().await.unwrap();
         assert!(info.clean);
     })
     .await;
@@ -82,8 +83,8 @@ async fn chat_delivers_to_everyone_while_a_stalled_client_is_dropped() {
         let mut stalled = socket.connect(server.addr).await.unwrap();
         upgrade_on(&mut stalled, "/chat").await;
 
-        let alice = connect(&server.url("/chat")).await.unwrap();
-        let mut bob = connect(&server.url("/chat")).await.unwrap();
+        let (alice, _) = connect(&server.url("/chat")).await.unwrap();
+        let (mut bob, _) = connect(&server.url("/chat")).await.unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
         let (mut alice_in, mut alice_out) = alice.split();
         const COUNT: usize = 300;

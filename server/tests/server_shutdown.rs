@@ -25,7 +25,7 @@ async fn sigterm_echoes_what_arrived_refuses_handshakes_closes_with_1001_and_exi
         .await;
         let options =
             ClientOptions::default().with_config(Config::default().with_max_message_size(20 << 20));
-        let mut ws = connect_with(&server.url("/echo"), &options).await.unwrap();
+        let (mut ws, _) = connect_with(&server.url("/echo"), &options).await.unwrap();
         // Messages the server receives before the signal, and does not get to finish echoing:
         // this client does not read until after the signal.
         let big = pattern(8 << 20);
@@ -76,8 +76,8 @@ async fn sigterm_closes_idle_chat_and_inspect_connections() {
     within(60, async {
         let mut server = Server::start(&[]).await;
         let options = ClientOptions::default();
-        let mut chat = connect_with(&server.url("/chat"), &options).await.unwrap();
-        let mut inspect = connect_with(&server.url("/inspect"), &options)
+        let (mut chat, _) = connect_with(&server.url("/chat"), &options).await.unwrap();
+        let (mut inspect, _) = connect_with(&server.url("/inspect"), &options)
             .await
             .unwrap();
         // The inspector's first report.

@@ -51,7 +51,7 @@ async fn run(base: &str, agent: &str) -> Result<(), String> {
     for case in 1..=count {
         let url = format!("{base}/runCase?case={case}&agent={agent}");
         match connect_with(&url, &options).await {
-            Ok(ws) => echo(ws).await,
+            Ok((ws, _)) => echo(ws).await,
             Err(error) => {
                 eprintln!("case {case}: cannot connect: {error}");
                 failed.push(case);
@@ -59,7 +59,7 @@ async fn run(base: &str, agent: &str) -> Result<(), String> {
         }
     }
     let url = format!("{base}/updateReports?agent={agent}");
-    let mut ws = connect_with(&url, &options)
+    let (mut ws, _) = connect_with(&url, &options)
         .await
         .map_err(|e| format!("cannot update the reports: {e}"))?;
     // The fuzzer closes once the reports are written.
@@ -73,7 +73,7 @@ async fn run(base: &str, agent: &str) -> Result<(), String> {
 
 async fn case_count(base: &str, options: &ClientOptions) -> Result<u32, String> {
     let url = format!("{base}/getCaseCount");
-    let mut ws = connect_with(&url, options)
+    let (mut ws, _) = connect_with(&url, options)
         .await
         .map_err(|e| format!("cannot ask for the case count: {e}"))?;
     let count = match ws.recv().await {
@@ -85,6 +85,7 @@ async fn case_count(base: &str, options: &ClientOptions) -> Result<u32, String> 
         other => return Err(format!("expected the case count, got {other:?}")),
     };
     let _ = ws.close(CloseCode::NORMAL, "").await;
+    let _ = ws.closed().await;
     Ok(count)
 }
 

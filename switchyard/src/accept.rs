@@ -1,7 +1,7 @@
 //! The server role: reading a handshake request, answering it, and handing over to the frames.
 //!
 //! The core parses and validates the request ([`RequestParser`]), writes the 101 answer
-//! ([`Request::write_response`]) and every refusal ([`HandshakeError::write_response`]); this
+//! ([`write_response`](switchyard_core::handshake::Request::write_response)) and every refusal ([`HandshakeError::write_response`]); this
 //! module reads and writes those bytes under the handshake timeout. [`accept`] does it all;
 //! [`PendingUpgrade`] stops after reading, for a server that also speaks plain HTTP or wants
 //! to decide per request.
@@ -10,13 +10,11 @@ use std::time::Duration;
 
 use switchyard_core::Parsed;
 use switchyard_core::connection::Connection;
-use switchyard_core::handshake::{
-    HandshakeError, OriginPolicy, Request, RequestParser, WriteError,
-};
+use switchyard_core::handshake::{HandshakeError, OriginPolicy, RequestParser, WriteError};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::{Instant, timeout_at};
 
-use crate::{Config, Error, WebSocket};
+use crate::{AcceptError, Config, Request, WebSocket};
 
 /// After answering as plain HTTP, how long to read and discard what the client still sends.
 const LINGER: Duration = Duration::from_secs(1);
@@ -48,14 +46,26 @@ impl Answer {
     }
 }
 
-/// Accepts a WebSocket connection: reads the request, refuses it with its HTTP status if the
-/// core finds it invalid or the `Origin` is not the request's own host
-/// ([`OriginPolicy::SAME_HOST`]; requests without `Origin` are accepted), and answers 101.
-/// The whole handshake is bounded by [`Config::handshake_timeout`].
+/// Accepts a WebSocket connection with the default [`Config`]: reads the request, refuses
+/// it with its HTTP status if the core finds it invalid, and answers 101. Returns the
+/// connection and the [`Request`] it accepted (path, query, headers).
+///
+/// **Strict by default:** a request whose `Origin` is not its own `Host`
+/// ([`OriginPolicy::SAME_HOST`], RFC 6455 §10.2) is refused with 403, so a page on another
+/// site cannot open a connection with the user's cookies; requests without `Origin`
+/// (non-browser clients) are accepted. Use [`accept_with`] to allow other origins.
 pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
+) -> Result<(WebSocket<S>, Request), AcceptError> {
+    accept_with_config(stream, &Config::default()).await
+}
+
+/// [`accept`] with limits and timers from `config`. The whole handshake is bounded by
+/// [`Config::handshake_timeout`].
+pub async fn accept_with_config<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
     config: &Config,
-) -> Result<WebSocket<S>, Error> {
+) -> Result<(WebSocket<S>, Request), AcceptError> {
     accept_with(stream, config, |request| {
         request.check_origin(&OriginPolicy::SAME_HOST)?;
         Ok(Answer::default())
@@ -67,18 +77,25 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
 /// path, subprotocols, credentials) and answer it or refuse it with a [`HandshakeError`]
 /// (e.g. [`HandshakeError::ForbiddenOrigin`] for 403). `decide` applies no origin policy of
 /// its own accord: call [`Request::check_origin`] in it.
-pub async fn accept_with<S, F>(stream: S, config: &Config, decide: F) -> Result<WebSocket<S>, Error>
+pub async fn accept_with<S, F>(
+    stream: S,
+    config: &Config,
+    decide: F,
+) -> Result<(WebSocket<S>, Request), AcceptError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
-    F: FnOnce(&Request<'_>) -> Result<Answer, HandshakeError>,
+    F: FnOnce(&Request) -> Result<Answer, HandshakeError>,
 {
     let pending = PendingUpgrade::read(stream, config).await?;
-    let verdict = pending.request().and_then(|request| decide(&request));
+    let verdict = match pending.request() {
+        Ok(request) => decide(request),
+        Err(error) => Err(error),
+    };
     match verdict {
         Ok(answer) => pending.accept(&answer).await,
         Err(error) => {
             pending.refuse(error).await?;
-            Err(Error::Handshake(error))
+            Err(AcceptError::Refused(error))
         }
     }
 }
@@ -94,71 +111,26 @@ where
 pub struct PendingUpgrade<S> {
     stream: S,
     buf: Vec<u8>,
-    head: Result<usize, HandshakeError>,
+    /// The head's length, and the request if the core accepted it.
+    head: Result<(usize, Request), HandshakeError>,
     config: Config,
     deadline: Instant,
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> PendingUpgrade<S> {
-    /// Reads until the request head is complete or the core refuses it (too large, not an
-    /// upgrade...). Fails only if the transport does, ends early ([`std::io::ErrorKind::UnexpectedEof`]), or the
-    /// handshake timeout runs out ([`Error::HandshakeTimeout`]).
-    pub async fn read(stream: S, config: &Config) -> Result<PendingUpgrade<S>, Error> {
-        PendingUpgrade::read_after(stream, Vec::new(), config).await
-    }
-
-    /// Like [`read`](Self::read), for a stream whose first bytes an HTTP layer already read:
-    /// they are `already_read`, and the rest comes from the stream.
-    pub async fn read_after(
-        mut stream: S,
-        already_read: Vec<u8>,
-        config: &Config,
-    ) -> Result<PendingUpgrade<S>, Error> {
-        let deadline = Instant::now() + config.handshake_timeout;
-        let mut parser = RequestParser::new(config.limits);
-        let mut buf = already_read;
-        let head = loop {
-            if !buf.is_empty() {
-                match parser.parse(&buf) {
-                    Ok(Parsed::Complete(_, len)) => break Ok(len),
-                    Ok(Parsed::Partial) => {}
-                    Err(error) => break Err(error),
-                }
-            }
-            // The parser refuses a head past `max_header_bytes`, so this stays bounded.
-            buf.reserve(2048);
-            let read = timeout_at(deadline, stream.read_buf(&mut buf))
-                .await
-                .map_err(|_| Error::HandshakeTimeout)??;
-            if read == 0 {
-                return Err(Error::Io(std::io::ErrorKind::UnexpectedEof.into()));
-            }
-        };
-        Ok(PendingUpgrade {
-            stream,
-            buf,
-            head,
-            config: *config,
-            deadline,
-        })
-    }
-
+impl<S> PendingUpgrade<S> {
     /// The validated upgrade request, or the core's reason to refuse it. Every error but
     /// `RequestLineTooLong`, `HeadTooLarge` and `TooManyHeaders` comes from a complete head,
     /// which may still be a valid plain HTTP request.
-    pub fn request(&self) -> Result<Request<'_>, HandshakeError> {
-        self.head?;
-        // Parsing again from the start is linear and allocation-free; it is how the request
-        // borrows the buffer without this type borrowing itself.
-        match RequestParser::new(self.config.limits).parse(&self.buf)? {
-            Parsed::Complete(request, _) => Ok(request),
-            Parsed::Partial => Err(HandshakeError::Malformed),
+    pub fn request(&self) -> Result<&Request, HandshakeError> {
+        match &self.head {
+            Ok((_, request)) => Ok(request),
+            Err(error) => Err(*error),
         }
     }
 
     /// The length of the complete request head, if the core found one and accepted it.
     pub fn head_len(&self) -> Option<usize> {
-        self.head.ok()
+        self.head.as_ref().ok().map(|(len, _)| *len)
     }
 
     /// Every byte read: the head, and any bytes after it.
@@ -180,73 +152,143 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PendingUpgrade<S> {
     pub fn into_parts(self) -> (S, Vec<u8>) {
         (self.stream, self.buf)
     }
+}
 
-    /// Answers 101 and starts the connection. A request the core refused is refused instead
-    /// (its response written) and returned as [`Error::Handshake`]; an `answer` the core
-    /// cannot write fails with [`Error::Answer`] before anything is sent.
-    pub async fn accept(mut self, answer: &Answer) -> Result<WebSocket<S>, Error> {
-        let response = match self.request() {
-            Ok(request) => response(&request, answer),
+impl<S: AsyncRead + AsyncWrite + Unpin> PendingUpgrade<S> {
+    /// Reads until the request head is complete or the core refuses it (too large, not an
+    /// upgrade...). Fails only if the transport does, ends early
+    /// ([`std::io::ErrorKind::UnexpectedEof`]), or the handshake timeout runs out
+    /// ([`AcceptError::Timeout`]).
+    pub async fn read(stream: S, config: &Config) -> Result<PendingUpgrade<S>, AcceptError> {
+        PendingUpgrade::read_after(stream, Vec::new(), config).await
+    }
+
+    /// Like [`read`](Self::read), for a stream whose first bytes an HTTP layer already read:
+    /// they are `already_read`, and the rest comes from the stream.
+    pub async fn read_after(
+        mut stream: S,
+        already_read: Vec<u8>,
+        config: &Config,
+    ) -> Result<PendingUpgrade<S>, AcceptError> {
+        let deadline = Instant::now() + config.handshake_timeout;
+        let mut parser = RequestParser::new(config.limits);
+        let mut buf = already_read;
+        let head = loop {
+            if !buf.is_empty() {
+                match parser.parse(&buf) {
+                    Ok(Parsed::Complete(request, len)) => {
+                        break Ok((len, Request::from_core(&request)));
+                    }
+                    Ok(Parsed::Partial) => {}
+                    Err(error) => break Err(error),
+                }
+            }
+            // The parser refuses a head past `max_header_bytes`, so this stays bounded.
+            buf.reserve(2048);
+            let read = timeout_at(deadline, stream.read_buf(&mut buf))
+                .await
+                .map_err(|_| AcceptError::Timeout)??;
+            if read == 0 {
+                return Err(AcceptError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+            }
+        };
+        Ok(PendingUpgrade {
+            stream,
+            buf,
+            head,
+            config: *config,
+            deadline,
+        })
+    }
+
+    /// Answers 101 and starts the connection; returns it with the request it answered. A
+    /// request the core refused is refused instead (its response written) and returned as
+    /// [`AcceptError::Refused`]; an `answer` the core cannot write fails with
+    /// [`AcceptError::Answer`] before anything is sent.
+    pub async fn accept(self, answer: &Answer) -> Result<(WebSocket<S>, Request), AcceptError> {
+        let PendingUpgrade {
+            mut stream,
+            buf,
+            head,
+            config,
+            deadline,
+        } = self;
+        let response = match head {
+            Ok((head_len, request)) => {
+                response(&buf[..head_len], &config, answer).map(|bytes| (head_len, request, bytes))
+            }
             Err(error) => Err(ResponseError::Refused(error)),
         };
-        let response = match response {
-            Ok(bytes) => bytes,
+        let (head_len, request, response) = match response {
+            Ok(accepted) => accepted,
             Err(ResponseError::Refused(error)) => {
                 // Boxed: the refusal's state need not weigh on every accepted connection.
-                Box::pin(self.refuse(error)).await?;
-                return Err(Error::Handshake(error));
+                Box::pin(refuse(&mut stream, deadline, error)).await?;
+                return Err(AcceptError::Refused(error));
             }
-            Err(ResponseError::Unwritable(error)) => return Err(Error::Answer(error)),
+            Err(ResponseError::Unwritable(error)) => return Err(AcceptError::Answer(error)),
         };
         let write = async {
-            self.stream.write_all(&response).await?;
-            self.stream.flush().await
+            stream.write_all(&response).await?;
+            stream.flush().await
         };
-        timeout_at(self.deadline, write)
+        timeout_at(deadline, write)
             .await
-            .map_err(|_| Error::HandshakeTimeout)??;
-        let head_len = self.head.unwrap_or(0);
-        let conn = Connection::server(self.config.limits);
+            .map_err(|_| AcceptError::Timeout)??;
+        let conn = Connection::server(config.limits);
         let protocol = answer.protocol.as_deref().map(Box::from);
-        Ok(WebSocket::from_parts(
-            self.stream,
-            conn,
-            &self.config,
-            &self.buf[head_len..],
-            protocol,
-        ))
+        let ws = WebSocket::from_parts(stream, conn, &config, &buf[head_len..], protocol);
+        Ok((ws, request))
     }
 
     /// Refuses the request with the core's response for `error` (its status, a one-line
     /// body, `Connection: close`), then closes the connection as [`respond`](Self::respond)
     /// does.
-    pub async fn refuse(self, error: HandshakeError) -> Result<(), Error> {
-        let mut out = vec![0u8; 512];
-        let len = loop {
-            match error.write_response(&mut out) {
-                Ok(len) => break len,
-                // The core says exactly how much room it needs.
-                Err(too_small) => out.resize(too_small.needed, 0),
-            }
-        };
-        self.respond(&out[..len]).await
+    pub async fn refuse(mut self, error: HandshakeError) -> Result<(), AcceptError> {
+        refuse(&mut self.stream, self.deadline, error).await
     }
 
     /// Answers as plain HTTP: writes `response` (a complete response, which should say
     /// `Connection: close`), shuts down the write side, and reads and discards what the client
     /// still sends for up to a second, so closing does not reset the connection and destroy
     /// the response before the client reads it.
-    pub async fn respond(mut self, response: &[u8]) -> Result<(), Error> {
-        let write = async {
-            self.stream.write_all(response).await?;
-            self.stream.shutdown().await
-        };
-        timeout_at(self.deadline.max(Instant::now() + LINGER), write)
-            .await
-            .map_err(|_| Error::HandshakeTimeout)??;
-        linger(&mut self.stream).await;
-        Ok(())
+    pub async fn respond(mut self, response: &[u8]) -> Result<(), AcceptError> {
+        respond(&mut self.stream, self.deadline, response).await
     }
+}
+
+/// [`PendingUpgrade::refuse`] on the parts of one.
+async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    deadline: Instant,
+    error: HandshakeError,
+) -> Result<(), AcceptError> {
+    let mut out = vec![0u8; 512];
+    let len = loop {
+        match error.write_response(&mut out) {
+            Ok(len) => break len,
+            // The core says exactly how much room it needs.
+            Err(too_small) => out.resize(too_small.needed, 0),
+        }
+    };
+    respond(stream, deadline, &out[..len]).await
+}
+
+/// [`PendingUpgrade::respond`] on the parts of one.
+async fn respond<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    deadline: Instant,
+    response: &[u8],
+) -> Result<(), AcceptError> {
+    let write = async {
+        stream.write_all(response).await?;
+        stream.shutdown().await
+    };
+    timeout_at(deadline.max(Instant::now() + LINGER), write)
+        .await
+        .map_err(|_| AcceptError::Timeout)??;
+    linger(stream).await;
+    Ok(())
 }
 
 enum ResponseError {
@@ -254,8 +296,15 @@ enum ResponseError {
     Unwritable(WriteError),
 }
 
-/// The 101 answer's bytes, written by the core.
-fn response(request: &Request<'_>, answer: &Answer) -> Result<Vec<u8>, ResponseError> {
+/// The 101 answer's bytes, written by the core for the request `head` it accepted.
+fn response(head: &[u8], config: &Config, answer: &Answer) -> Result<Vec<u8>, ResponseError> {
+    // The core parses the head again, linearly and without allocating: its request borrows
+    // the buffer, which the pending upgrade owns.
+    let request = match RequestParser::new(config.limits).parse(head) {
+        Ok(Parsed::Complete(request, _)) => request,
+        Ok(Parsed::Partial) => return Err(ResponseError::Refused(HandshakeError::Malformed)),
+        Err(error) => return Err(ResponseError::Refused(error)),
+    };
     let headers: Vec<(&str, &str)> = answer
         .headers
         .iter()

@@ -9,11 +9,11 @@ use tokio::time::{Instant, timeout_at};
 
 use switchyard_core::Parsed;
 use switchyard_core::connection::Connection;
-use switchyard_core::handshake::{ClientConfig, ClientHandshake};
+use switchyard_core::handshake::{ClientConfig, ClientHandshake, ClientHandshakeError, StatusCode};
 
 use crate::masks::OsMasks;
-use crate::url::WsUrl;
-use crate::{Config, Error, WebSocket};
+use crate::url::{UrlError, WsUrl};
+use crate::{ClientStream, Config, ConnectError, Headers, Response, WebSocket};
 
 /// What a client asks for beyond the URL.
 #[derive(Debug, Clone, Default)]
@@ -60,24 +60,30 @@ impl ClientOptions {
     }
 }
 
-/// Connects to a `ws://host[:port]/path` URL over TCP with the default options.
-pub async fn connect(url: &str) -> Result<WebSocket<TcpStream>, Error> {
+/// Connects to a `ws://host[:port]/path` URL over TCP with the default options, and returns
+/// the connection with the server's handshake [`Response`].
+pub async fn connect(url: &str) -> Result<(WebSocket<ClientStream>, Response), ConnectError> {
     connect_with(url, &ClientOptions::default()).await
 }
 
 /// Connects to a `ws://` URL over TCP. The whole of it, TCP connect and handshake, is bounded
-/// by the handshake timeout.
+/// by the handshake timeout. A `wss://` URL fails with [`ConnectError::TlsNotBuilt`].
 pub async fn connect_with(
     url: &str,
     options: &ClientOptions,
-) -> Result<WebSocket<TcpStream>, Error> {
-    let url = WsUrl::parse(url)?;
+) -> Result<(WebSocket<ClientStream>, Response), ConnectError> {
+    let url = WsUrl::parse(url).map_err(|e| match e {
+        UrlError::TlsUnsupported => ConnectError::TlsNotBuilt,
+        e => ConnectError::Url(e),
+    })?;
     let deadline = Instant::now() + options.config.handshake_timeout;
     let tcp = timeout_at(deadline, TcpStream::connect((url.host, url.port)))
         .await
-        .map_err(|_| Error::HandshakeTimeout)??;
-    tcp.set_nodelay(true)?;
-    handshake(tcp, url.authority, &url.target, options, deadline).await
+        .map_err(|_| ConnectError::Timeout)?
+        .map_err(ConnectError::Connect)?;
+    tcp.set_nodelay(true).map_err(ConnectError::Connect)?;
+    let stream = ClientStream::Plain(tcp);
+    handshake(stream, url.authority, &url.target, options, deadline).await
 }
 
 /// Performs the client's opening handshake over a stream the caller connected (a TLS stream,
@@ -87,7 +93,7 @@ pub async fn client_handshake<S: AsyncRead + AsyncWrite + Unpin>(
     host: &str,
     target: &str,
     options: &ClientOptions,
-) -> Result<WebSocket<S>, Error> {
+) -> Result<(WebSocket<S>, Response), ConnectError> {
     let deadline = Instant::now() + options.config.handshake_timeout;
     handshake(stream, host, target, options, deadline).await
 }
@@ -98,7 +104,7 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     target: &str,
     options: &ClientOptions,
     deadline: Instant,
-) -> Result<WebSocket<S>, Error> {
+) -> Result<(WebSocket<S>, Response), ConnectError> {
     let protocols: Vec<&str> = options.protocols.iter().map(String::as_str).collect();
     let headers: Vec<(&str, &str)> = options
         .headers
@@ -115,9 +121,9 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     let limits = options.config.limits;
     // RFC 6455 §4.1: the nonce MUST be selected randomly for each connection.
     let mut nonce = [0u8; 16];
-    getrandom::fill(&mut nonce).map_err(|e| Error::Io(std::io::Error::other(e)))?;
+    getrandom::fill(&mut nonce).map_err(|e| ConnectError::Io(std::io::Error::other(e)))?;
     let mut handshake =
-        ClientHandshake::new(request, nonce, limits).map_err(Error::ClientHandshake)?;
+        ClientHandshake::new(request, nonce, limits).map_err(ConnectError::Handshake)?;
     let mut out = vec![0u8; 512];
     let len = loop {
         match handshake.write_request(&mut out) {
@@ -132,32 +138,46 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         let mut buf = Vec::with_capacity(1024);
         loop {
             if stream.read_buf(&mut buf).await? == 0 {
-                return Err(Error::Io(std::io::ErrorKind::UnexpectedEof.into()));
+                return Err(ConnectError::Io(std::io::ErrorKind::UnexpectedEof.into()));
             }
-            match handshake
-                .parse_response(&buf)
-                .map_err(Error::ClientHandshake)?
-            {
-                Parsed::Partial => {
+            match handshake.parse_response(&buf) {
+                Ok(Parsed::Partial) => {
                     // The head is capped by the limits; room for one more read past it.
                     buf.reserve(1024);
                 }
-                Parsed::Complete(response, head_len) => {
-                    let protocol = response.protocol().map(Box::from);
-                    return Ok((protocol, buf, head_len));
+                Ok(Parsed::Complete(response, head_len)) => {
+                    let response = accepted(response.head(), response.protocol());
+                    return Ok((response, buf, head_len));
                 }
+                Err(error) => return Err(refused(&buf, error)),
             }
         }
     };
-    let (protocol, buf, head_len) = timeout_at(deadline, exchange)
+    let (response, buf, head_len) = timeout_at(deadline, exchange)
         .await
-        .map_err(|_| Error::HandshakeTimeout)??;
+        .map_err(|_| ConnectError::Timeout)??;
     let conn = Connection::client(limits, OsMasks::new());
-    Ok(WebSocket::from_parts(
-        stream,
-        conn,
-        &options.config,
-        &buf[head_len..],
-        protocol,
-    ))
+    let protocol = response.protocol().map(Box::from);
+    let ws = WebSocket::from_parts(stream, conn, &options.config, &buf[head_len..], protocol);
+    Ok((ws, response))
+}
+
+/// The [`Response`] of a 101 the core validated.
+fn accepted(head: &[u8], protocol: Option<&str>) -> Response {
+    // The core parsed this very head, so it is a complete response.
+    let (status, headers) =
+        Headers::of_response(head).unwrap_or((StatusCode::SWITCHING_PROTOCOLS, Headers::default()));
+    Response::new(status, headers, protocol)
+}
+
+/// The error for an answer the core refused: a status other than 101 becomes
+/// [`ConnectError::Refused`] with the answer's fields, so the caller can read e.g. a
+/// `Retry-After` or `WWW-Authenticate`.
+fn refused(buf: &[u8], error: ClientHandshakeError) -> ConnectError {
+    if let ClientHandshakeError::UnexpectedStatus(_) = error
+        && let Some((status, headers)) = Headers::of_response(buf)
+    {
+        return ConnectError::Refused(Box::new(Response::new(status, headers, None)));
+    }
+    ConnectError::Handshake(error)
 }

@@ -1,37 +1,32 @@
-//! The shell's one error type: what can go wrong around a connection, kept apart by cause.
+//! The shell's errors, one type per phase: the opening handshake ([`ConnectError`] for the
+//! client, [`AcceptError`] for the server) and the connection after it ([`Error`]), so the
+//! application never matches a variant that cannot happen where it stands.
 
 use std::{fmt, io};
 
 use switchyard_core::ProtocolError;
 use switchyard_core::connection::SendError;
-use switchyard_core::handshake::{ClientHandshakeError, HandshakeError, WriteError};
+#[cfg(feature = "client")]
+use switchyard_core::handshake::ClientHandshakeError;
+#[cfg(feature = "server")]
+use switchyard_core::handshake::{HandshakeError, StatusCode, WriteError};
 
+#[cfg(feature = "client")]
+use crate::Response;
+#[cfg(feature = "client")]
 use crate::url::UrlError;
 
-/// Why an operation on a connection failed.
+/// Why an open connection failed: what [`recv`](crate::WebSocket::recv),
+/// [`send`](crate::WebSocket::send) and the other connection methods return.
 ///
-/// The peer's misbehaviour ([`Protocol`](Error::Protocol), [`Handshake`](Error::Handshake)),
-/// the application's ([`Send`](Error::Send), [`Answer`](Error::Answer)), the transport's
-/// ([`Io`](Error::Io)) and time running out are separate variants, each carrying the
-/// core's own error where there is one.
+/// The peer's misbehaviour ([`Protocol`](Error::Protocol)), the application's
+/// ([`Send`](Error::Send)), the transport's ([`Io`](Error::Io)) and the ways a connection
+/// ends without a closing handshake are separate variants.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
-    /// The transport failed, or ended in the middle of the opening handshake
-    /// ([`io::ErrorKind::UnexpectedEof`]).
+    /// The transport failed.
     Io(io::Error),
-    /// Server side: the request was refused with [`HandshakeError::status`], and that
-    /// response was written.
-    Handshake(HandshakeError),
-    /// Client side: the server's answer failed validation.
-    ClientHandshake(ClientHandshakeError),
-    /// Server side: the answer could not be written (a subprotocol the client did not offer,
-    /// or an unsafe extra header). Nothing was sent.
-    Answer(WriteError),
-    /// Client side: the URL cannot be used.
-    Url(UrlError),
-    /// The opening handshake did not finish within the handshake timeout.
-    HandshakeTimeout,
     /// The peer broke the protocol. A close frame with the error's code was sent and the
     /// connection is closed.
     Protocol(ProtocolError),
@@ -50,11 +45,6 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Io(e) => write!(f, "I/O error: {e}"),
-            Error::Handshake(e) => write!(f, "handshake refused: {e}"),
-            Error::ClientHandshake(e) => write!(f, "handshake failed: {e}"),
-            Error::Answer(e) => write!(f, "cannot answer the handshake: {e}"),
-            Error::Url(e) => write!(f, "invalid URL: {e}"),
-            Error::HandshakeTimeout => f.write_str("opening handshake timed out"),
             Error::Protocol(e) => write!(
                 f,
                 "peer broke the protocol: {e} (closed with {})",
@@ -71,13 +61,9 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io(e) => Some(e),
-            Error::Handshake(e) => Some(e),
-            Error::ClientHandshake(e) => Some(e),
-            Error::Answer(e) => Some(e),
-            Error::Url(e) => Some(e),
             Error::Protocol(e) => Some(e),
             Error::Send(e) => Some(e),
-            Error::HandshakeTimeout | Error::KeepaliveTimeout | Error::AbnormalClosure => None,
+            Error::KeepaliveTimeout | Error::AbnormalClosure => None,
         }
     }
 }
@@ -94,8 +80,145 @@ impl From<SendError> for Error {
     }
 }
 
-impl From<UrlError> for Error {
-    fn from(e: UrlError) -> Self {
-        Error::Url(e)
+/// Why the client's opening handshake failed: what [`connect`](crate::connect) and
+/// [`client_handshake`](crate::client_handshake) return.
+#[cfg(feature = "client")]
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The URL cannot be used.
+    Url(UrlError),
+    /// A `wss://` URL: this build has no TLS support.
+    TlsNotBuilt,
+    /// The server could not be reached: name resolution or the TCP connect failed.
+    Connect(io::Error),
+    /// The transport failed during the handshake, or ended before the answer was complete
+    /// ([`io::ErrorKind::UnexpectedEof`]), or the OS random source failed.
+    Io(io::Error),
+    /// The server answered with a status other than 101 (RFC 6455 §4.1: the handshake
+    /// failed). Its status and header fields are here; its body is not read.
+    Refused(Box<Response>),
+    /// The request could not be built from the options, or the server's 101 answer failed
+    /// validation (RFC 6455 §4.1).
+    Handshake(ClientHandshakeError),
+    /// The handshake (connect included) did not finish within
+    /// [`Config::handshake_timeout`](crate::Config::handshake_timeout).
+    Timeout,
+}
+
+#[cfg(feature = "client")]
+impl ConnectError {
+    /// The HTTP status the server refused the handshake with, if it answered one.
+    pub fn status(&self) -> Option<switchyard_core::handshake::StatusCode> {
+        match self {
+            ConnectError::Refused(response) => Some(response.status()),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(feature = "client")]
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnectError::Url(e) => write!(f, "invalid URL: {e}"),
+            ConnectError::TlsNotBuilt => {
+                f.write_str("wss:// needs TLS support, which this build of switchyard lacks")
+            }
+            ConnectError::Connect(e) => write!(f, "cannot reach the server: {e}"),
+            ConnectError::Io(e) => write!(f, "I/O error during the handshake: {e}"),
+            ConnectError::Refused(response) => {
+                write!(
+                    f,
+                    "server refused the handshake: HTTP {}",
+                    response.status()
+                )
+            }
+            ConnectError::Handshake(e) => write!(f, "handshake failed: {e}"),
+            ConnectError::Timeout => f.write_str("opening handshake timed out"),
+        }
+    }
+}
+
+#[cfg(feature = "client")]
+impl std::error::Error for ConnectError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConnectError::Url(e) => Some(e),
+            ConnectError::Connect(e) | ConnectError::Io(e) => Some(e),
+            ConnectError::Handshake(e) => Some(e),
+            ConnectError::TlsNotBuilt | ConnectError::Refused(_) | ConnectError::Timeout => None,
+        }
+    }
+}
+
+#[cfg(feature = "client")]
+impl From<io::Error> for ConnectError {
+    fn from(e: io::Error) -> Self {
+        ConnectError::Io(e)
+    }
+}
+
+/// Why the server's opening handshake failed: what [`accept`](crate::accept) and
+/// [`PendingUpgrade`](crate::PendingUpgrade) return.
+#[cfg(feature = "server")]
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AcceptError {
+    /// The transport failed, or ended before the request head was complete
+    /// ([`io::ErrorKind::UnexpectedEof`]).
+    Io(io::Error),
+    /// The request was refused with [`HandshakeError::status`] (by the core's validation or
+    /// the application's decision), and that response was written.
+    Refused(HandshakeError),
+    /// The application's answer could not be written (a subprotocol the client did not
+    /// offer, or an unsafe extra header). Nothing was sent.
+    Answer(WriteError),
+    /// The handshake did not finish within
+    /// [`Config::handshake_timeout`](crate::Config::handshake_timeout).
+    Timeout,
+}
+
+#[cfg(feature = "server")]
+impl AcceptError {
+    /// The HTTP status the request was refused with, if it was.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            AcceptError::Refused(e) => Some(e.status()),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(feature = "server")]
+impl fmt::Display for AcceptError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AcceptError::Io(e) => write!(f, "I/O error during the handshake: {e}"),
+            AcceptError::Refused(e) => {
+                write!(f, "handshake refused with HTTP {}: {e}", e.status())
+            }
+            AcceptError::Answer(e) => write!(f, "cannot answer the handshake: {e}"),
+            AcceptError::Timeout => f.write_str("opening handshake timed out"),
+        }
+    }
+}
+
+#[cfg(feature = "server")]
+impl std::error::Error for AcceptError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            AcceptError::Io(e) => Some(e),
+            AcceptError::Refused(e) => Some(e),
+            AcceptError::Answer(e) => Some(e),
+            AcceptError::Timeout => None,
+        }
+    }
+}
+
+#[cfg(feature = "server")]
+impl From<io::Error> for AcceptError {
+    fn from(e: io::Error) -> Self {
+        AcceptError::Io(e)
     }
 }

@@ -5,39 +5,58 @@
 //! are the core's, written once and shared with the wasm bindings.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), switchyard::Error> {
-//! use switchyard::{Config, Message, accept, connect};
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use switchyard::{CloseCode, Message, accept, connect};
 //!
-//! // Server: accept on a TCP stream, echo until the peer closes.
+//! // Server: accept on a TCP stream (same-origin browsers only, by default), echo until the
+//! // peer closes.
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! let (tcp, _) = listener.accept().await?;
-//! let mut ws = accept(tcp, &Config::default()).await?;
+//! let (mut ws, request) = accept(tcp).await?;
+//! println!("upgraded {} (query {:?})", request.path(), request.query());
 //! while let Some(message) = ws.recv().await {
 //!     ws.send(message?).await?;
 //! }
 //!
-//! // Client.
-//! let mut ws = connect("ws://127.0.0.1:8080/echo").await?;
+//! // Client: the connection, and the server's handshake response.
+//! let (mut ws, response) = connect("ws://127.0.0.1:8080/echo").await?;
+//! println!("cookies: {:?}", response.headers().get_all("set-cookie").count());
 //! ws.send(Message::Text("hello".into())).await?;
 //! let reply = ws.recv().await;
+//! ws.close(CloseCode::NORMAL, "done").await?;
+//! let ending = ws.closed().await?;
 //! # Ok(()) }
 //! ```
+//!
+//! ## Errors, by phase
+//!
+//! The opening handshake fails with [`ConnectError`] (client: URL, DNS/TCP, refusal with the
+//! server's [`Response`], timeout) or [`AcceptError`] (server: I/O, the refusal's status,
+//! timeout); once open, a connection fails only with [`Error`].
 //!
 //! ## What it does around the core
 //!
 //! - **Handshakes** ([`accept`], [`accept_with`], [`PendingUpgrade`], [`connect`],
 //!   [`client_handshake`]): read and write the bytes the core parses and produces, under
 //!   [`Config::handshake_timeout`]; the client's nonce and masking keys come from the OS RNG.
-//! - **A connection** ([`WebSocket`]): async `recv`/`send`/`close`, plus `futures`
+//!   The application gets the [`Request`] it accepted or the [`Response`] it was given.
+//! - **A connection** ([`WebSocket`]): async `recv`/`send`/`close`/`closed`, plus `futures`
 //!   [`Stream`](futures_core::Stream) and [`Sink`](futures_sink::Sink). `recv` is cancel-safe.
-//! - **Two tasks** ([`WebSocket::split`]): a read half and a write half, no lock held across
-//!   an await; the read half sends the automatic pongs and the close reply itself.
+//! - **Two tasks** ([`WebSocket::split`]): a read half and a write half with the same methods
+//!   as the connection (receiving on one, sending on the other), no lock held across an
+//!   await; the read half sends the automatic pongs and the close reply itself.
 //! - **Time**: keepalive pings and their timeout, the close timeout.
 //! - **Backpressure**: at most [`Config::write_buffer_size`] bytes queued (plus the message
 //!   being queued); `send` waits beyond it, and reading pauses if the core's own replies
 //!   (pongs) back up that far. Queued frames go out in one write per batch.
 //!
 //! Timers need a Tokio runtime with time enabled.
+//!
+//! ## Features
+//!
+//! `client` ([`connect`], [`client_handshake`]) and `server` ([`accept`], [`PendingUpgrade`])
+//! are on by default; either builds alone. The names `tls`, `webpki-roots`, `http2`,
+//! `deflate`, `proxy`, `hub` and `redis` are reserved for what comes next.
 
 #[cfg(any(
     feature = "tls",
@@ -55,31 +74,52 @@ compile_error!(
 
 #[cfg(feature = "server")]
 mod accept;
+#[cfg(feature = "client")]
+mod client_stream;
 mod config;
 #[cfg(feature = "client")]
 mod connect;
 mod driver;
 mod error;
+mod headers;
 mod masks;
+#[cfg(feature = "server")]
+mod request;
+#[cfg(feature = "client")]
+mod response;
 mod split;
-mod stream;
+mod surface;
 mod timer;
+#[cfg(feature = "client")]
 mod url;
 mod wake;
+mod websocket;
 
 #[cfg(feature = "server")]
-pub use accept::{Answer, PendingUpgrade, accept, accept_with};
+pub use accept::{Answer, PendingUpgrade, accept, accept_with, accept_with_config};
+#[cfg(feature = "client")]
+pub use client_stream::ClientStream;
 pub use config::Config;
 #[cfg(feature = "client")]
 pub use connect::{ClientOptions, client_handshake, connect, connect_with};
 pub use driver::Incoming;
+#[cfg(feature = "server")]
+pub use error::AcceptError;
+#[cfg(feature = "client")]
+pub use error::ConnectError;
 pub use error::Error;
+pub use headers::Headers;
+#[cfg(feature = "server")]
+pub use request::Request;
+#[cfg(feature = "client")]
+pub use response::Response;
 pub use split::{ReadHalf, ReuniteError, WriteHalf};
-pub use stream::WebSocket;
+#[cfg(feature = "client")]
 pub use url::UrlError;
+pub use websocket::WebSocket;
 
 pub use bytes::Bytes;
 pub use switchyard_core;
 pub use switchyard_core::connection::{CloseInfo, DataKind, Initiator, Message, Role, Utf8Bytes};
-pub use switchyard_core::handshake::{HandshakeError, OriginPolicy, Request};
+pub use switchyard_core::handshake::{HandshakeError, OriginPolicy, StatusCode};
 pub use switchyard_core::{CloseCode, Limits, ProtocolError};

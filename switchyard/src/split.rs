@@ -3,36 +3,33 @@
 //! Both halves share the connection behind a mutex that is only held inside a poll, never
 //! across an await. The read half writes too (the core's automatic pongs and close reply), so
 //! replies go out even while the write half sits idle; see [`crate::wake`] for how both halves
-//! are woken.
+//! are woken. Their methods are [`WebSocket`]'s, from [`crate::surface`].
 
 use std::fmt;
-use std::future::poll_fn;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll};
 
-use futures_core::{FusedStream, Stream};
-use futures_sink::Sink;
-use switchyard_core::CloseCode;
-use switchyard_core::connection::{CloseInfo, DataKind, Message};
-use tokio::io::{AsyncRead, AsyncWrite};
-
-use crate::driver::{Driver, Incoming};
-use crate::stream::poll_message;
-use crate::wake::{FanOut, Side};
-use crate::{Error, WebSocket};
+use crate::WebSocket;
+use crate::driver::Driver;
+use crate::surface::{Handle, receive_methods, send_methods, state_methods};
+use crate::wake::FanOut;
 
 type Shared<S> = Arc<Mutex<Driver<S>>>;
 
-pub(crate) fn split<S>(mut driver: Driver<S>) -> (ReadHalf<S>, WriteHalf<S>) {
-    driver.fanout = Some(Arc::new(FanOut::default()));
-    let shared = Arc::new(Mutex::new(driver));
-    (
-        ReadHalf {
-            shared: Arc::clone(&shared),
-        },
-        WriteHalf { shared },
-    )
+impl<S> WebSocket<S> {
+    /// Splits into a read half and a write half that can be used from different tasks at the
+    /// same time. No lock is held across an await. The read half still sends the automatic
+    /// pongs and the close reply; keep reading it.
+    pub fn split(self) -> (ReadHalf<S>, WriteHalf<S>) {
+        let mut driver = self.driver;
+        driver.fanout = Some(Arc::new(FanOut::default()));
+        let shared = Arc::new(Mutex::new(driver));
+        (
+            ReadHalf {
+                shared: Arc::clone(&shared),
+            },
+            WriteHalf { shared },
+        )
+    }
 }
 
 fn lock<S>(shared: &Shared<S>) -> MutexGuard<'_, Driver<S>> {
@@ -52,6 +49,26 @@ pub struct ReadHalf<S> {
 /// The sending half of a [`WebSocket`], from [`WebSocket::split`].
 pub struct WriteHalf<S> {
     shared: Shared<S>,
+}
+
+impl<S> Handle<S> for ReadHalf<S> {
+    fn with<R>(&mut self, f: impl FnOnce(&mut Driver<S>) -> R) -> R {
+        f(&mut lock(&self.shared))
+    }
+
+    fn peek<R>(&self, f: impl FnOnce(&Driver<S>) -> R) -> R {
+        f(&lock(&self.shared))
+    }
+}
+
+impl<S> Handle<S> for WriteHalf<S> {
+    fn with<R>(&mut self, f: impl FnOnce(&mut Driver<S>) -> R) -> R {
+        f(&mut lock(&self.shared))
+    }
+
+    fn peek<R>(&self, f: impl FnOnce(&Driver<S>) -> R) -> R {
+        f(&lock(&self.shared))
+    }
 }
 
 impl<S> fmt::Debug for ReadHalf<S> {
@@ -83,18 +100,7 @@ impl<S> fmt::Display for ReuniteError<S> {
 
 impl<S> std::error::Error for ReuniteError<S> {}
 
-impl<S: AsyncRead + AsyncWrite + Unpin> ReadHalf<S> {
-    /// The next message; `None` once closed. Same contract as [`WebSocket::recv`], and
-    /// cancel-safe.
-    pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
-        poll_fn(|cx| poll_message(&mut lock(&self.shared), cx, Side::Read)).await
-    }
-
-    /// The next message, ping or pong. Cancel-safe.
-    pub async fn recv_event(&mut self) -> Option<Result<Incoming, Error>> {
-        poll_fn(|cx| lock(&self.shared).poll_incoming(cx, Side::Read)).await
-    }
-
+impl<S> ReadHalf<S> {
     /// Puts the halves back together.
     pub fn reunite(self, write: WriteHalf<S>) -> Result<WebSocket<S>, ReuniteError<S>> {
         if !Arc::ptr_eq(&self.shared, &write.shared) {
@@ -118,117 +124,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReadHalf<S> {
     }
 }
 
-impl<S> ReadHalf<S> {
-    /// How the connection ended, once it has.
-    pub fn close_info(&self) -> Option<CloseInfo> {
-        lock(&self.shared).close_info().cloned()
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> WriteHalf<S> {
-    /// Sends a message: waits for room, queues it, returns once it is written. Same contract
-    /// as [`WebSocket::send`].
-    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
-        self.write_with(|driver| driver.start_send(&message)).await
-    }
-
-    /// Sends a text message.
-    pub async fn send_text(&mut self, text: &str) -> Result<(), Error> {
-        self.write_with(|driver| Ok(driver.conn.send_text(text)?))
-            .await
-    }
-
-    /// Sends a binary message.
-    pub async fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
-        self.write_with(|driver| Ok(driver.conn.send_binary(data)?))
-            .await
-    }
-
-    /// Sends one fragment of a message; `fin` ends it.
-    pub async fn send_fragment(
-        &mut self,
-        kind: DataKind,
-        data: &[u8],
-        fin: bool,
-    ) -> Result<(), Error> {
-        self.write_with(|driver| Ok(driver.conn.send_fragment(kind, data, fin)?))
-            .await
-    }
-
-    /// Sends a ping.
-    pub async fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
-        self.write_with(|driver| Ok(driver.conn.send_ping(payload)?))
-            .await
-    }
-
-    /// Writes everything queued.
-    pub async fn flush(&mut self) -> Result<(), Error> {
-        poll_fn(|cx| lock(&self.shared).poll_flush(cx, Side::Write)).await
-    }
-
-    /// Starts the closing handshake: queues a close frame (unless one was sent or received)
-    /// and writes it. The read half finishes the handshake and then ends.
-    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        lock(&self.shared).start_close(code, reason)?;
-        self.flush().await
-    }
-
-    async fn write_with(
-        &mut self,
-        queue: impl FnOnce(&mut Driver<S>) -> Result<(), Error>,
-    ) -> Result<(), Error> {
-        poll_fn(|cx| lock(&self.shared).poll_ready(cx, Side::Write)).await?;
-        queue(&mut lock(&self.shared))?;
-        self.flush().await
-    }
-}
-
-impl<S> WriteHalf<S> {
-    /// Whether messages may still be sent.
-    pub fn is_open(&self) -> bool {
-        lock(&self.shared).conn.is_open()
-    }
-
-    /// Bytes queued and not yet written to the transport.
-    pub fn buffered_amount(&self) -> usize {
-        lock(&self.shared).conn.buffered_amount()
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> Stream for ReadHalf<S> {
-    type Item = Result<Message, Error>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        poll_message(&mut lock(&self.shared), cx, Side::Read)
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> FusedStream for ReadHalf<S> {
-    fn is_terminated(&self) -> bool {
-        lock(&self.shared).is_ended()
-    }
-}
-
-/// Same as [`WebSocket`]'s `Sink`: `close` sends a 1000 close frame and flushes it; the read
-/// half finishes the handshake.
-impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WriteHalf<S> {
-    type Error = Error;
-
-    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        lock(&self.shared).poll_ready(cx, Side::Write)
-    }
-
-    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
-        lock(&self.shared).start_send(&item)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        lock(&self.shared).poll_flush(cx, Side::Write)
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let mut driver = lock(&self.shared);
-        driver.start_close(CloseCode::NORMAL, "")?;
-        driver.poll_flush(cx, Side::Write)
-    }
-}
+receive_methods!(ReadHalf);
+send_methods!(WriteHalf);
+state_methods!(ReadHalf);
+state_methods!(WriteHalf);

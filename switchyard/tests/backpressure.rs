@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use futures_util::SinkExt;
-use switchyard::{Config, Limits, Message, accept};
+use switchyard::{Config, Limits, Message, accept_with_config};
 use tokio::io::AsyncWriteExt;
 
 const BOUND: usize = 64 * 1024;
@@ -24,7 +24,7 @@ async fn feeding_a_peer_that_never_reads_stops_at_the_bound() {
         let (listener, mut peer) = small_buffer_pair().await;
         let server = tokio::spawn(async move {
             let (tcp, _) = listener.accept().await.unwrap();
-            let mut ws = accept(tcp, &config).await.unwrap();
+            let (mut ws, _) = accept_with_config(tcp, &config).await.unwrap();
             let message = Message::Binary(pattern(MESSAGE).into());
             let mut queued = 0usize;
             let mut worst = 0;
@@ -59,7 +59,7 @@ async fn a_ping_flood_from_a_peer_that_never_reads_pauses_reading() {
         let (worst2, seen2) = (Arc::clone(&worst), Arc::clone(&seen));
         tokio::spawn(async move {
             let (tcp, _) = listener.accept().await.unwrap();
-            let mut ws = accept(tcp, &config).await.unwrap();
+            let (mut ws, _) = accept_with_config(tcp, &config).await.unwrap();
             while let Some(Ok(_)) = ws.recv_event().await {
                 seen2.fetch_add(1, Ordering::Relaxed);
                 worst2.fetch_max(ws.buffered_amount(), Ordering::Relaxed);

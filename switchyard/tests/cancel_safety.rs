@@ -34,7 +34,7 @@ async fn a_select_loop_that_keeps_dropping_recv_gets_every_message_in_order() {
         let config = Config::default().with_max_message_size(1 << 20);
         let addr = echo_server(config).await;
         let options = ClientOptions::default().with_config(config);
-        let ws = connect_with(&format!("ws://{addr}/"), &options)
+        let (ws, _) = connect_with(&format!("ws://{addr}/"), &options)
             .await
             .unwrap();
         let (mut read, mut write) = ws.split();

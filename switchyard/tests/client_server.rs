@@ -4,8 +4,8 @@ mod common;
 
 use common::*;
 use switchyard::{
-    Answer, ClientOptions, CloseCode, Config, DataKind, Error, HandshakeError, Initiator, Message,
-    UrlError, accept_with, connect, connect_with,
+    AcceptError, Answer, ClientOptions, CloseCode, Config, ConnectError, DataKind, Error,
+    HandshakeError, Initiator, Message, StatusCode, UrlError, accept_with, connect, connect_with,
 };
 
 const SIZES: [usize; 9] = [0, 1, 125, 126, 65535, 65536, 1 << 20, 4 << 20, 16 << 20];
@@ -19,7 +19,7 @@ async fn echoes_text_and_binary_of_every_size() {
     within(60, async {
         let addr = echo_server(big()).await;
         let options = ClientOptions::default().with_config(big());
-        let mut ws = connect_with(&format!("ws://{addr}/"), &options)
+        let (mut ws, _) = connect_with(&format!("ws://{addr}/"), &options)
             .await
             .unwrap();
         for size in SIZES {
@@ -38,7 +38,8 @@ async fn echoes_text_and_binary_of_every_size() {
                 "{size}"
             );
         }
-        let info = ws.close(CloseCode::NORMAL, "done").await.unwrap();
+        ws.close(CloseCode::NORMAL, "done").await.unwrap();
+        let info = ws.closed().await.unwrap();
         assert!(info.clean);
         assert_eq!(info.code, CloseCode::NORMAL);
         assert_eq!(info.initiator, Initiator::Local);
@@ -50,7 +51,7 @@ async fn echoes_text_and_binary_of_every_size() {
 async fn reassembles_fragmented_messages() {
     within(30, async {
         let addr = echo_server(big()).await;
-        let mut ws = connect(&format!("ws://{addr}/")).await.unwrap();
+        let (mut ws, _) = connect(&format!("ws://{addr}/")).await.unwrap();
         ws.send_fragment(DataKind::Text, "hé".as_bytes(), false)
             .await
             .unwrap();
@@ -70,6 +71,7 @@ async fn reassembles_fragmented_messages() {
         }
         assert_eq!(ws.recv().await.unwrap().unwrap(), binary_message(&data));
         ws.close(CloseCode::NORMAL, "").await.unwrap();
+        assert!(ws.closed().await.unwrap().clean);
     })
     .await;
 }
@@ -84,23 +86,19 @@ async fn server_refusal_reaches_the_client_with_its_status() {
                 Err(HandshakeError::ForbiddenOrigin)
             })
             .await;
-            assert!(matches!(
-                result,
-                Err(Error::Handshake(HandshakeError::ForbiddenOrigin))
-            ));
+            let error = result.unwrap_err();
+            assert!(
+                matches!(error, AcceptError::Refused(HandshakeError::ForbiddenOrigin)),
+                "{error:?}"
+            );
+            assert_eq!(error.status(), Some(StatusCode::FORBIDDEN));
         });
         let error = connect(&format!("ws://{addr}/")).await.unwrap_err();
-        assert!(
-            matches!(
-                error,
-                Error::ClientHandshake(
-                    switchyard::switchyard_core::handshake::ClientHandshakeError::UnexpectedStatus(
-                        403
-                    )
-                )
-            ),
-            "{error:?}"
-        );
+        assert_eq!(error.status(), Some(StatusCode::FORBIDDEN), "{error:?}");
+        let ConnectError::Refused(response) = error else {
+            panic!("expected a refusal, got {error:?}");
+        };
+        assert_eq!(response.headers().get_str("connection"), Some("close"));
     })
     .await;
 }
@@ -111,32 +109,48 @@ async fn negotiates_a_subprotocol_and_passes_extra_headers() {
         let (listener, addr) = listener().await;
         let server = tokio::spawn(async move {
             let (tcp, _) = listener.accept().await.unwrap();
-            let mut seen = String::new();
-            let mut ws = accept_with(tcp, &Config::default(), |request| {
-                seen = String::from_utf8_lossy(request.head()).into_owned();
+            let mut seen_in_callback = None;
+            let (mut ws, request) = accept_with(tcp, &Config::default(), |request| {
+                seen_in_callback = Some(request.clone());
                 let protocol = request.select_protocol(&["chat.v2", "chat.v1"]).unwrap();
                 Ok(Answer::default()
                     .with_protocol(protocol)
-                    .with_header("X-Server", "switchyard"))
+                    .with_header("X-Server", "switchyard")
+                    .with_header("Set-Cookie", "a=1")
+                    .with_header("Set-Cookie", "b=2"))
             })
             .await
             .unwrap();
-            assert_eq!(ws.protocol(), Some("chat.v1"));
+            assert_eq!(seen_in_callback.as_ref(), Some(&request));
+            assert_eq!(ws.protocol().as_deref(), Some("chat.v1"));
             while ws.recv().await.is_some() {}
-            seen
+            request
         });
         let options = ClientOptions::default()
             .with_protocol("chat.v1")
             .with_protocol("chat.v2")
             .with_header("Authorization", "Bearer t0ken");
-        let mut ws = connect_with(&format!("ws://{addr}/room?x=1"), &options)
+        let (mut ws, response) = connect_with(&format!("ws://{addr}/room?x=1"), &options)
             .await
             .unwrap();
-        assert_eq!(ws.protocol(), Some("chat.v1"));
+        assert_eq!(ws.protocol().as_deref(), Some("chat.v1"));
+        assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
+        assert_eq!(response.protocol(), Some("chat.v1"));
+        assert_eq!(response.headers().get_str("x-server"), Some("switchyard"));
+        let cookies: Vec<&[u8]> = response.headers().get_all("set-cookie").collect();
+        assert_eq!(cookies, [&b"a=1"[..], b"b=2"]);
+        assert!(response.extensions().is_empty());
         ws.close(CloseCode::NORMAL, "").await.unwrap();
-        let seen = server.await.unwrap();
-        assert!(seen.starts_with("GET /room?x=1 HTTP/1.1\r\n"), "{seen}");
-        assert!(seen.contains("Authorization: Bearer t0ken\r\n"), "{seen}");
+        assert!(ws.closed().await.unwrap().clean);
+        let request = server.await.unwrap();
+        assert_eq!(request.target(), "/room?x=1");
+        assert_eq!(request.path(), "/room");
+        assert_eq!(request.query(), Some("x=1"));
+        assert_eq!(
+            request.headers().get_str("authorization"),
+            Some("Bearer t0ken")
+        );
+        assert_eq!(request.offered_protocols(), ["chat.v1", "chat.v2"]);
     })
     .await;
 }
@@ -147,13 +161,16 @@ async fn server_initiated_close_reaches_the_client_cleanly() {
         let (listener, addr) = listener().await;
         let server = tokio::spawn(async move {
             let (tcp, _) = listener.accept().await.unwrap();
-            let mut ws = switchyard::accept(tcp, &Config::default()).await.unwrap();
+            let (mut ws, _) = switchyard::accept_with_config(tcp, &Config::default())
+                .await
+                .unwrap();
             ws.send_text("bye soon").await.unwrap();
             ws.close(CloseCode::GOING_AWAY, "shutting down")
                 .await
-                .unwrap()
+                .unwrap();
+            ws.closed().await.unwrap()
         });
-        let mut ws = connect(&format!("ws://{addr}/")).await.unwrap();
+        let (mut ws, _) = connect(&format!("ws://{addr}/")).await.unwrap();
         assert_eq!(ws.recv().await.unwrap().unwrap(), text_message("bye soon"));
         assert!(ws.recv().await.is_none());
         let info = ws.close_info().unwrap();
@@ -174,7 +191,7 @@ async fn server_initiated_close_reaches_the_client_cleanly() {
 async fn a_message_over_the_limit_fails_with_1009() {
     within(30, async {
         let addr = echo_server(Config::default().with_max_message_size(1000)).await;
-        let mut ws = connect(&format!("ws://{addr}/")).await.unwrap();
+        let (mut ws, _) = connect(&format!("ws://{addr}/")).await.unwrap();
         ws.send_binary(&[0u8; 1001]).await.unwrap();
         assert!(ws.recv().await.is_none());
         let info = ws.close_info().unwrap();
@@ -187,23 +204,39 @@ async fn a_message_over_the_limit_fails_with_1009() {
 #[tokio::test]
 async fn refuses_unusable_urls() {
     for (url, expected) in [
-        ("wss://127.0.0.1/", UrlError::TlsUnsupported),
         ("http://127.0.0.1/", UrlError::UnsupportedScheme),
         ("ws://127.0.0.1/#x", UrlError::HasFragment),
     ] {
         let error = connect(url).await.unwrap_err();
         assert!(
-            matches!(error, Error::Url(e) if e == expected),
+            matches!(error, ConnectError::Url(e) if e == expected),
             "{url}: {error:?}"
         );
     }
 }
 
 #[tokio::test]
+async fn wss_urls_say_tls_is_not_built() {
+    let error = connect("wss://127.0.0.1/").await.unwrap_err();
+    assert!(matches!(error, ConnectError::TlsNotBuilt), "{error:?}");
+    assert!(error.to_string().contains("TLS"), "{error}");
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_a_connect_error() {
+    // A port that was free a moment ago: nothing listens there now.
+    let (listener, addr) = listener().await;
+    drop(listener);
+    let error = connect(&format!("ws://{addr}/")).await.unwrap_err();
+    assert!(matches!(error, ConnectError::Connect(_)), "{error:?}");
+    assert!(std::error::Error::source(&error).is_some());
+}
+
+#[tokio::test]
 async fn sends_after_close_are_refused() {
     within(30, async {
         let addr = echo_server(Config::default()).await;
-        let mut ws = connect(&format!("ws://{addr}/")).await.unwrap();
+        let (mut ws, _) = connect(&format!("ws://{addr}/")).await.unwrap();
         ws.close(CloseCode::NORMAL, "").await.unwrap();
         let error = ws.send(Message::Text("late".into())).await.unwrap_err();
         assert!(matches!(error, Error::Send(_)), "{error:?}");
@@ -228,15 +261,17 @@ async fn accepts_an_upgrade_whose_first_bytes_an_http_layer_already_read() {
                 .await
                 .unwrap();
             assert_eq!(pending.request().unwrap().path(), "/late");
-            let mut ws = pending.accept(&Answer::default()).await.unwrap();
+            let (mut ws, request) = pending.accept(&Answer::default()).await.unwrap();
+            assert_eq!(request.path(), "/late");
             while let Some(Ok(message)) = ws.recv().await {
                 ws.send(message).await.unwrap();
             }
         });
-        let mut ws = connect(&format!("ws://{addr}/late")).await.unwrap();
+        let (mut ws, _) = connect(&format!("ws://{addr}/late")).await.unwrap();
         ws.send_text("routed").await.unwrap();
         assert_eq!(ws.recv().await.unwrap().unwrap(), text_message("routed"));
         ws.close(CloseCode::NORMAL, "").await.unwrap();
+        assert!(ws.closed().await.unwrap().clean);
         server.await.unwrap();
     })
     .await;
@@ -271,11 +306,13 @@ async fn stream_and_sink_fit_the_futures_ecosystem() {
         let (listener, addr) = listener().await;
         tokio::spawn(async move {
             let (tcp, _) = listener.accept().await.unwrap();
-            let ws = switchyard::accept(tcp, &Config::default()).await.unwrap();
+            let (ws, _) = switchyard::accept_with_config(tcp, &Config::default())
+                .await
+                .unwrap();
             let (read, write) = ws.split();
             let _ = read.forward(write).await;
         });
-        let mut ws = connect(&format!("ws://{addr}/")).await.unwrap();
+        let (mut ws, _) = connect(&format!("ws://{addr}/")).await.unwrap();
         let messages: Vec<Message> = (0..100).map(|i| text_message(&format!("m{i}"))).collect();
         let mut outgoing = futures_util::stream::iter(messages.clone()).map(Ok);
         ws.send_all(&mut outgoing).await.unwrap();

@@ -116,7 +116,7 @@ async fn our_client_against_tungstenite_server() {
     within(120, async {
         let addr = tungstenite_echo_server().await;
         let options = ClientOptions::default().with_config(ours());
-        let mut ws = connect_with(&format!("ws://{addr}/"), &options)
+        let (mut ws, _) = connect_with(&format!("ws://{addr}/"), &options)
             .await
             .unwrap();
         for size in SIZES {
@@ -148,7 +148,8 @@ async fn our_client_against_tungstenite_server() {
             ws.recv().await.unwrap().unwrap(),
             Message::Binary(vec![1, 2, 3].into())
         );
-        let info = ws.close(CloseCode::NORMAL, "done").await.unwrap();
+        ws.close(CloseCode::NORMAL, "done").await.unwrap();
+        let info = ws.closed().await.unwrap();
         assert!(info.clean, "{info:?}");
         assert_eq!(info.code, CloseCode::NORMAL);
     })

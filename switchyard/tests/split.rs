@@ -14,7 +14,7 @@ async fn halves_send_and_receive_at_the_same_time() {
         let config = Config::default().with_max_message_size(1 << 20);
         let addr = echo_server(config).await;
         let options = ClientOptions::default().with_config(config);
-        let ws = connect_with(&format!("ws://{addr}/"), &options)
+        let (ws, _) = connect_with(&format!("ws://{addr}/"), &options)
             .await
             .unwrap();
         // 64 MiB each way: far more than socket buffers hold, so without reading while
@@ -48,7 +48,7 @@ async fn a_read_half_keeps_reading_while_its_own_big_messages_wait() {
         let config = Config::default().with_max_message_size(4 << 20);
         let addr = echo_server(config).await;
         let options = ClientOptions::default().with_config(config);
-        let ws = connect_with(&format!("ws://{addr}/"), &options)
+        let (ws, _) = connect_with(&format!("ws://{addr}/"), &options)
             .await
             .unwrap();
         let (mut read, mut write) = ws.split();
@@ -116,7 +116,7 @@ async fn write_half_close_ends_the_read_half_cleanly() {
     within(30, async {
         let addr = echo_server(Config::default()).await;
         let options = ClientOptions::default();
-        let ws = connect_with(&format!("ws://{addr}/"), &options)
+        let (ws, _) = connect_with(&format!("ws://{addr}/"), &options)
             .await
             .unwrap();
         let (mut read, mut write) = ws.split();
@@ -137,6 +137,33 @@ async fn write_half_close_ends_the_read_half_cleanly() {
         let info = read.close_info().unwrap();
         assert!(info.clean);
         assert_eq!(info.code, CloseCode::NORMAL);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_halves_offer_the_connections_methods() {
+    within(30, async {
+        let (server_io, mut peer) = tokio::io::duplex(4096);
+        let ws = WebSocket::from_upgraded(server_io, Role::Server, &[], &Config::default());
+        let (mut read, mut write) = ws.split();
+        assert_eq!((read.role(), write.role()), (Role::Server, Role::Server));
+        assert_eq!((read.protocol(), write.protocol()), (None, None));
+        // An unsolicited pong from the write half, as a one-way heartbeat (RFC 6455 §5.5.3).
+        write.pong(b"hb").await.unwrap();
+        assert_eq!(read_frame(&mut peer).await, (true, 0xA, b"hb".to_vec()));
+        // The write half starts the close; the read half finishes it and reports it.
+        write.close(CloseCode::NORMAL, "done").await.unwrap();
+        let (_, opcode, _) = read_frame(&mut peer).await;
+        assert_eq!(opcode, 0x8);
+        peer.write_all(&client_frame(true, 0x8, &1000u16.to_be_bytes()))
+            .await
+            .unwrap();
+        drop(peer);
+        let info = read.closed().await.unwrap();
+        assert_eq!((info.code, info.clean), (CloseCode::NORMAL, true));
+        assert_eq!(write.close_info(), Some(info));
+        assert!(!read.is_open() && !write.is_open());
     })
     .await;
 }

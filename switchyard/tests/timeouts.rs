@@ -6,7 +6,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use switchyard::{ClientOptions, CloseCode, Config, Error, Initiator, accept, connect_with};
+use switchyard::{
+    AcceptError, ClientOptions, CloseCode, Config, Error, Initiator, accept_with_config,
+    connect_with,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -21,13 +24,13 @@ async fn a_peer_that_stops_answering_pings_is_closed_after_the_keepalive_timeout
         let (listener, addr) = listener().await;
         let server = tokio::spawn(async move {
             let (tcp, _) = listener.accept().await.unwrap();
-            let mut ws = accept(tcp, &config).await.unwrap();
+            let (mut ws, _) = accept_with_config(tcp, &config).await.unwrap();
             let started = Instant::now();
             let end = ws.recv().await;
             (
                 end.map(|r| r.map_err(|e| e.to_string())),
                 started.elapsed(),
-                ws.close_info().cloned(),
+                ws.close_info(),
             )
         });
         // A peer that completes the handshake, then reads but never answers.
@@ -57,7 +60,7 @@ async fn a_peer_that_answers_pings_stays_connected() {
         // The client's own keepalive is off: only the core's automatic pongs answer.
         let client =
             ClientOptions::default().with_config(Config::default().with_keepalive(None, ms(0)));
-        let mut ws = connect_with(&format!("ws://{addr}/"), &client)
+        let (mut ws, _) = connect_with(&format!("ws://{addr}/"), &client)
             .await
             .unwrap();
         let mut pings = 0;
@@ -88,7 +91,7 @@ async fn a_slowloris_handshake_is_closed_after_the_handshake_timeout() {
         let server = tokio::spawn(async move {
             let (tcp, _) = listener.accept().await.unwrap();
             let started = Instant::now();
-            let result = accept(tcp, &config).await;
+            let result = accept_with_config(tcp, &config).await;
             (
                 result.map(|_| ()).map_err(|e| e.to_string()),
                 started.elapsed(),
@@ -112,7 +115,7 @@ async fn a_slowloris_handshake_is_closed_after_the_handshake_timeout() {
         }
         assert!(closed, "the server kept reading a byte every 50 ms");
         let (result, elapsed) = server.await.unwrap();
-        assert_eq!(result, Err(Error::HandshakeTimeout.to_string()));
+        assert_eq!(result, Err(AcceptError::Timeout.to_string()));
         assert!(elapsed >= ms(300) && elapsed < ms(2000), "{elapsed:?}");
         assert!(started.elapsed() < ms(2000));
     })
@@ -126,9 +129,10 @@ async fn the_close_timeout_ends_a_close_the_peer_never_answers() {
         let (listener, addr) = listener().await;
         let server = tokio::spawn(async move {
             let (tcp, _) = listener.accept().await.unwrap();
-            let mut ws = accept(tcp, &config).await.unwrap();
+            let (mut ws, _) = accept_with_config(tcp, &config).await.unwrap();
             let started = Instant::now();
-            let info = ws.close(CloseCode::NORMAL, "bye").await.unwrap();
+            ws.close(CloseCode::NORMAL, "bye").await.unwrap();
+            let info = ws.closed().await.unwrap();
             (info, started.elapsed())
         });
         let mut peer = raw_upgrade(addr, "/").await;

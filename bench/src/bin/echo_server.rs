@@ -104,9 +104,9 @@ async fn serve(which: Impl, listen: SocketAddr) -> std::io::Result<()> {
 
 /// `switchyard::accept`, then `recv`/`send` until the peer closes.
 async fn switchyard(tcp: TcpStream) {
-    use switchyard::{Config, accept};
+    use switchyard::accept;
 
-    let Ok(mut ws) = accept(tcp, &Config::default()).await else {
+    let Ok((mut ws, _)) = accept(tcp).await else {
         return;
     };
     while let Some(Ok(message)) = ws.recv().await {

@@ -12,10 +12,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use switchyard::{CloseCode, CloseInfo, Message, WebSocket};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 
-use crate::metered::Metered;
 use crate::shutdown::Shutdown;
 
 struct Member {
@@ -84,8 +84,8 @@ enum Stop {
     Gone,
 }
 
-pub(crate) async fn run(
-    ws: WebSocket<Metered>,
+pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+    ws: WebSocket<S>,
     room: &Room,
     peer: SocketAddr,
     mut shutdown: Shutdown,

@@ -5,11 +5,14 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use switchyard::{CloseCode, CloseInfo, WebSocket};
+use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::metered::Metered;
 use crate::shutdown::Shutdown;
 
-pub(crate) async fn run(mut ws: WebSocket<Metered>, mut shutdown: Shutdown) -> Option<CloseInfo> {
+pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+    mut ws: WebSocket<S>,
+    mut shutdown: Shutdown,
+) -> Option<CloseInfo> {
     loop {
         tokio::select! {
             biased;
@@ -18,7 +21,7 @@ pub(crate) async fn run(mut ws: WebSocket<Metered>, mut shutdown: Shutdown) -> O
                 // A failed send means the connection is closing: the next recv ends it.
                 Some(Ok(message)) => drop(ws.send(message).await),
                 Some(Err(_)) => {}
-                None => return ws.close_info().cloned(),
+                None => return ws.close_info(),
             },
         }
     }
@@ -33,7 +36,7 @@ pub(crate) async fn run(mut ws: WebSocket<Metered>, mut shutdown: Shutdown) -> O
     let _ = ws
         .close(CloseCode::GOING_AWAY, "server shutting down")
         .await;
-    ws.close_info().cloned()
+    ws.closed().await.ok()
 }
 
 /// Polls `future` once: its output if it is ready without waiting.

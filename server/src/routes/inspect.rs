@@ -34,14 +34,16 @@
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 use switchyard::switchyard_core::frame::mask::apply_mask;
 use switchyard::switchyard_core::{CloseFrame, FrameHeader, OpCode, Parsed};
 use switchyard::{CloseCode, CloseInfo, Message, WebSocket};
+use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::metered::Metered;
 use crate::shutdown::Shutdown;
+use crate::tap::{ByteTap, lock};
 
 /// Raw bytes reported per frame, header included.
 pub(crate) const RAW_LIMIT: usize = 4096;
@@ -55,6 +57,8 @@ pub(crate) struct Handshake {
     pub(crate) request: Vec<u8>,
     pub(crate) key: String,
     pub(crate) accept: String,
+    /// The tap on the connection's transport.
+    pub(crate) tap: Arc<Mutex<Tap>>,
 }
 
 /// Sees every byte the connection reads and, until the handshake answer is taken, every byte
@@ -79,14 +83,16 @@ impl Tap {
         self.recording = false;
         self.written.take().unwrap_or_default()
     }
+}
 
-    pub(crate) fn on_write(&mut self, bytes: &[u8]) {
+impl ByteTap for Tap {
+    fn on_write(&mut self, bytes: &[u8]) {
         if let (true, Some(written)) = (self.recording, &mut self.written) {
             written.extend_from_slice(bytes);
         }
     }
 
-    pub(crate) fn on_read(&mut self, bytes: &[u8]) {
+    fn on_read(&mut self, bytes: &[u8]) {
         self.splitter.feed(bytes);
     }
 }
@@ -175,12 +181,12 @@ impl Splitter {
     }
 }
 
-pub(crate) async fn run(
-    mut ws: WebSocket<Metered>,
+pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+    mut ws: WebSocket<S>,
     handshake: Handshake,
     mut shutdown: Shutdown,
 ) -> Option<CloseInfo> {
-    let response = ws.get_mut().tap().take_written();
+    let response = lock(&handshake.tap).take_written();
     let report = json!({
         "type": "handshake",
         "request": String::from_utf8_lossy(&handshake.request),
@@ -197,11 +203,12 @@ pub(crate) async fn run(
             biased;
             () = shutdown.wait() => {
                 let _ = ws.close(CloseCode::GOING_AWAY, "server shutting down").await;
+                let _ = ws.closed().await;
                 break;
             }
             event = ws.recv_event() => match event {
                 Some(Ok(_)) => {
-                    while ok && let Some(report) = next_report(&mut ws) {
+                    while ok && let Some(report) = next_report(&handshake.tap) {
                         ok = ws.send(Message::Text(report.to_string().into())).await.is_ok();
                     }
                 }
@@ -210,11 +217,11 @@ pub(crate) async fn run(
             },
         }
     }
-    ws.close_info().cloned()
+    ws.close_info()
 }
 
-fn next_report(ws: &mut WebSocket<Metered>) -> Option<Value> {
-    let splitter = &mut ws.get_mut().tap().splitter;
+fn next_report(tap: &Mutex<Tap>) -> Option<Value> {
+    let splitter = &mut lock(tap).splitter;
     let frame = splitter.done.pop_front()?;
     Some(frame_report(&frame, splitter.dropped))
 }

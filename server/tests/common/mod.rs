@@ -7,7 +7,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use switchyard::{Config, Message, accept};
+use switchyard::{Config, Message, accept_with_config};
 use tokio::net::{TcpListener, TcpStream};
 
 /// Runs `future`, failing the test if it takes longer than `secs` seconds.
@@ -75,7 +75,7 @@ pub async fn echo_server(config: Config) -> SocketAddr {
                 return;
             };
             tokio::spawn(async move {
-                let Ok(mut ws) = accept(tcp, &config).await else {
+                let Ok((mut ws, _)) = accept_with_config(tcp, &config).await else {
                     return;
                 };
                 while let Some(Ok(message)) = ws.recv().await {

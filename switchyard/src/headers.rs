@@ -1,0 +1,144 @@
+//! [`Headers`]: the header fields of a handshake's request or response, owned, as received.
+//!
+//! The core validates a handshake head without allocating and keeps only what the protocol
+//! needs; the application also wants the rest (cookies, authorization, custom fields). The
+//! head is parsed once more here, after the core accepted it, so its size is already within
+//! [`Limits`](switchyard_core::Limits) and its field count within
+//! [`MAX_HEADER_SLOTS`].
+
+use std::fmt;
+
+use switchyard_core::handshake::MAX_HEADER_SLOTS;
+#[cfg(feature = "client")]
+use switchyard_core::handshake::StatusCode;
+
+/// Header fields in the order received, names as sent (compare them case-insensitively,
+/// RFC 9110 §5.1), values as bytes (RFC 9110 §5.5 allows bytes beyond ASCII).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Headers {
+    fields: Vec<(Box<str>, Box<[u8]>)>,
+}
+
+impl Headers {
+    /// The value of the first field named `name` (case-insensitive).
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| &**v)
+    }
+
+    /// The value of the first field named `name`, if it is UTF-8.
+    pub fn get_str(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// The values of every field named `name` (case-insensitive), in order: `Set-Cookie`
+    /// may appear many times (RFC 6265 §3).
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.fields
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| &**v)
+    }
+
+    /// Every field, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
+        self.fields.iter().map(|(n, v)| (&**n, &**v))
+    }
+
+    /// How many fields there are.
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// The comma-separated elements of every field named `name` (RFC 9110 §5.6.1), trimmed,
+    /// empty ones skipped, non-UTF-8 ones skipped.
+    #[cfg(feature = "client")]
+    pub(crate) fn list(&self, name: &str) -> Vec<String> {
+        self.get_all(name)
+            .filter_map(|v| std::str::from_utf8(v).ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(String::from)
+            .collect()
+    }
+
+    fn from_parsed(fields: &[httparse::Header<'_>]) -> Headers {
+        Headers {
+            fields: fields
+                .iter()
+                .map(|h| (Box::from(h.name), Box::from(h.value)))
+                .collect(),
+        }
+    }
+
+    /// The fields of a request head the core already accepted. `None` only if `head` is not
+    /// a complete request head, which the core's acceptance rules out.
+    #[cfg(feature = "server")]
+    pub(crate) fn of_request(head: &[u8]) -> Option<Headers> {
+        let mut slots = [httparse::EMPTY_HEADER; MAX_HEADER_SLOTS];
+        let mut request = httparse::Request::new(&mut slots);
+        match request.parse(head) {
+            Ok(httparse::Status::Complete(_)) => Some(Headers::from_parsed(request.headers)),
+            _ => None,
+        }
+    }
+
+    /// The status and fields of a complete response head, or `None` if it is not one.
+    #[cfg(feature = "client")]
+    pub(crate) fn of_response(head: &[u8]) -> Option<(StatusCode, Headers)> {
+        let mut slots = [httparse::EMPTY_HEADER; MAX_HEADER_SLOTS];
+        let mut response = httparse::Response::new(&mut slots);
+        match response.parse(head) {
+            Ok(httparse::Status::Complete(_)) => Some((
+                StatusCode::new(response.code?),
+                Headers::from_parsed(response.headers),
+            )),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.iter().map(|(n, v)| (n, String::from_utf8_lossy(v))))
+            .finish()
+    }
+}
+
+#[cfg(all(test, feature = "client"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_keeps_every_repeated_field_in_order() {
+        let head =
+            b"HTTP/1.1 403 Forbidden\r\nSet-Cookie: a=1\r\nX-Other: y\r\nset-cookie: b=2\r\n\r\n";
+        let (status, headers) = Headers::of_response(head).unwrap();
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(headers.len(), 3);
+        let cookies: Vec<&[u8]> = headers.get_all("SET-COOKIE").collect();
+        assert_eq!(cookies, [&b"a=1"[..], b"b=2"]);
+        assert_eq!(headers.get_str("x-other"), Some("y"));
+    }
+
+    #[test]
+    fn incomplete_response_head_is_refused() {
+        assert!(Headers::of_response(b"HTTP/1.1 200 OK\r\nA: b\r\n").is_none());
+    }
+
+    #[test]
+    fn list_splits_trims_and_joins_repeated_fields() {
+        let head = b"HTTP/1.1 101 Switching Protocols\r\nP: x, y\r\nP: ,z\r\n\r\n";
+        let (_, headers) = Headers::of_response(head).unwrap();
+        assert_eq!(headers.list("p"), ["x", "y", "z"]);
+    }
+}

@@ -1,0 +1,168 @@
+//! [`Request`]: the opening handshake request a server accepted, owned.
+
+use switchyard_core::handshake::{self, AcceptKey, HandshakeError, OriginPolicy, WebSocketKey};
+
+use crate::Headers;
+
+/// A valid WebSocket upgrade request, as the core validated it: target, `Host`, `Origin`,
+/// the offered subprotocols and extensions, and every header field.
+///
+/// The application gets it from [`accept`](crate::accept) beside the connection, from
+/// [`PendingUpgrade::request`](crate::PendingUpgrade::request) before answering, and in the
+/// callback of [`accept_with`](crate::accept_with).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    target: String,
+    host: String,
+    origin: Option<String>,
+    key: WebSocketKey,
+    headers: Headers,
+    protocols: Vec<String>,
+    extensions: Vec<String>,
+}
+
+impl Request {
+    /// Copies out what the application may want from a request the core accepted.
+    pub(crate) fn from_core(request: &handshake::Request<'_>) -> Request {
+        Request {
+            target: request.path().to_owned(),
+            host: request.host().to_owned(),
+            origin: request.origin().map(String::from),
+            key: *request.key(),
+            // The core accepted this head, so it is a complete request.
+            headers: Headers::of_request(request.head()).unwrap_or_default(),
+            protocols: request.offered_protocols().map(String::from).collect(),
+            extensions: request
+                .offered_extensions()
+                .filter_map(|e| std::str::from_utf8(e).ok())
+                .map(String::from)
+                .collect(),
+        }
+    }
+
+    /// The request target as sent: path and query.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The path: the target without its query.
+    pub fn path(&self) -> &str {
+        self.target
+            .split_once('?')
+            .map_or(&*self.target, |(path, _)| path)
+    }
+
+    /// The query, without its `?`, if the target has one.
+    pub fn query(&self) -> Option<&str> {
+        self.target.split_once('?').map(|(_, query)| query)
+    }
+
+    /// The `Host` value (RFC 6455 §4.2.1 item 2).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The `Origin` value, if the client sent one (browsers always do, RFC 6455 §4.1
+    /// item 8).
+    pub fn origin(&self) -> Option<&str> {
+        self.origin.as_deref()
+    }
+
+    /// The client's `Sec-WebSocket-Key` (RFC 6455 §4.2.1 item 5).
+    pub fn key(&self) -> &WebSocketKey {
+        &self.key
+    }
+
+    /// The value the 101 answer carries in `Sec-WebSocket-Accept` (RFC 6455 §4.2.2).
+    pub fn accept_key(&self) -> AcceptKey {
+        self.key.accept_key()
+    }
+
+    /// Every header field, in the order received.
+    pub fn headers(&self) -> &Headers {
+        &self.headers
+    }
+
+    /// The subprotocols offered, in the client's order of preference (§4.1 item 10).
+    pub fn offered_protocols(&self) -> &[String] {
+        &self.protocols
+    }
+
+    /// The extension offers, each as sent (name and parameters), in order (§9.1). None is
+    /// negotiated yet; the list is for the application to see.
+    pub fn offered_extensions(&self) -> &[String] {
+        &self.extensions
+    }
+
+    /// The first of the client's offered subprotocols that `supported` holds: always one the
+    /// client offered (§4.2.2 item 5.4), so an [`Answer`](crate::Answer) may select it.
+    pub fn select_protocol(&self, supported: &[&str]) -> Option<&str> {
+        self.protocols
+            .iter()
+            .map(String::as_str)
+            .find(|offered| supported.contains(offered))
+    }
+
+    /// Applies an Origin policy: [`HandshakeError::ForbiddenOrigin`] (403) if it refuses
+    /// (RFC 6455 §10.2).
+    pub fn check_origin<S: AsRef<str>>(
+        &self,
+        policy: &OriginPolicy<'_, S>,
+    ) -> Result<(), HandshakeError> {
+        if policy.allows(self.origin.as_deref(), &self.host) {
+            Ok(())
+        } else {
+            Err(HandshakeError::ForbiddenOrigin)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use switchyard_core::{Limits, Parsed};
+
+    use super::*;
+
+    fn parse(head: &str) -> Request {
+        let mut parser = handshake::RequestParser::new(Limits::default());
+        match parser.parse(head.as_bytes()) {
+            Ok(Parsed::Complete(request, _)) => Request::from_core(&request),
+            other => panic!("not a valid request: {other:?}"),
+        }
+    }
+
+    const HEAD: &str = "GET /room/7?user=ann&x=1 HTTP/1.1\r\nHost: example.com\r\n\
+        Upgrade: websocket\r\nConnection: Upgrade\r\n\
+        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+        Origin: http://example.com\r\nSec-WebSocket-Protocol: chat.v2, chat.v1\r\n\
+        Cookie: session=abc\r\n\r\n";
+
+    #[test]
+    fn splits_target_into_path_and_query() {
+        let request = parse(HEAD);
+        assert_eq!(request.target(), "/room/7?user=ann&x=1");
+        assert_eq!(request.path(), "/room/7");
+        assert_eq!(request.query(), Some("user=ann&x=1"));
+    }
+
+    #[test]
+    fn keeps_every_header_and_the_offers() {
+        let request = parse(HEAD);
+        assert_eq!(request.headers().get_str("cookie"), Some("session=abc"));
+        assert_eq!(request.headers().len(), 8);
+        assert_eq!(request.host(), "example.com");
+        assert_eq!(request.origin(), Some("http://example.com"));
+        assert_eq!(request.offered_protocols(), ["chat.v2", "chat.v1"]);
+        assert_eq!(request.select_protocol(&["chat.v1"]), Some("chat.v1"));
+    }
+
+    #[test]
+    fn origin_policy_refuses_a_foreign_origin_with_403() {
+        let request = parse(&HEAD.replace("http://example.com", "http://evil.test"));
+        assert_eq!(
+            request.check_origin(&OriginPolicy::SAME_HOST),
+            Err(HandshakeError::ForbiddenOrigin)
+        );
+        assert_eq!(parse(HEAD).check_origin(&OriginPolicy::SAME_HOST), Ok(()));
+    }
+}

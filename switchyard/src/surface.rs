@@ -1,0 +1,293 @@
+//! The send/receive surface, written once for [`WebSocket`](crate::WebSocket) and its halves.
+//!
+//! A [`Handle`] lends the [`Driver`] (directly, or through the halves' mutex for the length of
+//! one poll); the macros here expand the public methods and the `Stream`/`Sink` impls over
+//! it, so the three types cannot drift apart again:
+//!
+//! | surface | `WebSocket` | `ReadHalf` | `WriteHalf` |
+//! |---|---|---|---|
+//! | [`receive_methods`]: `recv`, `recv_event`, `closed`, `Stream` | yes | yes | |
+//! | [`send_methods`]: `send`, `send_text`, `send_binary`, `send_fragment`, `ping`, `pong`, `flush`, `close`, `Sink` | yes | | yes |
+//! | [`state_methods`]: `role`, `protocol`, `is_open`, `buffered_amount`, `close_info` | yes | yes | yes |
+
+use std::future::poll_fn;
+use std::task::{Context, Poll};
+
+use switchyard_core::connection::Message;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::Error;
+use crate::driver::{Driver, Incoming};
+use crate::wake::Side;
+
+/// Access to the driver of one connection.
+pub(crate) trait Handle<S> {
+    /// Runs `f` on the driver; a split half holds its lock for exactly this call.
+    fn with<R>(&mut self, f: impl FnOnce(&mut Driver<S>) -> R) -> R;
+
+    /// Runs `f` on the driver, read-only.
+    fn peek<R>(&self, f: impl FnOnce(&Driver<S>) -> R) -> R;
+}
+
+/// Polls for the next data message, passing over pings and pongs (the core answered the
+/// pings already, RFC 6455 §5.5.2).
+pub(crate) fn poll_message<S: AsyncRead + AsyncWrite + Unpin>(
+    driver: &mut Driver<S>,
+    cx: &mut Context<'_>,
+) -> Poll<Option<Result<Message, Error>>> {
+    loop {
+        match driver.poll_incoming(cx, Side::Read) {
+            Poll::Ready(Some(Ok(Incoming::Message(m)))) => return Poll::Ready(Some(Ok(m))),
+            Poll::Ready(Some(Ok(_))) => {}
+            Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
+            Poll::Ready(None) => return Poll::Ready(None),
+            Poll::Pending => return Poll::Pending,
+        }
+    }
+}
+
+/// Waits for room in the write buffer, queues with `queue`, and writes everything queued.
+/// Cancel-safe: before `queue` runs nothing is queued; after it, the frame goes out whole on
+/// a later flush.
+pub(crate) async fn write_with<S, H>(
+    handle: &mut H,
+    queue: impl FnOnce(&mut Driver<S>) -> Result<(), Error>,
+) -> Result<(), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    H: Handle<S>,
+{
+    poll_fn(|cx| handle.with(|driver| driver.poll_ready(cx, Side::Write))).await?;
+    handle.with(queue)?;
+    flush(handle).await
+}
+
+/// Writes everything queued.
+pub(crate) async fn flush<S, H>(handle: &mut H) -> Result<(), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    H: Handle<S>,
+{
+    poll_fn(|cx| handle.with(|driver| driver.poll_flush(cx, Side::Write))).await
+}
+
+/// `recv`, `recv_event`, `closed`, and the `Stream` impl, for a type implementing [`Handle`].
+macro_rules! receive_methods {
+    ($ty:ident) => {
+        impl<S: ::tokio::io::AsyncRead + ::tokio::io::AsyncWrite + Unpin> $ty<S> {
+            /// The next message. `None` once the connection is closed and its transport is
+            /// finished with; a connection that did not end with a clean closing handshake
+            /// yields one `Err` first (see [`Error`](crate::Error)). Cancel-safe: if the
+            /// future is dropped before it completes, no message is lost.
+            pub async fn recv(
+                &mut self,
+            ) -> Option<Result<::switchyard_core::connection::Message, crate::Error>> {
+                ::std::future::poll_fn(|cx| {
+                    crate::surface::Handle::with(self, |driver| {
+                        crate::surface::poll_message(driver, cx)
+                    })
+                })
+                .await
+            }
+
+            /// The next message, ping or pong, for applications that watch control frames
+            /// (pings are answered by the core whether or not anyone watches). Cancel-safe.
+            pub async fn recv_event(&mut self) -> Option<Result<crate::Incoming, crate::Error>> {
+                ::std::future::poll_fn(|cx| {
+                    crate::surface::Handle::with(self, |driver| {
+                        driver.poll_incoming(cx, crate::wake::Side::Read)
+                    })
+                })
+                .await
+            }
+
+            /// Reads until the connection has ended, discarding what arrives, and returns how
+            /// it ended: after `close` (on the connection or its write half), this
+            /// finishes the closing handshake (RFC 6455 §7.1.2) within the close timeout.
+            /// [`Error::AbnormalClosure`](crate::Error::AbnormalClosure) if it ended without
+            /// a close frame.
+            pub async fn closed(
+                &mut self,
+            ) -> Result<::switchyard_core::connection::CloseInfo, crate::Error> {
+                while self.recv_event().await.is_some() {}
+                self.close_info().ok_or(crate::Error::AbnormalClosure)
+            }
+        }
+
+        impl<S: ::tokio::io::AsyncRead + ::tokio::io::AsyncWrite + Unpin> ::futures_core::Stream
+            for $ty<S>
+        {
+            type Item = Result<::switchyard_core::connection::Message, crate::Error>;
+
+            fn poll_next(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<Option<Self::Item>> {
+                crate::surface::Handle::with(self.get_mut(), |driver| {
+                    crate::surface::poll_message(driver, cx)
+                })
+            }
+        }
+
+        impl<S: ::tokio::io::AsyncRead + ::tokio::io::AsyncWrite + Unpin>
+            ::futures_core::FusedStream for $ty<S>
+        {
+            fn is_terminated(&self) -> bool {
+                crate::surface::Handle::peek(self, |driver| driver.is_ended())
+            }
+        }
+    };
+}
+
+/// `send` and its variants, `ping`, `pong`, `flush`, `close`, and the `Sink` impl, for a type
+/// implementing [`Handle`].
+macro_rules! send_methods {
+    ($ty:ident) => {
+        impl<S: ::tokio::io::AsyncRead + ::tokio::io::AsyncWrite + Unpin> $ty<S> {
+            /// Sends a message: waits while more than
+            /// [`Config::write_buffer_size`](crate::Config::write_buffer_size) bytes are
+            /// queued, queues it, and returns once it is written. If cancelled, the message
+            /// was either not queued or goes out whole later.
+            pub async fn send(
+                &mut self,
+                message: ::switchyard_core::connection::Message,
+            ) -> Result<(), crate::Error> {
+                crate::surface::write_with(self, |driver| driver.start_send(&message)).await
+            }
+
+            /// Sends a text message.
+            pub async fn send_text(&mut self, text: &str) -> Result<(), crate::Error> {
+                crate::surface::write_with(self, |driver| Ok(driver.conn.send_text(text)?)).await
+            }
+
+            /// Sends a binary message.
+            pub async fn send_binary(&mut self, data: &[u8]) -> Result<(), crate::Error> {
+                crate::surface::write_with(self, |driver| Ok(driver.conn.send_binary(data)?)).await
+            }
+
+            /// Sends one fragment of a message (RFC 6455 §5.4); `fin` ends it. The core
+            /// checks the sequence (one message at a time, text fragments valid UTF-8
+            /// together).
+            pub async fn send_fragment(
+                &mut self,
+                kind: ::switchyard_core::connection::DataKind,
+                data: &[u8],
+                fin: bool,
+            ) -> Result<(), crate::Error> {
+                crate::surface::write_with(self, |driver| {
+                    Ok(driver.conn.send_fragment(kind, data, fin)?)
+                })
+                .await
+            }
+
+            /// Sends a ping (at most 125 bytes of payload, RFC 6455 §5.5).
+            pub async fn ping(&mut self, payload: &[u8]) -> Result<(), crate::Error> {
+                crate::surface::write_with(self, |driver| Ok(driver.conn.send_ping(payload)?)).await
+            }
+
+            /// Sends an unsolicited pong (at most 125 bytes), e.g. as a one-way heartbeat
+            /// (RFC 6455 §5.5.3).
+            pub async fn pong(&mut self, payload: &[u8]) -> Result<(), crate::Error> {
+                crate::surface::write_with(self, |driver| Ok(driver.conn.send_pong(payload)?)).await
+            }
+
+            /// Writes everything queued.
+            pub async fn flush(&mut self) -> Result<(), crate::Error> {
+                crate::surface::flush(self).await
+            }
+
+            /// Starts the closing handshake: queues a close frame with `code` and `reason`
+            /// (cut to 123 bytes) unless one was already sent or received, and writes it.
+            /// Keep receiving (or call `closed`) to read the peer's close frame and finish.
+            pub async fn close(
+                &mut self,
+                code: ::switchyard_core::CloseCode,
+                reason: &str,
+            ) -> Result<(), crate::Error> {
+                crate::surface::Handle::with(self, |driver| driver.start_close(code, reason))?;
+                crate::surface::flush(self).await
+            }
+        }
+
+        /// `feed` waits for room in the write buffer and queues; `flush` writes; `close`
+        /// sends a 1000 close frame (if none was sent) and flushes it. Keep receiving to
+        /// finish the closing handshake.
+        impl<S: ::tokio::io::AsyncRead + ::tokio::io::AsyncWrite + Unpin>
+            ::futures_sink::Sink<::switchyard_core::connection::Message> for $ty<S>
+        {
+            type Error = crate::Error;
+
+            fn poll_ready(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<Result<(), crate::Error>> {
+                crate::surface::Handle::with(self.get_mut(), |driver| {
+                    driver.poll_ready(cx, crate::wake::Side::Write)
+                })
+            }
+
+            fn start_send(
+                self: ::std::pin::Pin<&mut Self>,
+                item: ::switchyard_core::connection::Message,
+            ) -> Result<(), crate::Error> {
+                crate::surface::Handle::with(self.get_mut(), |driver| driver.start_send(&item))
+            }
+
+            fn poll_flush(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<Result<(), crate::Error>> {
+                crate::surface::Handle::with(self.get_mut(), |driver| {
+                    driver.poll_flush(cx, crate::wake::Side::Write)
+                })
+            }
+
+            fn poll_close(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<Result<(), crate::Error>> {
+                crate::surface::Handle::with(self.get_mut(), |driver| {
+                    driver.start_close(::switchyard_core::CloseCode::NORMAL, "")?;
+                    driver.poll_flush(cx, crate::wake::Side::Write)
+                })
+            }
+        }
+    };
+}
+
+/// What any handle on a connection can tell about it.
+macro_rules! state_methods {
+    ($ty:ident) => {
+        impl<S> $ty<S> {
+            /// Which end this is.
+            pub fn role(&self) -> ::switchyard_core::connection::Role {
+                crate::surface::Handle::peek(self, |driver| driver.conn.role())
+            }
+
+            /// The subprotocol agreed in the handshake, if any.
+            pub fn protocol(&self) -> Option<String> {
+                crate::surface::Handle::peek(self, |driver| {
+                    driver.protocol.as_deref().map(String::from)
+                })
+            }
+
+            /// Whether messages may still be sent (no close frame sent or received, no
+            /// failure).
+            pub fn is_open(&self) -> bool {
+                crate::surface::Handle::peek(self, |driver| driver.conn.is_open())
+            }
+
+            /// Bytes queued and not yet written to the transport.
+            pub fn buffered_amount(&self) -> usize {
+                crate::surface::Handle::peek(self, |driver| driver.conn.buffered_amount())
+            }
+
+            /// How the connection ended, once it has.
+            pub fn close_info(&self) -> Option<::switchyard_core::connection::CloseInfo> {
+                crate::surface::Handle::peek(self, |driver| driver.close_info().cloned())
+            }
+        }
+    };
+}
+
+pub(crate) use {receive_methods, send_methods, state_methods};
