@@ -2,7 +2,7 @@
 //! distinct error, and client ↔ server in memory.
 
 use switchyard_core::handshake::{
-    ClientConfig, ClientHandshake, ClientHandshakeError, HandshakeError, OriginPolicy,
+    Agreement, ClientHandshake, ClientHandshakeError, ClientRequest, HandshakeError, OriginPolicy,
     RequestParser, WriteError,
 };
 use switchyard_core::{Limits, Parsed};
@@ -80,36 +80,43 @@ fn accepts_the_rfc_example_and_answers_it() {
         len, head_len,
         "bytes after the head are left for the frame layer"
     );
-    assert_eq!(req.path(), "/chat?room=1");
+    assert_eq!(req.head().target(), "/chat?room=1");
+    assert_eq!((req.path(), req.query()), ("/chat", Some("room=1")));
     assert_eq!(req.host(), "server.example.com");
     assert_eq!(req.origin(), Some("http://server.example.com"));
     assert_eq!(
-        req.offered_protocols().collect::<Vec<_>>(),
+        req.offer().offered_protocols().collect::<Vec<_>>(),
         ["chat", "superchat"]
     );
     assert_eq!(req.accept_key().as_str(), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
-    assert_eq!(req.head(), &bytes[..head_len]);
+    assert_eq!(req.head().as_bytes(), &bytes[..head_len]);
     req.check_origin(&OriginPolicy::SAME_HOST).unwrap();
     assert_eq!(req.select_protocol(&["superchat", "chat"]), Some("chat"));
     let mut out = [0u8; 256];
-    let n = req.write_response(Some("chat"), &[], &mut out).unwrap();
+    let chat = req.offer().agree(Some("chat"), None).unwrap();
+    let n = req.write_response(&chat, &[], &mut out).unwrap();
     assert_eq!(
         std::str::from_utf8(&out[..n]).unwrap(),
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n\r\n"
     );
     assert_eq!(
-        req.write_response(Some("other"), &[], &mut out),
+        req.offer().agree(Some("other"), None),
         Err(WriteError::UnofferedProtocol)
     );
     assert_eq!(
-        req.write_response(None, &[("X-A", "b\r\nc")], &mut out),
+        req.write_response(&Agreement::NONE, &[("X-A", "b\r\nc")], &mut out),
         Err(WriteError::UnsafeHeader)
     );
     assert!(matches!(
-        req.write_response(None, &[], &mut out[..10]),
+        req.write_response(&Agreement::NONE, &[], &mut out[..10]),
         Err(WriteError::BufferTooSmall(_))
     ));
+    assert_eq!(
+        req.response_to_vec(&chat, &[]).unwrap(),
+        &out[..n],
+        "the vector writer writes the same answer"
+    );
 }
 
 #[test]
@@ -342,11 +349,11 @@ fn refusals_write_complete_responses() {
 
 // ---- client side ----
 
-fn client_config() -> ClientConfig<'static> {
-    ClientConfig {
+fn client_request() -> ClientRequest<'static> {
+    ClientRequest {
         protocols: &["chat", "superchat"],
         origin: Some("http://example.com"),
-        ..ClientConfig::new("server.example.com", "/chat")
+        ..ClientRequest::new("server.example.com", "/chat")
     }
 }
 
@@ -358,7 +365,7 @@ const ACCEPT: &str = "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 
 fn client_result(lines: &[&str]) -> Result<Option<String>, ClientHandshakeError> {
     let mut hs =
-        ClientHandshake::new(client_config(), *b"the sample nonce", Limits::DEFAULT).unwrap();
+        ClientHandshake::new(client_request(), *b"the sample nonce", Limits::DEFAULT).unwrap();
     let bytes = response(lines);
     match hs.parse_response(&bytes)? {
         Parsed::Complete(r, _) => Ok(r.protocol().map(String::from)),
@@ -368,7 +375,7 @@ fn client_result(lines: &[&str]) -> Result<Option<String>, ClientHandshakeError>
 
 #[test]
 fn client_writes_the_request_and_accepts_a_good_answer() {
-    let hs = ClientHandshake::new(client_config(), *b"the sample nonce", Limits::DEFAULT).unwrap();
+    let hs = ClientHandshake::new(client_request(), *b"the sample nonce", Limits::DEFAULT).unwrap();
     let mut out = [0u8; 512];
     let n = hs.write_request(&mut out).unwrap();
     let text = std::str::from_utf8(&out[..n]).unwrap();
@@ -381,9 +388,11 @@ fn client_writes_the_request_and_accepts_a_good_answer() {
     // The server's side accepts it, and the client accepts the server's answer.
     let (req, _) = parse(&out[..n]).unwrap().complete().unwrap();
     let mut answer = [0u8; 512];
-    let m = req
-        .write_response(req.select_protocol(&["superchat"]), &[], &mut answer)
+    let superchat = req
+        .offer()
+        .agree(req.select_protocol(&["superchat"]), None)
         .unwrap();
+    let m = req.write_response(&superchat, &[], &mut answer).unwrap();
     let mut hs = hs;
     let mut with_frame = answer[..m].to_vec();
     with_frame.extend_from_slice(b"\x81\x00");
@@ -473,20 +482,20 @@ fn client_refusals_are_distinct() {
 fn client_refuses_unsafe_request_parts() {
     let nonce = [0u8; 16];
     let bad = [
-        ClientConfig::new("host\r\nX: y", "/"),
-        ClientConfig::new("host", "no-slash"),
-        ClientConfig::new("host", "/a b"),
-        ClientConfig {
+        ClientRequest::new("host\r\nX: y", "/"),
+        ClientRequest::new("host", "no-slash"),
+        ClientRequest::new("host", "/a b"),
+        ClientRequest {
             protocols: &["a,b"],
-            ..ClientConfig::new("host", "/")
+            ..ClientRequest::new("host", "/")
         },
-        ClientConfig {
+        ClientRequest {
             extra_headers: &[("X", "a\nb")],
-            ..ClientConfig::new("host", "/")
+            ..ClientRequest::new("host", "/")
         },
-        ClientConfig {
+        ClientRequest {
             origin: Some("http://a\0"),
-            ..ClientConfig::new("host", "/")
+            ..ClientRequest::new("host", "/")
         },
     ];
     for config in bad {

@@ -9,13 +9,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use switchyard::switchyard_core::handshake::http::StatusCode;
 use switchyard::{Answer, CloseInfo, HandshakeError, OriginPolicy, PendingUpgrade};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::{debug, info};
 
-use crate::http::{self, path_of, request_line};
+use crate::http::{self, StatusCode, path_of};
 use crate::metered::{Counters, Metered};
 use crate::routes::{Route, chat, echo, inspect};
 use crate::server::App;
@@ -46,7 +45,7 @@ pub(crate) async fn serve(
     }
     match pending.request() {
         Ok(request) => {
-            let target = request.path().to_owned();
+            let target = request.head().target().to_owned();
             let path = path_of(&target);
             match Route::at(path) {
                 Some(route) => {
@@ -61,7 +60,7 @@ pub(crate) async fn serve(
                                 Route::Echo => Upgrade::Echo,
                                 Route::Chat => Upgrade::Chat,
                                 Route::Inspect => Upgrade::Inspect(inspect::Handshake {
-                                    request: request.head().to_vec(),
+                                    request: request.head().as_bytes().to_vec(),
                                     key: request.key().as_str().to_owned(),
                                     accept: request.accept_key().as_str().to_owned(),
                                 }),
@@ -81,29 +80,21 @@ pub(crate) async fn serve(
                 None => Box::pin(plain(pending, peer, &app, "GET", &target)).await,
             }
         }
-        Err(error) => match request_line(pending.received()) {
-            // The head is complete and parses: a plain HTTP request, or a broken upgrade.
-            Some((method, target)) if pending_is_complete(error) => {
+        Err(error) => match pending
+            .head()
+            .map(|head| (head.method().to_owned(), head.target().to_owned()))
+        {
+            // The head is complete and well-formed: a plain HTTP request, or a broken upgrade.
+            Some((method, target)) => {
                 if Route::at(path_of(&target)).is_some() {
                     Box::pin(refuse(pending, peer, path_of(&target), error)).await;
                 } else {
                     Box::pin(plain(pending, peer, &app, &method, &target)).await;
                 }
             }
-            _ => Box::pin(refuse(pending, peer, "-", error)).await,
+            None => Box::pin(refuse(pending, peer, "-", error)).await,
         },
     }
-}
-
-/// Whether the core judged a complete head (so it may still be a plain HTTP request), as
-/// opposed to giving up on one that grew too large.
-fn pending_is_complete(error: HandshakeError) -> bool {
-    !matches!(
-        error,
-        HandshakeError::RequestLineTooLong
-            | HandshakeError::HeadTooLarge
-            | HandshakeError::TooManyHeaders
-    )
 }
 
 /// `--max-connections` reached: answer 503 once the request is in.

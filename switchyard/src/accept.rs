@@ -1,7 +1,8 @@
 //! The server role: reading a handshake request, answering it, and handing over to the frames.
 //!
-//! The core parses and validates the request ([`RequestParser`]), writes the 101 answer
-//! ([`Request::write_response`]) and every refusal ([`HandshakeError::write_response`]); this
+//! The core parses the request once ([`RequestParser::parse_index`]) and validates it, writes
+//! the 101 answer ([`Request::response_to_vec`]) and every refusal
+//! ([`HandshakeError::response_to_vec`]); this
 //! module reads and writes those bytes under the handshake timeout. [`accept`] does it all;
 //! [`PendingUpgrade`] stops after reading, for a server that also speaks plain HTTP or wants
 //! to decide per request.
@@ -11,7 +12,7 @@ use std::time::Duration;
 use switchyard_core::Parsed;
 use switchyard_core::connection::Connection;
 use switchyard_core::handshake::{
-    HandshakeError, OriginPolicy, Request, RequestParser, WriteError,
+    HandshakeError, OriginPolicy, Request, RequestHead, RequestIndex, RequestParser, WriteError,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::{Instant, timeout_at};
@@ -94,7 +95,8 @@ where
 pub struct PendingUpgrade<S> {
     stream: S,
     buf: Vec<u8>,
-    head: Result<usize, HandshakeError>,
+    /// The one parse of the head in `buf`: views of it never parse again.
+    parsed: Result<RequestIndex, HandshakeError>,
     config: Config,
     deadline: Instant,
 }
@@ -117,10 +119,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PendingUpgrade<S> {
         let deadline = Instant::now() + config.handshake_timeout;
         let mut parser = RequestParser::new(config.limits);
         let mut buf = already_read;
-        let head = loop {
+        let parsed = loop {
             if !buf.is_empty() {
-                match parser.parse(&buf) {
-                    Ok(Parsed::Complete(_, len)) => break Ok(len),
+                match parser.parse_index(&buf) {
+                    Ok(Parsed::Complete(index, _)) => break Ok(index),
                     Ok(Parsed::Partial) => {}
                     Err(error) => break Err(error),
                 }
@@ -137,7 +139,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PendingUpgrade<S> {
         Ok(PendingUpgrade {
             stream,
             buf,
-            head,
+            parsed,
             config: *config,
             deadline,
         })
@@ -147,18 +149,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PendingUpgrade<S> {
     /// `RequestLineTooLong`, `HeadTooLarge` and `TooManyHeaders` comes from a complete head,
     /// which may still be a valid plain HTTP request.
     pub fn request(&self) -> Result<Request<'_>, HandshakeError> {
-        self.head?;
-        // Parsing again from the start is linear and allocation-free; it is how the request
-        // borrows the buffer without this type borrowing itself.
-        match RequestParser::new(self.config.limits).parse(&self.buf)? {
-            Parsed::Complete(request, _) => Ok(request),
-            Parsed::Partial => Err(HandshakeError::Malformed),
-        }
+        self.parsed?.request(&self.buf)
     }
 
-    /// The length of the complete request head, if the core found one and accepted it.
+    /// The request as HTTP (method, target, headers), if the head was complete and
+    /// well-formed, upgrade or not: what a server answering plain HTTP routes on.
+    pub fn head(&self) -> Option<RequestHead<'_>> {
+        self.parsed.ok()?.head(&self.buf)
+    }
+
+    /// The length of the complete request head, if the core found a well-formed one.
     pub fn head_len(&self) -> Option<usize> {
-        self.head.ok()
+        self.parsed.ok().map(|index| index.head_len())
     }
 
     /// Every byte read: the head, and any bytes after it.
@@ -205,7 +207,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PendingUpgrade<S> {
         timeout_at(self.deadline, write)
             .await
             .map_err(|_| Error::HandshakeTimeout)??;
-        let head_len = self.head.unwrap_or(0);
+        let head_len = self.head_len().unwrap_or(0);
         let conn = Connection::server(self.config.limits);
         let protocol = answer.protocol.as_deref().map(Box::from);
         Ok(WebSocket::from_parts(
@@ -221,15 +223,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PendingUpgrade<S> {
     /// body, `Connection: close`), then closes the connection as [`respond`](Self::respond)
     /// does.
     pub async fn refuse(self, error: HandshakeError) -> Result<(), Error> {
-        let mut out = vec![0u8; 512];
-        let len = loop {
-            match error.write_response(&mut out) {
-                Ok(len) => break len,
-                // The core says exactly how much room it needs.
-                Err(too_small) => out.resize(too_small.needed, 0),
-            }
-        };
-        self.respond(&out[..len]).await
+        self.respond(&error.response_to_vec()).await
     }
 
     /// Answers as plain HTTP: writes `response` (a complete response, which should say
@@ -261,17 +255,13 @@ fn response(request: &Request<'_>, answer: &Answer) -> Result<Vec<u8>, ResponseE
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
-    let mut out = vec![0u8; 256];
-    loop {
-        match request.write_response(answer.protocol.as_deref(), &headers, &mut out) {
-            Ok(len) => {
-                out.truncate(len);
-                return Ok(out);
-            }
-            Err(WriteError::BufferTooSmall(too_small)) => out.resize(too_small.needed, 0),
-            Err(error) => return Err(ResponseError::Unwritable(error)),
-        }
-    }
+    let agreement = request
+        .offer()
+        .agree(answer.protocol.as_deref(), None)
+        .map_err(ResponseError::Unwritable)?;
+    request
+        .response_to_vec(&agreement, &headers)
+        .map_err(ResponseError::Unwritable)
 }
 
 /// Reads and discards until EOF, [`LINGER_BYTES`] or [`LINGER`], whichever comes first.

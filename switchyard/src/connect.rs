@@ -9,10 +9,10 @@ use tokio::time::{Instant, timeout_at};
 
 use switchyard_core::Parsed;
 use switchyard_core::connection::Connection;
-use switchyard_core::handshake::{ClientConfig, ClientHandshake};
+use switchyard_core::handshake::{ClientHandshake, ClientRequest};
+use switchyard_core::url::{UrlError, WsUrl};
 
 use crate::masks::OsMasks;
-use crate::url::WsUrl;
 use crate::{Config, Error, WebSocket};
 
 /// What a client asks for beyond the URL.
@@ -65,19 +65,23 @@ pub async fn connect(url: &str) -> Result<WebSocket<TcpStream>, Error> {
     connect_with(url, &ClientOptions::default()).await
 }
 
-/// Connects to a `ws://` URL over TCP. The whole of it, TCP connect and handshake, is bounded
+/// Connects to a `ws://` URL over TCP; `wss://` fails with [`UrlError::TlsUnsupported`]. The
+/// whole of it, TCP connect and handshake, is bounded
 /// by the handshake timeout.
 pub async fn connect_with(
     url: &str,
     options: &ClientOptions,
 ) -> Result<WebSocket<TcpStream>, Error> {
     let url = WsUrl::parse(url)?;
+    if url.is_secure() {
+        return Err(UrlError::TlsUnsupported.into());
+    }
     let deadline = Instant::now() + options.config.handshake_timeout;
-    let tcp = timeout_at(deadline, TcpStream::connect((url.host, url.port)))
+    let tcp = timeout_at(deadline, TcpStream::connect((url.host(), url.port())))
         .await
         .map_err(|_| Error::HandshakeTimeout)??;
     tcp.set_nodelay(true)?;
-    handshake(tcp, url.authority, &url.target, options, deadline).await
+    handshake(tcp, ClientRequest::from_url(&url), options, deadline).await
 }
 
 /// Performs the client's opening handshake over a stream the caller connected (a TLS stream,
@@ -89,13 +93,12 @@ pub async fn client_handshake<S: AsyncRead + AsyncWrite + Unpin>(
     options: &ClientOptions,
 ) -> Result<WebSocket<S>, Error> {
     let deadline = Instant::now() + options.config.handshake_timeout;
-    handshake(stream, host, target, options, deadline).await
+    handshake(stream, ClientRequest::new(host, target), options, deadline).await
 }
 
 async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
-    host: &str,
-    target: &str,
+    request: ClientRequest<'_>,
     options: &ClientOptions,
     deadline: Instant,
 ) -> Result<WebSocket<S>, Error> {
@@ -105,12 +108,11 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
-    let request = ClientConfig {
-        host,
-        path: target,
+    let request = ClientRequest {
         origin: options.origin.as_deref(),
         protocols: &protocols,
         extra_headers: &headers,
+        ..request
     };
     let limits = options.config.limits;
     // RFC 6455 §4.1: the nonce MUST be selected randomly for each connection.
@@ -118,16 +120,9 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     getrandom::fill(&mut nonce).map_err(|e| Error::Io(std::io::Error::other(e)))?;
     let mut handshake =
         ClientHandshake::new(request, nonce, limits).map_err(Error::ClientHandshake)?;
-    let mut out = vec![0u8; 512];
-    let len = loop {
-        match handshake.write_request(&mut out) {
-            Ok(len) => break len,
-            // The core says exactly how much room it needs.
-            Err(too_small) => out.resize(too_small.needed, 0),
-        }
-    };
+    let out = handshake.request_to_vec();
     let exchange = async {
-        stream.write_all(&out[..len]).await?;
+        stream.write_all(&out).await?;
         stream.flush().await?;
         let mut buf = Vec::with_capacity(1024);
         loop {

@@ -5,8 +5,7 @@ use std::{fmt, io};
 use switchyard_core::ProtocolError;
 use switchyard_core::connection::SendError;
 use switchyard_core::handshake::{ClientHandshakeError, HandshakeError, WriteError};
-
-use crate::url::UrlError;
+use switchyard_core::url::UrlError;
 
 /// Why an operation on a connection failed.
 ///

@@ -64,7 +64,6 @@ mod masks;
 mod split;
 mod stream;
 mod timer;
-mod url;
 mod wake;
 
 #[cfg(feature = "server")]
@@ -76,10 +75,10 @@ pub use driver::Incoming;
 pub use error::Error;
 pub use split::{ReadHalf, ReuniteError, WriteHalf};
 pub use stream::WebSocket;
-pub use url::UrlError;
 
 pub use bytes::Bytes;
 pub use switchyard_core;
 pub use switchyard_core::connection::{CloseInfo, DataKind, Initiator, Message, Role, Utf8Bytes};
 pub use switchyard_core::handshake::{HandshakeError, OriginPolicy, Request};
+pub use switchyard_core::url::UrlError;
 pub use switchyard_core::{CloseCode, Limits, ProtocolError};

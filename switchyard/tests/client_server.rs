@@ -113,7 +113,7 @@ async fn negotiates_a_subprotocol_and_passes_extra_headers() {
             let (tcp, _) = listener.accept().await.unwrap();
             let mut seen = String::new();
             let mut ws = accept_with(tcp, &Config::default(), |request| {
-                seen = String::from_utf8_lossy(request.head()).into_owned();
+                seen = String::from_utf8_lossy(request.head().as_bytes()).into_owned();
                 let protocol = request.select_protocol(&["chat.v2", "chat.v1"]).unwrap();
                 Ok(Answer::default()
                     .with_protocol(protocol)
