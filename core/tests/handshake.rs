@@ -528,7 +528,9 @@ fn offer_of<'b>(
 #[test]
 fn negotiation_checks_the_version_origin_and_lists_whatever_the_transport() {
     let version = ("sec-websocket-version", "13");
-    let cases: Vec<(&str, Vec<(&str, &str)>, Option<HandshakeError>)> = vec![
+    /// (what, the fields, the refusal if any).
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Option<HandshakeError>);
+    let cases: Vec<Case<'_>> = vec![
         ("version 13 alone", vec![version], None),
         (
             "padded version",
@@ -633,7 +635,9 @@ fn an_agreement_names_only_what_the_client_offered() {
         ),
     ])
     .unwrap();
-    let cases: [(Option<&str>, Option<&str>, Result<(), WriteError>); 8] = [
+    /// (subprotocol, extension answer, verdict).
+    type Case<'a> = (Option<&'a str>, Option<&'a str>, Result<(), WriteError>);
+    let cases: [Case<'_>; 8] = [
         (None, None, Ok(())),
         (Some("chat"), None, Ok(())),
         (Some("other"), None, Err(WriteError::UnofferedProtocol)),
