@@ -1,7 +1,7 @@
 //! # switchyard-core
 //!
 //! The whole WebSocket protocol (RFC 6455), written once, with no I/O: bytes in, events out,
-//! bytes to write out. The Tokio shell (`switchyard-server`), the wasm bindings and the tests all
+//! bytes to write out. The Tokio shell (`switchyard`), the wasm bindings and the tests all
 //! drive the same code.
 //!
 //! ## Layers
@@ -10,10 +10,13 @@
 //!
 //! | layer | module | needs `alloc` |
 //! |---|---|---|
+//! | WebSocket URIs (§3) | [`url`] | no |
 //! | accept key (§1.3, §4.2.2) | [`handshake::accept`] | no |
-//! | server handshake: parse, validate, respond (§4.2) | [`handshake::server`] | no |
-//! | client handshake: request, validate the response (§4.1) | [`handshake::client`] | no |
+//! | handshake negotiation: version, origin, subprotocol, extensions (§4.2.1, §9.1) | [`handshake::negotiate`] | no |
+//! | HTTP/1.1 server handshake: parse once, respond (§4.2) | [`handshake::server`] | no |
+//! | HTTP/1.1 client handshake: request, validate the response (§4.1) | [`handshake::client`] | no |
 //! | frame header codec (§5.2) | [`frame`] | no |
+//! | incremental raw-frame splitter (§5.2) | [`frame::split`] | no |
 //! | masking (§5.3) | [`frame::mask`] | no |
 //! | incremental UTF-8 validation (§8.1) | [`utf8`] | no |
 //! | close codes and close payloads (§5.5.1, §7.4) | [`close`] | no |
@@ -33,7 +36,7 @@
 //!
 //! ```
 //! use switchyard_core::connection::{Connection, Event, Message};
-//! use switchyard_core::handshake::{OriginPolicy, RequestParser};
+//! use switchyard_core::handshake::{Agreement, OriginPolicy, RequestParser};
 //! use switchyard_core::{Limits, Parsed};
 //!
 //! // The bytes a client sent: its handshake, then (pipelined) a masked "Hello" (RFC 6455 §5.7).
@@ -46,9 +49,9 @@
 //! let Ok(Parsed::Complete(request, head_len)) = RequestParser::new(limits).parse(&input) else {
 //!     panic!("a complete, valid request");
 //! };
-//! request.check_origin(&OriginPolicy::SAME_HOST).unwrap();
+//! request.offer().check_origin(&OriginPolicy::SAME_HOST).unwrap();
 //! let mut response = [0u8; 256];
-//! let n = request.write_response(None, &[], &mut response).unwrap();
+//! let n = request.write_response(&Agreement::NONE, &[], &mut response).unwrap();
 //! assert!(response[..n].ends_with(b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"));
 //!
 //! // Bytes after the head are frames.
@@ -87,6 +90,7 @@ pub mod connection;
 pub mod frame;
 pub mod handshake;
 pub mod limits;
+pub mod url;
 pub mod utf8;
 mod write;
 

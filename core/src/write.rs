@@ -67,6 +67,19 @@ impl<'a> Writer<'a> {
     }
 }
 
+/// Runs a writer twice: once to learn the size, once into a vector of exactly that size. For
+/// the `*_to_vec` conveniences, so shells need no "resize to `needed` and retry" loops.
+#[cfg(feature = "alloc")]
+pub(crate) fn to_vec(put: impl Fn(&mut Writer<'_>)) -> alloc::vec::Vec<u8> {
+    let mut sizing = Writer::new(&mut []);
+    put(&mut sizing);
+    let mut out = alloc::vec![0u8; sizing.len];
+    let mut w = Writer::new(&mut out);
+    put(&mut w);
+    debug_assert_eq!(w.finish(), Ok(out.len()));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,5 +103,16 @@ mod tests {
         w.put_decimal(u64::MAX);
         let n = w.finish().unwrap();
         assert_eq!(&buf[..n], b"0 18446744073709551615");
+    }
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn to_vec_sizes_the_output_exactly() {
+        let out = to_vec(|w| {
+            w.put(b"abc");
+            w.put_decimal(42);
+        });
+        assert_eq!(out, b"abc42");
+        assert_eq!(out.capacity(), 5);
     }
 }

@@ -1,10 +1,12 @@
 //! The opening handshake: every refusal with its exact HTTP status, the client's every
-//! distinct error, and client ↔ server in memory.
+//! distinct error, the transport-neutral negotiation on its own, the extension hook in both
+//! roles, and client ↔ server in memory.
 
 use switchyard_core::handshake::{
-    ClientConfig, ClientHandshake, ClientHandshakeError, HandshakeError, OriginPolicy,
-    RequestParser, WriteError,
+    Agreement, ClientHandshake, ClientHandshakeError, ClientRequest, Extension, ExtensionOffers,
+    HandshakeError, OfferFields, OriginPolicy, RequestParser, WriteError,
 };
+use switchyard_core::url::WsUrl;
 use switchyard_core::{Limits, Parsed};
 
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
@@ -80,36 +82,43 @@ fn accepts_the_rfc_example_and_answers_it() {
         len, head_len,
         "bytes after the head are left for the frame layer"
     );
-    assert_eq!(req.path(), "/chat?room=1");
+    assert_eq!(req.head().target(), "/chat?room=1");
+    assert_eq!((req.path(), req.query()), ("/chat", Some("room=1")));
     assert_eq!(req.host(), "server.example.com");
     assert_eq!(req.origin(), Some("http://server.example.com"));
     assert_eq!(
-        req.offered_protocols().collect::<Vec<_>>(),
+        req.offer().offered_protocols().collect::<Vec<_>>(),
         ["chat", "superchat"]
     );
     assert_eq!(req.accept_key().as_str(), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
-    assert_eq!(req.head(), &bytes[..head_len]);
+    assert_eq!(req.head().as_bytes(), &bytes[..head_len]);
     req.check_origin(&OriginPolicy::SAME_HOST).unwrap();
     assert_eq!(req.select_protocol(&["superchat", "chat"]), Some("chat"));
     let mut out = [0u8; 256];
-    let n = req.write_response(Some("chat"), &[], &mut out).unwrap();
+    let chat = req.offer().agree(Some("chat"), None).unwrap();
+    let n = req.write_response(&chat, &[], &mut out).unwrap();
     assert_eq!(
         std::str::from_utf8(&out[..n]).unwrap(),
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n\r\n"
     );
     assert_eq!(
-        req.write_response(Some("other"), &[], &mut out),
+        req.offer().agree(Some("other"), None),
         Err(WriteError::UnofferedProtocol)
     );
     assert_eq!(
-        req.write_response(None, &[("X-A", "b\r\nc")], &mut out),
+        req.write_response(&Agreement::NONE, &[("X-A", "b\r\nc")], &mut out),
         Err(WriteError::UnsafeHeader)
     );
     assert!(matches!(
-        req.write_response(None, &[], &mut out[..10]),
+        req.write_response(&Agreement::NONE, &[], &mut out[..10]),
         Err(WriteError::BufferTooSmall(_))
     ));
+    assert_eq!(
+        req.response_to_vec(&chat, &[]).unwrap(),
+        &out[..n],
+        "the vector writer writes the same answer"
+    );
 }
 
 #[test]
@@ -342,11 +351,11 @@ fn refusals_write_complete_responses() {
 
 // ---- client side ----
 
-fn client_config() -> ClientConfig<'static> {
-    ClientConfig {
+fn client_request() -> ClientRequest<'static> {
+    ClientRequest {
         protocols: &["chat", "superchat"],
         origin: Some("http://example.com"),
-        ..ClientConfig::new("server.example.com", "/chat")
+        ..ClientRequest::new("server.example.com", "/chat")
     }
 }
 
@@ -358,7 +367,7 @@ const ACCEPT: &str = "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 
 fn client_result(lines: &[&str]) -> Result<Option<String>, ClientHandshakeError> {
     let mut hs =
-        ClientHandshake::new(client_config(), *b"the sample nonce", Limits::DEFAULT).unwrap();
+        ClientHandshake::new(client_request(), *b"the sample nonce", Limits::DEFAULT).unwrap();
     let bytes = response(lines);
     match hs.parse_response(&bytes)? {
         Parsed::Complete(r, _) => Ok(r.protocol().map(String::from)),
@@ -368,7 +377,7 @@ fn client_result(lines: &[&str]) -> Result<Option<String>, ClientHandshakeError>
 
 #[test]
 fn client_writes_the_request_and_accepts_a_good_answer() {
-    let hs = ClientHandshake::new(client_config(), *b"the sample nonce", Limits::DEFAULT).unwrap();
+    let hs = ClientHandshake::new(client_request(), *b"the sample nonce", Limits::DEFAULT).unwrap();
     let mut out = [0u8; 512];
     let n = hs.write_request(&mut out).unwrap();
     let text = std::str::from_utf8(&out[..n]).unwrap();
@@ -381,9 +390,11 @@ fn client_writes_the_request_and_accepts_a_good_answer() {
     // The server's side accepts it, and the client accepts the server's answer.
     let (req, _) = parse(&out[..n]).unwrap().complete().unwrap();
     let mut answer = [0u8; 512];
-    let m = req
-        .write_response(req.select_protocol(&["superchat"]), &[], &mut answer)
+    let superchat = req
+        .offer()
+        .agree(req.select_protocol(&["superchat"]), None)
         .unwrap();
+    let m = req.write_response(&superchat, &[], &mut answer).unwrap();
     let mut hs = hs;
     let mut with_frame = answer[..m].to_vec();
     with_frame.extend_from_slice(b"\x81\x00");
@@ -473,20 +484,20 @@ fn client_refusals_are_distinct() {
 fn client_refuses_unsafe_request_parts() {
     let nonce = [0u8; 16];
     let bad = [
-        ClientConfig::new("host\r\nX: y", "/"),
-        ClientConfig::new("host", "no-slash"),
-        ClientConfig::new("host", "/a b"),
-        ClientConfig {
+        ClientRequest::new("host\r\nX: y", "/"),
+        ClientRequest::new("host", "no-slash"),
+        ClientRequest::new("host", "/a b"),
+        ClientRequest {
             protocols: &["a,b"],
-            ..ClientConfig::new("host", "/")
+            ..ClientRequest::new("host", "/")
         },
-        ClientConfig {
+        ClientRequest {
             extra_headers: &[("X", "a\nb")],
-            ..ClientConfig::new("host", "/")
+            ..ClientRequest::new("host", "/")
         },
-        ClientConfig {
+        ClientRequest {
             origin: Some("http://a\0"),
-            ..ClientConfig::new("host", "/")
+            ..ClientRequest::new("host", "/")
         },
     ];
     for config in bad {
@@ -497,5 +508,355 @@ fn client_refuses_unsafe_request_parts() {
             ),
             "{config:?}"
         );
+    }
+}
+
+// ---- negotiation, independent of the transport ----
+
+/// The fields an RFC 8441 extended CONNECT carries: no method, key or Upgrade, only what
+/// negotiation reads. The shell hands them over exactly as HTTP/1.1 does.
+fn offer_of<'b>(
+    fields: &[(&str, &'b str)],
+) -> Result<switchyard_core::handshake::Offer<'b>, HandshakeError> {
+    let mut offer = OfferFields::new();
+    for (name, value) in fields {
+        offer.field(name, value.as_bytes())?;
+    }
+    offer.finish("example.com", &Limits::DEFAULT)
+}
+
+#[test]
+fn negotiation_checks_the_version_origin_and_lists_whatever_the_transport() {
+    let version = ("sec-websocket-version", "13");
+    /// (what, the fields, the refusal if any).
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Option<HandshakeError>);
+    let cases: Vec<Case<'_>> = vec![
+        ("version 13 alone", vec![version], None),
+        (
+            "padded version",
+            vec![("Sec-WebSocket-Version", " 13 ")],
+            None,
+        ),
+        (
+            "no version",
+            vec![],
+            Some(HandshakeError::UnsupportedVersion),
+        ),
+        (
+            "version 8",
+            vec![("sec-websocket-version", "8")],
+            Some(HandshakeError::UnsupportedVersion),
+        ),
+        (
+            "two versions",
+            vec![version, version],
+            Some(HandshakeError::DuplicateHeader("Sec-WebSocket-Version")),
+        ),
+        (
+            "two origins",
+            vec![version, ("origin", "http://a"), ("Origin", "http://b")],
+            Some(HandshakeError::DuplicateHeader("Origin")),
+        ),
+        (
+            "a subprotocol that is no token",
+            vec![version, ("sec-websocket-protocol", "a b")],
+            Some(HandshakeError::InvalidHeaderValue("Sec-WebSocket-Protocol")),
+        ),
+        (
+            "protocols over several lines",
+            vec![
+                version,
+                ("sec-websocket-protocol", "a"),
+                ("sec-websocket-protocol", "b, c"),
+            ],
+            None,
+        ),
+        (
+            "unrelated fields are not negotiation's",
+            vec![version, ("cookie", "x=1"), ("upgrade", "h2c")],
+            None,
+        ),
+    ];
+    for (name, fields, expected) in cases {
+        assert_eq!(offer_of(&fields).err(), expected, "{name}");
+    }
+    let nine: Vec<(&str, &str)> = std::iter::once(version)
+        .chain((0..9).map(|_| ("sec-websocket-extensions", "x")))
+        .collect();
+    assert_eq!(
+        offer_of(&nine).err(),
+        Some(HandshakeError::TooManyListElements(
+            "Sec-WebSocket-Extensions"
+        ))
+    );
+    let many = (0..33)
+        .map(|i| format!("p{i}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    assert_eq!(
+        offer_of(&[version, ("sec-websocket-protocol", &many)]).err(),
+        Some(HandshakeError::TooManyListElements(
+            "Sec-WebSocket-Protocol"
+        ))
+    );
+}
+
+#[test]
+fn subprotocol_selection_only_ever_picks_an_offered_one() {
+    let cases: [(&str, &[&str], Option<&str>); 6] = [
+        ("chat, superchat", &["superchat", "chat"], Some("chat")),
+        ("chat, superchat", &["superchat"], Some("superchat")),
+        ("chat", &["other"], None),
+        ("chat", &[], None),
+        ("", &["chat"], None),
+        ("Chat", &["chat"], None),
+    ];
+    for (offered, supported, expected) in cases {
+        let offer = offer_of(&[
+            ("sec-websocket-version", "13"),
+            ("sec-websocket-protocol", offered),
+        ])
+        .unwrap();
+        assert_eq!(offer.select_protocol(supported), expected, "{offered}");
+        if let Some(chosen) = expected {
+            assert!(offer.agree(Some(chosen), None).is_ok());
+        }
+    }
+}
+
+#[test]
+fn an_agreement_names_only_what_the_client_offered() {
+    let offer = offer_of(&[
+        ("sec-websocket-version", "13"),
+        ("sec-websocket-protocol", "chat"),
+        (
+            "sec-websocket-extensions",
+            "permessage-deflate; client_max_window_bits, x-other",
+        ),
+    ])
+    .unwrap();
+    /// (subprotocol, extension answer, verdict).
+    type Case<'a> = (Option<&'a str>, Option<&'a str>, Result<(), WriteError>);
+    let cases: [Case<'_>; 8] = [
+        (None, None, Ok(())),
+        (Some("chat"), None, Ok(())),
+        (Some("other"), None, Err(WriteError::UnofferedProtocol)),
+        (None, Some("permessage-deflate"), Ok(())),
+        (
+            None,
+            Some("PerMessage-Deflate; server_no_context_takeover"),
+            Ok(()),
+        ),
+        (
+            None,
+            Some("x-unoffered"),
+            Err(WriteError::UnofferedExtension),
+        ),
+        (
+            None,
+            Some("permessage-deflate; a b"),
+            Err(WriteError::UnofferedExtension),
+        ),
+        (
+            None,
+            Some("x-other\r\nSet-Cookie: a=b"),
+            Err(WriteError::UnofferedExtension),
+        ),
+    ];
+    for (protocol, extensions, expected) in cases {
+        assert_eq!(
+            offer.agree(protocol, extensions).map(|_| ()),
+            expected,
+            "{protocol:?} {extensions:?}"
+        );
+    }
+}
+
+#[test]
+fn the_origin_policy_compares_with_the_authority_whatever_the_transport() {
+    let offer = |origin| offer_of(&[("sec-websocket-version", "13"), ("origin", origin)]).unwrap();
+    assert_eq!(
+        offer("https://example.com").check_origin(&OriginPolicy::SAME_HOST),
+        Ok(())
+    );
+    assert_eq!(
+        offer("https://evil.example").check_origin(&OriginPolicy::SAME_HOST),
+        Err(HandshakeError::ForbiddenOrigin)
+    );
+    assert_eq!(
+        offer("https://evil.example").check_origin(&OriginPolicy::ANY),
+        Ok(())
+    );
+}
+
+/// A stand-in for permessage-deflate: offers one extension with a parameter, accepts it from
+/// a client's offers, and verifies a server's answer names it.
+#[derive(Debug, Default)]
+struct Deflateish {
+    agreed: bool,
+}
+
+impl Extension for Deflateish {
+    fn offer(&self) -> Option<&str> {
+        Some("permessage-deflate; client_max_window_bits")
+    }
+
+    fn accept(&mut self, offers: ExtensionOffers<'_>) -> Result<Option<&str>, HandshakeError> {
+        for offer in offers.flatten() {
+            if offer.name() == "permessage-deflate"
+                && offer
+                    .params()
+                    .all(|(name, _)| name == "client_max_window_bits")
+            {
+                self.agreed = true;
+                return Ok(Some("permessage-deflate"));
+            }
+        }
+        Ok(None)
+    }
+
+    fn verify(&mut self, answer: ExtensionOffers<'_>) -> Result<(), ClientHandshakeError> {
+        for element in answer {
+            match element {
+                Ok(e) if e.name() == "permessage-deflate" && !self.agreed => self.agreed = true,
+                _ => return Err(ClientHandshakeError::UnofferedExtension),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn an_extension_is_negotiated_through_the_hook_in_both_roles() {
+    let mut client = ClientHandshake::with_extension(
+        ClientRequest::new("example.com", "/"),
+        Deflateish::default(),
+        *b"the sample nonce",
+        Limits::DEFAULT,
+    )
+    .unwrap();
+    let request = client.request_to_vec();
+    assert!(
+        std::str::from_utf8(&request).unwrap().contains(
+            "\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+        )
+    );
+    let (req, _) = parse(&request).unwrap().complete().unwrap();
+    let mut server = Deflateish::default();
+    let answer = server.accept(req.offer().offered_extensions()).unwrap();
+    let agreement = req.offer().agree(None, answer).unwrap();
+    let response = req.response_to_vec(&agreement, &[]).unwrap();
+    assert!(server.agreed);
+    let (res, _) = client
+        .parse_response(&response)
+        .unwrap()
+        .complete()
+        .unwrap();
+    let answered: Vec<_> = res.extensions().map(|e| e.unwrap().name()).collect();
+    assert_eq!(answered, ["permessage-deflate"]);
+    assert!(client.extension().agreed);
+
+    // A server that declines answers with nothing, and the client accepts that.
+    let mut client = ClientHandshake::with_extension(
+        ClientRequest::new("example.com", "/"),
+        Deflateish::default(),
+        *b"the sample nonce",
+        Limits::DEFAULT,
+    )
+    .unwrap();
+    let declined = req.response_to_vec(&Agreement::NONE, &[]).unwrap();
+    assert!(
+        client
+            .parse_response(&declined)
+            .unwrap()
+            .complete()
+            .is_some()
+    );
+    assert!(!client.extension().agreed);
+}
+
+#[test]
+fn an_extension_answer_the_hook_refuses_fails_the_client() {
+    let ok = [
+        "HTTP/1.1 101 Switching Protocols",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        ACCEPT,
+    ];
+    for answer in [
+        "Sec-WebSocket-Extensions: x-other",
+        "Sec-WebSocket-Extensions: permessage-deflate, permessage-deflate",
+        "Sec-WebSocket-Extensions: permessage-deflate; a b",
+    ] {
+        let mut client = ClientHandshake::with_extension(
+            ClientRequest::new("server.example.com", "/chat"),
+            Deflateish::default(),
+            *b"the sample nonce",
+            Limits::DEFAULT,
+        )
+        .unwrap();
+        let bytes = response(&[&ok[..], &[answer]].concat());
+        assert_eq!(
+            client.parse_response(&bytes).err(),
+            Some(ClientHandshakeError::UnofferedExtension),
+            "{answer}"
+        );
+    }
+}
+
+#[test]
+fn a_client_refuses_to_send_a_malformed_extension_offer() {
+    struct Broken;
+    impl Extension for Broken {
+        fn offer(&self) -> Option<&str> {
+            Some("permessage-deflate\r\nX: y")
+        }
+        fn accept(&mut self, _: ExtensionOffers<'_>) -> Result<Option<&str>, HandshakeError> {
+            Ok(None)
+        }
+        fn verify(&mut self, _: ExtensionOffers<'_>) -> Result<(), ClientHandshakeError> {
+            Ok(())
+        }
+    }
+    assert!(matches!(
+        ClientHandshake::with_extension(
+            ClientRequest::new("a", "/"),
+            Broken,
+            [0; 16],
+            Limits::DEFAULT
+        ),
+        Err(ClientHandshakeError::InvalidRequest("extension offer"))
+    ));
+}
+
+#[test]
+fn a_client_request_carries_the_url_query() {
+    let url = WsUrl::parse("ws://example.com:8080?room=1").unwrap();
+    let client =
+        ClientHandshake::new(ClientRequest::from_url(&url), [0; 16], Limits::DEFAULT).unwrap();
+    let request = client.request_to_vec();
+    let (req, _) = parse(&request).unwrap().complete().unwrap();
+    assert_eq!(req.head().target(), "/?room=1");
+    assert_eq!(req.host(), "example.com:8080");
+    let mut out = [0u8; 512];
+    let n = client.write_request(&mut out).unwrap();
+    assert_eq!(
+        &out[..n],
+        &request[..],
+        "the vector writer writes the same request"
+    );
+}
+
+#[test]
+fn refusal_vectors_match_the_buffer_writer() {
+    let mut out = [0u8; 512];
+    for error in [
+        HandshakeError::UnsupportedVersion,
+        HandshakeError::NotAnUpgrade,
+        HandshakeError::ForbiddenOrigin,
+        HandshakeError::Unavailable,
+    ] {
+        let n = error.write_response(&mut out).unwrap();
+        assert_eq!(error.response_to_vec(), &out[..n]);
     }
 }

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use proptest::prelude::*;
 use switchyard_core::connection::{Connection, DataKind, Event};
-use switchyard_core::handshake::{ClientConfig, ClientHandshake, RequestParser};
+use switchyard_core::handshake::{ClientHandshake, ClientRequest, RequestParser};
 use switchyard_core::{FrameHeader, Limits, OpCode, Parsed};
 
 fn opcode() -> impl Strategy<Value = OpCode> {
@@ -133,7 +133,7 @@ proptest! {
 
     #[test]
     fn arbitrary_responses_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
-        let mut hs = ClientHandshake::new(ClientConfig::new("h", "/"), [7; 16], Limits::DEFAULT).unwrap();
+        let mut hs = ClientHandshake::new(ClientRequest::new("h", "/"), [7; 16], Limits::DEFAULT).unwrap();
         let _ = hs.parse_response(&bytes);
     }
 }

@@ -3,13 +3,13 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use switchyard_core::handshake::{ClientConfig, ClientHandshake};
+use switchyard_core::handshake::{ClientHandshake, ClientRequest};
 use switchyard_core::{Limits, Parsed};
 
 fuzz_target!(|data: &[u8]| {
-    let config = ClientConfig {
+    let config = ClientRequest {
         protocols: &["chat"],
-        ..ClientConfig::new("example.com", "/")
+        ..ClientRequest::new("example.com", "/")
     };
     let mut hs = ClientHandshake::new(config, *b"the sample nonce", Limits::DEFAULT).unwrap();
     if let Ok(Parsed::Complete(res, len)) = hs.parse_response(data) {

@@ -20,8 +20,12 @@ fn verdict(data: &[u8], cut: usize) -> Option<Result<usize, u16>> {
             Ok(Parsed::Complete(req, len)) => {
                 assert!(len <= end);
                 let mut out = [0u8; 1024];
+                let agreement = req
+                    .offer()
+                    .agree(req.offer().offered_protocols().next(), None)
+                    .expect("an offered subprotocol is agreeable");
                 let n = req
-                    .write_response(req.offered_protocols().next(), &[], &mut out)
+                    .write_response(&agreement, &[], &mut out)
                     .expect("101 fits");
                 let accept = AcceptKey::from_key(req.key().as_str().as_bytes());
                 let text = std::str::from_utf8(&out[..n]).unwrap();

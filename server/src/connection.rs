@@ -9,14 +9,13 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use switchyard::switchyard_core::handshake::http::StatusCode;
 use switchyard::{Answer, CloseInfo, HandshakeError, PendingUpgrade};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::{debug, info};
 
 use crate::app::App;
-use crate::http::{self, path_of, request_line};
+use crate::http::{self, StatusCode, path_of};
 use crate::metered::{Counters, Metered};
 use crate::routes::{Route, chat, echo, inspect};
 use crate::shutdown::Shutdown;
@@ -85,30 +84,20 @@ fn judge<S>(pending: &PendingUpgrade<S>, app: &App) -> Verdict {
             },
             None => Verdict::Plain("GET".to_owned(), request.target().to_owned()),
         },
-        Err(error) => match request_line(pending.received()) {
-            // The head is complete and parses: a plain HTTP request, or a broken upgrade.
-            Some((method, target)) if pending_is_complete(error) => {
-                let path = path_of(&target);
+        // The head is complete and well-formed (the core's one parse says so): a plain HTTP
+        // request, or a broken upgrade.
+        Err(error) => match pending.head() {
+            Some(head) => {
+                let path = path_of(head.target());
                 if Route::at(path).is_some() {
                     Verdict::Refuse(path.to_owned(), error)
                 } else {
-                    Verdict::Plain(method, target)
+                    Verdict::Plain(head.method().to_owned(), head.target().to_owned())
                 }
             }
-            _ => Verdict::Refuse("-".to_owned(), error),
+            None => Verdict::Refuse("-".to_owned(), error),
         },
     }
-}
-
-/// Whether the core judged a complete head (so it may still be a plain HTTP request), as
-/// opposed to giving up on one that grew too large.
-fn pending_is_complete(error: HandshakeError) -> bool {
-    !matches!(
-        error,
-        HandshakeError::RequestLineTooLong
-            | HandshakeError::HeadTooLarge
-            | HandshakeError::TooManyHeaders
-    )
 }
 
 /// `--max-connections` reached: answer 503 once the request is in.

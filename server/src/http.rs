@@ -1,23 +1,33 @@
-//! The plain HTTP side: the request line of a request that is not a WebSocket upgrade, and
-//! the few responses the server writes itself (200, 404, 405). Response heads are written by
-//! the core's [`write_head`]; every refusal of a WebSocket handshake is the core's own
-//! ([`HandshakeError::write_response`](switchyard::HandshakeError::write_response)).
+//! The plain HTTP side: the few responses the demo writes itself for its pages (200, 404,
+//! 405). Web pages are this binary's business, not the protocol core's: the core writes only
+//! handshake answers and refusals
+//! ([`HandshakeError::response_to_vec`](switchyard::HandshakeError::response_to_vec)). The
+//! method and target of a plain request come from the core's one parse of the head
+//! ([`PendingUpgrade::head`](switchyard::PendingUpgrade::head)).
 
-use switchyard::switchyard_core::handshake::http::{StatusCode, write_head};
+/// A status the plain pages answer with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StatusCode {
+    code: u16,
+    reason: &'static str,
+}
 
-/// Header slots for reading a plain request's method and path; the core has already capped
-/// the head's size and field count.
-const MAX_HEADERS: usize = 128;
+impl StatusCode {
+    pub(crate) const OK: StatusCode = StatusCode {
+        code: 200,
+        reason: "OK",
+    };
+    pub(crate) const NOT_FOUND: StatusCode = StatusCode {
+        code: 404,
+        reason: "Not Found",
+    };
+    pub(crate) const METHOD_NOT_ALLOWED: StatusCode = StatusCode {
+        code: 405,
+        reason: "Method Not Allowed",
+    };
 
-/// The method and request target of a complete request head, if it parses as HTTP/1.x.
-pub(crate) fn request_line(head: &[u8]) -> Option<(String, String)> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut request = httparse::Request::new(&mut headers);
-    match request.parse(head) {
-        Ok(httparse::Status::Complete(_)) => {
-            Some((request.method?.to_owned(), request.path?.to_owned()))
-        }
-        _ => None,
+    pub(crate) const fn as_u16(self) -> u16 {
+        self.code
     }
 }
 
@@ -27,6 +37,9 @@ pub(crate) fn path_of(target: &str) -> &str {
 }
 
 /// A complete response; `head_only` for `HEAD` (same headers, no body).
+///
+/// Every header name and value here is a constant or a content type from the asset table,
+/// never request input, so none can split the response.
 pub(crate) fn response(
     status: StatusCode,
     content_type: &str,
@@ -41,16 +54,14 @@ pub(crate) fn response(
         ("Connection", b"close"),
     ];
     headers.extend_from_slice(extra);
-    let mut out = vec![0u8; 512];
-    let len = loop {
-        // Every name and value here is a constant or a content type from our own table.
-        match write_head(status, &headers, Some(body.len() as u64), &mut out) {
-            Ok(Ok(len)) => break len,
-            Ok(Err(too_small)) => out.resize(too_small.needed, 0),
-            Err(_) => return Vec::new(),
-        }
-    };
-    out.truncate(len);
+    let mut out = format!("HTTP/1.1 {} {}\r\n", status.code, status.reason).into_bytes();
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
     if !head_only {
         out.extend_from_slice(body);
     }
@@ -72,14 +83,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_the_request_line_of_a_plain_request() {
-        let head = b"POST /healthz?x=1 HTTP/1.1\r\nHost: a\r\n\r\n";
-        assert_eq!(
-            request_line(head),
-            Some((String::from("POST"), String::from("/healthz?x=1")))
-        );
+    fn strips_the_query_from_a_target() {
         assert_eq!(path_of("/healthz?x=1"), "/healthz");
-        assert_eq!(request_line(b"\x00\x01 nonsense\r\n\r\n"), None);
+        assert_eq!(path_of("/healthz"), "/healthz");
     }
 
     #[test]
@@ -87,7 +93,8 @@ mod tests {
         let get = text(StatusCode::OK, "ok\n", false);
         assert!(get.starts_with(b"HTTP/1.1 200 OK\r\n"));
         assert!(get.ends_with(b"Content-Length: 3\r\n\r\nok\n"));
-        let head = text(StatusCode::OK, "ok\n", true);
+        let head = text(StatusCode::NOT_FOUND, "ok\n", true);
+        assert!(head.starts_with(b"HTTP/1.1 404 Not Found\r\n"));
         assert!(head.ends_with(b"Content-Length: 3\r\n\r\n"));
     }
 }

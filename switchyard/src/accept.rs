@@ -1,7 +1,8 @@
 //! The server role: reading a handshake request, answering it, and handing over to the frames.
 //!
-//! The core parses and validates the request ([`RequestParser`]), writes the 101 answer
-//! ([`write_response`](switchyard_core::handshake::Request::write_response)) and every refusal ([`HandshakeError::write_response`]); this
+//! The core parses the request once ([`RequestParser::parse_index`]) and validates it, writes
+//! the 101 answer ([`response_to_vec`](switchyard_core::handshake::Request::response_to_vec))
+//! and every refusal ([`HandshakeError::response_to_vec`]); this
 //! module reads and writes those bytes under the handshake timeout. [`accept`] does it all;
 //! [`PendingUpgrade`] stops after reading, for a server that also speaks plain HTTP or wants
 //! to decide per request.
@@ -10,7 +11,9 @@ use std::time::Duration;
 
 use switchyard_core::Parsed;
 use switchyard_core::connection::Connection;
-use switchyard_core::handshake::{HandshakeError, OriginPolicy, RequestParser, WriteError};
+use switchyard_core::handshake::{
+    self, HandshakeError, OriginPolicy, RequestHead, RequestIndex, RequestParser, WriteError,
+};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::{Instant, timeout_at};
 
@@ -111,8 +114,10 @@ where
 pub struct PendingUpgrade<S> {
     stream: S,
     buf: Vec<u8>,
-    /// The head's length, and the request if the core accepted it.
-    head: Result<(usize, Request), HandshakeError>,
+    /// The one parse of the head in `buf`: views of it never parse again.
+    parsed: Result<RequestIndex, HandshakeError>,
+    /// The validated upgrade, copied out once for the application, or why there is none.
+    request: Result<Request, HandshakeError>,
     config: Config,
     deadline: Instant,
 }
@@ -122,15 +127,18 @@ impl<S> PendingUpgrade<S> {
     /// `RequestLineTooLong`, `HeadTooLarge` and `TooManyHeaders` comes from a complete head,
     /// which may still be a valid plain HTTP request.
     pub fn request(&self) -> Result<&Request, HandshakeError> {
-        match &self.head {
-            Ok((_, request)) => Ok(request),
-            Err(error) => Err(*error),
-        }
+        self.request.as_ref().map_err(|error| *error)
     }
 
-    /// The length of the complete request head, if the core found one and accepted it.
+    /// The request as HTTP (method, target, headers), if the head was complete and
+    /// well-formed, upgrade or not: what a server answering plain HTTP routes on.
+    pub fn head(&self) -> Option<RequestHead<'_>> {
+        self.parsed.ok()?.head(&self.buf)
+    }
+
+    /// The length of the complete request head, if the core found a well-formed one.
     pub fn head_len(&self) -> Option<usize> {
-        self.head.as_ref().ok().map(|(len, _)| *len)
+        self.parsed.ok().map(|index| index.head_len())
     }
 
     /// Every byte read: the head, and any bytes after it.
@@ -173,12 +181,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PendingUpgrade<S> {
         let deadline = Instant::now() + config.handshake_timeout;
         let mut parser = RequestParser::new(config.limits);
         let mut buf = already_read;
-        let head = loop {
+        let parsed = loop {
             if !buf.is_empty() {
-                match parser.parse(&buf) {
-                    Ok(Parsed::Complete(request, len)) => {
-                        break Ok((len, Request::from_core(&request)));
-                    }
+                match parser.parse_index(&buf) {
+                    Ok(Parsed::Complete(index, _)) => break Ok(index),
                     Ok(Parsed::Partial) => {}
                     Err(error) => break Err(error),
                 }
@@ -192,10 +198,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PendingUpgrade<S> {
                 return Err(AcceptError::Io(std::io::ErrorKind::UnexpectedEof.into()));
             }
         };
+        let request = parsed
+            .and_then(|index| index.request(&buf))
+            .map(|request| Request::from_core(&request));
         Ok(PendingUpgrade {
             stream,
             buf,
-            head,
+            parsed,
+            request,
             config: *config,
             deadline,
         })
@@ -209,15 +219,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PendingUpgrade<S> {
         let PendingUpgrade {
             mut stream,
             buf,
-            head,
+            parsed,
+            request,
             config,
             deadline,
         } = self;
-        let response = match head {
-            Ok((head_len, request)) => {
-                response(&buf[..head_len], &config, answer).map(|bytes| (head_len, request, bytes))
-            }
-            Err(error) => Err(ResponseError::Refused(error)),
+        let response = match (parsed, request) {
+            (Ok(index), Ok(request)) => index
+                .request(&buf)
+                .map_err(ResponseError::Refused)
+                .and_then(|view| response(&view, answer))
+                .map(|bytes| (index.head_len(), request, bytes)),
+            (Err(error), _) | (_, Err(error)) => Err(ResponseError::Refused(error)),
         };
         let (head_len, request, response) = match response {
             Ok(accepted) => accepted,
@@ -263,15 +276,7 @@ async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(
     deadline: Instant,
     error: HandshakeError,
 ) -> Result<(), AcceptError> {
-    let mut out = vec![0u8; 512];
-    let len = loop {
-        match error.write_response(&mut out) {
-            Ok(len) => break len,
-            // The core says exactly how much room it needs.
-            Err(too_small) => out.resize(too_small.needed, 0),
-        }
-    };
-    respond(stream, deadline, &out[..len]).await
+    respond(stream, deadline, &error.response_to_vec()).await
 }
 
 /// [`PendingUpgrade::respond`] on the parts of one.
@@ -296,31 +301,20 @@ enum ResponseError {
     Unwritable(WriteError),
 }
 
-/// The 101 answer's bytes, written by the core for the request `head` it accepted.
-fn response(head: &[u8], config: &Config, answer: &Answer) -> Result<Vec<u8>, ResponseError> {
-    // The core parses the head again, linearly and without allocating: its request borrows
-    // the buffer, which the pending upgrade owns.
-    let request = match RequestParser::new(config.limits).parse(head) {
-        Ok(Parsed::Complete(request, _)) => request,
-        Ok(Parsed::Partial) => return Err(ResponseError::Refused(HandshakeError::Malformed)),
-        Err(error) => return Err(ResponseError::Refused(error)),
-    };
+/// The 101 answer's bytes, written by the core for the request it accepted.
+fn response(request: &handshake::Request<'_>, answer: &Answer) -> Result<Vec<u8>, ResponseError> {
     let headers: Vec<(&str, &str)> = answer
         .headers
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
-    let mut out = vec![0u8; 256];
-    loop {
-        match request.write_response(answer.protocol.as_deref(), &headers, &mut out) {
-            Ok(len) => {
-                out.truncate(len);
-                return Ok(out);
-            }
-            Err(WriteError::BufferTooSmall(too_small)) => out.resize(too_small.needed, 0),
-            Err(error) => return Err(ResponseError::Unwritable(error)),
-        }
-    }
+    let agreement = request
+        .offer()
+        .agree(answer.protocol.as_deref(), None)
+        .map_err(ResponseError::Unwritable)?;
+    request
+        .response_to_vec(&agreement, &headers)
+        .map_err(ResponseError::Unwritable)
 }
 
 /// Reads and discards until EOF, [`LINGER_BYTES`] or [`LINGER`], whichever comes first.

@@ -9,10 +9,12 @@ use tokio::time::{Instant, timeout_at};
 
 use switchyard_core::Parsed;
 use switchyard_core::connection::Connection;
-use switchyard_core::handshake::{ClientConfig, ClientHandshake, ClientHandshakeError, StatusCode};
+use switchyard_core::handshake::{
+    ClientHandshake, ClientHandshakeError, ClientRequest, StatusCode,
+};
+use switchyard_core::url::WsUrl;
 
 use crate::masks::OsMasks;
-use crate::url::{UrlError, WsUrl};
 use crate::{ClientStream, Config, ConnectError, Headers, Response, WebSocket};
 
 /// What a client asks for beyond the URL.
@@ -72,18 +74,18 @@ pub async fn connect_with(
     url: &str,
     options: &ClientOptions,
 ) -> Result<(WebSocket<ClientStream>, Response), ConnectError> {
-    let url = WsUrl::parse(url).map_err(|e| match e {
-        UrlError::TlsUnsupported => ConnectError::TlsNotBuilt,
-        e => ConnectError::Url(e),
-    })?;
+    let url = WsUrl::parse(url).map_err(ConnectError::Url)?;
+    if url.is_secure() {
+        return Err(ConnectError::TlsNotBuilt);
+    }
     let deadline = Instant::now() + options.config.handshake_timeout;
-    let tcp = timeout_at(deadline, TcpStream::connect((url.host, url.port)))
+    let tcp = timeout_at(deadline, TcpStream::connect((url.host(), url.port())))
         .await
         .map_err(|_| ConnectError::Timeout)?
         .map_err(ConnectError::Connect)?;
     tcp.set_nodelay(true).map_err(ConnectError::Connect)?;
     let stream = ClientStream::Plain(tcp);
-    handshake(stream, url.authority, &url.target, options, deadline).await
+    handshake(stream, ClientRequest::from_url(&url), options, deadline).await
 }
 
 /// Performs the client's opening handshake over a stream the caller connected (a TLS stream,
@@ -95,13 +97,12 @@ pub async fn client_handshake<S: AsyncRead + AsyncWrite + Unpin>(
     options: &ClientOptions,
 ) -> Result<(WebSocket<S>, Response), ConnectError> {
     let deadline = Instant::now() + options.config.handshake_timeout;
-    handshake(stream, host, target, options, deadline).await
+    handshake(stream, ClientRequest::new(host, target), options, deadline).await
 }
 
 async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
-    host: &str,
-    target: &str,
+    request: ClientRequest<'_>,
     options: &ClientOptions,
     deadline: Instant,
 ) -> Result<(WebSocket<S>, Response), ConnectError> {
@@ -111,12 +112,11 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
-    let request = ClientConfig {
-        host,
-        path: target,
+    let request = ClientRequest {
         origin: options.origin.as_deref(),
         protocols: &protocols,
         extra_headers: &headers,
+        ..request
     };
     let limits = options.config.limits;
     // RFC 6455 §4.1: the nonce MUST be selected randomly for each connection.
@@ -124,16 +124,9 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     getrandom::fill(&mut nonce).map_err(|e| ConnectError::Io(std::io::Error::other(e)))?;
     let mut handshake =
         ClientHandshake::new(request, nonce, limits).map_err(ConnectError::Handshake)?;
-    let mut out = vec![0u8; 512];
-    let len = loop {
-        match handshake.write_request(&mut out) {
-            Ok(len) => break len,
-            // The core says exactly how much room it needs.
-            Err(too_small) => out.resize(too_small.needed, 0),
-        }
-    };
+    let out = handshake.request_to_vec();
     let exchange = async {
-        stream.write_all(&out[..len]).await?;
+        stream.write_all(&out).await?;
         stream.flush().await?;
         let mut buf = Vec::with_capacity(1024);
         loop {

@@ -14,7 +14,7 @@ use switchyard_core::handshake::{HandshakeError, StatusCode, WriteError};
 #[cfg(feature = "client")]
 use crate::Response;
 #[cfg(feature = "client")]
-use crate::url::UrlError;
+use switchyard_core::url::UrlError;
 
 /// Why an open connection failed: what [`recv`](crate::WebSocket::recv),
 /// [`send`](crate::WebSocket::send) and the other connection methods return.

@@ -1,14 +1,17 @@
 //! [`Headers`]: the header fields of a handshake's request or response, owned, as received.
 //!
 //! The core validates a handshake head without allocating and keeps only what the protocol
-//! needs; the application also wants the rest (cookies, authorization, custom fields). The
-//! head is parsed once more here, after the core accepted it, so its size is already within
-//! [`Limits`](switchyard_core::Limits) and its field count within
-//! [`MAX_HEADER_SLOTS`].
+//! needs; the application also wants the rest (cookies, authorization, custom fields). A
+//! request's fields come from the core's one parse of its head; a response head is parsed
+//! here, after the core accepted it, so its size is already within
+//! [`Limits`](switchyard_core::Limits) and its field count within [`MAX_HEADER_SLOTS`].
 
 use std::fmt;
 
+#[cfg(feature = "client")]
 use switchyard_core::handshake::MAX_HEADER_SLOTS;
+#[cfg(feature = "server")]
+use switchyard_core::handshake::RequestHead;
 #[cfg(feature = "client")]
 use switchyard_core::handshake::StatusCode;
 
@@ -70,6 +73,7 @@ impl Headers {
             .collect()
     }
 
+    #[cfg(feature = "client")]
     fn from_parsed(fields: &[httparse::Header<'_>]) -> Headers {
         Headers {
             fields: fields
@@ -79,15 +83,14 @@ impl Headers {
         }
     }
 
-    /// The fields of a request head the core already accepted. `None` only if `head` is not
-    /// a complete request head, which the core's acceptance rules out.
+    /// The fields of a request head, from the core's one parse of it.
     #[cfg(feature = "server")]
-    pub(crate) fn of_request(head: &[u8]) -> Option<Headers> {
-        let mut slots = [httparse::EMPTY_HEADER; MAX_HEADER_SLOTS];
-        let mut request = httparse::Request::new(&mut slots);
-        match request.parse(head) {
-            Ok(httparse::Status::Complete(_)) => Some(Headers::from_parsed(request.headers)),
-            _ => None,
+    pub(crate) fn of_request(head: RequestHead<'_>) -> Headers {
+        Headers {
+            fields: head
+                .headers()
+                .map(|(name, value)| (Box::from(name), Box::from(value)))
+                .collect(),
         }
     }
 

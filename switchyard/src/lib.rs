@@ -90,8 +90,6 @@ mod response;
 mod split;
 mod surface;
 mod timer;
-#[cfg(feature = "client")]
-mod url;
 mod wake;
 mod websocket;
 
@@ -114,12 +112,12 @@ pub use request::Request;
 #[cfg(feature = "client")]
 pub use response::Response;
 pub use split::{ReadHalf, ReuniteError, WriteHalf};
-#[cfg(feature = "client")]
-pub use url::UrlError;
 pub use websocket::WebSocket;
 
 pub use bytes::Bytes;
 pub use switchyard_core;
 pub use switchyard_core::connection::{CloseInfo, DataKind, Initiator, Message, Role, Utf8Bytes};
 pub use switchyard_core::handshake::{HandshakeError, OriginPolicy, StatusCode};
+#[cfg(feature = "client")]
+pub use switchyard_core::url::UrlError;
 pub use switchyard_core::{CloseCode, Limits, ProtocolError};

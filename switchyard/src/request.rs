@@ -25,17 +25,32 @@ impl Request {
     /// Copies out what the application may want from a request the core accepted.
     pub(crate) fn from_core(request: &handshake::Request<'_>) -> Request {
         Request {
-            target: request.path().to_owned(),
+            target: request.head().target().to_owned(),
             host: request.host().to_owned(),
             origin: request.origin().map(String::from),
             key: *request.key(),
-            // The core accepted this head, so it is a complete request.
-            headers: Headers::of_request(request.head()).unwrap_or_default(),
-            protocols: request.offered_protocols().map(String::from).collect(),
-            extensions: request
-                .offered_extensions()
-                .filter_map(|e| std::str::from_utf8(e).ok())
+            headers: Headers::of_request(request.head()),
+            protocols: request
+                .offer()
+                .offered_protocols()
                 .map(String::from)
+                .collect(),
+            extensions: request
+                .offer()
+                .offered_extensions()
+                .filter_map(Result::ok)
+                .map(|offer| {
+                    let mut element = offer.name().to_owned();
+                    for (name, value) in offer.params() {
+                        element.push_str("; ");
+                        element.push_str(name);
+                        if let Some(value) = value {
+                            element.push('=');
+                            element.push_str(value);
+                        }
+                    }
+                    element
+                })
                 .collect(),
         }
     }
@@ -88,8 +103,9 @@ impl Request {
         &self.protocols
     }
 
-    /// The extension offers, each as sent (name and parameters), in order (§9.1). None is
-    /// negotiated yet; the list is for the application to see.
+    /// The extension offers in order (§9.1), each as its name and parameters
+    /// (`name; param=value`, quotes removed). None is negotiated yet; the list is for the
+    /// application to see.
     pub fn offered_extensions(&self) -> &[String] {
         &self.extensions
     }

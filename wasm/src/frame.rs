@@ -1,10 +1,12 @@
 //! `encodeFrame` and `decodeFrame`: one whole frame to and from bytes, through the core's header
-//! codec ([`FrameHeader`]), masking ([`apply_mask`]) and close-payload parser ([`CloseFrame`]).
+//! codec ([`FrameHeader`]) and frame splitter ([`FrameSplitter`]), masking ([`apply_mask`]) and
+//! close-payload parser ([`CloseFrame`]).
 
 use js_sys::{Object, Uint8Array};
 use switchyard_core::frame::mask::apply_mask;
+use switchyard_core::frame::split::{FrameSplitter, Piece};
 use switchyard_core::frame::{MAX_HEADER_LEN, MAX_PAYLOAD_LEN};
-use switchyard_core::{CloseCode, CloseFrame, FrameHeader, OpCode, Parsed};
+use switchyard_core::{CloseCode, CloseFrame, FrameHeader, OpCode};
 use wasm_bindgen::JsValue;
 
 use crate::failure::{Failure, set};
@@ -62,28 +64,36 @@ impl Decoded<'_> {
     }
 }
 
-/// Decodes the first frame in `bytes`; bytes after it are left alone (see `frame_len`).
+/// Decodes the first frame in `bytes`; bytes after it are left alone (see `frame_len`). The
+/// boundaries come from the core's [`FrameSplitter`], the parser `/inspect` uses too.
 pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded<'_>, Failure> {
-    let (header, header_len) = match FrameHeader::decode(bytes).map_err(Failure::Protocol)? {
-        Parsed::Complete(header, len) => (header, len),
-        Parsed::Partial => {
+    let mut splitter = FrameSplitter::new();
+    let mut input = bytes;
+    let (header, header_len) = match splitter.next(&mut input) {
+        Some(Ok(Piece::Header(raw))) => (*raw.header(), raw.as_bytes().len()),
+        Some(Err(error)) => return Err(Failure::Protocol(error)),
+        Some(Ok(Piece::Payload(_) | Piece::End)) | None => {
             return Err(Failure::Incomplete(format!(
                 "incomplete frame: need more bytes ({} given, not yet a whole header)",
                 bytes.len()
             )));
         }
     };
-    let rest = &bytes[header_len..];
-    let wire_payload = match usize::try_from(header.payload_len) {
-        Ok(len) if len <= rest.len() => &rest[..len],
-        _ => {
-            return Err(Failure::Incomplete(format!(
-                "incomplete frame: the header declares a {}-byte payload but only {} bytes follow",
-                header.payload_len,
-                rest.len()
-            )));
+    let mut payload_end = header_len;
+    loop {
+        match splitter.next(&mut input) {
+            Some(Ok(Piece::Payload(chunk))) => payload_end += chunk.len(),
+            Some(Ok(Piece::End)) => break,
+            Some(Ok(Piece::Header(_)) | Err(_)) | None => {
+                return Err(Failure::Incomplete(format!(
+                    "incomplete frame: the header declares a {}-byte payload but only {} bytes follow",
+                    header.payload_len,
+                    bytes.len() - header_len
+                )));
+            }
         }
-    };
+    }
+    let wire_payload = &bytes[header_len..payload_end];
     let mut payload = wire_payload.to_vec();
     if let Some(key) = header.mask {
         apply_mask(&mut payload, key, 0);

@@ -5,10 +5,8 @@
 //! [`ClientHandshake::parse_response`] (§4.1), built from that request's own key, host, path,
 //! origin and subprotocols, so the answer is judged against what the browser really asked.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use js_sys::Object;
-use switchyard_core::handshake::{ClientConfig, ClientHandshake, RequestParser, WebSocketKey};
+use switchyard_core::handshake::{ClientHandshake, ClientRequest, RequestParser};
 use switchyard_core::{Limits, Parsed};
 use wasm_bindgen::JsValue;
 
@@ -56,16 +54,6 @@ impl Checked {
     }
 }
 
-/// The 16-byte nonce behind a key: what [`WebSocketKey::from_nonce`] encoded.
-pub(crate) fn nonce_of(key: &WebSocketKey) -> Option<[u8; 16]> {
-    // Room for the two padding bytes' worth the decoder may want; a valid key is exactly 16.
-    let mut nonce = [0u8; 18];
-    match STANDARD.decode_slice(key.as_str(), &mut nonce) {
-        Ok(16) => nonce[..16].try_into().ok(),
-        _ => None,
-    }
-}
-
 /// Checks a raw request head and the raw response head that answered it.
 pub(crate) fn check(request: &str, response: &str) -> Result<Checked, Failure> {
     let incomplete = |what: &str| {
@@ -88,18 +76,15 @@ pub(crate) fn check(request: &str, response: &str) -> Result<Checked, Failure> {
         message,
         status: None,
     };
-    // The parser accepted the key, so it is base64 of 16 bytes.
-    let nonce = nonce_of(req.key())
-        .ok_or_else(|| refused("the request's key is not base64 of 16 bytes".to_owned()))?;
-    let offered: Vec<&str> = req.offered_protocols().collect();
-    let config = ClientConfig {
-        host: req.host(),
-        path: req.path(),
+    // The client side is rebuilt from what the browser sent: its key's own nonce, its target,
+    // origin and subprotocols.
+    let offered: Vec<&str> = req.offer().offered_protocols().collect();
+    let client_request = ClientRequest {
         origin: req.origin(),
         protocols: &offered,
-        extra_headers: &[],
+        ..ClientRequest::new(req.host(), req.head().target())
     };
-    let mut client = ClientHandshake::new(config, nonce, Limits::default())
+    let mut client = ClientHandshake::new(client_request, req.key().nonce(), Limits::default())
         .map_err(|e| refused(format!("{e}")))?;
     let (res, response_head_len) = match client
         .parse_response(response.as_bytes())
@@ -111,7 +96,7 @@ pub(crate) fn check(request: &str, response: &str) -> Result<Checked, Failure> {
     Ok(Checked {
         key: req.key().as_str().to_owned(),
         accept: req.accept_key().as_str().to_owned(),
-        path: req.path().to_owned(),
+        path: req.head().target().to_owned(),
         host: req.host().to_owned(),
         origin: req.origin().map(str::to_owned),
         protocol: res.protocol().map(str::to_owned),
@@ -141,12 +126,6 @@ mod tests {
             (checked.request_head_len, checked.response_head_len),
             (REQUEST.len(), RESPONSE.len())
         );
-    }
-
-    #[test]
-    fn nonce_round_trips_through_the_key() {
-        let key = WebSocketKey::from_nonce(b"the sample nonce");
-        assert_eq!(nonce_of(&key), Some(*b"the sample nonce"));
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! | `generateKey()` | [`WebSocketKey::from_nonce`] on 16 bytes of `crypto.getRandomValues` (§4.1) |
 //! | `verifyHandshake(request, response)` | [`RequestParser`](switchyard_core::handshake::RequestParser), [`ClientHandshake`](switchyard_core::handshake::ClientHandshake) |
 //! | `encodeFrame(fin, opcode, maskKey, payload)` | [`FrameHeader::encode`](switchyard_core::FrameHeader::encode), [`apply_mask`](switchyard_core::frame::mask::apply_mask) (§5.2, §5.3) |
-//! | `decodeFrame(bytes)` | [`FrameHeader::decode`](switchyard_core::FrameHeader::decode), [`apply_mask`](switchyard_core::frame::mask::apply_mask), [`CloseFrame::parse`](switchyard_core::CloseFrame::parse) |
+//! | `decodeFrame(bytes)` | [`FrameSplitter`](switchyard_core::frame::split::FrameSplitter), [`apply_mask`](switchyard_core::frame::mask::apply_mask), [`CloseFrame::parse`](switchyard_core::CloseFrame::parse) |
 //!
 //! Failures are thrown as JavaScript `Error`s with a `kind` and, for protocol errors, the
 //! `closeCode` and `reason` the core maps them to; nothing panics. Partial input is not a

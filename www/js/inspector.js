@@ -1,6 +1,6 @@
 // Panel 2: the frame inspector. The visitor sends a message; the server reports the exact
 // bytes it received; the page decodes them with switchyard-core (wasm) and compares.
-import { $, el, hex, parseHex, fromBase64, sameBytes } from './util.js';
+import { $, el, hex, parseHex, sameBytes } from './util.js';
 
 // Messages sent and not yet reported, oldest first: the server reports frames in order.
 const pending = [];
@@ -52,9 +52,8 @@ export function resetInspector() {
   pending.length = 0;
 }
 
-/** The raw bytes of a frame report, from whichever encoding the server chose. */
+/** The raw bytes of a frame report: the server sends them as `raw_hex`. */
 function rawBytes(report) {
-  if (typeof report.raw_base64 === 'string') return fromBase64(report.raw_base64);
   if (typeof report.raw_hex === 'string') return parseHex(report.raw_hex);
   return null;
 }

@@ -30,7 +30,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use switchyard_core::frame::mask::apply_mask;
-use switchyard_core::handshake::{ClientConfig, ClientHandshake};
+use switchyard_core::handshake::{ClientHandshake, ClientRequest};
 use switchyard_core::{FrameHeader, Limits, OpCode, Parsed};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -260,7 +260,7 @@ async fn open(addr: SocketAddr, seed: u64) -> io::Result<TcpStream> {
     nonce[..8].copy_from_slice(&scramble(seed).to_le_bytes());
     nonce[8..].copy_from_slice(&scramble(!seed).to_le_bytes());
     let mut handshake =
-        ClientHandshake::new(ClientConfig::new(&host, "/echo"), nonce, Limits::DEFAULT)
+        ClientHandshake::new(ClientRequest::new(&host, "/echo"), nonce, Limits::DEFAULT)
             .map_err(io::Error::other)?;
     let mut request = [0u8; 512];
     let len = handshake

@@ -31,8 +31,9 @@ impl AcceptKey {
 
     /// The value as text.
     pub fn as_str(&self) -> &str {
-        // Base64 output is ASCII, so this cannot fail; an empty string would only hide a bug.
-        core::str::from_utf8(&self.0).unwrap_or_default()
+        // Base64 output is ASCII, so this cannot fail; if it did, an empty string would only
+        // hide the bug.
+        core::str::from_utf8(&self.0).expect("base64 is ASCII")
     }
 
     /// The value as bytes.
@@ -85,7 +86,20 @@ impl WebSocketKey {
 
     /// The key as text.
     pub fn as_str(&self) -> &str {
-        core::str::from_utf8(&self.0).unwrap_or_default()
+        // Only ever built from base64 output or checked base64 text, which is ASCII.
+        core::str::from_utf8(&self.0).expect("base64 is ASCII")
+    }
+
+    /// The 16-byte nonce the key encodes: what [`from_nonce`](Self::from_nonce) was given.
+    pub fn nonce(&self) -> [u8; 16] {
+        // Room for what a decoder may write past 16 bytes; `parse` and `from_nonce` guarantee
+        // exactly 16.
+        let mut nonce = [0u8; 18];
+        let decoded = STANDARD.decode_slice(self.0, &mut nonce);
+        debug_assert_eq!(decoded, Ok(16));
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&nonce[..16]);
+        out
     }
 
     /// The accept value a server must answer with.
@@ -119,6 +133,14 @@ mod tests {
         assert_eq!(key.as_str(), "dGhlIHNhbXBsZSBub25jZQ==");
         assert_eq!(WebSocketKey::parse(key.as_str().as_bytes()), Some(key));
         assert_eq!(key.accept_key().as_str(), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
+
+    #[test]
+    fn nonce_is_what_the_key_encodes() {
+        let key = WebSocketKey::from_nonce(b"the sample nonce");
+        assert_eq!(&key.nonce(), b"the sample nonce");
+        let parsed = WebSocketKey::parse(b"AAECAwQFBgcICQoLDA0ODw==").unwrap();
+        assert_eq!(parsed.nonce(), core::array::from_fn(|i| i as u8));
     }
 
     #[test]

@@ -1,27 +1,34 @@
-//! The client side of the opening handshake (RFC 6455 §4.1).
+//! The client side of the HTTP/1.1 encoding (RFC 6455 §4.1): the GET request with
+//! `Upgrade`/`Connection` and a key, and the checks of the 101 answer.
 //!
-//! [`ClientHandshake::new`] takes the request's parts and a caller-supplied random nonce (the
-//! core has no RNG), [`write_request`](ClientHandshake::write_request) writes the GET, and
-//! [`parse_response`](ClientHandshake::parse_response) validates the server's answer from a
-//! growing buffer; bytes after the head are the server's first frames.
-
-use core::fmt;
+//! [`ClientHandshake::new`] takes the request's parts ([`ClientRequest`]) and a caller-supplied
+//! random nonce (the core has no RNG), [`write_request`](ClientHandshake::write_request) writes
+//! the GET, and [`parse_response`](ClientHandshake::parse_response) validates the server's
+//! answer from a growing buffer; bytes after the head are the server's first frames. The
+//! subprotocol and extension checks are [`negotiate`](super::negotiate)'s and the
+//! [`Extension`]'s.
 
 use super::MAX_HEADER_SLOTS;
 use super::accept::{AcceptKey, WebSocketKey};
-use super::fields::{is_safe_value, is_token, list_contains, list_elements};
+use super::error::ClientHandshakeError;
+use super::extension::{Extension, ExtensionOffers, NoExtensions};
+use super::fields::{ListFields, is_safe_value, is_token, list_contains};
 use super::head::{HeadOverflow, HeadScanner};
+use super::negotiate::{is_extension_list, is_protocol_list, verify_protocol};
 use crate::Parsed;
 use crate::limits::Limits;
+use crate::url::WsUrl;
 use crate::write::{BufferTooSmall, Writer};
 
-/// What the client asks for.
+/// What the client asks for: the parts of its request.
 #[derive(Debug, Clone, Copy)]
-pub struct ClientConfig<'a> {
+pub struct ClientRequest<'a> {
     /// The `Host` value: `host[:port]`.
     pub host: &'a str,
-    /// The request target: path and query, starting with `/`.
+    /// The request path, starting with `/`; it may carry a query too.
     pub path: &'a str,
+    /// A query to append after `?`, for a path that does not carry it.
+    pub query: Option<&'a str>,
     /// An `Origin` to send, if any (browsers always send one; other clients may).
     pub origin: Option<&'a str>,
     /// Subprotocols to offer, most preferred first.
@@ -30,88 +37,34 @@ pub struct ClientConfig<'a> {
     pub extra_headers: &'a [(&'a str, &'a str)],
 }
 
-impl<'a> ClientConfig<'a> {
+impl<'a> ClientRequest<'a> {
     /// A request for `path` on `host`, with nothing else.
-    pub const fn new(host: &'a str, path: &'a str) -> ClientConfig<'a> {
-        ClientConfig {
+    pub const fn new(host: &'a str, path: &'a str) -> ClientRequest<'a> {
+        ClientRequest {
             host,
             path,
+            query: None,
             origin: None,
             protocols: &[],
             extra_headers: &[],
         }
     }
-}
 
-/// Why the handshake failed on the client side. Each is distinct, so the caller can say why.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ClientHandshakeError {
-    /// A request part holds CR, LF or NUL, a header name or subprotocol is not a token, or the
-    /// path does not start with `/`.
-    InvalidRequest(&'static str),
-    /// The response head passed the status-line, byte or field caps.
-    ResponseTooLarge,
-    /// Not parseable as an HTTP/1.1 response.
-    MalformedResponse,
-    /// A status other than 101 (§4.1: the handshake failed).
-    UnexpectedStatus(u16),
-    /// No `Upgrade: websocket` (§4.1 item 2 of the response checks).
-    MissingUpgrade,
-    /// No `Connection: Upgrade` (§4.1 item 3).
-    MissingConnectionUpgrade,
-    /// No `Sec-WebSocket-Accept`, or more than one (§4.1 item 4).
-    MissingAccept,
-    /// `Sec-WebSocket-Accept` is not the value computed from our key (§4.1 item 4).
-    AcceptMismatch,
-    /// A subprotocol we did not offer, or more than one (§4.1 item 6).
-    UnofferedProtocol,
-    /// An extension we did not offer: we offer none (§4.1 item 5).
-    UnofferedExtension,
-}
-
-impl fmt::Display for ClientHandshakeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ClientHandshakeError::InvalidRequest(what) => write!(f, "invalid request: {what}"),
-            ClientHandshakeError::ResponseTooLarge => f.write_str("handshake response too large"),
-            ClientHandshakeError::MalformedResponse => f.write_str("malformed handshake response"),
-            ClientHandshakeError::UnexpectedStatus(code) => {
-                write!(
-                    f,
-                    "server answered HTTP {code}, not 101 Switching Protocols"
-                )
-            }
-            ClientHandshakeError::MissingUpgrade => {
-                f.write_str("response lacks Upgrade: websocket")
-            }
-            ClientHandshakeError::MissingConnectionUpgrade => {
-                f.write_str("response lacks Connection: Upgrade")
-            }
-            ClientHandshakeError::MissingAccept => {
-                f.write_str("response lacks exactly one Sec-WebSocket-Accept")
-            }
-            ClientHandshakeError::AcceptMismatch => {
-                f.write_str("Sec-WebSocket-Accept does not match our key")
-            }
-            ClientHandshakeError::UnofferedProtocol => {
-                f.write_str("server selected a subprotocol we did not offer")
-            }
-            ClientHandshakeError::UnofferedExtension => {
-                f.write_str("server selected an extension we did not offer")
-            }
+    /// The request a WebSocket URI names (§3): its `Host` value, path and query.
+    pub const fn from_url(url: &WsUrl<'a>) -> ClientRequest<'a> {
+        ClientRequest {
+            query: url.query(),
+            ..ClientRequest::new(url.authority(), url.path())
         }
     }
 }
-
-#[cfg(feature = "std")]
-impl std::error::Error for ClientHandshakeError {}
 
 /// A validated 101 answer, borrowing the caller's buffer.
 #[derive(Debug, Clone, Copy)]
 pub struct Response<'b> {
     head: &'b [u8],
     protocol: Option<&'b str>,
+    extensions: ListFields<'b>,
 }
 
 impl<'b> Response<'b> {
@@ -120,16 +73,23 @@ impl<'b> Response<'b> {
         self.protocol
     }
 
+    /// The extensions the server answered with, which the [`Extension`] verified.
+    pub fn extensions(&self) -> ExtensionOffers<'b> {
+        ExtensionOffers::new(self.extensions)
+    }
+
     /// The whole head exactly as received.
     pub fn head(&self) -> &'b [u8] {
         self.head
     }
 }
 
-/// One client handshake: the request to send and the answer it expects.
+/// One client handshake: the request to send and the answer it expects. `E` negotiates the
+/// extensions; [`NoExtensions`] offers none.
 #[derive(Debug, Clone)]
-pub struct ClientHandshake<'a> {
-    config: ClientConfig<'a>,
+pub struct ClientHandshake<'a, E = NoExtensions> {
+    request: ClientRequest<'a>,
+    extension: E,
     key: WebSocketKey,
     accept: AcceptKey,
     limits: Limits,
@@ -137,29 +97,51 @@ pub struct ClientHandshake<'a> {
 }
 
 impl<'a> ClientHandshake<'a> {
-    /// Prepares a handshake. `nonce` MUST be fresh random bytes for each connection (§4.1).
+    /// Prepares a handshake with no extension. `nonce` MUST be fresh random bytes for each
+    /// connection (§4.1).
     pub fn new(
-        config: ClientConfig<'a>,
+        request: ClientRequest<'a>,
+        nonce: [u8; 16],
+        limits: Limits,
+    ) -> Result<Self, ClientHandshakeError> {
+        ClientHandshake::with_extension(request, NoExtensions, nonce, limits)
+    }
+}
+
+impl<'a, E: Extension> ClientHandshake<'a, E> {
+    /// Prepares a handshake offering what `extension` offers. `nonce` MUST be fresh random
+    /// bytes for each connection (§4.1).
+    pub fn with_extension(
+        request: ClientRequest<'a>,
+        extension: E,
         nonce: [u8; 16],
         limits: Limits,
     ) -> Result<Self, ClientHandshakeError> {
         let invalid = ClientHandshakeError::InvalidRequest;
-        if config.host.is_empty()
-            || !is_safe_value(config.host.as_bytes())
-            || config.host.contains(['/', ' '])
-        {
+        let r = &request;
+        if r.host.is_empty() || !is_safe_value(r.host.as_bytes()) || r.host.contains(['/', ' ']) {
             return Err(invalid("host"));
         }
-        if !config.path.starts_with('/') || config.path.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        let bad_target = |text: &str| text.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'#');
+        if !r.path.starts_with('/') || bad_target(r.path) {
             return Err(invalid("path"));
         }
-        if config.origin.is_some_and(|o| !is_safe_value(o.as_bytes())) {
+        if r.query.is_some_and(bad_target) {
+            return Err(invalid("query"));
+        }
+        if r.origin.is_some_and(|o| !is_safe_value(o.as_bytes())) {
             return Err(invalid("origin"));
         }
-        if !config.protocols.iter().all(|p| is_token(p.as_bytes())) {
+        if !is_protocol_list(r.protocols) {
             return Err(invalid("subprotocol"));
         }
-        if !config
+        if extension
+            .offer()
+            .is_some_and(|offer| !is_extension_list(offer))
+        {
+            return Err(invalid("extension offer"));
+        }
+        if !r
             .extra_headers
             .iter()
             .all(|(n, v)| is_token(n.as_bytes()) && is_safe_value(v.as_bytes()))
@@ -168,7 +150,8 @@ impl<'a> ClientHandshake<'a> {
         }
         let key = WebSocketKey::from_nonce(&nonce);
         Ok(ClientHandshake {
-            config,
+            request,
+            extension,
             key,
             accept: key.accept_key(),
             limits,
@@ -186,21 +169,42 @@ impl<'a> ClientHandshake<'a> {
         &self.accept
     }
 
+    /// The extension negotiator, holding what was agreed once the answer is verified.
+    pub fn extension(&self) -> &E {
+        &self.extension
+    }
+
     /// Writes the GET request into `out` (§4.1 items 1–12).
     pub fn write_request(&self, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
-        let c = &self.config;
         let mut w = Writer::new(out);
+        self.put_request(&mut w);
+        w.finish()
+    }
+
+    /// The GET request as [`write_request`](Self::write_request) writes it, in a vector of
+    /// exactly its size.
+    #[cfg(feature = "alloc")]
+    pub fn request_to_vec(&self) -> alloc::vec::Vec<u8> {
+        crate::write::to_vec(|w| self.put_request(w))
+    }
+
+    fn put_request(&self, w: &mut Writer<'_>) {
+        let r = &self.request;
         w.put(b"GET ");
-        w.put(c.path.as_bytes());
+        w.put(r.path.as_bytes());
+        if let Some(query) = r.query {
+            w.put(b"?");
+            w.put(query.as_bytes());
+        }
         w.put(b" HTTP/1.1\r\n");
-        w.header("Host", c.host.as_bytes());
+        w.header("Host", r.host.as_bytes());
         w.put(b"Upgrade: websocket\r\nConnection: Upgrade\r\n");
         w.header("Sec-WebSocket-Key", self.key.as_str().as_bytes());
         w.put(b"Sec-WebSocket-Version: 13\r\n");
-        if let Some(origin) = c.origin {
+        if let Some(origin) = r.origin {
             w.header("Origin", origin.as_bytes());
         }
-        if let Some((first, rest)) = c.protocols.split_first() {
+        if let Some((first, rest)) = r.protocols.split_first() {
             w.put(b"Sec-WebSocket-Protocol: ");
             w.put(first.as_bytes());
             for p in rest {
@@ -209,11 +213,13 @@ impl<'a> ClientHandshake<'a> {
             }
             w.put(b"\r\n");
         }
-        for (name, value) in c.extra_headers {
+        if let Some(offer) = self.extension.offer() {
+            w.header("Sec-WebSocket-Extensions", offer.as_bytes());
+        }
+        for (name, value) in r.extra_headers {
             w.header(name, value.as_bytes());
         }
         w.put(b"\r\n");
-        w.finish()
     }
 
     /// Parses and validates the answer in `buf` (all bytes read so far, the same prefix each
@@ -241,14 +247,21 @@ impl<'a> ClientHandshake<'a> {
                 return Err(ClientHandshakeError::MalformedResponse);
             }
         }
-        let protocol = self.validate(&res)?;
-        Ok(Parsed::Complete(Response { head, protocol }, head_len))
+        let (protocol, extensions) = self.validate(&res)?;
+        Ok(Parsed::Complete(
+            Response {
+                head,
+                protocol,
+                extensions,
+            },
+            head_len,
+        ))
     }
 
     fn validate<'b>(
-        &self,
+        &mut self,
         res: &httparse::Response<'_, 'b>,
-    ) -> Result<Option<&'b str>, ClientHandshakeError> {
+    ) -> Result<(Option<&'b str>, ListFields<'b>), ClientHandshakeError> {
         if res.version != Some(1) {
             return Err(ClientHandshakeError::MalformedResponse);
         }
@@ -260,7 +273,8 @@ impl<'a> ClientHandshake<'a> {
         let mut connection = false;
         let mut accept = None;
         let mut accept_count = 0;
-        let mut protocol = None;
+        let mut protocols = ListFields::EMPTY;
+        let mut extensions = ListFields::EMPTY;
         for header in res.headers.iter() {
             let is = |n: &str| header.name.eq_ignore_ascii_case(n);
             let value = header.value;
@@ -272,15 +286,16 @@ impl<'a> ClientHandshake<'a> {
                 accept = Some(value.trim_ascii());
                 accept_count += 1;
             } else if is("sec-websocket-protocol") {
-                for p in list_elements(value) {
-                    if protocol.replace(p).is_some() {
-                        return Err(ClientHandshakeError::UnofferedProtocol);
-                    }
-                }
-            } else if is("sec-websocket-extensions") && list_elements(value).next().is_some() {
-                return Err(ClientHandshakeError::UnofferedExtension);
+                protocols
+                    .push(value)
+                    .ok_or(ClientHandshakeError::UnofferedProtocol)?;
+            } else if is("sec-websocket-extensions") {
+                extensions
+                    .push(value)
+                    .ok_or(ClientHandshakeError::UnofferedExtension)?;
             }
         }
+        // §4.1, the response checks: items 2 to 4 are HTTP/1.1's, 5 and 6 negotiation's.
         if !upgrade {
             return Err(ClientHandshakeError::MissingUpgrade);
         }
@@ -294,15 +309,8 @@ impl<'a> ClientHandshake<'a> {
         if !self.accept.matches(accept) {
             return Err(ClientHandshakeError::AcceptMismatch);
         }
-        match protocol {
-            None => Ok(None),
-            Some(p) => self
-                .config
-                .protocols
-                .iter()
-                .find(|offered| offered.as_bytes() == p)
-                .map(|_| core::str::from_utf8(p).ok())
-                .ok_or(ClientHandshakeError::UnofferedProtocol),
-        }
+        let protocol = verify_protocol(self.request.protocols, &protocols)?;
+        self.extension.verify(ExtensionOffers::new(extensions))?;
+        Ok((protocol, extensions))
     }
 }

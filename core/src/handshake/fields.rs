@@ -1,6 +1,40 @@
 //! Reading header field values: comma-separated token lists (RFC 9110 §5.6.1) and tokens
 //! (§5.6.2). Linear, no backtracking, whatever the input.
 
+use super::MAX_LIST_FIELDS;
+
+/// The field lines of one list-valued header, kept as received: at most
+/// [`MAX_LIST_FIELDS`] of them, so the offer needs no allocation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ListFields<'b> {
+    values: [&'b [u8]; MAX_LIST_FIELDS],
+    len: usize,
+}
+
+impl<'b> ListFields<'b> {
+    pub(crate) const EMPTY: ListFields<'static> = ListFields {
+        values: [&[]; MAX_LIST_FIELDS],
+        len: 0,
+    };
+
+    /// Adds a field line; `None` when [`MAX_LIST_FIELDS`] are already held.
+    pub(crate) fn push(&mut self, value: &'b [u8]) -> Option<()> {
+        *self.values.get_mut(self.len)? = value;
+        self.len += 1;
+        Some(())
+    }
+
+    /// The field lines, as received.
+    pub(crate) fn lines(&self) -> &[&'b [u8]] {
+        &self.values[..self.len]
+    }
+
+    /// The list elements of every line, in order.
+    pub(crate) fn elements(&self) -> impl Iterator<Item = &'b [u8]> + '_ {
+        self.lines().iter().flat_map(|v| list_elements(v))
+    }
+}
+
 /// The non-empty elements of a comma-separated list, with optional whitespace trimmed.
 pub(crate) fn list_elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
     value

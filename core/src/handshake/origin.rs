@@ -6,6 +6,8 @@
 //! Comparison is exact on scheme, host and port (host ASCII case-insensitive); never by prefix
 //! or suffix, so `example.com.evil` and `evil-example.com` are refused.
 
+use crate::url::split_authority;
+
 /// Which `Origin` values a server accepts. `S` is any string type, so a server can keep an
 /// allow-list of `String`s.
 #[derive(Debug, Clone, Copy)]
@@ -71,8 +73,8 @@ impl<'a, S: AsRef<str>> OriginPolicy<'a, S> {
             return true;
         }
         self.same_host
-            && split_host_port(host, parsed.port)
-                .is_some_and(|(h, p)| h.eq_ignore_ascii_case(parsed.host) && p == parsed.port)
+            && split_authority(host, parsed.port)
+                .is_ok_and(|(h, p)| h.eq_ignore_ascii_case(parsed.host) && p == parsed.port)
     }
 }
 
@@ -104,35 +106,9 @@ impl<'a> SerializedOrigin<'a> {
             } else {
                 return None;
             };
-        let (host, port) = split_host_port(authority, default_port)?;
+        let (host, port) = split_authority(authority, default_port).ok()?;
         Some(SerializedOrigin { scheme, host, port })
     }
-}
-
-/// Splits `host[:port]` or `[v6]:port`; the port defaults to `default_port`. `None` if
-/// malformed (empty host, a path, credentials, a bad port).
-fn split_host_port(authority: &str, default_port: u16) -> Option<(&str, u16)> {
-    if authority.is_empty() || authority.contains(['/', '@', '?', '#', ' ']) {
-        return None;
-    }
-    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
-        let (v6, after) = rest.split_once(']')?;
-        match after {
-            "" => (v6, None),
-            _ => (v6, Some(after.strip_prefix(':')?)),
-        }
-    } else {
-        match authority.split_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        }
-    };
-    let port = match port {
-        None => default_port,
-        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => p.parse().ok()?,
-        Some(_) => return None,
-    };
-    (!host.is_empty()).then_some((host, port))
 }
 
 #[cfg(test)]
@@ -154,6 +130,8 @@ mod tests {
         assert!(!p.allows(Some("http://user@example.com"), "example.com"));
         assert!(!p.allows(Some("null"), "example.com"));
         assert!(!p.allows(Some("ftp://example.com"), "example.com"));
+        // The URL parser's rules: port 0 is no port.
+        assert!(!p.allows(Some("http://example.com:0"), "example.com:0"));
     }
 
     #[test]

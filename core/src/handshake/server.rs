@@ -1,209 +1,269 @@
-//! The server side of the opening handshake (RFC 6455 §4.2).
+//! The server side of the HTTP/1.1 encoding (RFC 6455 §4.2): the GET request with
+//! `Upgrade`/`Connection`, the key, and the 101 answer.
 //!
 //! [`RequestParser`] takes the bytes read so far and returns `Partial` until the head is
-//! complete, then a validated [`Request`] and the head's length; bytes after it are frames.
-//! The caller checks the Origin with [`Request::check_origin`], picks a subprotocol with
-//! [`Request::select_protocol`], and writes the 101 with [`Request::write_response`]. Every
-//! refusal is a [`HandshakeError`] with its HTTP status that writes its own response.
-
-use core::fmt;
+//! complete. The head is then parsed **once**, into a [`RequestIndex`]: positions in the
+//! caller's buffer, with no lifetime, so a shell keeps it beside the bytes and views the
+//! request again ([`RequestIndex::head`], [`RequestIndex::request`]) without parsing. A
+//! well-formed head that is no valid upgrade still has its [`RequestHead`] (method, target,
+//! headers), so a server can answer it as plain HTTP. The negotiation itself is
+//! [`negotiate`](super::negotiate)'s; this module adds only what is HTTP/1.1's.
 
 use super::accept::{AcceptKey, WebSocketKey};
-use super::fields::{is_safe_value, is_token, list_contains, list_elements};
+use super::error::{HandshakeError, WriteError};
+use super::fields::{ListFields, is_safe_value, is_token, list_contains};
 use super::head::{HeadOverflow, HeadScanner};
-use super::http::{StatusCode, put_head};
+use super::negotiate::{Agreement, Offer, OfferFields, utf8};
 use super::origin::OriginPolicy;
 use super::{MAX_HEADER_SLOTS, MAX_LIST_FIELDS};
 use crate::Parsed;
 use crate::limits::Limits;
-use crate::write::{BufferTooSmall, Writer};
+use crate::write::Writer;
 
-/// Why a handshake request was refused. Each carries its HTTP status ([`status`](Self::status))
-/// and writes its own response ([`write_response`](Self::write_response)).
+/// Where a part of the head lies in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum HandshakeError {
-    /// The request line passed `max_request_line`. 414.
-    RequestLineTooLong,
-    /// The head passed `max_header_bytes`. 431.
-    HeadTooLarge,
-    /// The head has more than `max_headers` fields. 431.
-    TooManyHeaders,
-    /// Not parseable as an HTTP/1.x request. 400.
-    Malformed,
-    /// A method other than GET (§4.2.1 item 1). 400.
-    MethodNotGet,
-    /// HTTP/1.0 (§4.2.1 item 1 requires 1.1 or later). 400.
-    HttpVersionTooOld,
-    /// No `Host` (§4.2.1 item 2). 400.
-    MissingHost,
-    /// A field that must appear once appeared twice. 400.
-    DuplicateHeader(&'static str),
-    /// No `Upgrade` at all: a plain HTTP request to a WebSocket resource. 426, with
-    /// `Upgrade: websocket`.
-    NotAnUpgrade,
-    /// `Upgrade` without the `websocket` token (§4.2.1 item 3). 400.
-    UpgradeNotWebSocket,
-    /// `Connection` without the `Upgrade` token (§4.2.1 item 4). 400.
-    MissingConnectionUpgrade,
-    /// No `Sec-WebSocket-Key` (§4.2.1 item 5). 400.
-    MissingKey,
-    /// A key that is not base64 of 16 bytes (§4.2.1 item 5). 400.
-    InvalidKey,
-    /// `Sec-WebSocket-Version` missing or not 13 (§4.2.2 item 4, §4.4). 426, with
-    /// `Sec-WebSocket-Version: 13`.
-    UnsupportedVersion,
-    /// A body (`Content-Length` other than 0, or `Transfer-Encoding`). 400.
-    HasBody,
-    /// A non-UTF-8 `Host` or `Origin`, or a non-token subprotocol. 400.
-    InvalidHeaderValue(&'static str),
-    /// More subprotocols, or more protocol or extension field lines, than allowed. 400.
-    TooManyListElements(&'static str),
-    /// An Origin the policy refuses (§4.2.2 item 1, §10.2). 403.
-    ForbiddenOrigin,
-    /// The server cannot take the connection (draining, at capacity). 503. Made by shells.
-    Unavailable,
+struct Span {
+    start: usize,
+    end: usize,
 }
 
-impl HandshakeError {
-    /// The HTTP status this refusal answers with.
-    pub const fn status(&self) -> StatusCode {
-        match self {
-            HandshakeError::RequestLineTooLong => StatusCode::URI_TOO_LONG,
-            HandshakeError::HeadTooLarge | HandshakeError::TooManyHeaders => {
-                StatusCode::HEADER_FIELDS_TOO_LARGE
-            }
-            HandshakeError::NotAnUpgrade | HandshakeError::UnsupportedVersion => {
-                StatusCode::UPGRADE_REQUIRED
-            }
-            HandshakeError::ForbiddenOrigin => StatusCode::FORBIDDEN,
-            HandshakeError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::BAD_REQUEST,
+impl Span {
+    const EMPTY: Span = Span { start: 0, end: 0 };
+
+    /// The position of `part`, a subslice of `head` (as `httparse` returns them).
+    fn of(head: &[u8], part: &[u8]) -> Span {
+        let start = part.as_ptr().addr().wrapping_sub(head.as_ptr().addr());
+        debug_assert!(start <= head.len() && start + part.len() <= head.len());
+        Span {
+            start,
+            end: start.saturating_add(part.len()),
         }
     }
 
-    /// A one-line explanation, sent as the response body.
-    pub const fn message(&self) -> &'static str {
-        match self {
-            HandshakeError::RequestLineTooLong => "request line too long",
-            HandshakeError::HeadTooLarge => "request header too large",
-            HandshakeError::TooManyHeaders => "too many header fields",
-            HandshakeError::Malformed => "malformed HTTP request",
-            HandshakeError::MethodNotGet => "a WebSocket handshake must use GET",
-            HandshakeError::HttpVersionTooOld => "a WebSocket handshake needs HTTP/1.1",
-            HandshakeError::MissingHost => "missing Host header",
-            HandshakeError::DuplicateHeader(_) => "a header that must appear once appeared twice",
-            HandshakeError::NotAnUpgrade => {
-                "this resource speaks WebSocket: send an Upgrade request"
-            }
-            HandshakeError::UpgradeNotWebSocket => "Upgrade header does not name websocket",
-            HandshakeError::MissingConnectionUpgrade => "Connection header lacks the Upgrade token",
-            HandshakeError::MissingKey => "missing Sec-WebSocket-Key",
-            HandshakeError::InvalidKey => "Sec-WebSocket-Key is not base64 of 16 bytes",
-            HandshakeError::UnsupportedVersion => "only Sec-WebSocket-Version 13 is supported",
-            HandshakeError::HasBody => "a WebSocket handshake has no body",
-            HandshakeError::InvalidHeaderValue(_) => "invalid header value",
-            HandshakeError::TooManyListElements(_) => "too many list elements",
-            HandshakeError::ForbiddenOrigin => "origin not allowed",
-            HandshakeError::Unavailable => "server unavailable, try again later",
-        }
+    fn get(self, head: &[u8]) -> Option<&[u8]> {
+        head.get(self.start..self.end)
     }
 
-    /// Writes the complete refusal (head and a short text body) into `out`.
-    ///
-    /// 426 answers carry `Sec-WebSocket-Version: 13` (§4.4) or `Upgrade: websocket`
-    /// (RFC 9110 §15.5.22); every refusal carries `Connection: close`.
-    pub fn write_response(&self, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
-        let extra: (&str, &[u8]) = match self {
-            HandshakeError::UnsupportedVersion => ("Sec-WebSocket-Version", b"13"),
-            HandshakeError::NotAnUpgrade => ("Upgrade", b"websocket"),
-            _ => ("X-Content-Type-Options", b"nosniff"),
-        };
-        let body = self.message().as_bytes();
-        let headers = [
-            ("Connection", &b"close"[..]),
-            ("Content-Type", b"text/plain; charset=utf-8"),
-            extra,
-        ];
-        let mut w = Writer::new(out);
-        put_head(&mut w, self.status(), &headers, Some(body.len() as u64 + 1));
-        w.put(body);
-        w.put(b"\n");
-        w.finish()
+    fn text(self, head: &[u8]) -> Option<&str> {
+        core::str::from_utf8(self.get(head)?).ok()
     }
 }
 
-impl fmt::Display for HandshakeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            HandshakeError::DuplicateHeader(name) => write!(f, "duplicate {name} header"),
-            HandshakeError::InvalidHeaderValue(name) => write!(f, "invalid {name} header"),
-            HandshakeError::TooManyListElements(name) => write!(f, "too many {name} values"),
-            other => f.write_str(other.message()),
-        }?;
-        write!(f, " (HTTP {})", self.status().as_u16())
-    }
-}
-
-#[cfg(feature = "std")]
-impl std::error::Error for HandshakeError {}
-
-/// The field lines of one list-valued header, kept as received.
+/// The field lines of a list-valued header, as positions.
 #[derive(Debug, Clone, Copy)]
-struct ListFields<'b> {
-    values: [&'b [u8]; MAX_LIST_FIELDS],
+struct SpanList {
+    spans: [Span; MAX_LIST_FIELDS],
     len: usize,
 }
 
-impl<'b> ListFields<'b> {
-    const EMPTY: ListFields<'static> = ListFields {
-        values: [&[]; MAX_LIST_FIELDS],
-        len: 0,
-    };
-
-    fn push(&mut self, value: &'b [u8], name: &'static str) -> Result<(), HandshakeError> {
-        let slot = self
-            .values
-            .get_mut(self.len)
-            .ok_or(HandshakeError::TooManyListElements(name))?;
-        *slot = value;
-        self.len += 1;
-        Ok(())
+impl SpanList {
+    fn of(head: &[u8], lines: &ListFields<'_>) -> SpanList {
+        let mut list = SpanList {
+            spans: [Span::EMPTY; MAX_LIST_FIELDS],
+            len: 0,
+        };
+        for (slot, line) in list.spans.iter_mut().zip(lines.lines()) {
+            *slot = Span::of(head, line);
+            list.len += 1;
+        }
+        list
     }
 
-    fn elements(&self) -> impl Iterator<Item = &'b [u8]> + '_ {
-        self.values[..self.len]
-            .iter()
-            .flat_map(|v| list_elements(v))
+    fn get<'b>(&self, head: &'b [u8]) -> Option<ListFields<'b>> {
+        let mut lines = ListFields::EMPTY;
+        for span in &self.spans[..self.len] {
+            lines.push(span.get(head)?)?;
+        }
+        Some(lines)
+    }
+}
+
+/// A parsed request head, as positions in the buffer it was parsed from.
+///
+/// It has no lifetime, so a shell keeps it beside its buffer and views the request again,
+/// without parsing, through [`head`](Self::head) and [`request`](Self::request). Given a
+/// different buffer those give `None` or nonsense, never a panic.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestIndex {
+    len: usize,
+    method: Span,
+    target: Span,
+    upgrade: Result<UpgradeIndex, HandshakeError>,
+}
+
+/// The validated upgrade fields of a head.
+#[derive(Debug, Clone, Copy)]
+struct UpgradeIndex {
+    host: Span,
+    origin: Option<Span>,
+    key: WebSocketKey,
+    protocols: SpanList,
+    extensions: SpanList,
+}
+
+impl RequestIndex {
+    /// The head's length: bytes after it are the first frames.
+    pub const fn head_len(&self) -> usize {
+        self.len
+    }
+
+    /// Why the head is no valid WebSocket upgrade, if it is not (it may still be a valid
+    /// plain HTTP request).
+    pub const fn upgrade_error(&self) -> Option<HandshakeError> {
+        match self.upgrade {
+            Ok(_) => None,
+            Err(error) => Some(error),
+        }
+    }
+
+    /// The head as HTTP: method, target, headers. `None` if `buf` is not the buffer indexed.
+    pub fn head<'b>(&self, buf: &'b [u8]) -> Option<RequestHead<'b>> {
+        let bytes = buf.get(..self.len)?;
+        Some(RequestHead {
+            bytes,
+            method: self.method.text(bytes)?,
+            target: self.target.text(bytes)?,
+        })
+    }
+
+    /// The validated upgrade, or why the head is not one. `Malformed` if `buf` is not the
+    /// buffer indexed.
+    pub fn request<'b>(&self, buf: &'b [u8]) -> Result<Request<'b>, HandshakeError> {
+        let upgrade = self.upgrade?;
+        self.view(buf, &upgrade).ok_or(HandshakeError::Malformed)
+    }
+
+    fn view<'b>(&self, buf: &'b [u8], upgrade: &UpgradeIndex) -> Option<Request<'b>> {
+        let head = self.head(buf)?;
+        let bytes = head.bytes;
+        let origin = match upgrade.origin {
+            Some(span) => Some(span.text(bytes)?),
+            None => None,
+        };
+        let offer = Offer::from_parts(
+            upgrade.host.text(bytes)?,
+            origin,
+            upgrade.protocols.get(bytes)?,
+            upgrade.extensions.get(bytes)?,
+        );
+        Some(Request {
+            head,
+            offer,
+            key: upgrade.key,
+        })
+    }
+}
+
+/// A well-formed HTTP/1.1 request head, WebSocket upgrade or not: what a server routes on.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestHead<'b> {
+    bytes: &'b [u8],
+    method: &'b str,
+    target: &'b str,
+}
+
+impl<'b> RequestHead<'b> {
+    /// The method, e.g. `GET`.
+    pub fn method(&self) -> &'b str {
+        self.method
+    }
+
+    /// The request target as sent: path and query.
+    pub fn target(&self) -> &'b str {
+        self.target
+    }
+
+    /// The path: the target without its query.
+    pub fn path(&self) -> &'b str {
+        self.target
+            .split_once('?')
+            .map_or(self.target, |(path, _)| path)
+    }
+
+    /// The query, without its `?`, if the target has one.
+    pub fn query(&self) -> Option<&'b str> {
+        self.target.split_once('?').map(|(_, query)| query)
+    }
+
+    /// The header fields in order, each name as sent and its value with surrounding
+    /// whitespace removed. The head was validated when it was parsed; this only walks its
+    /// lines.
+    pub fn headers(&self) -> impl Iterator<Item = (&'b str, &'b [u8])> + 'b {
+        self.bytes
+            .split(|&b| b == b'\n')
+            .skip(1)
+            .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+            .take_while(|line| !line.is_empty())
+            .filter_map(|line| {
+                let colon = line.iter().position(|&b| b == b':')?;
+                let name = core::str::from_utf8(&line[..colon]).ok()?;
+                Some((name, line[colon + 1..].trim_ascii()))
+            })
+    }
+
+    /// The value of the first field named `name` (ASCII case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&'b [u8]> {
+        self.headers()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value)
+    }
+
+    /// The whole head exactly as received, request line to blank line.
+    pub fn as_bytes(&self) -> &'b [u8] {
+        self.bytes
     }
 }
 
 /// A validated WebSocket upgrade request, borrowing the caller's buffer.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'b> {
-    head: &'b [u8],
-    path: &'b str,
-    host: &'b str,
-    origin: Option<&'b str>,
+    head: RequestHead<'b>,
+    offer: Offer<'b>,
     key: WebSocketKey,
-    protocols: ListFields<'b>,
-    extensions: ListFields<'b>,
 }
 
 impl<'b> Request<'b> {
-    /// The request target as sent (path and query).
+    /// The request as HTTP: target, path, query, headers, bytes.
+    pub fn head(&self) -> RequestHead<'b> {
+        self.head
+    }
+
+    /// What the client offers: Origin, subprotocols, extensions. Negotiate on it.
+    pub fn offer(&self) -> &Offer<'b> {
+        &self.offer
+    }
+
+    /// The path the client asked for, without the query.
     pub fn path(&self) -> &'b str {
-        self.path
+        self.head.path()
+    }
+
+    /// The query, without its `?`, if the target has one.
+    pub fn query(&self) -> Option<&'b str> {
+        self.head.query()
     }
 
     /// The `Host` value.
     pub fn host(&self) -> &'b str {
-        self.host
+        self.offer.authority()
     }
 
     /// The `Origin` value, if the client sent one (browsers always do, §4.1 item 8).
     pub fn origin(&self) -> Option<&'b str> {
-        self.origin
+        self.offer.origin()
+    }
+
+    /// [`Offer::select_protocol`] on this request's offer.
+    pub fn select_protocol(&self, supported: &[&str]) -> Option<&'b str> {
+        self.offer.select_protocol(supported)
+    }
+
+    /// [`Offer::check_origin`] on this request's offer.
+    pub fn check_origin<S: AsRef<str>>(
+        &self,
+        policy: &OriginPolicy<'_, S>,
+    ) -> Result<(), HandshakeError> {
+        self.offer.check_origin(policy)
     }
 
     /// The client's key.
@@ -216,102 +276,72 @@ impl<'b> Request<'b> {
         self.key.accept_key()
     }
 
-    /// The whole head exactly as received, request line to blank line.
-    pub fn head(&self) -> &'b [u8] {
-        self.head
-    }
-
-    /// The subprotocols offered, in the client's order of preference (§4.1 item 10).
-    pub fn offered_protocols(&self) -> impl Iterator<Item = &'b str> + '_ {
-        self.protocols
-            .elements()
-            .filter_map(|p| core::str::from_utf8(p).ok())
-    }
-
-    /// The extension offers, each as sent (name and parameters), in order (§9.1). No extension
-    /// is negotiated by this crate; the list is for the caller to see.
-    pub fn offered_extensions(&self) -> impl Iterator<Item = &'b [u8]> + '_ {
-        self.extensions.elements()
-    }
-
-    /// The first of the client's offered subprotocols that `supported` holds. The result is
-    /// always one the client offered (§4.2.2 item 5.4).
-    pub fn select_protocol(&self, supported: &[&str]) -> Option<&'b str> {
-        self.offered_protocols()
-            .find(|offered| supported.contains(offered))
-    }
-
-    /// Applies an Origin policy: `Err(ForbiddenOrigin)` (403) if it refuses.
-    pub fn check_origin<S: AsRef<str>>(
-        &self,
-        policy: &OriginPolicy<'_, S>,
-    ) -> Result<(), HandshakeError> {
-        if policy.allows(self.origin, self.host) {
-            Ok(())
-        } else {
-            Err(HandshakeError::ForbiddenOrigin)
-        }
-    }
-
-    /// Writes the `101 Switching Protocols` answer into `out` (§4.2.2 item 5).
-    ///
-    /// `protocol` must be one the client offered; `extra_headers` names must be tokens and their
+    /// Writes the `101 Switching Protocols` answer into `out` (§4.2.2 item 5), carrying the
+    /// agreed subprotocol and extensions. `extra_headers` names must be tokens and their
     /// values free of CR, LF and NUL.
     pub fn write_response(
         &self,
-        protocol: Option<&str>,
+        agreement: &Agreement<'_>,
         extra_headers: &[(&str, &str)],
         out: &mut [u8],
     ) -> Result<usize, WriteError> {
-        if let Some(p) = protocol
-            && !self.offered_protocols().any(|offered| offered == p)
-        {
-            return Err(WriteError::UnofferedProtocol);
-        }
+        self.check_answer(agreement, extra_headers)?;
+        let mut w = Writer::new(out);
+        self.put_response(agreement, extra_headers, &mut w);
+        w.finish().map_err(WriteError::BufferTooSmall)
+    }
+
+    /// The 101 answer as [`write_response`](Self::write_response) writes it, in a vector of
+    /// exactly its size.
+    #[cfg(feature = "alloc")]
+    pub fn response_to_vec(
+        &self,
+        agreement: &Agreement<'_>,
+        extra_headers: &[(&str, &str)],
+    ) -> Result<alloc::vec::Vec<u8>, WriteError> {
+        self.check_answer(agreement, extra_headers)?;
+        Ok(crate::write::to_vec(|w| {
+            self.put_response(agreement, extra_headers, w);
+        }))
+    }
+
+    fn check_answer(
+        &self,
+        agreement: &Agreement<'_>,
+        extra_headers: &[(&str, &str)],
+    ) -> Result<(), WriteError> {
+        // The agreement may come from another request's offer: check it against this one.
+        self.offer
+            .agree(agreement.protocol(), agreement.extensions())?;
         for (name, value) in extra_headers {
             if !is_token(name.as_bytes()) || !is_safe_value(value.as_bytes()) {
                 return Err(WriteError::UnsafeHeader);
             }
         }
+        Ok(())
+    }
+
+    fn put_response(
+        &self,
+        agreement: &Agreement<'_>,
+        extra_headers: &[(&str, &str)],
+        w: &mut Writer<'_>,
+    ) {
         let accept = self.accept_key();
-        let mut w = Writer::new(out);
         w.put(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n");
         w.header("Sec-WebSocket-Accept", accept.as_bytes());
-        if let Some(p) = protocol {
+        if let Some(p) = agreement.protocol() {
             w.header("Sec-WebSocket-Protocol", p.as_bytes());
+        }
+        if let Some(e) = agreement.extensions() {
+            w.header("Sec-WebSocket-Extensions", e.as_bytes());
         }
         for (name, value) in extra_headers {
             w.header(name, value.as_bytes());
         }
         w.put(b"\r\n");
-        w.finish().map_err(WriteError::BufferTooSmall)
     }
 }
-
-/// The 101 answer could not be written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum WriteError {
-    /// The buffer is too small.
-    BufferTooSmall(BufferTooSmall),
-    /// The chosen subprotocol was not offered by the client.
-    UnofferedProtocol,
-    /// An extra header has a non-token name or a value with CR, LF or NUL.
-    UnsafeHeader,
-}
-
-impl fmt::Display for WriteError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WriteError::BufferTooSmall(e) => e.fmt(f),
-            WriteError::UnofferedProtocol => f.write_str("subprotocol not offered by the client"),
-            WriteError::UnsafeHeader => f.write_str("header name or value not safe to write"),
-        }
-    }
-}
-
-#[cfg(feature = "std")]
-impl std::error::Error for WriteError {}
 
 /// Parses a handshake request from a buffer that grows as bytes arrive.
 #[derive(Debug, Clone, Default)]
@@ -334,6 +364,17 @@ impl RequestParser {
     /// `Ok(Parsed::Partial)` until the head is complete; then the validated request and the
     /// head's length. Bytes after it are the first frames.
     pub fn parse<'b>(&mut self, buf: &'b [u8]) -> Result<Parsed<Request<'b>>, HandshakeError> {
+        Ok(match self.parse_index(buf)? {
+            Parsed::Complete(index, len) => Parsed::Complete(index.request(buf)?, len),
+            Parsed::Partial => Parsed::Partial,
+        })
+    }
+
+    /// Like [`parse`](Self::parse), but keeps the outcome as a [`RequestIndex`]. `Err` only
+    /// when the head itself is refused (too long, too large, not HTTP/1.x); a well-formed head
+    /// that is no valid upgrade is `Complete`, its refusal in
+    /// [`RequestIndex::upgrade_error`].
+    pub fn parse_index(&mut self, buf: &[u8]) -> Result<Parsed<RequestIndex>, HandshakeError> {
         let head_len = match self.scanner.scan(buf, &self.limits) {
             Ok(Some(len)) => len,
             Ok(None) => return Ok(Parsed::Partial),
@@ -349,17 +390,26 @@ impl RequestParser {
             Err(httparse::Error::TooManyHeaders) => return Err(HandshakeError::TooManyHeaders),
             Ok(httparse::Status::Partial) | Err(_) => return Err(HandshakeError::Malformed),
         }
-        let request = validate(head, &req, &self.limits)?;
-        Ok(Parsed::Complete(request, head_len))
+        let (Some(method), Some(target)) = (req.method, req.path) else {
+            return Err(HandshakeError::Malformed);
+        };
+        let index = RequestIndex {
+            len: head_len,
+            method: Span::of(head, method.as_bytes()),
+            target: Span::of(head, target.as_bytes()),
+            upgrade: validate(head, &req, &self.limits),
+        };
+        Ok(Parsed::Complete(index, head_len))
     }
 }
 
-/// Applies RFC 6455 §4.2.1 to a parsed head.
-fn validate<'b>(
-    head: &'b [u8],
-    req: &httparse::Request<'_, 'b>,
+/// Applies RFC 6455 §4.2.1 to a parsed head: the HTTP/1.1 parts here, the rest through
+/// [`OfferFields`].
+fn validate(
+    head: &[u8],
+    req: &httparse::Request<'_, '_>,
     limits: &Limits,
-) -> Result<Request<'b>, HandshakeError> {
+) -> Result<UpgradeIndex, HandshakeError> {
     // §4.2.1 item 1: "An HTTP/1.1 or higher GET request".
     if req.method != Some("GET") {
         return Err(HandshakeError::MethodNotGet);
@@ -367,19 +417,18 @@ fn validate<'b>(
     if req.version != Some(1) {
         return Err(HandshakeError::HttpVersionTooOld);
     }
-    let path = req.path.ok_or(HandshakeError::Malformed)?;
     let mut host = None;
-    let mut origin = None;
     let mut key = None;
-    let mut version = None;
     let mut upgrade = None;
     let mut connection_upgrade = false;
-    let mut protocols = ListFields::EMPTY;
-    let mut extensions = ListFields::EMPTY;
+    let mut fields = OfferFields::new();
     for header in req.headers.iter() {
         let name = header.name;
         let value = header.value;
         let is = |n: &str| name.eq_ignore_ascii_case(n);
+        if fields.field(name, value)? {
+            continue;
+        }
         if is("host") {
             once(&mut host, value, "Host")?;
         } else if is("upgrade") {
@@ -389,14 +438,6 @@ fn validate<'b>(
             connection_upgrade |= list_contains(value, "upgrade");
         } else if is("sec-websocket-key") {
             once(&mut key, value, "Sec-WebSocket-Key")?;
-        } else if is("sec-websocket-version") {
-            once(&mut version, value, "Sec-WebSocket-Version")?;
-        } else if is("origin") {
-            once(&mut origin, value, "Origin")?;
-        } else if is("sec-websocket-protocol") {
-            protocols.push(value, "Sec-WebSocket-Protocol")?;
-        } else if is("sec-websocket-extensions") {
-            extensions.push(value, "Sec-WebSocket-Extensions")?;
         } else if is("content-length") {
             if value.trim_ascii() != b"0" {
                 return Err(HandshakeError::HasBody);
@@ -405,43 +446,28 @@ fn validate<'b>(
             return Err(HandshakeError::HasBody);
         }
     }
-    let host = host.ok_or(HandshakeError::MissingHost)?;
-    let host = utf8(host, "Host")?;
+    // §4.2.1 item 2.
+    let host = utf8(host.ok_or(HandshakeError::MissingHost)?, "Host")?;
+    // §4.2.1 item 3: a plain request gets 426 (RFC 9110 §15.5.22), a different upgrade 400.
     match upgrade {
         None => return Err(HandshakeError::NotAnUpgrade),
         Some(false) => return Err(HandshakeError::UpgradeNotWebSocket),
         Some(true) => {}
     }
+    // §4.2.1 item 4.
     if !connection_upgrade {
         return Err(HandshakeError::MissingConnectionUpgrade);
     }
+    // §4.2.1 item 5.
     let key = key.ok_or(HandshakeError::MissingKey)?;
     let key = WebSocketKey::parse(key.trim_ascii()).ok_or(HandshakeError::InvalidKey)?;
-    // §4.2.2 item 4 and §4.4: any version but 13 gets 426 with the versions we speak.
-    if version.map(<[u8]>::trim_ascii) != Some(b"13") {
-        return Err(HandshakeError::UnsupportedVersion);
-    }
-    let origin = origin.map(|o| utf8(o, "Origin")).transpose()?;
-    let mut count = 0;
-    for protocol in protocols.elements() {
-        count += 1;
-        if count > limits.max_subprotocols {
-            return Err(HandshakeError::TooManyListElements(
-                "Sec-WebSocket-Protocol",
-            ));
-        }
-        if !is_token(protocol) {
-            return Err(HandshakeError::InvalidHeaderValue("Sec-WebSocket-Protocol"));
-        }
-    }
-    Ok(Request {
-        head,
-        path,
-        host,
-        origin,
+    let offer = fields.finish(host, limits)?;
+    Ok(UpgradeIndex {
+        host: Span::of(head, host.as_bytes()),
+        origin: offer.origin().map(|o| Span::of(head, o.as_bytes())),
         key,
-        protocols,
-        extensions,
+        protocols: SpanList::of(head, &offer.protocol_lines()),
+        extensions: SpanList::of(head, &offer.extension_lines()),
     })
 }
 
@@ -456,6 +482,67 @@ fn once<'b>(
     Ok(())
 }
 
-fn utf8<'b>(value: &'b [u8], name: &'static str) -> Result<&'b str, HandshakeError> {
-    core::str::from_utf8(value.trim_ascii()).map_err(|_| HandshakeError::InvalidHeaderValue(name))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REQUEST: &[u8] = b"GET /chat?room=1 HTTP/1.1\r\nHost: example.com\r\n\
+        Upgrade: websocket\r\nConnection: Upgrade\r\n\
+        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+        Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Extensions: x-a\r\n\r\n";
+
+    #[test]
+    fn an_index_views_the_request_again_without_parsing_it() {
+        let mut buf = REQUEST.to_vec();
+        let index = RequestParser::new(Limits::DEFAULT)
+            .parse_index(&buf)
+            .unwrap()
+            .complete()
+            .unwrap()
+            .0;
+        // Breaking the Upgrade header after the parse changes nothing: a view re-reads the
+        // positions found once, it does not parse again.
+        let at = buf.windows(9).position(|w| w == b"websocket").unwrap();
+        buf[at] = b'W';
+        buf[at + 8] = b'x';
+        let request = index.request(&buf).unwrap();
+        assert_eq!(request.head().path(), "/chat");
+        assert_eq!(request.head().query(), Some("room=1"));
+        assert_eq!(request.host(), "example.com");
+        assert_eq!(request.offer().select_protocol(&["chat"]), Some("chat"));
+        assert_eq!(request.head().header("upgrade"), Some(&b"Websockex"[..]));
+    }
+
+    #[test]
+    fn an_index_given_another_buffer_never_panics() {
+        let index = RequestParser::new(Limits::DEFAULT)
+            .parse_index(REQUEST)
+            .unwrap()
+            .complete()
+            .unwrap()
+            .0;
+        assert!(index.head(&REQUEST[..10]).is_none());
+        assert_eq!(
+            index.request(b"short").unwrap_err(),
+            HandshakeError::Malformed
+        );
+        let garbage = [0xFFu8; 400];
+        assert!(index.head(&garbage).is_none());
+    }
+
+    #[test]
+    fn a_plain_request_keeps_its_head_and_its_refusal() {
+        let plain = b"POST /healthz?x=1 HTTP/1.1\r\nHost: a\r\nX-Y:  z \r\n\r\n";
+        let (index, len) = RequestParser::new(Limits::DEFAULT)
+            .parse_index(plain)
+            .unwrap()
+            .complete()
+            .unwrap();
+        assert_eq!((len, index.head_len()), (plain.len(), plain.len()));
+        assert_eq!(index.upgrade_error(), Some(HandshakeError::MethodNotGet));
+        let head = index.head(plain).unwrap();
+        assert_eq!((head.method(), head.target()), ("POST", "/healthz?x=1"));
+        let headers: std::vec::Vec<_> = head.headers().collect();
+        assert_eq!(headers, [("Host", &b"a"[..]), ("X-Y", b"z")]);
+    }
 }

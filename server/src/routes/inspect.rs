@@ -28,9 +28,9 @@
 //! message are reported when the message completes; at most [`MAX_PENDING`] wait, and
 //! `dropped` counts those lost when more did.
 //!
-//! The frame boundaries come from the core's own [`FrameHeader::decode`] and the unmasking
-//! from its [`apply_mask`]: there is no second frame parser here, only bookkeeping of where
-//! each frame starts and ends.
+//! The frame boundaries come from the core's incremental [`FrameSplitter`] (the same header
+//! codec the connection decodes with) and the unmasking from its [`apply_mask`]; this module
+//! only keeps each frame's first bytes and queues the reports.
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -38,7 +38,8 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 use switchyard::switchyard_core::frame::mask::apply_mask;
-use switchyard::switchyard_core::{CloseFrame, FrameHeader, OpCode, Parsed};
+use switchyard::switchyard_core::frame::split::{FrameSplitter, Piece};
+use switchyard::switchyard_core::{CloseFrame, FrameHeader, OpCode};
 use switchyard::{CloseCode, CloseInfo, Message, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -49,8 +50,6 @@ use crate::tap::{ByteTap, lock};
 pub(crate) const RAW_LIMIT: usize = 4096;
 /// Frame reports kept while waiting to be sent.
 pub(crate) const MAX_PENDING: usize = 64;
-/// Longest frame header (RFC 6455 §5.2).
-const MAX_HEADER: usize = 14;
 
 /// What the handshake looked like, taken before the connection started.
 pub(crate) struct Handshake {
@@ -68,7 +67,7 @@ pub(crate) struct Tap {
     /// The answer being written; `None` once taken.
     written: Option<Vec<u8>>,
     recording: bool,
-    splitter: Splitter,
+    captures: Captures,
 }
 
 impl Tap {
@@ -93,12 +92,12 @@ impl ByteTap for Tap {
     }
 
     fn on_read(&mut self, bytes: &[u8]) {
-        self.splitter.feed(bytes);
+        self.captures.feed(bytes);
     }
 }
 
 /// One received frame, as much of it as is reported.
-struct Frame {
+struct Captured {
     index: u64,
     header: FrameHeader,
     header_len: usize,
@@ -106,78 +105,49 @@ struct Frame {
     raw: Vec<u8>,
 }
 
-/// Finds frame boundaries in the received byte stream.
+/// The received frames not reported yet.
 #[derive(Default)]
-struct Splitter {
-    head: [u8; MAX_HEADER],
-    head_len: usize,
-    /// The frame being received and its payload bytes still to come.
-    current: Option<(Frame, u64)>,
-    done: VecDeque<Frame>,
+struct Captures {
+    splitter: FrameSplitter,
+    /// The frame being received.
+    current: Option<Captured>,
+    done: VecDeque<Captured>,
     dropped: u64,
     next_index: u64,
-    /// The stream stopped making sense (the connection is failing): report no more.
-    broken: bool,
 }
 
-impl Splitter {
+impl Captures {
     fn feed(&mut self, mut data: &[u8]) {
-        while !data.is_empty() && !self.broken {
-            let used = match self.current.take() {
-                None => self.read_header(data),
-                Some((mut frame, remaining)) => {
-                    let n = data
-                        .len()
-                        .min(usize::try_from(remaining).unwrap_or(usize::MAX));
-                    let room = RAW_LIMIT.saturating_sub(frame.raw.len()).min(n);
-                    frame.raw.extend_from_slice(&data[..room]);
-                    self.frame_progress(frame, remaining - n as u64);
-                    n
+        // After a protocol error the splitter reports nothing more: the connection is failing
+        // and the stream has no frame boundaries left to show.
+        while let Some(Ok(piece)) = self.splitter.next(&mut data) {
+            match piece {
+                Piece::Header(raw) => {
+                    self.current = Some(Captured {
+                        index: self.next_index,
+                        header: *raw.header(),
+                        header_len: raw.as_bytes().len(),
+                        raw: raw.as_bytes().to_vec(),
+                    });
+                    self.next_index += 1;
                 }
-            };
-            data = &data[used..];
-        }
-    }
-
-    /// Takes header bytes; returns how many of `data` it used.
-    fn read_header(&mut self, data: &[u8]) -> usize {
-        let have = self.head_len;
-        let take = (MAX_HEADER - have).min(data.len());
-        self.head[have..have + take].copy_from_slice(&data[..take]);
-        match FrameHeader::decode(&self.head[..have + take]) {
-            Ok(Parsed::Complete(header, len)) => {
-                self.head_len = 0;
-                let frame = Frame {
-                    index: self.next_index,
-                    header,
-                    header_len: len,
-                    raw: self.head[..len].to_vec(),
-                };
-                self.next_index += 1;
-                self.frame_progress(frame, header.payload_len);
-                len - have
-            }
-            Ok(Parsed::Partial) => {
-                self.head_len = have + take;
-                take
-            }
-            Err(_) => {
-                self.broken = true;
-                data.len()
+                Piece::Payload(bytes) => {
+                    if let Some(frame) = &mut self.current {
+                        let room = RAW_LIMIT.saturating_sub(frame.raw.len()).min(bytes.len());
+                        frame.raw.extend_from_slice(&bytes[..room]);
+                    }
+                }
+                Piece::End => {
+                    if let Some(frame) = self.current.take() {
+                        if self.done.len() == MAX_PENDING {
+                            self.done.pop_front();
+                            self.dropped += 1;
+                        }
+                        self.done.push_back(frame);
+                    }
+                }
             }
         }
-    }
-
-    fn frame_progress(&mut self, frame: Frame, remaining: u64) {
-        if remaining > 0 {
-            self.current = Some((frame, remaining));
-            return;
-        }
-        if self.done.len() == MAX_PENDING {
-            self.done.pop_front();
-            self.dropped += 1;
-        }
-        self.done.push_back(frame);
     }
 }
 
@@ -221,12 +191,12 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 fn next_report(tap: &Mutex<Tap>) -> Option<Value> {
-    let splitter = &mut lock(tap).splitter;
-    let frame = splitter.done.pop_front()?;
-    Some(frame_report(&frame, splitter.dropped))
+    let captures = &mut lock(tap).captures;
+    let frame = captures.done.pop_front()?;
+    Some(frame_report(&frame, captures.dropped))
 }
 
-fn frame_report(frame: &Frame, dropped: u64) -> Value {
+fn frame_report(frame: &Captured, dropped: u64) -> Value {
     let header = &frame.header;
     let mut payload = frame.raw[frame.header_len..].to_vec();
     if let Some(key) = header.mask {
@@ -290,11 +260,11 @@ mod tests {
     fn splits_frames_however_the_bytes_arrive() {
         let bytes = stream();
         for step in 1..bytes.len() {
-            let mut splitter = Splitter::default();
+            let mut captures = Captures::default();
             for chunk in bytes.chunks(step) {
-                splitter.feed(chunk);
+                captures.feed(chunk);
             }
-            let frames: Vec<_> = splitter
+            let frames: Vec<_> = captures
                 .done
                 .iter()
                 .map(|f| (f.header.opcode, f.raw.len()))
@@ -309,9 +279,9 @@ mod tests {
 
     #[test]
     fn reports_the_rfc_example_decoded() {
-        let mut splitter = Splitter::default();
-        splitter.feed(&stream()[..11]);
-        let report = frame_report(&splitter.done[0], 0);
+        let mut captures = Captures::default();
+        captures.feed(&stream()[..11]);
+        let report = frame_report(&captures.done[0], 0);
         assert_eq!(report["raw_hex"], "818537fa213d7f9f4d5158");
         assert_eq!(report["mask_key"], "37fa213d");
         assert_eq!(report["payload_text"], "Hello");
@@ -321,17 +291,17 @@ mod tests {
 
     #[test]
     fn cuts_long_frames_and_bounds_the_backlog() {
-        let mut splitter = Splitter::default();
+        let mut captures = Captures::default();
         let mut frame = vec![0x82, 0xFF, 0, 0, 0, 0, 0, 1, 0, 0, 9, 9, 9, 9];
         frame.extend(std::iter::repeat_n(7u8, 65536));
         for _ in 0..MAX_PENDING + 3 {
-            splitter.feed(&frame);
+            captures.feed(&frame);
         }
-        assert_eq!(splitter.done.len(), MAX_PENDING);
-        assert_eq!(splitter.dropped, 3);
-        let report = frame_report(&splitter.done[0], splitter.dropped);
+        assert_eq!(captures.done.len(), MAX_PENDING);
+        assert_eq!(captures.dropped, 3);
+        let report = frame_report(&captures.done[0], captures.dropped);
         assert_eq!(report["truncated"], true);
         assert_eq!(report["raw_length"], 65536 + 14);
-        assert_eq!(splitter.done[0].raw.len(), RAW_LIMIT);
+        assert_eq!(captures.done[0].raw.len(), RAW_LIMIT);
     }
 }
