@@ -7,6 +7,7 @@
 //! [`MAX_HEADER_SLOTS`].
 
 use std::fmt;
+use std::ops::Range;
 
 use switchyard_core::handshake::MAX_HEADER_SLOTS;
 #[cfg(feature = "client")]
@@ -14,18 +15,28 @@ use switchyard_core::handshake::StatusCode;
 
 /// Header fields in the order received, names as sent (compare them case-insensitively,
 /// RFC 9110 §5.1), values as bytes (RFC 9110 §5.5 allows bytes beyond ASCII).
+///
+/// Held as one copy of the head plus where each field lies in it: two allocations per
+/// handshake, however many fields.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Headers {
-    fields: Vec<(Box<str>, Box<[u8]>)>,
+    head: Box<[u8]>,
+    fields: Vec<Field>,
+}
+
+/// Where one field's name and value lie in the head.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Field {
+    name: Range<usize>,
+    value: Range<usize>,
 }
 
 impl Headers {
     /// The value of the first field named `name` (case-insensitive).
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.fields
-            .iter()
+        self.iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| &**v)
+            .map(|(_, v)| v)
     }
 
     /// The value of the first field named `name`, if it is UTF-8.
@@ -36,15 +47,18 @@ impl Headers {
     /// The values of every field named `name` (case-insensitive), in order: `Set-Cookie`
     /// may appear many times (RFC 6265 §3).
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.fields
-            .iter()
+        self.iter()
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| &**v)
+            .map(|(_, v)| v)
     }
 
     /// Every field, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
-        self.fields.iter().map(|(n, v)| (&**n, &**v))
+        self.fields.iter().map(|field| {
+            // Names are tokens (RFC 9110 §5.1), which `from_parsed` checked are ASCII.
+            let name = std::str::from_utf8(&self.head[field.name.clone()]).unwrap_or_default();
+            (name, &self.head[field.value.clone()])
+        })
     }
 
     /// How many fields there are.
@@ -70,12 +84,29 @@ impl Headers {
             .collect()
     }
 
-    fn from_parsed(fields: &[httparse::Header<'_>]) -> Headers {
+    /// Copies `head` and records where each of `fields` (parsed from it) lies. A field that
+    /// does not lie in `head`, or whose name is not ASCII, cannot come from httparse and is
+    /// left out.
+    fn from_parsed(head: &[u8], fields: &[httparse::Header<'_>]) -> Headers {
+        let start = head.as_ptr() as usize;
+        let span = |part: &[u8]| {
+            let offset = (part.as_ptr() as usize).checked_sub(start)?;
+            let end = offset.checked_add(part.len())?;
+            (end <= head.len()).then_some(offset..end)
+        };
+        let fields = fields
+            .iter()
+            .filter(|h| h.name.is_ascii())
+            .filter_map(|h| {
+                Some(Field {
+                    name: span(h.name.as_bytes())?,
+                    value: span(h.value)?,
+                })
+            })
+            .collect();
         Headers {
-            fields: fields
-                .iter()
-                .map(|h| (Box::from(h.name), Box::from(h.value)))
-                .collect(),
+            head: Box::from(head),
+            fields,
         }
     }
 
@@ -86,7 +117,9 @@ impl Headers {
         let mut slots = [httparse::EMPTY_HEADER; MAX_HEADER_SLOTS];
         let mut request = httparse::Request::new(&mut slots);
         match request.parse(head) {
-            Ok(httparse::Status::Complete(_)) => Some(Headers::from_parsed(request.headers)),
+            Ok(httparse::Status::Complete(len)) => {
+                Some(Headers::from_parsed(&head[..len], request.headers))
+            }
             _ => None,
         }
     }
@@ -97,9 +130,9 @@ impl Headers {
         let mut slots = [httparse::EMPTY_HEADER; MAX_HEADER_SLOTS];
         let mut response = httparse::Response::new(&mut slots);
         match response.parse(head) {
-            Ok(httparse::Status::Complete(_)) => Some((
+            Ok(httparse::Status::Complete(len)) => Some((
                 StatusCode::new(response.code?),
-                Headers::from_parsed(response.headers),
+                Headers::from_parsed(&head[..len], response.headers),
             )),
             _ => None,
         }

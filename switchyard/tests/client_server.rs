@@ -122,7 +122,7 @@ async fn negotiates_a_subprotocol_and_passes_extra_headers() {
             .await
             .unwrap();
             assert_eq!(seen_in_callback.as_ref(), Some(&request));
-            assert_eq!(ws.protocol().as_deref(), Some("chat.v1"));
+            assert_eq!(ws.protocol(), Some("chat.v1"));
             while ws.recv().await.is_some() {}
             request
         });
@@ -130,18 +130,21 @@ async fn negotiates_a_subprotocol_and_passes_extra_headers() {
             .with_protocol("chat.v1")
             .with_protocol("chat.v2")
             .with_header("Authorization", "Bearer t0ken");
-        let (mut ws, response) = connect_with(&format!("ws://{addr}/room?x=1"), &options)
+        let (ws, response) = connect_with(&format!("ws://{addr}/room?x=1"), &options)
             .await
             .unwrap();
-        assert_eq!(ws.protocol().as_deref(), Some("chat.v1"));
+        assert_eq!(ws.protocol(), Some("chat.v1"));
         assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
         assert_eq!(response.protocol(), Some("chat.v1"));
         assert_eq!(response.headers().get_str("x-server"), Some("switchyard"));
         let cookies: Vec<&[u8]> = response.headers().get_all("set-cookie").collect();
         assert_eq!(cookies, [&b"a=1"[..], b"b=2"]);
         assert!(response.extensions().is_empty());
-        ws.close(CloseCode::NORMAL, "").await.unwrap();
-        assert!(ws.closed().await.unwrap().clean);
+        let (mut read, mut write) = ws.split();
+        assert_eq!(read.protocol(), Some("chat.v1"));
+        assert_eq!(write.protocol(), Some("chat.v1"));
+        write.close(CloseCode::NORMAL, "").await.unwrap();
+        assert!(read.closed().await.unwrap().clean);
         let request = server.await.unwrap();
         assert_eq!(request.target(), "/room?x=1");
         assert_eq!(request.path(), "/room");
