@@ -1,10 +1,11 @@
 //! The server role: reading a handshake request, answering it, and handing over to the frames.
 //!
 //! The core parses and validates the request ([`RequestParser`]), writes the 101 answer
-//! ([`write_response`](switchyard_core::handshake::Request::write_response)) and every refusal ([`HandshakeError::write_response`]); this
-//! module reads and writes those bytes under the handshake timeout. [`accept`] does it all;
-//! [`PendingUpgrade`] stops after reading, for a server that also speaks plain HTTP or wants
-//! to decide per request.
+//! ([`write_response`](switchyard_core::handshake::Request::write_response)) and every
+//! refusal ([`HandshakeError::write_response`]); this module reads and writes those bytes
+//! under the handshake timeout, and hands the application the accepted [`Request`].
+//! [`accept`] does it all; [`PendingUpgrade`] stops after reading, for a server that also
+//! speaks plain HTTP or wants to decide per request.
 
 use std::time::Duration;
 
