@@ -123,3 +123,8 @@ pub use switchyard_core;
 pub use switchyard_core::connection::{CloseInfo, DataKind, Initiator, Message, Role, Utf8Bytes};
 pub use switchyard_core::handshake::{HandshakeError, OriginPolicy, StatusCode};
 pub use switchyard_core::{CloseCode, Limits, ProtocolError};
+
+/// The README's example, compiled by `cargo test --doc` so it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;
