@@ -328,3 +328,63 @@ async fn stream_and_sink_fit_the_futures_ecosystem() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn accept_refuses_a_foreign_origin_by_default_and_takes_its_own() {
+    within(30, async {
+        let (listener, addr) = listener().await;
+        let server = tokio::spawn(async move {
+            let mut errors = Vec::new();
+            for _ in 0..2 {
+                let (tcp, _) = listener.accept().await.unwrap();
+                match switchyard::accept(tcp).await {
+                    Ok((mut ws, request)) => {
+                        assert_eq!(request.origin(), Some(format!("http://{addr}").as_str()));
+                        while ws.recv().await.is_some() {}
+                    }
+                    Err(error) => errors.push(error.status()),
+                }
+            }
+            errors
+        });
+        let foreign = ClientOptions::default().with_origin("http://evil.test");
+        let error = connect_with(&format!("ws://{addr}/"), &foreign)
+            .await
+            .unwrap_err();
+        assert_eq!(error.status(), Some(StatusCode::FORBIDDEN), "{error:?}");
+        let own = ClientOptions::default().with_origin(format!("http://{addr}"));
+        let (mut ws, _) = connect_with(&format!("ws://{addr}/"), &own).await.unwrap();
+        ws.close(CloseCode::NORMAL, "").await.unwrap();
+        assert!(ws.closed().await.unwrap().clean);
+        assert_eq!(server.await.unwrap(), [Some(StatusCode::FORBIDDEN)]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_answer_the_core_cannot_write_fails_before_anything_is_sent() {
+    within(30, async {
+        let (listener, addr) = listener().await;
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            // A subprotocol the client never offered (RFC 6455 §4.2.2 item 5.4).
+            accept_with(tcp, &Config::default(), |_| {
+                Ok(Answer::default().with_protocol("unoffered"))
+            })
+            .await
+            .map(|_| ())
+        });
+        let options = ClientOptions::default().with_config(
+            Config::default().with_handshake_timeout(std::time::Duration::from_secs(5)),
+        );
+        let error = connect_with(&format!("ws://{addr}/"), &options)
+            .await
+            .unwrap_err();
+        // The server wrote nothing and dropped the connection.
+        assert!(matches!(error, ConnectError::Io(_)), "{error:?}");
+        let refused = server.await.unwrap().unwrap_err();
+        assert!(matches!(refused, AcceptError::Answer(_)), "{refused:?}");
+        assert_eq!(refused.status(), None);
+    })
+    .await;
+}
