@@ -7,6 +7,7 @@
 //! [`Limits`](switchyard_core::Limits) and its field count within [`MAX_HEADER_SLOTS`].
 
 use std::fmt;
+use std::ops::Range;
 
 #[cfg(feature = "client")]
 use switchyard_core::handshake::MAX_HEADER_SLOTS;
@@ -17,18 +18,28 @@ use switchyard_core::handshake::StatusCode;
 
 /// Header fields in the order received, names as sent (compare them case-insensitively,
 /// RFC 9110 §5.1), values as bytes (RFC 9110 §5.5 allows bytes beyond ASCII).
+///
+/// Held as one copy of the head plus where each field lies in it: two allocations per
+/// handshake, however many fields.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Headers {
-    fields: Vec<(Box<str>, Box<[u8]>)>,
+    head: Box<[u8]>,
+    fields: Vec<Field>,
+}
+
+/// Where one field's name and value lie in the head.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Field {
+    name: Range<usize>,
+    value: Range<usize>,
 }
 
 impl Headers {
     /// The value of the first field named `name` (case-insensitive).
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.fields
-            .iter()
+        self.iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| &**v)
+            .map(|(_, v)| v)
     }
 
     /// The value of the first field named `name`, if it is UTF-8.
@@ -39,15 +50,18 @@ impl Headers {
     /// The values of every field named `name` (case-insensitive), in order: `Set-Cookie`
     /// may appear many times (RFC 6265 §3).
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.fields
-            .iter()
+        self.iter()
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| &**v)
+            .map(|(_, v)| v)
     }
 
     /// Every field, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
-        self.fields.iter().map(|(n, v)| (&**n, &**v))
+        self.fields.iter().map(|field| {
+            // Names are tokens (RFC 9110 §5.1), which `from_parsed` checked are ASCII.
+            let name = std::str::from_utf8(&self.head[field.name.clone()]).unwrap_or_default();
+            (name, &self.head[field.value.clone()])
+        })
     }
 
     /// How many fields there are.
@@ -73,25 +87,35 @@ impl Headers {
             .collect()
     }
 
-    #[cfg(feature = "client")]
-    fn from_parsed(fields: &[httparse::Header<'_>]) -> Headers {
+    /// Copies `head` and records where each of `fields` (views into it) lies. A field that
+    /// does not lie in `head`, or whose name is not ASCII, cannot come from a parse of it and
+    /// is left out.
+    fn from_fields<'h>(head: &[u8], fields: impl Iterator<Item = (&'h str, &'h [u8])>) -> Headers {
+        let start = head.as_ptr() as usize;
+        let span = |part: &[u8]| {
+            let offset = (part.as_ptr() as usize).checked_sub(start)?;
+            let end = offset.checked_add(part.len())?;
+            (end <= head.len()).then_some(offset..end)
+        };
+        let fields = fields
+            .filter(|(name, _)| name.is_ascii())
+            .filter_map(|(name, value)| {
+                Some(Field {
+                    name: span(name.as_bytes())?,
+                    value: span(value)?,
+                })
+            })
+            .collect();
         Headers {
-            fields: fields
-                .iter()
-                .map(|h| (Box::from(h.name), Box::from(h.value)))
-                .collect(),
+            head: Box::from(head),
+            fields,
         }
     }
 
     /// The fields of a request head, from the core's one parse of it.
     #[cfg(feature = "server")]
     pub(crate) fn of_request(head: RequestHead<'_>) -> Headers {
-        Headers {
-            fields: head
-                .headers()
-                .map(|(name, value)| (Box::from(name), Box::from(value)))
-                .collect(),
-        }
+        Headers::from_fields(head.as_bytes(), head.headers())
     }
 
     /// The status and fields of a complete response head, or `None` if it is not one.
@@ -100,9 +124,12 @@ impl Headers {
         let mut slots = [httparse::EMPTY_HEADER; MAX_HEADER_SLOTS];
         let mut response = httparse::Response::new(&mut slots);
         match response.parse(head) {
-            Ok(httparse::Status::Complete(_)) => Some((
+            Ok(httparse::Status::Complete(len)) => Some((
                 StatusCode::new(response.code?),
-                Headers::from_parsed(response.headers),
+                Headers::from_fields(
+                    &head[..len],
+                    response.headers.iter().map(|h| (h.name, h.value)),
+                ),
             )),
             _ => None,
         }

@@ -121,3 +121,8 @@ pub use switchyard_core::handshake::{HandshakeError, OriginPolicy, StatusCode};
 #[cfg(feature = "client")]
 pub use switchyard_core::url::UrlError;
 pub use switchyard_core::{CloseCode, Limits, ProtocolError};
+
+/// The README's example, compiled by `cargo test --doc` so it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;

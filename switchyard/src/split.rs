@@ -22,12 +22,14 @@ impl<S> WebSocket<S> {
     pub fn split(self) -> (ReadHalf<S>, WriteHalf<S>) {
         let mut driver = self.driver;
         driver.fanout = Some(Arc::new(FanOut::default()));
+        let protocol = driver.protocol.clone();
         let shared = Arc::new(Mutex::new(driver));
         (
             ReadHalf {
                 shared: Arc::clone(&shared),
+                protocol: protocol.clone(),
             },
-            WriteHalf { shared },
+            WriteHalf { shared, protocol },
         )
     }
 }
@@ -44,11 +46,15 @@ fn lock<S>(shared: &Shared<S>) -> MutexGuard<'_, Driver<S>> {
 /// runs keepalive and the close timer.
 pub struct ReadHalf<S> {
     shared: Shared<S>,
+    /// The subprotocol agreed in the handshake.
+    protocol: Option<Box<str>>,
 }
 
 /// The sending half of a [`WebSocket`], from [`WebSocket::split`].
 pub struct WriteHalf<S> {
     shared: Shared<S>,
+    /// The subprotocol agreed in the handshake.
+    protocol: Option<Box<str>>,
 }
 
 impl<S> Handle<S> for ReadHalf<S> {
@@ -59,6 +65,10 @@ impl<S> Handle<S> for ReadHalf<S> {
     fn peek<R>(&self, f: impl FnOnce(&Driver<S>) -> R) -> R {
         f(&lock(&self.shared))
     }
+
+    fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
 }
 
 impl<S> Handle<S> for WriteHalf<S> {
@@ -68,6 +78,10 @@ impl<S> Handle<S> for WriteHalf<S> {
 
     fn peek<R>(&self, f: impl FnOnce(&Driver<S>) -> R) -> R {
         f(&lock(&self.shared))
+    }
+
+    fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
     }
 }
 
@@ -117,8 +131,10 @@ impl<S> ReadHalf<S> {
             Err(shared) => {
                 let read = ReadHalf {
                     shared: Arc::clone(&shared),
+                    protocol: self.protocol,
                 };
-                Err(ReuniteError(read, WriteHalf { shared }))
+                let protocol = read.protocol.clone();
+                Err(ReuniteError(read, WriteHalf { shared, protocol }))
             }
         }
     }

@@ -27,6 +27,10 @@ pub(crate) trait Handle<S> {
 
     /// Runs `f` on the driver, read-only.
     fn peek<R>(&self, f: impl FnOnce(&Driver<S>) -> R) -> R;
+
+    /// The subprotocol agreed in the handshake. Fixed for the connection's life, so a split
+    /// half keeps its own copy and can lend it without holding the lock.
+    fn protocol(&self) -> Option<&str>;
 }
 
 /// Polls for the next data message, passing over pings and pongs (the core answered the
@@ -265,10 +269,8 @@ macro_rules! state_methods {
             }
 
             /// The subprotocol agreed in the handshake, if any.
-            pub fn protocol(&self) -> Option<String> {
-                crate::surface::Handle::peek(self, |driver| {
-                    driver.protocol.as_deref().map(String::from)
-                })
+            pub fn protocol(&self) -> Option<&str> {
+                crate::surface::Handle::protocol(self)
             }
 
             /// Whether messages may still be sent (no close frame sent or received, no

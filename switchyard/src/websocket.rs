@@ -70,6 +70,10 @@ impl<S> Handle<S> for WebSocket<S> {
     fn peek<R>(&self, f: impl FnOnce(&Driver<S>) -> R) -> R {
         f(&self.driver)
     }
+
+    fn protocol(&self) -> Option<&str> {
+        self.driver.protocol.as_deref()
+    }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {

@@ -122,7 +122,7 @@ async fn negotiates_a_subprotocol_and_passes_extra_headers() {
             .await
             .unwrap();
             assert_eq!(seen_in_callback.as_ref(), Some(&request));
-            assert_eq!(ws.protocol().as_deref(), Some("chat.v1"));
+            assert_eq!(ws.protocol(), Some("chat.v1"));
             while ws.recv().await.is_some() {}
             request
         });
@@ -130,18 +130,21 @@ async fn negotiates_a_subprotocol_and_passes_extra_headers() {
             .with_protocol("chat.v1")
             .with_protocol("chat.v2")
             .with_header("Authorization", "Bearer t0ken");
-        let (mut ws, response) = connect_with(&format!("ws://{addr}/room?x=1"), &options)
+        let (ws, response) = connect_with(&format!("ws://{addr}/room?x=1"), &options)
             .await
             .unwrap();
-        assert_eq!(ws.protocol().as_deref(), Some("chat.v1"));
+        assert_eq!(ws.protocol(), Some("chat.v1"));
         assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
         assert_eq!(response.protocol(), Some("chat.v1"));
         assert_eq!(response.headers().get_str("x-server"), Some("switchyard"));
         let cookies: Vec<&[u8]> = response.headers().get_all("set-cookie").collect();
         assert_eq!(cookies, [&b"a=1"[..], b"b=2"]);
         assert!(response.extensions().is_empty());
-        ws.close(CloseCode::NORMAL, "").await.unwrap();
-        assert!(ws.closed().await.unwrap().clean);
+        let (mut read, mut write) = ws.split();
+        assert_eq!(read.protocol(), Some("chat.v1"));
+        assert_eq!(write.protocol(), Some("chat.v1"));
+        write.close(CloseCode::NORMAL, "").await.unwrap();
+        assert!(read.closed().await.unwrap().clean);
         let request = server.await.unwrap();
         assert_eq!(request.target(), "/room?x=1");
         assert_eq!(request.path(), "/room");
@@ -322,6 +325,66 @@ async fn stream_and_sink_fit_the_futures_ecosystem() {
         SinkExt::close(&mut ws).await.unwrap();
         assert!(ws.next().await.is_none());
         assert_eq!(ws.close_info().unwrap().code, CloseCode::NORMAL);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn accept_refuses_a_foreign_origin_by_default_and_takes_its_own() {
+    within(30, async {
+        let (listener, addr) = listener().await;
+        let server = tokio::spawn(async move {
+            let mut errors = Vec::new();
+            for _ in 0..2 {
+                let (tcp, _) = listener.accept().await.unwrap();
+                match switchyard::accept(tcp).await {
+                    Ok((mut ws, request)) => {
+                        assert_eq!(request.origin(), Some(format!("http://{addr}").as_str()));
+                        while ws.recv().await.is_some() {}
+                    }
+                    Err(error) => errors.push(error.status()),
+                }
+            }
+            errors
+        });
+        let foreign = ClientOptions::default().with_origin("http://evil.test");
+        let error = connect_with(&format!("ws://{addr}/"), &foreign)
+            .await
+            .unwrap_err();
+        assert_eq!(error.status(), Some(StatusCode::FORBIDDEN), "{error:?}");
+        let own = ClientOptions::default().with_origin(format!("http://{addr}"));
+        let (mut ws, _) = connect_with(&format!("ws://{addr}/"), &own).await.unwrap();
+        ws.close(CloseCode::NORMAL, "").await.unwrap();
+        assert!(ws.closed().await.unwrap().clean);
+        assert_eq!(server.await.unwrap(), [Some(StatusCode::FORBIDDEN)]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_answer_the_core_cannot_write_fails_before_anything_is_sent() {
+    within(30, async {
+        let (listener, addr) = listener().await;
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            // A subprotocol the client never offered (RFC 6455 §4.2.2 item 5.4).
+            accept_with(tcp, &Config::default(), |_| {
+                Ok(Answer::default().with_protocol("unoffered"))
+            })
+            .await
+            .map(|_| ())
+        });
+        let options = ClientOptions::default().with_config(
+            Config::default().with_handshake_timeout(std::time::Duration::from_secs(5)),
+        );
+        let error = connect_with(&format!("ws://{addr}/"), &options)
+            .await
+            .unwrap_err();
+        // The server wrote nothing and dropped the connection.
+        assert!(matches!(error, ConnectError::Io(_)), "{error:?}");
+        let refused = server.await.unwrap().unwrap_err();
+        assert!(matches!(refused, AcceptError::Answer(_)), "{refused:?}");
+        assert_eq!(refused.status(), None);
     })
     .await;
 }
