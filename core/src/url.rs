@@ -201,3 +201,148 @@ pub fn split_authority(authority: &str, default_port: u16) -> Result<(&str, u16)
     };
     Ok((host, port))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (URI, scheme, host, port, `Host` value, path, query).
+    type Parts = (
+        &'static str,
+        Scheme,
+        &'static str,
+        u16,
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+    );
+
+    #[test]
+    fn parses_what_section_3_allows() {
+        let table: [Parts; 11] = [
+            (
+                "ws://example.com",
+                Scheme::Ws,
+                "example.com",
+                80,
+                "example.com",
+                "/",
+                None,
+            ),
+            (
+                "WS://example.com/",
+                Scheme::Ws,
+                "example.com",
+                80,
+                "example.com",
+                "/",
+                None,
+            ),
+            ("ws://a:80?x", Scheme::Ws, "a", 80, "a", "/", Some("x")),
+            (
+                "ws://a:8080/p?q=1&r",
+                Scheme::Ws,
+                "a",
+                8080,
+                "a:8080",
+                "/p",
+                Some("q=1&r"),
+            ),
+            ("wss://a", Scheme::Wss, "a", 443, "a", "/", None),
+            ("wss://a:443/x", Scheme::Wss, "a", 443, "a", "/x", None),
+            ("wss://a:80/x", Scheme::Wss, "a", 80, "a:80", "/x", None),
+            (
+                "ws://[::1]:8080/echo",
+                Scheme::Ws,
+                "::1",
+                8080,
+                "[::1]:8080",
+                "/echo",
+                None,
+            ),
+            ("ws://[::1]", Scheme::Ws, "::1", 80, "[::1]", "/", None),
+            ("ws://[::1]:80", Scheme::Ws, "::1", 80, "[::1]", "/", None),
+            (
+                "ws://a:65535/?",
+                Scheme::Ws,
+                "a",
+                65535,
+                "a:65535",
+                "/",
+                Some(""),
+            ),
+        ];
+        for (text, scheme, host, port, authority, path, query) in table {
+            let url = WsUrl::parse(text).unwrap();
+            assert_eq!(
+                (
+                    url.scheme(),
+                    url.host(),
+                    url.port(),
+                    url.authority(),
+                    url.path(),
+                    url.query()
+                ),
+                (scheme, host, port, authority, path, query),
+                "{text}"
+            );
+            assert_eq!(url.is_secure(), scheme == Scheme::Wss);
+        }
+    }
+
+    #[test]
+    fn refuses_hostile_and_malformed_uris() {
+        for (text, error) in [
+            ("", UrlError::UnsupportedScheme),
+            ("http://a/", UrlError::UnsupportedScheme),
+            ("a/b", UrlError::UnsupportedScheme),
+            ("wsx://a", UrlError::UnsupportedScheme),
+            ("ws:/a", UrlError::UnsupportedScheme),
+            ("ws://", UrlError::MissingHost),
+            ("ws:///x", UrlError::MissingHost),
+            ("ws://:80/", UrlError::MissingHost),
+            ("ws://[]:80/", UrlError::MissingHost),
+            ("ws://[::1/", UrlError::MissingHost),
+            ("ws://a:0/", UrlError::InvalidPort),
+            ("ws://a:00/", UrlError::InvalidPort),
+            ("ws://a:65536/", UrlError::InvalidPort),
+            ("ws://a:99999999999999999999/", UrlError::InvalidPort),
+            ("ws://a:/", UrlError::InvalidPort),
+            ("ws://a:x/", UrlError::InvalidPort),
+            ("ws://a:+80/", UrlError::InvalidPort),
+            ("ws://a:80:80/", UrlError::InvalidPort),
+            ("ws://[::1]x/", UrlError::InvalidPort),
+            ("ws://a/#top", UrlError::HasFragment),
+            ("ws://a#", UrlError::HasFragment),
+            ("ws://u:p@a/", UrlError::HasUserinfo),
+            ("ws://@a/", UrlError::HasUserinfo),
+            ("ws://a/b c", UrlError::InvalidCharacter),
+            ("ws://a\r\nHost: b/", UrlError::InvalidCharacter),
+            ("ws://a/\0", UrlError::InvalidCharacter),
+            ("ws://a\x7f/", UrlError::InvalidCharacter),
+            ("ws://a\t/", UrlError::InvalidCharacter),
+        ] {
+            assert_eq!(WsUrl::parse(text), Err(error), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn splits_authorities_with_one_set_of_rules() {
+        assert_eq!(split_authority("a", 80), Ok(("a", 80)));
+        assert_eq!(split_authority("a:1", 80), Ok(("a", 1)));
+        assert_eq!(split_authority("[v6]:2", 80), Ok(("v6", 2)));
+        assert_eq!(split_authority("a:0", 80), Err(UrlError::InvalidPort));
+        assert_eq!(split_authority("a/b", 80), Err(UrlError::InvalidCharacter));
+        assert_eq!(split_authority("a?b", 80), Err(UrlError::InvalidCharacter));
+        assert_eq!(split_authority("u@a", 80), Err(UrlError::HasUserinfo));
+        assert_eq!(split_authority("", 80), Err(UrlError::MissingHost));
+    }
+
+    #[test]
+    fn long_inputs_are_linear() {
+        let long = std::format!("ws://{}:{}/", "a".repeat(100_000), "9".repeat(100_000));
+        assert_eq!(WsUrl::parse(&long), Err(UrlError::InvalidPort));
+        let colons = std::format!("ws://[{}]/", ":".repeat(100_000));
+        assert!(WsUrl::parse(&colons).is_ok());
+    }
+}

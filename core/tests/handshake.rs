@@ -1,10 +1,12 @@
 //! The opening handshake: every refusal with its exact HTTP status, the client's every
-//! distinct error, and client ↔ server in memory.
+//! distinct error, the transport-neutral negotiation on its own, the extension hook in both
+//! roles, and client ↔ server in memory.
 
 use switchyard_core::handshake::{
-    Agreement, ClientHandshake, ClientHandshakeError, ClientRequest, HandshakeError, OriginPolicy,
-    RequestParser, WriteError,
+    Agreement, ClientHandshake, ClientHandshakeError, ClientRequest, Extension, ExtensionOffers,
+    HandshakeError, OfferFields, OriginPolicy, RequestParser, WriteError,
 };
+use switchyard_core::url::WsUrl;
 use switchyard_core::{Limits, Parsed};
 
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
@@ -506,5 +508,355 @@ fn client_refuses_unsafe_request_parts() {
             ),
             "{config:?}"
         );
+    }
+}
+
+// ---- negotiation, independent of the transport ----
+
+/// The fields an RFC 8441 extended CONNECT carries: no method, key or Upgrade, only what
+/// negotiation reads. The shell hands them over exactly as HTTP/1.1 does.
+fn offer_of<'b>(
+    fields: &[(&str, &'b str)],
+) -> Result<switchyard_core::handshake::Offer<'b>, HandshakeError> {
+    let mut offer = OfferFields::new();
+    for (name, value) in fields {
+        offer.field(name, value.as_bytes())?;
+    }
+    offer.finish("example.com", &Limits::DEFAULT)
+}
+
+#[test]
+fn negotiation_checks_the_version_origin_and_lists_whatever_the_transport() {
+    let version = ("sec-websocket-version", "13");
+    /// (what, the fields, the refusal if any).
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Option<HandshakeError>);
+    let cases: Vec<Case<'_>> = vec![
+        ("version 13 alone", vec![version], None),
+        (
+            "padded version",
+            vec![("Sec-WebSocket-Version", " 13 ")],
+            None,
+        ),
+        (
+            "no version",
+            vec![],
+            Some(HandshakeError::UnsupportedVersion),
+        ),
+        (
+            "version 8",
+            vec![("sec-websocket-version", "8")],
+            Some(HandshakeError::UnsupportedVersion),
+        ),
+        (
+            "two versions",
+            vec![version, version],
+            Some(HandshakeError::DuplicateHeader("Sec-WebSocket-Version")),
+        ),
+        (
+            "two origins",
+            vec![version, ("origin", "http://a"), ("Origin", "http://b")],
+            Some(HandshakeError::DuplicateHeader("Origin")),
+        ),
+        (
+            "a subprotocol that is no token",
+            vec![version, ("sec-websocket-protocol", "a b")],
+            Some(HandshakeError::InvalidHeaderValue("Sec-WebSocket-Protocol")),
+        ),
+        (
+            "protocols over several lines",
+            vec![
+                version,
+                ("sec-websocket-protocol", "a"),
+                ("sec-websocket-protocol", "b, c"),
+            ],
+            None,
+        ),
+        (
+            "unrelated fields are not negotiation's",
+            vec![version, ("cookie", "x=1"), ("upgrade", "h2c")],
+            None,
+        ),
+    ];
+    for (name, fields, expected) in cases {
+        assert_eq!(offer_of(&fields).err(), expected, "{name}");
+    }
+    let nine: Vec<(&str, &str)> = std::iter::once(version)
+        .chain((0..9).map(|_| ("sec-websocket-extensions", "x")))
+        .collect();
+    assert_eq!(
+        offer_of(&nine).err(),
+        Some(HandshakeError::TooManyListElements(
+            "Sec-WebSocket-Extensions"
+        ))
+    );
+    let many = (0..33)
+        .map(|i| format!("p{i}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    assert_eq!(
+        offer_of(&[version, ("sec-websocket-protocol", &many)]).err(),
+        Some(HandshakeError::TooManyListElements(
+            "Sec-WebSocket-Protocol"
+        ))
+    );
+}
+
+#[test]
+fn subprotocol_selection_only_ever_picks_an_offered_one() {
+    let cases: [(&str, &[&str], Option<&str>); 6] = [
+        ("chat, superchat", &["superchat", "chat"], Some("chat")),
+        ("chat, superchat", &["superchat"], Some("superchat")),
+        ("chat", &["other"], None),
+        ("chat", &[], None),
+        ("", &["chat"], None),
+        ("Chat", &["chat"], None),
+    ];
+    for (offered, supported, expected) in cases {
+        let offer = offer_of(&[
+            ("sec-websocket-version", "13"),
+            ("sec-websocket-protocol", offered),
+        ])
+        .unwrap();
+        assert_eq!(offer.select_protocol(supported), expected, "{offered}");
+        if let Some(chosen) = expected {
+            assert!(offer.agree(Some(chosen), None).is_ok());
+        }
+    }
+}
+
+#[test]
+fn an_agreement_names_only_what_the_client_offered() {
+    let offer = offer_of(&[
+        ("sec-websocket-version", "13"),
+        ("sec-websocket-protocol", "chat"),
+        (
+            "sec-websocket-extensions",
+            "permessage-deflate; client_max_window_bits, x-other",
+        ),
+    ])
+    .unwrap();
+    /// (subprotocol, extension answer, verdict).
+    type Case<'a> = (Option<&'a str>, Option<&'a str>, Result<(), WriteError>);
+    let cases: [Case<'_>; 8] = [
+        (None, None, Ok(())),
+        (Some("chat"), None, Ok(())),
+        (Some("other"), None, Err(WriteError::UnofferedProtocol)),
+        (None, Some("permessage-deflate"), Ok(())),
+        (
+            None,
+            Some("PerMessage-Deflate; server_no_context_takeover"),
+            Ok(()),
+        ),
+        (
+            None,
+            Some("x-unoffered"),
+            Err(WriteError::UnofferedExtension),
+        ),
+        (
+            None,
+            Some("permessage-deflate; a b"),
+            Err(WriteError::UnofferedExtension),
+        ),
+        (
+            None,
+            Some("x-other\r\nSet-Cookie: a=b"),
+            Err(WriteError::UnofferedExtension),
+        ),
+    ];
+    for (protocol, extensions, expected) in cases {
+        assert_eq!(
+            offer.agree(protocol, extensions).map(|_| ()),
+            expected,
+            "{protocol:?} {extensions:?}"
+        );
+    }
+}
+
+#[test]
+fn the_origin_policy_compares_with_the_authority_whatever_the_transport() {
+    let offer = |origin| offer_of(&[("sec-websocket-version", "13"), ("origin", origin)]).unwrap();
+    assert_eq!(
+        offer("https://example.com").check_origin(&OriginPolicy::SAME_HOST),
+        Ok(())
+    );
+    assert_eq!(
+        offer("https://evil.example").check_origin(&OriginPolicy::SAME_HOST),
+        Err(HandshakeError::ForbiddenOrigin)
+    );
+    assert_eq!(
+        offer("https://evil.example").check_origin(&OriginPolicy::ANY),
+        Ok(())
+    );
+}
+
+/// A stand-in for permessage-deflate: offers one extension with a parameter, accepts it from
+/// a client's offers, and verifies a server's answer names it.
+#[derive(Debug, Default)]
+struct Deflateish {
+    agreed: bool,
+}
+
+impl Extension for Deflateish {
+    fn offer(&self) -> Option<&str> {
+        Some("permessage-deflate; client_max_window_bits")
+    }
+
+    fn accept(&mut self, offers: ExtensionOffers<'_>) -> Result<Option<&str>, HandshakeError> {
+        for offer in offers.flatten() {
+            if offer.name() == "permessage-deflate"
+                && offer
+                    .params()
+                    .all(|(name, _)| name == "client_max_window_bits")
+            {
+                self.agreed = true;
+                return Ok(Some("permessage-deflate"));
+            }
+        }
+        Ok(None)
+    }
+
+    fn verify(&mut self, answer: ExtensionOffers<'_>) -> Result<(), ClientHandshakeError> {
+        for element in answer {
+            match element {
+                Ok(e) if e.name() == "permessage-deflate" && !self.agreed => self.agreed = true,
+                _ => return Err(ClientHandshakeError::UnofferedExtension),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn an_extension_is_negotiated_through_the_hook_in_both_roles() {
+    let mut client = ClientHandshake::with_extension(
+        ClientRequest::new("example.com", "/"),
+        Deflateish::default(),
+        *b"the sample nonce",
+        Limits::DEFAULT,
+    )
+    .unwrap();
+    let request = client.request_to_vec();
+    assert!(
+        std::str::from_utf8(&request).unwrap().contains(
+            "\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+        )
+    );
+    let (req, _) = parse(&request).unwrap().complete().unwrap();
+    let mut server = Deflateish::default();
+    let answer = server.accept(req.offer().offered_extensions()).unwrap();
+    let agreement = req.offer().agree(None, answer).unwrap();
+    let response = req.response_to_vec(&agreement, &[]).unwrap();
+    assert!(server.agreed);
+    let (res, _) = client
+        .parse_response(&response)
+        .unwrap()
+        .complete()
+        .unwrap();
+    let answered: Vec<_> = res.extensions().map(|e| e.unwrap().name()).collect();
+    assert_eq!(answered, ["permessage-deflate"]);
+    assert!(client.extension().agreed);
+
+    // A server that declines answers with nothing, and the client accepts that.
+    let mut client = ClientHandshake::with_extension(
+        ClientRequest::new("example.com", "/"),
+        Deflateish::default(),
+        *b"the sample nonce",
+        Limits::DEFAULT,
+    )
+    .unwrap();
+    let declined = req.response_to_vec(&Agreement::NONE, &[]).unwrap();
+    assert!(
+        client
+            .parse_response(&declined)
+            .unwrap()
+            .complete()
+            .is_some()
+    );
+    assert!(!client.extension().agreed);
+}
+
+#[test]
+fn an_extension_answer_the_hook_refuses_fails_the_client() {
+    let ok = [
+        "HTTP/1.1 101 Switching Protocols",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        ACCEPT,
+    ];
+    for answer in [
+        "Sec-WebSocket-Extensions: x-other",
+        "Sec-WebSocket-Extensions: permessage-deflate, permessage-deflate",
+        "Sec-WebSocket-Extensions: permessage-deflate; a b",
+    ] {
+        let mut client = ClientHandshake::with_extension(
+            ClientRequest::new("server.example.com", "/chat"),
+            Deflateish::default(),
+            *b"the sample nonce",
+            Limits::DEFAULT,
+        )
+        .unwrap();
+        let bytes = response(&[&ok[..], &[answer]].concat());
+        assert_eq!(
+            client.parse_response(&bytes).err(),
+            Some(ClientHandshakeError::UnofferedExtension),
+            "{answer}"
+        );
+    }
+}
+
+#[test]
+fn a_client_refuses_to_send_a_malformed_extension_offer() {
+    struct Broken;
+    impl Extension for Broken {
+        fn offer(&self) -> Option<&str> {
+            Some("permessage-deflate\r\nX: y")
+        }
+        fn accept(&mut self, _: ExtensionOffers<'_>) -> Result<Option<&str>, HandshakeError> {
+            Ok(None)
+        }
+        fn verify(&mut self, _: ExtensionOffers<'_>) -> Result<(), ClientHandshakeError> {
+            Ok(())
+        }
+    }
+    assert!(matches!(
+        ClientHandshake::with_extension(
+            ClientRequest::new("a", "/"),
+            Broken,
+            [0; 16],
+            Limits::DEFAULT
+        ),
+        Err(ClientHandshakeError::InvalidRequest("extension offer"))
+    ));
+}
+
+#[test]
+fn a_client_request_carries_the_url_query() {
+    let url = WsUrl::parse("ws://example.com:8080?room=1").unwrap();
+    let client =
+        ClientHandshake::new(ClientRequest::from_url(&url), [0; 16], Limits::DEFAULT).unwrap();
+    let request = client.request_to_vec();
+    let (req, _) = parse(&request).unwrap().complete().unwrap();
+    assert_eq!(req.head().target(), "/?room=1");
+    assert_eq!(req.host(), "example.com:8080");
+    let mut out = [0u8; 512];
+    let n = client.write_request(&mut out).unwrap();
+    assert_eq!(
+        &out[..n],
+        &request[..],
+        "the vector writer writes the same request"
+    );
+}
+
+#[test]
+fn refusal_vectors_match_the_buffer_writer() {
+    let mut out = [0u8; 512];
+    for error in [
+        HandshakeError::UnsupportedVersion,
+        HandshakeError::NotAnUpgrade,
+        HandshakeError::ForbiddenOrigin,
+        HandshakeError::Unavailable,
+    ] {
+        let n = error.write_response(&mut out).unwrap();
+        assert_eq!(error.response_to_vec(), &out[..n]);
     }
 }

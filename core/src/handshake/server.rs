@@ -36,7 +36,7 @@ impl Span {
         debug_assert!(start <= head.len() && start + part.len() <= head.len());
         Span {
             start,
-            end: start + part.len(),
+            end: start.saturating_add(part.len()),
         }
     }
 
