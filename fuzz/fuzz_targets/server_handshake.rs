@@ -1,6 +1,7 @@
 //! Any request bytes, split anywhere: the parser never panics, gives the same verdict
 //! however the bytes arrive, refuses only with handshake statuses, and a request it accepts
-//! can always be answered with a 101 carrying the right accept key.
+//! can always be answered with a 101 carrying the right accept key; a kept index views the
+//! same request the parser returns.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -45,8 +46,31 @@ fn verdict(data: &[u8], cut: usize) -> Option<Result<usize, u16>> {
     None
 }
 
+/// The one parse: an index views the same request `parse` returns, and any well-formed head
+/// keeps its method and target, upgrade or not.
+fn index_agrees(data: &[u8]) {
+    let limits = Limits::DEFAULT;
+    let Ok(Parsed::Complete(index, len)) = RequestParser::new(limits).parse_index(data) else {
+        return;
+    };
+    assert_eq!(index.head_len(), len);
+    let head = index.head(data).expect("an index views its own buffer");
+    assert!(data.starts_with(head.as_bytes()));
+    let direct = RequestParser::new(limits).parse(data);
+    match (index.request(data), direct) {
+        (Ok(viewed), Ok(Parsed::Complete(parsed, _))) => {
+            assert_eq!(viewed.head().target(), parsed.head().target());
+            assert_eq!(viewed.key(), parsed.key());
+            assert_eq!(viewed.origin(), parsed.origin());
+        }
+        (Err(viewed), Err(parsed)) => assert_eq!(viewed, parsed),
+        (viewed, parsed) => panic!("index {viewed:?} vs parse {parsed:?}"),
+    }
+}
+
 fuzz_target!(|input: (u16, &[u8])| {
     let (cut, data) = input;
+    index_agrees(data);
     let whole = verdict(data, data.len());
     let split = verdict(data, usize::from(cut));
     // A refusal may come earlier from a prefix (an over-long first line), but an accepted

@@ -7,6 +7,8 @@
 //! Offers and answers are read as [`ExtensionOffers`]: the elements of every
 //! `Sec-WebSocket-Extensions` field line, each a name and its parameters.
 
+use core::fmt;
+
 use super::error::{ClientHandshakeError, HandshakeError};
 use super::fields::{ListFields, is_token, list_elements};
 
@@ -51,6 +53,15 @@ impl Extension for NoExtensions {
 /// A `Sec-WebSocket-Extensions` element that breaks §9.1's grammar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MalformedExtension;
+
+impl fmt::Display for MalformedExtension {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("malformed Sec-WebSocket-Extensions element")
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for MalformedExtension {}
 
 /// The elements of `Sec-WebSocket-Extensions` field lines, in order; a malformed element is
 /// reported as [`MalformedExtension`] in its place.
