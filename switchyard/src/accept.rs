@@ -211,7 +211,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PendingUpgrade<S> {
         Ok(WebSocket::from_parts(
             self.stream,
             conn,
-            &self.config,
             &self.buf[head_len..],
             protocol,
         ))

@@ -156,7 +156,6 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     Ok(WebSocket::from_parts(
         stream,
         conn,
-        &options.config,
         &buf[head_len..],
         protocol,
     ))

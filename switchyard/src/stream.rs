@@ -41,7 +41,7 @@ use crate::{Config, Error};
 ///
 /// # Sending
 ///
-/// [`send`](Self::send) waits while more than [`Config::write_buffer_size`] bytes are queued,
+/// [`send`](Self::send) waits while more than [`Config::with_write_buffer_size`] bytes are queued,
 /// queues the message, and returns once it is written to the transport. The [`Sink`] impl
 /// batches: `feed` only waits for room, `flush` writes.
 pub struct WebSocket<S> {
@@ -66,18 +66,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             Role::Server => Connection::server(config.limits),
             Role::Client => Connection::client(config.limits, OsMasks::new()),
         };
-        WebSocket::from_parts(io, conn, config, leftover, None)
+        WebSocket::from_parts(io, conn, leftover, None)
     }
 
     pub(crate) fn from_parts(
         io: S,
         conn: Connection,
-        config: &Config,
         leftover: &[u8],
         protocol: Option<Box<str>>,
     ) -> WebSocket<S> {
         WebSocket {
-            driver: Driver::new(io, conn, config, leftover, protocol),
+            driver: Driver::new(io, conn, leftover, protocol),
         }
     }
 

@@ -1,11 +1,11 @@
 //! The receive half of the state machine: frames in, events out.
 
-use alloc::string::String;
 use bytes::{Bytes, BytesMut};
 
-use super::{Connection, DataKind, Event, Initiator, Message, Role, Utf8Bytes};
+use super::state::Input;
+use super::{Connection, DataKind, Event, Message, Role, Utf8Bytes};
 use crate::Parsed;
-use crate::close::{CloseCode, CloseFrame};
+use crate::close::CloseFrame;
 use crate::frame::mask::apply_mask;
 use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, ProtocolError};
 use crate::utf8::Utf8Validator;
@@ -89,51 +89,61 @@ impl Receiver {
 }
 
 impl Connection {
-    /// Feeds bytes read from the transport, split anywhere.
+    /// Feeds bytes read from the transport, split anywhere, and returns how many it took.
+    ///
+    /// It takes them all unless [`Limits::max_queued_events`](crate::Limits::max_queued_events)
+    /// events wait to be polled: then it stops, and the rest is fed again after polling. Once
+    /// receiving has ended (the peer's close, EOF, an abort) bytes are taken and ignored
+    /// (§5.5.1: nothing follows a close frame).
     ///
     /// Events go to [`poll_event`](Self::poll_event), answers (pongs, the close reply) to
     /// [`poll_transmit`](Self::poll_transmit). A protocol error fails the connection: its
-    /// close frame is queued, an [`Event::Closed`] carries it, and this and every later call
+    /// close frame is owed, an [`Event::Closed`] carries it, and this and every later call
     /// return it. Messages completed before the error in the same bytes are still delivered.
-    /// Bytes after a close frame are ignored (§5.5.1).
-    pub fn receive_data(&mut self, mut data: &[u8]) -> Result<(), ProtocolError> {
-        if let Some(error) = self.error {
+    pub fn receive_data(&mut self, data: &[u8]) -> Result<usize, ProtocolError> {
+        if let Some(error) = self.failure {
             return Err(error);
         }
-        while !data.is_empty() && !self.finished {
+        if !data.is_empty() {
+            self.timer.heard();
+        }
+        let mut rest = data;
+        while !rest.is_empty() && self.state.receiving() {
+            if self.events.len() >= self.limits.max_queued_events {
+                return Ok(data.len() - rest.len());
+            }
             let used = match self.rx.frame {
-                None => match self.rx.read_header(data) {
+                None => match self.rx.read_header(rest) {
                     Ok(Some((header, used))) => {
-                        self.start_frame(header).map_err(|e| self.fail(e))?;
+                        self.start_frame(header).map_err(|e| self.fail_receive(e))?;
                         used
                     }
-                    Ok(None) => data.len(),
-                    Err(e) => return Err(self.fail(e)),
+                    Ok(None) => rest.len(),
+                    Err(e) => return Err(self.fail_receive(e)),
                 },
                 Some(frame) => {
-                    let n = data
+                    let n = rest
                         .len()
                         .min(usize::try_from(frame.remaining).unwrap_or(usize::MAX));
-                    self.frame_payload(frame, &data[..n])
-                        .map_err(|e| self.fail(e))?;
+                    self.frame_payload(frame, &rest[..n])
+                        .map_err(|e| self.fail_receive(e))?;
                     n
                 }
             };
-            data = &data[used..];
+            rest = &rest[used..];
         }
-        Ok(())
+        Ok(data.len())
     }
 
     /// The transport reached end of file. Without a close frame first this is an abnormal
     /// closure, reported as 1006 (§7.1.5) and never sent. A partial message is dropped.
     pub fn receive_eof(&mut self) {
-        self.eof = true;
-        let initiator = if self.close_sent {
-            Initiator::Local
-        } else {
-            Initiator::Transport
-        };
-        self.finish(CloseCode::ABNORMAL, String::new(), initiator, false, None);
+        self.transition(Input::Eof);
+    }
+
+    fn fail_receive(&mut self, error: ProtocolError) -> ProtocolError {
+        self.transition(Input::PeerError(error));
+        error
     }
 
     /// Checks a new frame's header against the role, the message in progress and the limits,
@@ -242,7 +252,7 @@ impl Connection {
         match frame.opcode {
             OpCode::PING => {
                 let (payload, len) = (self.rx.control, self.rx.control_len);
-                if !self.close_sent {
+                if !self.state.close_sent() {
                     // RFC 6455 §5.5.2: answer with a pong carrying the same payload.
                     self.queue_pong(&payload[..len]);
                 }
@@ -256,13 +266,18 @@ impl Connection {
             OpCode::CLOSE => {
                 let control = self.rx.control;
                 let close = CloseFrame::parse(&control[..self.rx.control_len])?;
-                self.on_close_frame(close.code, close.reason);
+                self.transition(Input::PeerClose(close.code, close.reason));
             }
             _ if frame.fin => {
                 let Some((kind, _)) = self.rx.message.take() else {
                     return Ok(());
                 };
                 let payload = self.rx.buf.split().freeze();
+                if payload.len() + self.rx.buf.capacity() > self.limits.max_retained_buffer {
+                    // The rest of a large allocation would stay pinned by the empty buffer
+                    // after the message is dropped: let the next message start afresh.
+                    self.rx.buf = BytesMut::new();
+                }
                 let message = match kind {
                     DataKind::Binary => Message::Binary(payload),
                     DataKind::Text => {

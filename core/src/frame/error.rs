@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use crate::close::CloseCode;
+use crate::close::{CloseCode, CloseFrameError};
 
 /// A peer broke the protocol; the connection fails with [`close_code`](Self::close_code).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +87,16 @@ impl ProtocolError {
             ProtocolError::CloseFrameTooShort => "one-byte close payload",
             ProtocolError::InvalidCloseCode(_) => "invalid close code",
             ProtocolError::InvalidCloseReason => "close reason not UTF-8",
+        }
+    }
+}
+
+impl From<CloseFrameError> for ProtocolError {
+    fn from(error: CloseFrameError) -> Self {
+        match error {
+            CloseFrameError::TooShort => ProtocolError::CloseFrameTooShort,
+            CloseFrameError::InvalidCode(code) => ProtocolError::InvalidCloseCode(code),
+            CloseFrameError::InvalidReason => ProtocolError::InvalidCloseReason,
         }
     }
 }
