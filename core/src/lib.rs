@@ -17,6 +17,7 @@
 //! | masking (§5.3) | [`frame::mask`] | no |
 //! | incremental UTF-8 validation (§8.1) | [`utf8`] | no |
 //! | close codes and close payloads (§5.5.1, §7.4) | [`close`] | no |
+//! | the per-message extension stage (§9) | [`extension`] | yes |
 //! | the connection state machine (§5.4, §5.5, §7) | [`connection`] | yes |
 //!
 //! ## Driving a connection
@@ -87,6 +88,8 @@ extern crate std;
 pub mod close;
 #[cfg(feature = "alloc")]
 pub mod connection;
+#[cfg(feature = "alloc")]
+pub mod extension;
 pub mod frame;
 pub mod handshake;
 pub mod limits;

@@ -45,10 +45,13 @@
 //! only, so the two never hold together. A protocol error is returned by every later
 //! `receive_data` (sticky).
 //!
-//! Receiving is a loop over two states: reading a header (at most 14 bytes, kept in a small
-//! array when split across reads) and reading a payload. Payload bytes are unmasked straight
-//! into the message buffer as they arrive (the only copy), text is validated as it lands, and
-//! every limit is checked from the header, before its payload is buffered. Control frames are
+//! Receiving is staged: frame decoding (a loop over reading a header, at most 14 bytes kept in
+//! a small array when split across reads, and reading a payload) → the extension stage
+//! ([`crate::extension`]) → UTF-8 validation → message assembly. On the identity path (no
+//! extension bits on the message) payload bytes are unmasked straight into the message buffer
+//! as they arrive (the only copy), text is validated as it lands, and every limit is checked
+//! from the header, before its payload is buffered; an extension's output is bounded by
+//! `max_message_size` as it is produced. Control frames are
 //! collected in a fixed 125-byte array. Nothing is reserved from a declared length, and a
 //! buffer that grew past [`Limits::max_retained_buffer`] is released once drained.
 //!
@@ -75,6 +78,7 @@ pub use message::{AbortReason, CloseInfo, DataKind, Event, Initiator, Message, U
 pub use send::SendError;
 pub use timer::Instant;
 
+use crate::extension::Extension;
 use crate::frame::ProtocolError;
 use crate::limits::Limits;
 use crate::utf8::Utf8Validator;
@@ -136,6 +140,8 @@ pub struct Connection {
     role: Role,
     limits: Limits,
     masks: Option<Box<dyn MaskSource>>,
+    /// The negotiated extension; `None` is the identity stage.
+    extension: Option<Box<dyn Extension>>,
     state: State,
     rx: Receiver,
     events: VecDeque<Event>,
@@ -182,6 +188,7 @@ impl Connection {
             role,
             limits,
             masks,
+            extension: None,
             state: State::Open,
             rx: Receiver::new(),
             events: VecDeque::new(),
@@ -194,6 +201,15 @@ impl Connection {
             transport: Transport::Open,
             timer: Timer::new(),
         }
+    }
+
+    /// Runs messages through `extension` (negotiated in the handshake): received messages
+    /// whose first frame sets its RSV bits are decoded by it before UTF-8 validation and
+    /// assembly, and whole messages sent with `send_text`/`send_binary` are encoded by it.
+    /// Fragments sent with `send_fragment` go out unencoded.
+    pub fn with_extension(mut self, extension: impl Extension + 'static) -> Connection {
+        self.extension = Some(Box::new(extension));
+        self
     }
 
     /// This end's role.

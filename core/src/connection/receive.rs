@@ -6,6 +6,7 @@ use super::state::Input;
 use super::{Connection, DataKind, Event, Message, Role, Utf8Bytes};
 use crate::Parsed;
 use crate::close::CloseFrame;
+use crate::extension::ExtensionError;
 use crate::frame::mask::apply_mask;
 use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, ProtocolError};
 use crate::utf8::Utf8Validator;
@@ -22,15 +23,28 @@ struct Frame {
     offset: usize,
 }
 
+/// The data message being assembled.
+#[derive(Debug, Clone, Copy)]
+struct Assembly {
+    kind: DataKind,
+    /// Frames so far, bounded by `max_fragments`.
+    frames: u32,
+    /// The first frame's RSV bits: non-zero sends the payload through the extension stage.
+    rsv: u8,
+}
+
 /// Decoding state, all of it bounded: a partial header, the frame in progress, the message
-/// being assembled (bounded by `max_message_size`), and a control payload (125 bytes).
+/// being assembled (bounded by `max_message_size`), a control payload (125 bytes), and, for
+/// an extension's messages only, the current piece of raw payload (one `receive_data` input
+/// at most).
 pub(super) struct Receiver {
     header: [u8; MAX_HEADER_LEN],
     header_len: usize,
     frame: Option<Frame>,
-    /// The data message in progress and its frame count.
-    message: Option<(DataKind, u32)>,
+    message: Option<Assembly>,
     buf: BytesMut,
+    /// An extension message's raw payload piece, unmasked here before the stage decodes it.
+    raw: BytesMut,
     utf8: Utf8Validator,
     control: [u8; 125],
     control_len: usize,
@@ -44,6 +58,7 @@ impl Receiver {
             frame: None,
             message: None,
             buf: BytesMut::new(),
+            raw: BytesMut::new(),
             utf8: Utf8Validator::new(),
             control: [0; 125],
             control_len: 0,
@@ -55,6 +70,7 @@ impl Receiver {
         self.message = None;
         self.frame = None;
         self.buf = BytesMut::new();
+        self.raw = BytesMut::new();
         self.utf8 = Utf8Validator::new();
     }
 
@@ -149,8 +165,11 @@ impl Connection {
     /// Checks a new frame's header against the role, the message in progress and the limits,
     /// all before any of its payload is read.
     fn start_frame(&mut self, header: FrameHeader) -> Result<(), ProtocolError> {
-        // RFC 6455 §5.2: RSV bits MUST be 0 unless an extension defines them; we negotiate none.
-        if header.rsv != 0 {
+        // RFC 6455 §5.2: RSV bits MUST be 0 unless a negotiated extension defines them, and
+        // an extension's bits mark a message by its first frame (RFC 7692 §6.1).
+        let claimed = self.extension.as_ref().map_or(0, |e| e.rsv_bits());
+        let first = matches!(header.opcode, OpCode::TEXT | OpCode::BINARY);
+        if header.rsv & !claimed != 0 || (header.rsv != 0 && !first) {
             return Err(ProtocolError::ReservedBitsSet(header.rsv));
         }
         // RFC 6455 §5.1: a server MUST close on an unmasked frame, a client on a masked one.
@@ -170,13 +189,14 @@ impl Connection {
             match (header.opcode, self.rx.message) {
                 // RFC 6455 §5.4: a continuation needs a message to continue...
                 (OpCode::CONTINUATION, None) => return Err(ProtocolError::UnexpectedContinuation),
-                (OpCode::CONTINUATION, Some((kind, frames))) => {
-                    if frames >= limits.max_fragments {
+                (OpCode::CONTINUATION, Some(mut message)) => {
+                    if message.frames >= limits.max_fragments {
                         return Err(ProtocolError::TooManyFragments {
                             max: limits.max_fragments,
                         });
                     }
-                    self.rx.message = Some((kind, frames + 1));
+                    message.frames += 1;
+                    self.rx.message = Some(message);
                 }
                 // ...and a new message must wait for the open one's final fragment.
                 (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
@@ -186,11 +206,18 @@ impl Connection {
                     } else {
                         DataKind::Binary
                     };
-                    self.rx.message = Some((kind, 1));
+                    self.rx.message = Some(Assembly {
+                        kind,
+                        frames: 1,
+                        rsv: header.rsv,
+                    });
                 }
             }
+            // The identity path's message is its payload, so its size is known from the
+            // header; an extension's is checked as the stage produces it.
             let buffered = self.rx.buf.len() as u64;
-            if buffered.saturating_add(header.payload_len) > limits.max_message_size {
+            let identity = self.rx.message.is_some_and(|m| m.rsv == 0);
+            if identity && buffered.saturating_add(header.payload_len) > limits.max_message_size {
                 return Err(ProtocolError::MessageTooLarge {
                     max: limits.max_message_size,
                 });
@@ -223,18 +250,23 @@ impl Connection {
                 apply_mask(dst, key, frame.offset);
             }
             rx.control_len += chunk.len();
-        } else {
+        } else if let Some(message) = rx.message {
             let start = rx.buf.len();
-            rx.buf.extend_from_slice(chunk);
-            let fresh = &mut rx.buf[start..];
-            if let Some(key) = frame.mask {
-                apply_mask(fresh, key, frame.offset);
+            if message.rsv == 0 {
+                // The identity path: unmasked straight into the message buffer, the only copy.
+                rx.buf.extend_from_slice(chunk);
+                if let Some(key) = frame.mask {
+                    apply_mask(&mut rx.buf[start..], key, frame.offset);
+                }
+            } else {
+                rx.raw.clear();
+                rx.raw.extend_from_slice(chunk);
+                if let Some(key) = frame.mask {
+                    apply_mask(&mut rx.raw, key, frame.offset);
+                }
+                self.decode_extension(message.rsv, false)?;
             }
-            // RFC 6455 §8.1: invalid UTF-8 fails the connection; checking each piece as it
-            // lands fails fast, mid-frame and across fragments.
-            if matches!(rx.message, Some((DataKind::Text, _))) && rx.utf8.feed(fresh).is_err() {
-                return Err(ProtocolError::InvalidUtf8);
-            }
+            self.check_utf8(message.kind, start)?;
         }
         frame.offset += chunk.len();
         frame.remaining -= chunk.len() as u64;
@@ -269,16 +301,22 @@ impl Connection {
                 self.transition(Input::PeerClose(close.code, close.reason));
             }
             _ if frame.fin => {
-                let Some((kind, _)) = self.rx.message.take() else {
+                let Some(message) = self.rx.message.take() else {
                     return Ok(());
                 };
+                if message.rsv != 0 {
+                    let start = self.rx.buf.len();
+                    self.rx.raw = BytesMut::new();
+                    self.decode_extension(message.rsv, true)?;
+                    self.check_utf8(message.kind, start)?;
+                }
                 let payload = self.rx.buf.split().freeze();
                 if payload.len() + self.rx.buf.capacity() > self.limits.max_retained_buffer {
                     // The rest of a large allocation would stay pinned by the empty buffer
                     // after the message is dropped: let the next message start afresh.
                     self.rx.buf = BytesMut::new();
                 }
-                let message = match kind {
+                let message = match message.kind {
                     DataKind::Binary => Message::Binary(payload),
                     DataKind::Text => {
                         // A character cut off by the end of the message is invalid.
@@ -292,6 +330,35 @@ impl Connection {
                 self.events.push_back(Event::Message(message));
             }
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// The extension stage (§9): decodes the raw piece into the message buffer, bounded by
+    /// `max_message_size` as it goes, so what it produces is what the limit applies to.
+    fn decode_extension(&mut self, rsv: u8, fin: bool) -> Result<(), ProtocolError> {
+        let max = self.limits.max_message_size;
+        let limit = usize::try_from(max).unwrap_or(usize::MAX);
+        let Some(extension) = self.extension.as_mut() else {
+            // Unreachable: RSV bits are accepted only when an extension claims them.
+            return Err(ProtocolError::ReservedBitsSet(rsv));
+        };
+        let decoded = extension.decode(rsv, &self.rx.raw, fin, &mut self.rx.buf, limit);
+        match decoded {
+            // RFC 6455 §7.4.1: 1009 for a message too big to process, whoever noticed.
+            Err(ExtensionError::TooLarge) => Err(ProtocolError::MessageTooLarge { max }),
+            Err(_) => Err(ProtocolError::InvalidExtensionData),
+            Ok(()) if self.rx.buf.len() > limit => Err(ProtocolError::MessageTooLarge { max }),
+            Ok(()) => Ok(()),
+        }
+    }
+
+    /// RFC 6455 §8.1: invalid UTF-8 fails the connection. Checking each piece of a text
+    /// message as it lands (after the extension stage) fails fast, mid-frame and across
+    /// fragments.
+    fn check_utf8(&mut self, kind: DataKind, start: usize) -> Result<(), ProtocolError> {
+        if kind == DataKind::Text && self.rx.utf8.feed(&self.rx.buf[start..]).is_err() {
+            return Err(ProtocolError::InvalidUtf8);
         }
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! The application's commands: messages, control frames, closing, failing, aborting; and
 //! how frames are queued for the transport.
 
+use bytes::BytesMut;
 use core::fmt;
 
 use super::state::Input;
@@ -60,14 +61,24 @@ pub(super) struct NoMask;
 impl Connection {
     /// Sends a text message.
     pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
-        self.check_whole_message()?;
-        self.send_frame(OpCode::TEXT, true, text.as_bytes())
+        self.send_message(OpCode::TEXT, text.as_bytes())
     }
 
     /// Sends a binary message.
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.send_message(OpCode::BINARY, data)
+    }
+
+    /// A whole message, through the extension stage if one was negotiated: it may encode the
+    /// payload and mark the frame with its RSV bits (§9).
+    fn send_message(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
         self.check_whole_message()?;
-        self.send_frame(OpCode::BINARY, true, data)
+        let Some(extension) = self.extension.as_mut() else {
+            return self.send_frame(opcode, true, 0, payload);
+        };
+        let mut encoded = BytesMut::new();
+        let rsv = extension.encode(payload, &mut encoded) & extension.rsv_bits();
+        self.send_frame(opcode, true, rsv, &encoded)
     }
 
     /// Sends one fragment of a message (§5.4); `fin` ends the message. The first fragment
@@ -103,7 +114,7 @@ impl Connection {
                 return Err(SendError::InvalidUtf8);
             }
         }
-        self.send_frame(opcode, fin, data)?;
+        self.send_frame(opcode, fin, 0, data)?;
         if !fin {
             self.sending = Some((kind, utf8));
         }
@@ -183,15 +194,22 @@ impl Connection {
         if payload.len() as u64 > MAX_CONTROL_PAYLOAD {
             return Err(SendError::ControlPayloadTooLong);
         }
-        self.send_frame(opcode, true, payload)
+        self.send_frame(opcode, true, 0, payload)
     }
 
     /// Queues an application frame; without a mask key, aborts (§10.3, fail closed).
-    fn send_frame(&mut self, opcode: OpCode, fin: bool, payload: &[u8]) -> Result<(), SendError> {
-        self.queue_frame(opcode, fin, payload).map_err(|NoMask| {
-            self.transition(Input::Abort(AbortReason::MaskUnavailable));
-            SendError::MaskUnavailable
-        })
+    fn send_frame(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        rsv: u8,
+        payload: &[u8],
+    ) -> Result<(), SendError> {
+        self.encode_frame(opcode, fin, rsv, payload)
+            .map_err(|NoMask| {
+                self.transition(Input::Abort(AbortReason::MaskUnavailable));
+                SendError::MaskUnavailable
+            })
     }
 
     /// Answers a ping (§5.5.2): straight into the output while the replies queued since it was
@@ -235,11 +253,22 @@ impl Connection {
             .is_ok()
     }
 
-    /// Encodes one frame into the output, masked with a fresh key on the client side.
+    /// Queues one frame the connection sends by itself (pings, pongs, close frames).
     pub(super) fn queue_frame(
         &mut self,
         opcode: OpCode,
         fin: bool,
+        payload: &[u8],
+    ) -> Result<(), NoMask> {
+        self.encode_frame(opcode, fin, 0, payload)
+    }
+
+    /// Encodes one frame into the output, masked with a fresh key on the client side.
+    fn encode_frame(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        rsv: u8,
         payload: &[u8],
     ) -> Result<(), NoMask> {
         let mask = match self.masks.as_mut() {
@@ -248,13 +277,14 @@ impl Connection {
         };
         let header = FrameHeader {
             fin,
-            rsv: 0,
+            rsv,
             opcode,
             mask,
             payload_len: 0,
         };
         self.out.reserve(MAX_HEADER_LEN + payload.len());
-        // A slice is at most isize::MAX bytes and `rsv` is 0: the frame always encodes.
+        // A slice is at most isize::MAX bytes and `rsv` has three bits at most (the
+        // extension's, masked): the frame always encodes.
         let written = header.write_frame(payload, &mut self.out);
         debug_assert!(written.is_ok());
         Ok(())
