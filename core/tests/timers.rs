@@ -249,3 +249,21 @@ fn a_failing_mask_source_refuses_the_send_and_aborts() {
     assert!(matches!(&drain_events(&mut client)[..],
         [Event::Closed(i)] if i.aborted == Some(AbortReason::MaskUnavailable)));
 }
+
+#[test]
+fn a_peer_that_drains_a_stalled_output_counts_as_alive() {
+    let mut server = server();
+    server.send_binary(&[0; 1000]).unwrap();
+    // The transport takes half, then is full until the peer reads.
+    server.consume_transmit(500);
+    server.handle_timeout(at(120));
+    assert!(
+        server.buffered_amount() > 500,
+        "the keepalive ping is queued"
+    );
+    server.consume_transmit(100);
+    server.handle_timeout(at(130));
+    assert_eq!(server.poll_timeout(), Some(at(150)), "heard at 130 s");
+    server.handle_timeout(at(140));
+    assert!(server.is_open(), "not given up at the old pong deadline");
+}

@@ -148,6 +148,8 @@ pub struct Connection {
     out: BytesMut,
     /// Bytes of automatic replies (pongs) queued since `out` was last empty.
     replies: usize,
+    /// The last write took only part of the output: the transport was full.
+    write_stalled: bool,
     /// The pong owed for the latest ping once replies passed `write_buffer_size`: a ping flood
     /// owes one pong (§5.5.3 allows answering only the most recent ping).
     pong: Option<([u8; 125], u8)>,
@@ -194,6 +196,7 @@ impl Connection {
             events: VecDeque::new(),
             out: BytesMut::new(),
             replies: 0,
+            write_stalled: false,
             pong: None,
             sending: None,
             failure: None,
@@ -295,8 +298,16 @@ impl Connection {
     }
 
     /// Marks `n` bytes from [`poll_transmit`](Self::poll_transmit) as written.
+    ///
+    /// Writing again after the transport was full shows the peer is reading, which counts as
+    /// hearing from it: a peer busy reading a long transfer is not given up for silence.
     pub fn consume_transmit(&mut self, n: usize) {
-        self.out.advance(n.min(self.out.len()));
+        let n = n.min(self.out.len());
+        if n > 0 && self.write_stalled {
+            self.timer.heard();
+        }
+        self.out.advance(n);
+        self.write_stalled = !self.out.is_empty();
         if self.out.is_empty() {
             self.replies = 0;
             if self.out.capacity() > self.limits.max_retained_buffer {
