@@ -4,7 +4,8 @@
 //! - a protocol error is sticky: every later `receive_data` returns it;
 //! - every byte we transmit is a well-formed frame of the right masking direction, control
 //!   payloads ≤ 125 bytes, at most one close frame, and no data frame after it;
-//! - `buffered_amount` is exactly what `poll_transmit` returns;
+//! - `buffered_amount` is exactly what `poll_transmit_vectored` gathers, and
+//!   `poll_transmit` is its first piece;
 //! - `is_open` and `is_closed` never hold together;
 //! - `receive_data` takes all its bytes unless the event queue is full, which it never
 //!   overfills;
@@ -17,7 +18,7 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use std::time::Duration;
 
-use switchyard_core::connection::{Action, Connection, DataKind, Event, Instant};
+use switchyard_core::connection::{Action, Connection, DataKind, Event, Instant, Message};
 use switchyard_core::{CloseCode, FrameHeader, Limits, OpCode, Parsed};
 
 #[derive(Debug, Arbitrary)]
@@ -31,6 +32,11 @@ enum Op {
     },
     SendText(String),
     SendBinary(Vec<u8>),
+    /// A message by value, large enough (with `big`) to be queued by reference.
+    SendMessage {
+        big: bool,
+        data: Vec<u8>,
+    },
     SendFragment {
         text: bool,
         data: Vec<u8>,
@@ -127,6 +133,7 @@ fuzz_target!(|input: Input| {
     let mut sticky = None;
     let mut actions = Vec::new();
     let mut now = Duration::ZERO;
+    let mut by_value = 0usize;
     for op in input.ops {
         match op {
             Op::Receive(bytes) => check_receive(&mut conn, &bytes, &mut sticky),
@@ -157,6 +164,13 @@ fuzz_target!(|input: Input| {
             }
             Op::SendBinary(b) => {
                 let _ = conn.send_binary(&b);
+            }
+            Op::SendMessage { big, mut data } => {
+                if big {
+                    data.resize(data.len() + Connection::SEND_BY_REFERENCE_MIN, 0x5a);
+                }
+                by_value += 1;
+                let _ = conn.send_message(Message::Binary(data.into()));
             }
             Op::SendFragment { text, data, fin } => {
                 let _ = conn.send_fragment(
@@ -195,7 +209,14 @@ fuzz_target!(|input: Input| {
                         closed = true;
                     }
                 }
-                let out = conn.poll_transmit().to_vec();
+                let front = conn.poll_transmit().to_vec();
+                // Each message by value adds at most two pieces (the frames before it, itself).
+                let mut pieces = vec![&[][..]; 2 * by_value + 2];
+                let room = pieces.len();
+                let filled = conn.poll_transmit_vectored(&mut pieces);
+                assert!(filled < room, "more pieces than messages by value explain");
+                let out = pieces[..filled].concat();
+                assert!(out.starts_with(&front), "the front piece comes first");
                 assert_eq!(out.len(), conn.buffered_amount());
                 let n = usize::from(n).min(out.len());
                 assert!(

@@ -26,7 +26,7 @@
 //!
 //! [`Limits::write_buffer_size`]: switchyard_core::Limits::write_buffer_size
 
-use std::io;
+use std::io::{self, IoSlice};
 use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -46,6 +46,13 @@ use crate::wake::{FanOut, Side};
 /// Bytes read per system call, into a buffer on the stack: the core copies (and unmasks)
 /// what it keeps, so an idle connection holds no read buffer.
 const READ_CHUNK: usize = 16 * 1024;
+
+/// Most pieces handed to one vectored write.
+const MAX_SLICES: usize = 16;
+
+/// On a transport without vectored writes, a first piece shorter than this is coalesced with
+/// what follows it (up to twice this) into one write.
+const COALESCE_BELOW: usize = 4 * 1024;
 
 /// What a connection delivers to the application.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,13 +215,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
     }
 
-    /// Queues a message. Call after [`poll_ready`](Self::poll_ready).
+    /// Queues a message (a large payload by reference, without copying it). Call after
+    /// [`poll_ready`](Self::poll_ready).
     pub(crate) fn start_send(&mut self, message: &Message) -> Result<(), Error> {
-        match message {
-            Message::Text(text) => self.conn.send_text(text.as_str()),
-            Message::Binary(data) => self.conn.send_binary(data),
-        }
-        .map_err(Error::Send)
+        self.conn.send_message(message.clone()).map_err(Error::Send)
     }
 
     /// Ready once everything queued is written and flushed; an error if the transport failed
@@ -290,14 +294,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             return;
         }
         let bound = self.conn.limits().write_buffer_size;
+        let vectored = self.io.is_write_vectored();
         loop {
-            let out = self.conn.poll_transmit();
-            if out.is_empty() {
-                break;
-            }
-            match Pin::new(&mut self.io).poll_write(cx, out) {
-                Poll::Ready(Ok(0)) => return self.fail(io::ErrorKind::WriteZero.into()),
-                Poll::Ready(Ok(n)) => {
+            match self.poll_write_some(cx, vectored) {
+                Poll::Ready(Ok(None)) => break,
+                Poll::Ready(Ok(Some(0))) => return self.fail(io::ErrorKind::WriteZero.into()),
+                Poll::Ready(Ok(Some(n))) => {
                     let was_full = self.conn.buffered_amount() > bound;
                     self.conn.consume_transmit(n);
                     self.needs_flush = true;
@@ -316,6 +318,47 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 Poll::Pending => {}
             }
         }
+    }
+
+    /// One write of what the core queued: `None` when nothing waits. A vectored transport
+    /// takes header and payload pieces in one call; otherwise small pieces are coalesced into
+    /// one buffer first, so a frame's header and a short payload never cost two writes (two
+    /// system calls, or two TLS records).
+    fn poll_write_some(
+        &mut self,
+        cx: &mut Context<'_>,
+        vectored: bool,
+    ) -> Poll<io::Result<Option<usize>>> {
+        let io = Pin::new(&mut self.io);
+        if vectored {
+            let mut pieces: [&[u8]; MAX_SLICES] = [&[]; MAX_SLICES];
+            let n = self.conn.poll_transmit_vectored(&mut pieces);
+            if n == 0 {
+                return Poll::Ready(Ok(None));
+            }
+            let slices = pieces.map(IoSlice::new);
+            return io.poll_write_vectored(cx, &slices[..n]).map_ok(Some);
+        }
+        let front = self.conn.poll_transmit();
+        if front.is_empty() {
+            return Poll::Ready(Ok(None));
+        }
+        if front.len() >= COALESCE_BELOW {
+            return io.poll_write(cx, front).map_ok(Some);
+        }
+        let mut pieces: [&[u8]; MAX_SLICES] = [&[]; MAX_SLICES];
+        let n = self.conn.poll_transmit_vectored(&mut pieces);
+        let mut storage = [0u8; COALESCE_BELOW * 2];
+        let mut len = 0;
+        for piece in &pieces[..n] {
+            let take = piece.len().min(storage.len() - len);
+            storage[len..len + take].copy_from_slice(&piece[..take]);
+            len += take;
+            if len == storage.len() {
+                break;
+            }
+        }
+        io.poll_write(cx, &storage[..len]).map_ok(Some)
     }
 
     /// The transport failed: the core gives up, and nothing more is written.

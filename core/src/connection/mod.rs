@@ -64,6 +64,7 @@
 //! peer's EOF; an abort drops it at once.
 
 mod message;
+mod output;
 mod receive;
 mod send;
 mod state;
@@ -71,7 +72,6 @@ mod timer;
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
-use bytes::{Buf, BytesMut};
 use core::fmt;
 
 pub use message::{AbortReason, CloseInfo, DataKind, Event, Initiator, Message, Utf8Bytes};
@@ -82,6 +82,7 @@ use crate::extension::Extension;
 use crate::frame::ProtocolError;
 use crate::limits::Limits;
 use crate::utf8::Utf8Validator;
+use output::Output;
 use receive::Receiver;
 use state::{End, Input, Reply, State};
 use timer::Timer;
@@ -145,7 +146,7 @@ pub struct Connection {
     state: State,
     rx: Receiver,
     events: VecDeque<Event>,
-    out: BytesMut,
+    out: Output,
     /// Bytes of automatic replies (pongs) queued since `out` was last empty.
     replies: usize,
     /// The last write took only part of the output: the transport was full.
@@ -194,7 +195,7 @@ impl Connection {
             state: State::Open,
             rx: Receiver::new(),
             events: VecDeque::new(),
-            out: BytesMut::new(),
+            out: Output::default(),
             replies: 0,
             write_stalled: false,
             pong: None,
@@ -286,15 +287,31 @@ impl Connection {
         Some(event)
     }
 
-    /// The bytes to write next (possibly empty). Call
-    /// [`consume_transmit`](Self::consume_transmit) with how many were written.
+    /// The next contiguous bytes to write (empty when nothing waits). Call
+    /// [`consume_transmit`](Self::consume_transmit) with how many were written, and again
+    /// until it is empty: a payload sent by reference is a piece of its own, so this may be
+    /// less than [`buffered_amount`](Self::buffered_amount).
     #[must_use]
     pub fn poll_transmit(&mut self) -> &[u8] {
+        self.flush_pong();
+        self.out.front()
+    }
+
+    /// The next pieces to write, for one vectored write: fills `dst` in order and returns how
+    /// many it filled. Call [`consume_transmit`](Self::consume_transmit) with how many bytes
+    /// were written.
+    #[must_use]
+    pub fn poll_transmit_vectored<'a>(&'a mut self, dst: &mut [&'a [u8]]) -> usize {
+        self.flush_pong();
+        self.out.gather(dst)
+    }
+
+    /// The coalesced pong joins the output when the caller asks for bytes; it counts as a
+    /// reply until written.
+    fn flush_pong(&mut self) {
         if let Some((payload, len)) = self.pong.take() {
-            // Written once the buffer drains; it counts as a reply until then.
             self.queue_reply(&payload[..usize::from(len)]);
         }
-        &self.out
     }
 
     /// Marks `n` bytes from [`poll_transmit`](Self::poll_transmit) as written.
@@ -306,13 +323,11 @@ impl Connection {
         if n > 0 && self.write_stalled {
             self.timer.heard();
         }
-        self.out.advance(n);
+        self.out.consume(n);
         self.write_stalled = !self.out.is_empty();
         if self.out.is_empty() {
             self.replies = 0;
-            if self.out.capacity() > self.limits.max_retained_buffer {
-                self.out = BytesMut::new();
-            }
+            self.out.release_if_drained(self.limits.max_retained_buffer);
         }
     }
 
@@ -326,7 +341,7 @@ impl Connection {
         let end = self.state.end()?;
         if end == End::Aborted {
             self.transport = Transport::Finished;
-            self.out = BytesMut::new();
+            self.out.clear();
             self.pong = None;
             return Some(Action::Abort);
         }

@@ -5,7 +5,7 @@ use bytes::BytesMut;
 use core::fmt;
 
 use super::state::Input;
-use super::{AbortReason, Connection, DataKind};
+use super::{AbortReason, Connection, DataKind, Message};
 use crate::close::{CloseCode, CloseFrame, truncate_reason};
 use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode};
 use crate::utf8::Utf8Validator;
@@ -61,17 +61,49 @@ pub(super) struct NoMask;
 impl Connection {
     /// Sends a text message.
     pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
-        self.send_message(OpCode::TEXT, text.as_bytes())
+        self.send_copied(OpCode::TEXT, text.as_bytes())
     }
 
     /// Sends a binary message.
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
-        self.send_message(OpCode::BINARY, data)
+        self.send_copied(OpCode::BINARY, data)
     }
 
-    /// A whole message, through the extension stage if one was negotiated: it may encode the
-    /// payload and mark the frame with its RSV bits (§9).
-    fn send_message(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
+    /// Sends a message taken by value. A server's payload of
+    /// [`SEND_BY_REFERENCE_MIN`](Self::SEND_BY_REFERENCE_MIN) bytes or more goes out as it is,
+    /// queued by reference behind its frame header, never copied (an echo forwards what it
+    /// received); a client masks, and an extension encodes, so they copy.
+    pub fn send_message(&mut self, message: Message) -> Result<(), SendError> {
+        let (opcode, payload) = match message {
+            Message::Text(text) => (OpCode::TEXT, text.into_bytes()),
+            Message::Binary(data) => (OpCode::BINARY, data),
+        };
+        let by_reference = self.masks.is_none()
+            && self.extension.is_none()
+            && payload.len() >= Self::SEND_BY_REFERENCE_MIN;
+        if !by_reference {
+            return self.send_copied(opcode, &payload);
+        }
+        self.check_whole_message()?;
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let Ok(head_len) = FrameHeader::new(opcode, payload.len() as u64).encode(&mut head) else {
+            // Unencodable only past 2^63 bytes, which no `Bytes` holds: the copy path refuses
+            // it the same way.
+            return self.send_copied(opcode, &payload);
+        };
+        self.out.tail().extend_from_slice(&head[..head_len]);
+        self.out.push_shared(payload);
+        Ok(())
+    }
+
+    /// Payloads at least this long are sent by reference by
+    /// [`send_message`](Self::send_message): below it, a copy costs less than a piece of its
+    /// own in the output (one more slice in each vectored write).
+    pub const SEND_BY_REFERENCE_MIN: usize = 4096;
+
+    /// A whole message, copied into the output through the extension stage if one was
+    /// negotiated: it may encode the payload and mark the frame with its RSV bits (§9).
+    fn send_copied(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
         self.check_whole_message()?;
         let Some(extension) = self.extension.as_mut() else {
             return self.send_frame(opcode, true, 0, payload);
@@ -282,10 +314,11 @@ impl Connection {
             mask,
             payload_len: 0,
         };
-        self.out.reserve(MAX_HEADER_LEN + payload.len());
+        let out = self.out.tail();
+        out.reserve(MAX_HEADER_LEN + payload.len());
         // A slice is at most isize::MAX bytes and `rsv` has three bits at most (the
         // extension's, masked): the frame always encodes.
-        let written = header.write_frame(payload, &mut self.out);
+        let written = header.write_frame(payload, out);
         debug_assert!(written.is_ok());
         Ok(())
     }

@@ -25,10 +25,18 @@ pub fn drain_events(conn: &mut Connection) -> Vec<Event> {
     std::iter::from_fn(|| conn.poll_event()).collect()
 }
 
+/// Everything queued for the transport, piece by piece, as a shell writes it.
 pub fn drain_output(conn: &mut Connection) -> Vec<u8> {
-    let out = conn.poll_transmit().to_vec();
-    conn.consume_transmit(out.len());
-    out
+    let mut out = Vec::new();
+    loop {
+        let piece = conn.poll_transmit();
+        if piece.is_empty() {
+            return out;
+        }
+        out.extend_from_slice(piece);
+        let n = piece.len();
+        conn.consume_transmit(n);
+    }
 }
 
 pub fn drain_actions(conn: &mut Connection) -> Vec<Action> {
