@@ -26,8 +26,8 @@
 //!
 //! # Theory of operation
 //!
-//! The connection is in one of four states ([`state::State`]), and every change happens in
-//! one method, `Connection::transition`:
+//! The connection is in one of four states (a private `State` enum), and every change
+//! happens in one method, `Connection::transition`:
 //!
 //! - **Open**: messages flow both ways.
 //! - **CloseSent**: the application closed; our close frame is queued and the peer's
