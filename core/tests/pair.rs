@@ -323,3 +323,29 @@ fn nothing_is_sent_after_an_abort() {
         "{events:?}"
     );
 }
+
+#[test]
+fn failing_after_the_peers_close_sends_one_close_frame() {
+    let mut pair = Pair::new();
+    pair.client.close(CloseCode::NORMAL, "").unwrap();
+    pair.server
+        .receive_data(&drain_output(&mut pair.client))
+        .unwrap();
+    // The echo is still owed: the application fails instead, before polling the close.
+    assert!(pair.server.is_open());
+    pair.server
+        .fail(CloseCode::INTERNAL_ERROR, "crashed")
+        .unwrap();
+    assert!(!pair.server.is_open());
+    let events = drain_events(&mut pair.server);
+    assert!(
+        matches!(&events[..], [Event::Closed(i)] if i.code == CloseCode::NORMAL && i.clean),
+        "the peer's close is what ended it: {events:?}"
+    );
+    let out = drain_output(&mut pair.server);
+    assert_eq!(
+        out, b"\x88\x09\x03\xf3crashed",
+        "one close frame, the application's"
+    );
+    assert_eq!(drain_actions(&mut pair.server), vec![Action::HalfClose]);
+}
