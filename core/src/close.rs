@@ -1,8 +1,9 @@
 //! Close codes and close-frame payloads (RFC 6455 §5.5.1, §7.4).
+//!
+//! A leaf module: it depends on nothing else in the crate, so the frame layer's errors can
+//! name the close codes they map to without a cycle.
 
 use core::fmt;
-
-use crate::frame::ProtocolError;
 
 /// A close status code (RFC 6455 §7.4). A newtype so codes are never bare integers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -66,6 +67,44 @@ impl fmt::Display for CloseCode {
     }
 }
 
+/// A received close payload that breaks §5.5.1 or §7.4; each maps to the code the connection
+/// fails with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseFrameError {
+    /// A payload of exactly one byte: a code is two bytes (§5.5.1). 1002.
+    TooShort,
+    /// A code not allowed on the wire (§7.4). 1002.
+    InvalidCode(u16),
+    /// A reason that is not UTF-8 (§5.5.1). 1007.
+    InvalidReason,
+}
+
+impl CloseFrameError {
+    /// The close code this error fails the connection with.
+    pub const fn close_code(&self) -> CloseCode {
+        match self {
+            CloseFrameError::TooShort | CloseFrameError::InvalidCode(_) => {
+                CloseCode::PROTOCOL_ERROR
+            }
+            CloseFrameError::InvalidReason => CloseCode::INVALID_PAYLOAD,
+        }
+    }
+}
+
+impl fmt::Display for CloseFrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseFrameError::TooShort => f.write_str("one-byte close payload"),
+            CloseFrameError::InvalidCode(code) => write!(f, "invalid close code {code}"),
+            CloseFrameError::InvalidReason => f.write_str("close reason not UTF-8"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for CloseFrameError {}
+
 /// Longest close reason: a control payload is at most 125 bytes (§5.5), two of them the code.
 pub const MAX_REASON_LEN: usize = 123;
 
@@ -85,20 +124,20 @@ impl<'a> CloseFrame<'a> {
     /// - one byte: 1002, a code is two bytes (§5.5.1);
     /// - a code not allowed on the wire: 1002 (§7.4);
     /// - a reason that is not UTF-8: 1007 (§5.5.1, the body "MAY contain UTF-8-encoded data").
-    pub fn parse(payload: &'a [u8]) -> Result<CloseFrame<'a>, ProtocolError> {
+    pub fn parse(payload: &'a [u8]) -> Result<CloseFrame<'a>, CloseFrameError> {
         match payload {
             [] => Ok(CloseFrame {
                 code: CloseCode::NO_STATUS,
                 reason: "",
             }),
-            [_] => Err(ProtocolError::CloseFrameTooShort),
+            [_] => Err(CloseFrameError::TooShort),
             [hi, lo, reason @ ..] => {
                 let code = CloseCode(u16::from_be_bytes([*hi, *lo]));
                 if !code.is_sendable() {
-                    return Err(ProtocolError::InvalidCloseCode(code.0));
+                    return Err(CloseFrameError::InvalidCode(code.0));
                 }
                 let reason =
-                    core::str::from_utf8(reason).map_err(|_| ProtocolError::InvalidCloseReason)?;
+                    core::str::from_utf8(reason).map_err(|_| CloseFrameError::InvalidReason)?;
                 Ok(CloseFrame { code, reason })
             }
         }
@@ -162,7 +201,7 @@ mod tests {
         let one_byte = CloseFrame::parse(b"\x03").unwrap_err();
         assert_eq!(one_byte.close_code(), CloseCode::PROTOCOL_ERROR);
         let bad_code = CloseFrame::parse(b"\x03\xed").unwrap_err();
-        assert_eq!(bad_code, ProtocolError::InvalidCloseCode(1005));
+        assert_eq!(bad_code, CloseFrameError::InvalidCode(1005));
         assert_eq!(bad_code.close_code(), CloseCode::PROTOCOL_ERROR);
         let bad_reason = CloseFrame::parse(b"\x03\xe8\xff").unwrap_err();
         assert_eq!(bad_reason.close_code(), CloseCode::INVALID_PAYLOAD);

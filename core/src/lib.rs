@@ -20,19 +20,22 @@
 //! | masking (§5.3) | [`frame::mask`] | no |
 //! | incremental UTF-8 validation (§8.1) | [`utf8`] | no |
 //! | close codes and close payloads (§5.5.1, §7.4) | [`close`] | no |
+//! | the per-message extension stage (§9) | [`extension`] | yes |
 //! | the connection state machine (§5.4, §5.5, §7) | [`connection`] | yes |
 //!
 //! ## Driving a connection
 //!
 //! After the handshake, a [`connection::Connection`] takes network input through
 //! [`receive_data`](connection::Connection::receive_data) and
-//! [`receive_eof`](connection::Connection::receive_eof), application commands through `send_*`
-//! and [`close`](connection::Connection::close), and the caller drains three outputs:
-//! [`poll_event`](connection::Connection::poll_event) (messages, pings, pongs, the close),
-//! [`poll_transmit`](connection::Connection::poll_transmit) /
-//! [`consume_transmit`](connection::Connection::consume_transmit) (bytes for the socket) and
-//! [`poll_action`](connection::Connection::poll_action) (start the close timer, close the
-//! transport). See the [`connection`] module for the contract.
+//! [`receive_eof`](connection::Connection::receive_eof), application commands through `send_*`,
+//! [`close`](connection::Connection::close) and [`fail`](connection::Connection::fail), the
+//! time through [`handle_timeout`](connection::Connection::handle_timeout), and the caller
+//! drains the outputs: [`poll_event`](connection::Connection::poll_event) (messages, pings,
+//! pongs, the close), [`poll_transmit`](connection::Connection::poll_transmit) /
+//! [`consume_transmit`](connection::Connection::consume_transmit) (bytes for the socket),
+//! [`poll_action`](connection::Connection::poll_action) (half-close, close or abort the
+//! transport) and [`poll_timeout`](connection::Connection::poll_timeout) (when to tell it the
+//! time next). See the [`connection`] module for the contract.
 //!
 //! ```
 //! use switchyard_core::connection::{Connection, Event, Message};
@@ -75,7 +78,8 @@
 //!
 //! Time and randomness are inputs: the client's mask keys come from a caller-supplied
 //! [`connection::MaskSource`], the handshake nonce is a caller-supplied 16-byte array, and the
-//! close timer is run by the caller, who reports its expiry.
+//! caller tells the connection the time ([`connection::Instant`]); the connection decides
+//! keepalive pings, the pong deadline and the close timeout from it.
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -87,6 +91,8 @@ extern crate std;
 pub mod close;
 #[cfg(feature = "alloc")]
 pub mod connection;
+#[cfg(feature = "alloc")]
+pub mod extension;
 pub mod frame;
 pub mod handshake;
 pub mod limits;

@@ -1,10 +1,15 @@
 //! Every limit the core enforces, in one place, with conservative defaults.
 //!
-//! Each limit is checked before the memory it guards is allocated: frame and message sizes are
-//! decided from the frame header, header bytes and counts while the request is still arriving.
+//! Each size limit is checked before the memory it guards is allocated: frame and message
+//! sizes are decided from the frame header, header bytes and counts while the request is still
+//! arriving. The time limits are enforced by the connection from the instants its caller gives
+//! it (see [`Connection::handle_timeout`](crate::connection::Connection::handle_timeout)).
 
-/// Limits on what a peer may make us hold. All are configurable; the defaults suit a public
-/// server (python-websockets' 1 MiB message, header caps between uWebSockets and tungstenite).
+use core::time::Duration;
+
+/// Limits on what a peer may make us hold, and for how long. All are configurable; the defaults
+/// suit a public server (python-websockets' 1 MiB message, header caps between uWebSockets and
+/// tungstenite).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Largest payload of one frame, in bytes. Larger → close 1009, decided from the header.
@@ -23,11 +28,31 @@ pub struct Limits {
     pub max_headers: usize,
     /// Most subprotocols a client may offer. More → 400.
     pub max_subprotocols: usize,
-    /// Output bytes waiting for the transport above which automatic pongs coalesce: past it,
-    /// a ping flood is owed one pong, for the latest ping (RFC 6455 §5.5.3 allows that), so a
-    /// peer that pings without reading cannot grow our output. Below it every ping gets its
-    /// own pong, in order.
-    pub pong_backlog: usize,
+    /// Output bytes the connection treats as a full write buffer. Automatic replies (pongs)
+    /// queued since the output was last empty may reach it; past it a ping flood is owed one
+    /// pong, for the latest ping (RFC 6455 §5.5.3 allows that), and
+    /// [`wants_read`](crate::connection::Connection::wants_read) turns false until the output
+    /// drains, so a peer that pings without reading cannot grow our output. Shells also make
+    /// the application's sends wait past it. Default 64 KiB.
+    pub write_buffer_size: usize,
+    /// Capacity a drained buffer (the message being assembled, the output) may keep. A buffer
+    /// that grew past it for a large message is released once empty, so a connection that once
+    /// carried a large message goes back to its idle size. Default 64 KiB.
+    pub max_retained_buffer: usize,
+    /// Events waiting to be polled past which
+    /// [`receive_data`](crate::connection::Connection::receive_data) stops taking bytes (and
+    /// says how many it took), so one large input cannot queue unboundedly many events.
+    /// Default 256.
+    pub max_queued_events: usize,
+    /// Silence from the peer after which a ping is sent; `None` turns keepalive off.
+    /// Default 20 s.
+    pub keepalive_interval: Option<Duration>,
+    /// How long after that ping the peer may stay silent (not one byte) before the connection
+    /// is given up: close 1011 is tried once, then the transport is aborted. Default 20 s.
+    pub keepalive_timeout: Duration,
+    /// How long closing may take once it begins (our close, the peer's, a failure, EOF);
+    /// then the transport is aborted. Default 10 s.
+    pub close_timeout: Duration,
 }
 
 impl Limits {
@@ -40,7 +65,12 @@ impl Limits {
         max_header_bytes: 16 * 1024,
         max_headers: 64,
         max_subprotocols: 32,
-        pong_backlog: 64 * 1024,
+        write_buffer_size: 64 * 1024,
+        max_retained_buffer: 64 * 1024,
+        max_queued_events: 256,
+        keepalive_interval: Some(Duration::from_secs(20)),
+        keepalive_timeout: Duration::from_secs(20),
+        close_timeout: Duration::from_secs(10),
     };
 
     /// The same limits with both the frame and the message cap set to `bytes`.

@@ -5,7 +5,7 @@ mod common;
 use bytes::Bytes;
 use common::*;
 use switchyard_core::connection::{
-    Action, Connection, DataKind, Event, Initiator, Message, SendError,
+    AbortReason, Action, Connection, DataKind, Event, Initiator, Message, SendError,
 };
 use switchyard_core::{CloseCode, Limits};
 
@@ -39,10 +39,12 @@ impl Pair {
                 break;
             }
             for piece in c2s.chunks(chunk) {
-                let _ = self.server.receive_data(piece);
+                feed(&mut self.server, piece, &mut self.server_events)
+                    .unwrap_or_else(|e| panic!("the server failed: {e}"));
             }
             for piece in s2c.chunks(chunk) {
-                let _ = self.client.receive_data(piece);
+                feed(&mut self.client, piece, &mut self.client_events)
+                    .unwrap_or_else(|e| panic!("the client failed: {e}"));
             }
         }
     }
@@ -157,19 +159,13 @@ fn client_initiated_close_handshake() {
     pair.client
         .close(CloseCode::GOING_AWAY, "tab closed")
         .unwrap();
-    assert_eq!(
-        drain_actions(&mut pair.client),
-        vec![Action::StartCloseTimer]
-    );
+    assert_eq!(drain_actions(&mut pair.client), vec![]);
     pair.pump(1000);
     // The server echoed the code, reported the close, and closes TCP first (§7.1.1).
     let server_events = pair.take_server_events();
     assert!(matches!(&server_events[..], [Event::Closed(i)]
         if i.code == CloseCode::GOING_AWAY && i.reason == "tab closed" && i.initiator == Initiator::Peer && i.clean));
-    assert_eq!(
-        drain_actions(&mut pair.server),
-        vec![Action::StartCloseTimer, Action::CloseTransport]
-    );
+    assert_eq!(drain_actions(&mut pair.server), vec![Action::HalfClose]);
     let client_events = pair.take_client_events();
     assert!(
         matches!(&client_events[..], [Event::Closed(i)] if i.code == CloseCode::GOING_AWAY && i.initiator == Initiator::Local && i.clean)
@@ -177,10 +173,7 @@ fn client_initiated_close_handshake() {
     // The client waits for the server's EOF before closing its side.
     assert_eq!(drain_actions(&mut pair.client), vec![]);
     pair.client.receive_eof();
-    assert_eq!(
-        drain_actions(&mut pair.client),
-        vec![Action::CloseTransport]
-    );
+    assert_eq!(drain_actions(&mut pair.client), vec![Action::Close]);
     assert!(
         pair.take_client_events().is_empty(),
         "EOF after a clean close adds no event"
@@ -203,10 +196,7 @@ fn server_initiated_close_handshake() {
     assert!(
         matches!(&pair.take_server_events()[..], [Event::Closed(i)] if i.initiator == Initiator::Local && i.clean)
     );
-    assert_eq!(
-        drain_actions(&mut pair.server),
-        vec![Action::StartCloseTimer, Action::CloseTransport]
-    );
+    assert_eq!(drain_actions(&mut pair.server), vec![Action::HalfClose]);
 }
 
 #[test]
@@ -233,26 +223,7 @@ fn eof_without_close_is_abnormal_1006() {
         matches!(&events[..], [Event::Closed(i)] if i.code == CloseCode::ABNORMAL && !i.clean && i.initiator == Initiator::Transport)
     );
     assert!(drain_output(&mut server).is_empty(), "1006 is never sent");
-    assert_eq!(drain_actions(&mut server), vec![Action::CloseTransport]);
-}
-
-#[test]
-fn close_timeout_ends_the_connection_abnormally() {
-    let mut client = client(Limits::DEFAULT);
-    client.close(CloseCode::NORMAL, "").unwrap();
-    assert_eq!(client.poll_action(), Some(Action::StartCloseTimer));
-    assert_eq!(
-        client.poll_action(),
-        None,
-        "waits for the close to be written"
-    );
-    client.handle_close_timeout();
-    assert_eq!(drain_actions(&mut client), vec![Action::CloseTransport]);
-    let events = drain_events(&mut client);
-    assert!(
-        matches!(&events[..], [Event::Closed(i)] if i.code == CloseCode::ABNORMAL && i.initiator == Initiator::Local),
-        "{events:?}"
-    );
+    assert_eq!(drain_actions(&mut server), vec![Action::Close]);
 }
 
 #[test]
@@ -263,9 +234,13 @@ fn data_after_the_peers_close_is_ignored() {
     let mut other = client(Limits::DEFAULT);
     other.send_text("ghost").unwrap();
     let ghost = drain_output(&mut other);
-    pair.server.receive_data(&[close, ghost].concat()).unwrap();
+    let wire = [close, ghost].concat();
+    assert_eq!(pair.server.receive_data(&wire), Ok(wire.len()));
     let events = drain_events(&mut pair.server);
-    assert_eq!(events.len(), 1, "{events:?}");
+    assert!(
+        matches!(&events[..], [Event::Closed(i)] if i.code == CloseCode::NORMAL && i.clean),
+        "only the close, no message: {events:?}"
+    );
 }
 
 #[test]
@@ -286,7 +261,7 @@ fn every_ping_is_answered_in_order() {
 #[test]
 fn a_ping_flood_past_the_backlog_owes_one_pong() {
     let limits = Limits {
-        pong_backlog: 1000,
+        write_buffer_size: 1000,
         ..Limits::DEFAULT
     };
     let mut server = Connection::server(limits);
@@ -296,10 +271,17 @@ fn a_ping_flood_past_the_backlog_owes_one_pong() {
             .send_ping(&[&i.to_be_bytes()[..], &[0u8; 98]].concat())
             .unwrap();
     }
-    server.receive_data(&drain_output(&mut flooder)).unwrap();
-    assert_eq!(drain_events(&mut server).len(), 1000);
-    // Pongs of 102 bytes go out until the output passes 1000 bytes; then only the latest.
+    let mut events = Vec::new();
+    feed(&mut server, &drain_output(&mut flooder), &mut events).unwrap();
+    events.extend(drain_events(&mut server));
+    assert_eq!(events.len(), 1000);
+    // Pongs of 102 bytes go out until the replies pass 1000 bytes; then only the latest.
+    assert!(
+        !server.wants_read(),
+        "reading pauses until the output drains"
+    );
     let out = drain_output(&mut server);
+    assert!(server.wants_read(), "drained: reading resumes");
     assert_eq!(out.len(), 10 * 102 + 102);
     assert_eq!(
         &out[out.len() - 102..out.len() - 98],
@@ -314,23 +296,56 @@ fn close_in_the_middle_of_a_fragmented_message_drops_it() {
         .send_fragment(DataKind::Text, b"partial", false)
         .unwrap();
     pair.pump(1000);
-    // A client may not close mid-message through this API's fragments, but the server must
-    // cope: build the close frame from another client.
-    let mut other = client(Limits::DEFAULT);
-    other.close(CloseCode::NORMAL, "").unwrap();
-    pair.server.receive_data(&drain_output(&mut other)).unwrap();
+    pair.client.close(CloseCode::NORMAL, "").unwrap();
+    pair.server
+        .receive_data(&drain_output(&mut pair.client))
+        .unwrap();
     assert!(
         matches!(&drain_events(&mut pair.server)[..], [Event::Closed(i)] if i.code == CloseCode::NORMAL)
     );
 }
 
 #[test]
-fn nothing_is_sent_after_the_close_timer_runs_out() {
+fn nothing_is_sent_after_an_abort() {
     let mut server = Connection::server(Limits::DEFAULT);
     server.send_text("queued but never written").unwrap();
-    server.handle_close_timeout();
-    assert_eq!(server.buffered_amount(), 0);
+    server.abort();
+    assert!(!server.is_open());
     assert_eq!(server.send_text("late"), Err(SendError::Closed));
     assert_eq!(server.send_ping(b""), Err(SendError::Closed));
+    assert_eq!(drain_actions(&mut server), vec![Action::Abort]);
+    assert_eq!(server.buffered_amount(), 0);
     assert!(server.poll_transmit().is_empty());
+    let events = drain_events(&mut server);
+    assert!(
+        matches!(&events[..], [Event::Closed(i)] if i.code == CloseCode::ABNORMAL
+            && i.aborted == Some(AbortReason::Requested) && i.initiator == Initiator::Transport),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn failing_after_the_peers_close_sends_one_close_frame() {
+    let mut pair = Pair::new();
+    pair.client.close(CloseCode::NORMAL, "").unwrap();
+    pair.server
+        .receive_data(&drain_output(&mut pair.client))
+        .unwrap();
+    // The echo is still owed: the application fails instead, before polling the close.
+    assert!(pair.server.is_open());
+    pair.server
+        .fail(CloseCode::INTERNAL_ERROR, "crashed")
+        .unwrap();
+    assert!(!pair.server.is_open());
+    let events = drain_events(&mut pair.server);
+    assert!(
+        matches!(&events[..], [Event::Closed(i)] if i.code == CloseCode::NORMAL && i.clean),
+        "the peer's close is what ended it: {events:?}"
+    );
+    let out = drain_output(&mut pair.server);
+    assert_eq!(
+        out, b"\x88\x09\x03\xf3crashed",
+        "one close frame, the application's"
+    );
+    assert_eq!(drain_actions(&mut pair.server), vec![Action::HalfClose]);
 }

@@ -78,10 +78,9 @@ fn assert_server_fails(wire: &[u8], limits: Limits, expected: ProtocolError) {
     );
     assert!(drain_events(&mut server).is_empty());
     assert!(drain_output(&mut server).is_empty());
-    assert_eq!(
-        drain_actions(&mut server),
-        vec![Action::StartCloseTimer, Action::CloseTransport]
-    );
+    assert_eq!(drain_actions(&mut server), vec![Action::HalfClose]);
+    server.receive_eof();
+    assert_eq!(drain_actions(&mut server), vec![Action::Close]);
 }
 
 fn check(wire: &[u8], expected: ProtocolError) {
@@ -258,7 +257,7 @@ fn huge_declared_length_reserves_nothing() {
     };
     let mut server = Connection::server(limits);
     let wire = [0x82, 0xFF, 0x40, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 9, 9];
-    assert_eq!(server.receive_data(&wire), Ok(()));
+    assert_eq!(server.receive_data(&wire), Ok(wire.len()));
     assert!(drain_events(&mut server).is_empty());
     server.receive_eof();
     assert!(

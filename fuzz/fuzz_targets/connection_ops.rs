@@ -4,13 +4,21 @@
 //! - a protocol error is sticky: every later `receive_data` returns it;
 //! - every byte we transmit is a well-formed frame of the right masking direction, control
 //!   payloads ≤ 125 bytes, at most one close frame, and no data frame after it;
-//! - `buffered_amount` is exactly what `poll_transmit` returns;
-//! - each action is reported at most once, and `CloseTransport` only after closing began.
+//! - `buffered_amount` is exactly what `poll_transmit_vectored` gathers, and
+//!   `poll_transmit` is its first piece;
+//! - `is_open` and `is_closed` never hold together;
+//! - `receive_data` takes all its bytes unless the event queue is full, which it never
+//!   overfills;
+//! - each action is reported at most once, `HalfClose` never after `Close` or `Abort`, and
+//!   only once receiving has ended (an `Event::Closed` is queued or polled); nothing is
+//!   transmitted after `Abort`.
 #![no_main]
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use switchyard_core::connection::{Action, Connection, DataKind, Event};
+use std::time::Duration;
+
+use switchyard_core::connection::{Action, Connection, DataKind, Event, Instant, Message};
 use switchyard_core::{CloseCode, FrameHeader, Limits, OpCode, Parsed};
 
 #[derive(Debug, Arbitrary)]
@@ -24,6 +32,11 @@ enum Op {
     },
     SendText(String),
     SendBinary(Vec<u8>),
+    /// A message by value, large enough (with `big`) to be queued by reference.
+    SendMessage {
+        big: bool,
+        data: Vec<u8>,
+    },
     SendFragment {
         text: bool,
         data: Vec<u8>,
@@ -31,8 +44,11 @@ enum Op {
     },
     Ping(Vec<u8>),
     Close(u16, String),
+    Fail(u16, String),
     Eof,
-    Timeout,
+    Abort,
+    /// Tells the time, this many milliseconds after the previous tick.
+    Tick(u32),
     Drain(u16),
 }
 
@@ -88,6 +104,11 @@ fuzz_target!(|input: Input| {
             max_frame_size: 64,
             max_message_size: 100,
             max_fragments: 4,
+            write_buffer_size: 300,
+            max_queued_events: 3,
+            keepalive_interval: Some(Duration::from_millis(50)),
+            keepalive_timeout: Duration::from_millis(50),
+            close_timeout: Duration::from_millis(100),
             ..Limits::DEFAULT
         }
     } else {
@@ -111,7 +132,8 @@ fuzz_target!(|input: Input| {
     let mut closed = false;
     let mut sticky = None;
     let mut actions = Vec::new();
-    let mut timed_out = false;
+    let mut now = Duration::ZERO;
+    let mut by_value = 0usize;
     for op in input.ops {
         match op {
             Op::Receive(bytes) => check_receive(&mut conn, &bytes, &mut sticky),
@@ -143,6 +165,13 @@ fuzz_target!(|input: Input| {
             Op::SendBinary(b) => {
                 let _ = conn.send_binary(&b);
             }
+            Op::SendMessage { big, mut data } => {
+                if big {
+                    data.resize(data.len() + Connection::SEND_BY_REFERENCE_MIN, 0x5a);
+                }
+                by_value += 1;
+                let _ = conn.send_message(Message::Binary(data.into()));
+            }
             Op::SendFragment { text, data, fin } => {
                 let _ = conn.send_fragment(
                     if text {
@@ -160,12 +189,18 @@ fuzz_target!(|input: Input| {
             Op::Close(code, reason) => {
                 let _ = conn.close(CloseCode::new(code), &reason);
             }
+            Op::Fail(code, reason) => {
+                let _ = conn.fail(CloseCode::new(code), &reason);
+            }
             Op::Eof => conn.receive_eof(),
-            Op::Timeout => {
-                conn.handle_close_timeout();
-                // The transport is dropped: what was cut off is gone, and nothing more is sent.
-                assert_eq!(conn.buffered_amount(), 0);
-                timed_out = true;
+            Op::Abort => conn.abort(),
+            Op::Tick(ms) => {
+                now += Duration::from_millis(u64::from(ms));
+                conn.handle_timeout(Instant::from_origin(now));
+                if let Some(deadline) = conn.poll_timeout() {
+                    // A deadline already past is only the close timer asking to be armed.
+                    assert!(deadline.since_origin() >= now || !conn.is_open());
+                }
             }
             Op::Drain(n) => {
                 while let Some(event) = conn.poll_event() {
@@ -174,27 +209,41 @@ fuzz_target!(|input: Input| {
                         closed = true;
                     }
                 }
-                let out = conn.poll_transmit().to_vec();
+                let front = conn.poll_transmit().to_vec();
+                // Each message by value adds at most two pieces (the frames before it, itself).
+                let mut pieces = vec![&[][..]; 2 * by_value + 2];
+                let room = pieces.len();
+                let filled = conn.poll_transmit_vectored(&mut pieces);
+                assert!(filled < room, "more pieces than messages by value explain");
+                let out = pieces[..filled].concat();
+                assert!(out.starts_with(&front), "the front piece comes first");
                 assert_eq!(out.len(), conn.buffered_amount());
                 let n = usize::from(n).min(out.len());
                 assert!(
-                    !timed_out || out.is_empty(),
-                    "output after the close timer ran out"
+                    !actions.contains(&Action::Abort) || out.is_empty(),
+                    "output after an abort"
                 );
                 wire.feed(&out[..n]);
                 conn.consume_transmit(n);
                 while let Some(action) = conn.poll_action() {
                     assert!(!actions.contains(&action), "action {action:?} twice");
-                    actions.push(action);
-                }
-                if actions.contains(&Action::CloseTransport) && !closed {
                     assert!(
-                        conn.is_closed(),
-                        "transport closes only once closing is decided"
+                        action != Action::HalfClose || actions.is_empty(),
+                        "half-close after the end"
                     );
+                    assert!(
+                        closed || conn.pending_events() > 0,
+                        "the transport ends only once receiving has ended"
+                    );
+                    actions.push(action);
                 }
             }
         }
+        assert!(
+            !(conn.is_open() && conn.is_closed()),
+            "open and closed at once"
+        );
+        assert!(conn.pending_events() <= conn.limits().max_queued_events + 1);
     }
 });
 
@@ -207,7 +256,12 @@ fn check_receive(
     if let Some(e) = sticky {
         assert_eq!(result, Err(*e), "error not sticky");
     }
-    if let Err(e) = result {
-        *sticky = Some(e);
+    match result {
+        Err(e) => *sticky = Some(e),
+        Ok(taken) if taken < bytes.len() => assert!(
+            conn.pending_events() >= conn.limits().max_queued_events,
+            "stopped early with room for events"
+        ),
+        Ok(taken) => assert_eq!(taken, bytes.len()),
     }
 }

@@ -250,7 +250,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PendingUpgrade<S> {
             .map_err(|_| AcceptError::Timeout)??;
         let conn = Connection::server(config.limits);
         let protocol = answer.protocol.as_deref().map(Box::from);
-        let ws = WebSocket::from_parts(stream, conn, &config, &buf[head_len..], protocol);
+        let ws = WebSocket::from_parts(stream, conn, &buf[head_len..], protocol);
         Ok((ws, request))
     }
 

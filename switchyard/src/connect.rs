@@ -151,7 +151,7 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         .map_err(|_| ConnectError::Timeout)??;
     let conn = Connection::client(limits, OsMasks::new());
     let protocol = response.protocol().map(Box::from);
-    let ws = WebSocket::from_parts(stream, conn, &options.config, &buf[head_len..], protocol);
+    let ws = WebSocket::from_parts(stream, conn, &buf[head_len..], protocol);
     Ok((ws, response))
 }
 

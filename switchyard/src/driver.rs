@@ -1,5 +1,6 @@
 //! The engine under [`WebSocket`](crate::WebSocket) and its halves: moves bytes between the
-//! transport and the core, runs the timer, and carries out what the core asks.
+//! transport and the core, sleeps until the core's deadline, and carries out what the core
+//! asks of the transport.
 //!
 //! # Theory of operation
 //!
@@ -7,42 +8,51 @@
 //! cancel-safe: a message leaves the core only in the poll that returns it.
 //!
 //! Each poll first *drives*: writes what the core queued (our messages, its pongs and close
-//! replies), applies the core's actions ([`Action::StartCloseTimer`],
-//! [`Action::CloseTransport`]: shut the write side down), and polls the one timer (keepalive
-//! pings, the keepalive timeout, the close timeout). Reading then feeds the core, whose events
-//! come back out in order; [`Event::Closed`] is kept, not returned, and the read side ends
-//! once the transport is finished too: after our shutdown, at the peer's EOF (or the close
-//! timeout), so the close reply is never lost to an early drop.
+//! replies), carries out the core's transport actions ([`Action::HalfClose`] and
+//! [`Action::Close`]: shut the write side down; [`Action::Abort`]: drop the transport), and
+//! sleeps until [`Connection::poll_timeout`], telling the core the time when it passes (the
+//! core decides keepalive pings, the pong deadline and the close timeout). Reading then feeds
+//! the core, whose events come back out in order; [`Event::Closed`] is kept, not returned,
+//! and the read side ends once the transport is finished too, so the close reply is never
+//! lost to an early drop.
 //!
-//! Backpressure: while more than `write_buffer_size` bytes wait for the transport, `send`
-//! waits. Reading does not wait for the application's own output: both ends may be writing
-//! large messages at once (an echo), and pausing reads then would deadlock them. Reading
-//! pauses only when the core's automatic replies (pongs to a ping flood) have queued more than
-//! `write_buffer_size` bytes since the buffer was last empty, so a peer that pings and never
-//! reads cannot make us queue without bound either.
+//! Backpressure: while more than [`Limits::write_buffer_size`] bytes wait for the transport,
+//! `send` waits. Reading pauses only when the core says so ([`Connection::wants_read`]: its
+//! automatic replies backed up), or while it has not taken all of the last read (too many
+//! events wait to be polled).
 //!
 //! Split halves share one `Driver` behind a mutex held only inside a poll; writes and the
 //! timer are polled with a [`FanOut`] waker so both halves hear about them.
+//!
+//! [`Limits::write_buffer_size`]: switchyard_core::Limits::write_buffer_size
 
-use std::io;
-use std::mem::{self, MaybeUninit};
+use std::io::{self, IoSlice};
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker, ready};
-use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use switchyard_core::CloseCode;
-use switchyard_core::connection::{Action, CloseInfo, Connection, Event, Message, SendError};
+use switchyard_core::connection::{
+    AbortReason, Action, CloseInfo, Connection, Event, Message, SendError,
+};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::timer::{Due, Timer};
+use crate::Error;
+use crate::timer::Clock;
 use crate::wake::{FanOut, Side};
-use crate::{Config, Error};
 
 /// Bytes read per system call, into a buffer on the stack: the core copies (and unmasks)
-/// what it keeps, so an idle connection holds no read buffer at all.
+/// what it keeps, so an idle connection holds no read buffer.
 const READ_CHUNK: usize = 16 * 1024;
+
+/// Most pieces handed to one vectored write.
+const MAX_SLICES: usize = 16;
+
+/// On a transport without vectored writes, a first piece shorter than this is coalesced with
+/// what follows it (up to twice this) into one write.
+const COALESCE_BELOW: usize = 4 * 1024;
 
 /// What a connection delivers to the application.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,27 +69,21 @@ pub enum Incoming {
 pub(crate) struct Driver<S> {
     pub(crate) io: S,
     pub(crate) conn: Connection,
-    timer: Timer,
-    write_buffer_size: usize,
-    close_timeout: Duration,
+    clock: Clock,
     /// The subprotocol agreed in the handshake.
     pub(crate) protocol: Option<Box<str>>,
     /// Set once split.
     pub(crate) fanout: Option<Arc<FanOut>>,
+    /// Bytes read that the core has not taken yet: it stops while too many events wait.
+    unread: BytesMut,
     /// The peer's EOF has been read.
     read_eof: bool,
-    /// The core asked to close the transport.
-    closing_transport: bool,
+    /// The core's latest transport action.
+    transport: Option<Action>,
     /// Our write side is shut down.
     shut_down: bool,
-    /// The close or keepalive timeout ended the connection: do not wait for EOF.
-    timed_out: bool,
     /// The transport failed.
     failed: Option<io::ErrorKind>,
-    /// The last write returned `Pending`: the next successful one shows the peer reads.
-    write_blocked: bool,
-    /// Bytes the core queued by itself (pongs) since the write buffer was last empty.
-    replies_queued: usize,
     needs_flush: bool,
     /// How the connection ended, once [`Event::Closed`] was seen.
     close_info: Option<CloseInfo>,
@@ -105,35 +109,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// handshake head, which are the first frames.
     pub(crate) fn new(
         io: S,
-        mut conn: Connection,
-        config: &Config,
+        conn: Connection,
         leftover: &[u8],
         protocol: Option<Box<str>>,
     ) -> Driver<S> {
-        if !leftover.is_empty() {
-            // A protocol error here is reported like any other, through `Event::Closed`.
-            let _ = conn.receive_data(leftover);
-        }
-        Driver {
+        let mut driver = Driver {
             io,
             conn,
-            timer: Timer::new(config),
-            write_buffer_size: config.write_buffer_size,
-            close_timeout: config.close_timeout,
+            clock: Clock::new(),
             protocol,
             fanout: None,
+            unread: BytesMut::new(),
             read_eof: false,
-            closing_transport: false,
+            transport: None,
             shut_down: false,
-            timed_out: false,
             failed: None,
-            write_blocked: false,
-            replies_queued: 0,
             needs_flush: false,
             close_info: None,
             terminal: None,
             ended: false,
-        }
+        };
+        // The core's clock starts now.
+        driver.conn.handle_timeout(driver.clock.now());
+        driver.receive(leftover);
+        driver
     }
 
     /// Queues a close frame, unless one was already sent or received.
@@ -162,22 +161,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         let waker = self.shared_waker(cx, side);
         let mut shared = Context::from_waker(&waker);
         loop {
+            self.drive(&mut shared);
+            let mut closed = false;
             while let Some(event) = self.conn.poll_event() {
                 match event {
                     Event::Message(m) => return Poll::Ready(Some(Ok(Incoming::Message(m)))),
                     Event::Ping(p) => return Poll::Ready(Some(Ok(Incoming::Ping(p)))),
                     Event::Pong(p) => return Poll::Ready(Some(Ok(Incoming::Pong(p)))),
-                    Event::Closed(info) => self.on_closed(info),
+                    Event::Closed(info) => {
+                        self.on_closed(info);
+                        closed = true;
+                    }
                 }
             }
-            if self.drive(&mut shared) {
-                // The core ended the connection: take its `Closed` first.
+            if closed {
+                // Polling `Closed` may have queued our close reply: drive again.
                 continue;
             }
             if self.close_info.is_some() && self.transport_done() {
                 self.ended = true;
-                self.timer.stop();
                 return Poll::Ready(self.terminal.take().map(Err));
+            }
+            if !self.unread.is_empty() {
+                // Every event is polled: the core takes more of the last read.
+                let unread = std::mem::take(&mut self.unread);
+                self.receive(&unread);
+                continue;
             }
             if !self.can_read() {
                 // Waiting on the transport's write readiness or the timer, both registered
@@ -199,24 +208,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         if !self.conn.is_open() {
             return Poll::Ready(Err(Error::Send(SendError::Closed)));
         }
-        if self.conn.buffered_amount() <= self.write_buffer_size {
+        if self.conn.buffered_amount() <= self.conn.limits().write_buffer_size {
             Poll::Ready(Ok(()))
         } else {
             Poll::Pending
         }
     }
 
-    /// Queues a message. Call after [`poll_ready`](Self::poll_ready).
+    /// Queues a message (a large payload by reference, without copying it). Call after
+    /// [`poll_ready`](Self::poll_ready).
     pub(crate) fn start_send(&mut self, message: &Message) -> Result<(), Error> {
-        match message {
-            Message::Text(text) => self.conn.send_text(text.as_str()),
-            Message::Binary(data) => self.conn.send_binary(data),
-        }
-        .map_err(Error::Send)
+        self.conn.send_message(message.clone()).map_err(Error::Send)
     }
 
     /// Ready once everything queued is written and flushed; an error if the transport failed
-    /// or a timeout ended the connection, as what was queued may then be lost.
+    /// or was aborted, as what was queued may then be lost.
     pub(crate) fn poll_flush(
         &mut self,
         cx: &mut Context<'_>,
@@ -227,8 +233,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         if let Some(kind) = self.failed {
             return Poll::Ready(Err(Error::Io(kind.into())));
         }
-        if self.timed_out {
-            // A timeout dropped whatever was still queued.
+        if self.transport == Some(Action::Abort) {
+            // The abort dropped whatever was still queued.
             return Poll::Ready(Err(Error::Send(SendError::Closed)));
         }
         if self.conn.buffered_amount() == 0 && !self.needs_flush {
@@ -256,19 +262,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
     }
 
-    /// Writes, applies the core's actions, runs the timer. True if that ended the connection
-    /// (the core has a new `Event::Closed`).
-    fn drive(&mut self, cx: &mut Context<'_>) -> bool {
-        let was_closed = self.conn.is_closed();
+    /// Writes, carries out the core's transport actions, and tells the core the time when its
+    /// deadline passes, until nothing more is ready.
+    fn drive(&mut self, cx: &mut Context<'_>) {
         loop {
             self.write_out(cx);
             while let Some(action) = self.conn.poll_action() {
-                match action {
-                    Action::StartCloseTimer => self.timer.start_close(self.close_timeout),
-                    Action::CloseTransport => self.closing_transport = true,
-                }
+                self.transport = Some(action);
+                self.notify();
             }
-            if self.closing_transport
+            if matches!(self.transport, Some(Action::HalfClose | Action::Close))
                 && !self.shut_down
                 && self.failed.is_none()
                 && let Poll::Ready(result) = Pin::new(&mut self.io).poll_shutdown(cx)
@@ -279,52 +282,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     self.read_eof = true;
                 }
             }
-            if !self.conn.is_open() {
-                // However closing began (our close, the peer's, EOF, a failure), it is bounded.
-                self.timer.start_close(self.close_timeout);
-            }
-            match self.timer.poll(cx) {
+            match self.clock.poll(self.conn.poll_timeout(), cx) {
                 Poll::Pending => break,
-                Poll::Ready(due) => self.on_due(due, cx),
+                Poll::Ready(now) => self.conn.handle_timeout(now),
             }
         }
-        !was_closed && self.conn.is_closed()
     }
 
     fn write_out(&mut self, cx: &mut Context<'_>) {
         if self.failed.is_some() {
             return;
         }
+        let bound = self.conn.limits().write_buffer_size;
+        let vectored = self.io.is_write_vectored();
         loop {
-            let queued = self.conn.buffered_amount();
-            let out = self.conn.poll_transmit();
-            if out.is_empty() {
-                break;
-            }
-            // What `poll_transmit` added: the pong owed to the latest ping.
-            self.replies_queued += out.len().saturating_sub(queued);
-            match Pin::new(&mut self.io).poll_write(cx, out) {
-                Poll::Ready(Ok(0)) => return self.fail(io::ErrorKind::WriteZero.into()),
-                Poll::Ready(Ok(n)) => {
-                    let was_full = self.conn.buffered_amount() > self.write_buffer_size;
+            match self.poll_write_some(cx, vectored) {
+                Poll::Ready(Ok(None)) => break,
+                Poll::Ready(Ok(Some(0))) => return self.fail(io::ErrorKind::WriteZero.into()),
+                Poll::Ready(Ok(Some(n))) => {
+                    let was_full = self.conn.buffered_amount() > bound;
                     self.conn.consume_transmit(n);
-                    if self.conn.buffered_amount() == 0 {
-                        self.replies_queued = 0;
-                    }
                     self.needs_flush = true;
-                    if mem::take(&mut self.write_blocked) {
-                        // The peer made room: it is reading, so it is alive.
-                        self.timer.heard();
-                    }
-                    if was_full && self.conn.buffered_amount() <= self.write_buffer_size {
+                    if was_full && self.conn.buffered_amount() <= bound {
                         self.notify();
                     }
                 }
                 Poll::Ready(Err(e)) => return self.fail(e),
-                Poll::Pending => {
-                    self.write_blocked = true;
-                    return;
-                }
+                Poll::Pending => return,
             }
         }
         if self.needs_flush {
@@ -336,70 +320,99 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
     }
 
-    fn on_due(&mut self, due: Due, cx: &mut Context<'_>) {
-        match due {
-            Due::Ping => {
-                // Refused only when closing, which the close timer then covers.
-                let _ = self.conn.send_ping(&[]);
+    /// One write of what the core queued: `None` when nothing waits. A vectored transport
+    /// takes header and payload pieces in one call; otherwise small pieces are coalesced into
+    /// one buffer first, so a frame's header and a short payload never cost two writes (two
+    /// system calls, or two TLS records).
+    fn poll_write_some(
+        &mut self,
+        cx: &mut Context<'_>,
+        vectored: bool,
+    ) -> Poll<io::Result<Option<usize>>> {
+        let io = Pin::new(&mut self.io);
+        if vectored {
+            let mut pieces: [&[u8]; MAX_SLICES] = [&[]; MAX_SLICES];
+            let n = self.conn.poll_transmit_vectored(&mut pieces);
+            if n == 0 {
+                return Poll::Ready(Ok(None));
             }
-            Due::KeepaliveTimeout => {
-                if self.close_info.is_none() {
-                    self.terminal.get_or_insert(Error::KeepaliveTimeout);
-                }
-                // Say why if the transport still takes bytes, then stop waiting for the peer.
-                if self
-                    .conn
-                    .close(CloseCode::INTERNAL_ERROR, "keepalive timeout")
-                    .is_ok()
-                {
-                    self.write_out(cx);
-                }
-                self.abort();
-            }
-            Due::Close => self.abort(),
+            let slices = pieces.map(IoSlice::new);
+            return io.poll_write_vectored(cx, &slices[..n]).map_ok(Some);
         }
+        let front = self.conn.poll_transmit();
+        if front.is_empty() {
+            return Poll::Ready(Ok(None));
+        }
+        if front.len() >= COALESCE_BELOW {
+            return io.poll_write(cx, front).map_ok(Some);
+        }
+        let mut pieces: [&[u8]; MAX_SLICES] = [&[]; MAX_SLICES];
+        let n = self.conn.poll_transmit_vectored(&mut pieces);
+        let mut storage = [0u8; COALESCE_BELOW * 2];
+        let mut len = 0;
+        for piece in &pieces[..n] {
+            let take = piece.len().min(storage.len() - len);
+            storage[len..len + take].copy_from_slice(&piece[..take]);
+            len += take;
+            if len == storage.len() {
+                break;
+            }
+        }
+        io.poll_write(cx, &storage[..len]).map_ok(Some)
     }
 
-    /// Ends the connection now: the core drops what is unsent and asks to close the transport.
-    fn abort(&mut self) {
-        self.timed_out = true;
-        self.conn.handle_close_timeout();
-        self.notify();
-    }
-
+    /// The transport failed: the core gives up, and nothing more is written.
     fn fail(&mut self, error: io::Error) {
         self.failed = Some(error.kind());
         if self.close_info.is_none() {
             self.terminal.get_or_insert(Error::Io(error));
         }
-        self.timer.stop();
-        self.conn.handle_close_timeout();
+        self.conn.abort();
         self.notify();
     }
 
     fn on_closed(&mut self, info: CloseInfo) {
         if self.terminal.is_none() {
-            self.terminal = match info.error {
-                Some(e) => Some(Error::Protocol(e)),
-                None if !info.clean => Some(Error::AbnormalClosure),
-                None => None,
+            self.terminal = match (info.error, info.aborted) {
+                (Some(e), _) => Some(Error::Protocol(e)),
+                (None, Some(AbortReason::KeepaliveTimeout)) => Some(Error::KeepaliveTimeout),
+                (None, _) if !info.clean => Some(Error::AbnormalClosure),
+                (None, _) => None,
             };
         }
         self.close_info = Some(info);
         self.notify();
     }
 
-    /// The transport is finished with: failed, timed out, or shut down with the peer's EOF
-    /// read (RFC 6455 §7.1.1: the server closes first, then waits; the client waits first).
+    /// The transport is finished with: failed, aborted, or closed (RFC 6455 §7.1.1: the
+    /// server half-closes first, then waits for the client's EOF; the client waits first).
     fn transport_done(&self) -> bool {
-        self.failed.is_some() || self.timed_out || (self.shut_down && self.read_eof)
+        self.failed.is_some()
+            || self.transport == Some(Action::Abort)
+            || (self.transport == Some(Action::Close) && self.shut_down)
     }
 
     fn can_read(&self) -> bool {
         !self.read_eof
             && self.failed.is_none()
-            && !self.timed_out
-            && self.replies_queued <= self.write_buffer_size
+            && self.transport != Some(Action::Abort)
+            && self.conn.wants_read()
+    }
+
+    /// Feeds received bytes to the core, keeping what it does not take yet, then tells it the
+    /// time (silence is measured from the last byte heard).
+    fn receive(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        // A protocol error is reported through `Event::Closed`; after a close, the bytes are
+        // read only to reach EOF and are ignored.
+        if let Ok(taken) = self.conn.receive_data(data)
+            && taken < data.len()
+        {
+            self.unread.extend_from_slice(&data[taken..]);
+        }
+        self.conn.handle_timeout(self.clock.now());
     }
 
     /// One read into the core.
@@ -411,12 +424,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 self.read_eof = true;
                 self.conn.receive_eof();
             }
-            Ok(()) => {
-                self.timer.heard();
-                // A protocol error is reported through `Event::Closed`; after a close, the
-                // bytes are read only to reach EOF and are ignored.
-                let _ = self.conn.receive_data(buf.filled());
-            }
+            Ok(()) => self.receive(buf.filled()),
             Err(e) => self.fail(e),
         }
         Poll::Ready(())

@@ -46,7 +46,7 @@
 //!   as the connection (receiving on one, sending on the other), no lock held across an
 //!   await; the read half sends the automatic pongs and the close reply itself.
 //! - **Time**: keepalive pings and their timeout, the close timeout.
-//! - **Backpressure**: at most [`Config::write_buffer_size`] bytes queued (plus the message
+//! - **Backpressure**: at most [`Config::with_write_buffer_size`] bytes queued (plus the message
 //!   being queued); `send` waits beyond it, and reading pauses if the core's own replies
 //!   (pongs) back up that far. Queued frames go out in one write per batch.
 //!

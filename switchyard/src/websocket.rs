@@ -85,18 +85,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             Role::Server => Connection::server(config.limits),
             Role::Client => Connection::client(config.limits, OsMasks::new()),
         };
-        WebSocket::from_parts(io, conn, config, leftover, None)
+        WebSocket::from_parts(io, conn, leftover, None)
     }
 
     pub(crate) fn from_parts(
         io: S,
         conn: Connection,
-        config: &Config,
         leftover: &[u8],
         protocol: Option<Box<str>>,
     ) -> WebSocket<S> {
         WebSocket {
-            driver: Driver::new(io, conn, config, leftover, protocol),
+            driver: Driver::new(io, conn, leftover, protocol),
         }
     }
 }

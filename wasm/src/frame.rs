@@ -99,7 +99,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded<'_>, Failure> {
         apply_mask(&mut payload, key, 0);
     }
     let close = if header.opcode == OpCode::CLOSE {
-        let frame = CloseFrame::parse(&payload).map_err(Failure::Protocol)?;
+        let frame = CloseFrame::parse(&payload).map_err(|e| Failure::Protocol(e.into()))?;
         Some((frame.code, frame.reason.to_string()))
     } else {
         None

@@ -26,10 +26,10 @@ impl Utf8Bytes {
     /// The text.
     ///
     /// The core forbids `unsafe`, so this re-checks the bytes (with SIMD, gigabytes per
-    /// second) instead of trusting them unchecked; the check cannot fail, as only validated
-    /// bytes are ever wrapped.
+    /// second) instead of trusting them unchecked. The check cannot fail, as only validated
+    /// bytes are ever wrapped; if it ever did, that is a bug to hear about, not to hide.
     pub fn as_str(&self) -> &str {
-        simdutf8::basic::from_utf8(&self.0).unwrap_or_default()
+        simdutf8::basic::from_utf8(&self.0).expect("Utf8Bytes holds only validated UTF-8")
     }
 
     /// The bytes.
@@ -113,15 +113,32 @@ pub enum Initiator {
     Local,
     /// The peer sent the first close frame.
     Peer,
-    /// Neither: the transport ended (EOF) or the close timer ran out first.
+    /// Neither: the transport ended (EOF) or was aborted first.
     Transport,
+}
+
+/// Why a connection was given up without finishing its closing handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AbortReason {
+    /// The caller asked ([`Connection::abort`](super::Connection::abort)): the transport
+    /// failed, or the application would not wait.
+    Requested,
+    /// The peer sent nothing within the keepalive timeout after our ping.
+    KeepaliveTimeout,
+    /// The closing handshake did not finish within the close timeout.
+    CloseTimeout,
+    /// The mask source had no key (§10.3: fail closed).
+    MaskUnavailable,
 }
 
 /// How the connection ended: the last event a connection delivers.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CloseInfo {
     /// The peer's close code once close frames were exchanged; the code we sent when we failed
-    /// the connection; [`CloseCode::ABNORMAL`] (1006) when no close frame arrived (§7.1.5).
+    /// the connection; [`CloseCode::ABNORMAL`] (1006) when it ended without either (EOF, an
+    /// abort, §7.1.5).
     pub code: CloseCode,
     /// The close reason.
     pub reason: String,
@@ -131,6 +148,8 @@ pub struct CloseInfo {
     pub clean: bool,
     /// The protocol error that failed the connection, if one did.
     pub error: Option<ProtocolError>,
+    /// Why the connection was given up, if it was aborted before it ended otherwise.
+    pub aborted: Option<AbortReason>,
 }
 
 /// An output of the connection for the application.

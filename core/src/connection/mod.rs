@@ -4,53 +4,88 @@
 //!
 //! Inputs:
 //! - [`receive_data`](Connection::receive_data): bytes read from the transport, in any split.
+//!   It returns how many it took: it stops early while [`Limits::max_queued_events`] events
+//!   wait to be polled; feed the rest after polling them.
 //! - [`receive_eof`](Connection::receive_eof): the transport reached end of file.
-//! - `send_*`, [`close`](Connection::close): what the application wants to send.
-//! - [`handle_close_timeout`](Connection::handle_close_timeout): the close timer ran out.
+//! - `send_*`, [`close`](Connection::close), [`fail`](Connection::fail): what the application
+//!   wants to send, or that it ends the connection.
+//! - [`abort`](Connection::abort): the transport failed, or the application gives up now.
+//! - [`handle_timeout`](Connection::handle_timeout): the time, when
+//!   [`poll_timeout`](Connection::poll_timeout) says, and after each batch of received bytes.
 //!
 //! Outputs, drained by the caller after each input:
 //! - [`poll_event`](Connection::poll_event): messages, pings, pongs, then one
 //!   [`Event::Closed`], after which nothing else is delivered.
 //! - [`poll_transmit`](Connection::poll_transmit) then
 //!   [`consume_transmit`](Connection::consume_transmit): bytes to write, in order.
-//! - [`poll_action`](Connection::poll_action), after writing: [`Action::StartCloseTimer`]
-//!   once closing begins, [`Action::CloseTransport`] once the transport should go.
+//! - [`poll_action`](Connection::poll_action), after writing: what to do with the transport
+//!   ([`Action::HalfClose`], [`Action::Close`], [`Action::Abort`]).
+//! - [`poll_timeout`](Connection::poll_timeout): when to call `handle_timeout` next.
+//! - [`wants_read`](Connection::wants_read): false while automatic replies back up; stop
+//!   reading until the output drains.
 //!
 //! # Theory of operation
 //!
-//! Receiving is a loop over two states: reading a header (at most 14 bytes, kept in a small
-//! array when split across reads) and reading a payload. Payload bytes are unmasked straight
-//! into the message buffer as they arrive (the only copy), text is validated as it lands, and
-//! every limit is checked from the header, before its payload is buffered. Control frames are
-//! collected in a fixed 125-byte array. Nothing is reserved from a declared length.
+//! The connection is in one of four states (a private `State` enum), and every change
+//! happens in one method, `Connection::transition`:
 //!
-//! Closing is a few flags: `close_sent`, `close_received`, and `error` (failed). A peer's
-//! close or a protocol error ends delivery at once and queues one [`Event::Closed`] behind
-//! the events before it; our close frame (the echo of the peer's code, or the error's code)
-//! is owed until the application polls that `Closed` event, so answers to earlier messages
-//! go out first. A protocol error is returned by every later `receive_data` (sticky). All
-//! transitions happen in [`Connection::on_close_frame`], [`Connection::fail`],
-//! [`Connection::finish`] and [`Connection::poll_event`].
+//! - **Open**: messages flow both ways.
+//! - **CloseSent**: the application closed; our close frame is queued and the peer's
+//!   messages are still delivered until its close frame arrives.
+//! - **Ending**: receiving is over — the peer's close frame, a protocol error, the
+//!   application's `fail`, EOF, or an abort. One [`Event::Closed`] is queued behind the events
+//!   before it. Our close frame, if still owed (echoing the peer's code, or carrying the
+//!   error's), is queued only when the application polls that `Closed`, so an application that
+//!   answers each message as it polls it gets its answers on the wire ahead of the close.
+//! - **Closed**: the application has polled `Closed`; what remains is writing the output and
+//!   ending the transport.
 //!
-//! The transport: a server closes TCP first once close frames have passed (§7.1.1), or after
-//! failing; a client waits for the server's EOF, bounded by the close timer.
+//! [`is_open`](Connection::is_open) (messages may be sent) holds in Open, and in Ending while
+//! our close frame has not been sent; [`is_closed`](Connection::is_closed) holds in Closed
+//! only, so the two never hold together. A protocol error is returned by every later
+//! `receive_data` (sticky).
+//!
+//! Receiving is staged: frame decoding (a loop over reading a header, at most 14 bytes kept in
+//! a small array when split across reads, and reading a payload) → the extension stage
+//! ([`crate::extension`]) → UTF-8 validation → message assembly. On the identity path (no
+//! extension bits on the message) payload bytes are unmasked straight into the message buffer
+//! as they arrive (the only copy), text is validated as it lands, and every limit is checked
+//! from the header, before its payload is buffered; an extension's output is bounded by
+//! `max_message_size` as it is produced. Control frames are
+//! collected in a fixed 125-byte array. Nothing is reserved from a declared length, and a
+//! buffer that grew past [`Limits::max_retained_buffer`] is released once drained.
+//!
+//! Time: once closing begins, the close timer bounds it ([`Limits::close_timeout`], then
+//! [`Action::Abort`]). While open, silence ([`Limits::keepalive_interval`]) sends a ping, and
+//! silence after it ([`Limits::keepalive_timeout`]) fails the connection with 1011 and aborts.
+//!
+//! The transport: once the output is written, a server half-closes first after close frames
+//! have passed (§7.1.1); either role half-closes after failing; the transport closes at the
+//! peer's EOF; an abort drops it at once.
 
 mod message;
+mod output;
 mod receive;
+mod send;
+mod state;
+mod timer;
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
-use alloc::string::String;
-use bytes::{Buf, BytesMut};
 use core::fmt;
 
-pub use message::{CloseInfo, DataKind, Event, Initiator, Message, Utf8Bytes};
+pub use message::{AbortReason, CloseInfo, DataKind, Event, Initiator, Message, Utf8Bytes};
+pub use send::SendError;
+pub use timer::Instant;
 
-use crate::close::{CloseCode, CloseFrame, truncate_reason};
-use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode, ProtocolError};
+use crate::extension::Extension;
+use crate::frame::ProtocolError;
 use crate::limits::Limits;
 use crate::utf8::Utf8Validator;
+use output::Output;
 use receive::Receiver;
+use state::{End, Input, Reply, State};
+use timer::Timer;
 
 /// Which end of the connection this is. It decides the masking direction (§5.1) and who
 /// closes the transport first (§7.1.1).
@@ -66,13 +101,15 @@ pub enum Role {
 /// a strong source of entropy; the core has no RNG, so the caller provides one. There is
 /// deliberately no default.
 pub trait MaskSource: Send {
-    /// The key for the next frame.
-    fn next_mask(&mut self) -> [u8; 4];
+    /// The key for the next frame, or `None` if no unpredictable key can be had: the send is
+    /// then refused and the connection aborted, since not even a close frame may go out with
+    /// a predictable key (fail closed, §10.3).
+    fn next_mask(&mut self) -> Option<[u8; 4]>;
 }
 
 impl<F: FnMut() -> [u8; 4] + Send> MaskSource for F {
-    fn next_mask(&mut self) -> [u8; 4] {
-        self()
+    fn next_mask(&mut self) -> Option<[u8; 4]> {
+        Some(self())
     }
 }
 
@@ -80,88 +117,59 @@ impl<F: FnMut() -> [u8; 4] + Send> MaskSource for F {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use]
 pub enum Action {
-    /// Closing has begun: start the close timer, and call
-    /// [`handle_close_timeout`](Connection::handle_close_timeout) when it runs out.
-    StartCloseTimer,
-    /// Everything is written: shut down the write side of the transport, read and discard
-    /// until EOF or the close timer, then close it.
-    CloseTransport,
+    /// Everything is written: shut down the write side (TCP FIN, HTTP/2 END_STREAM), and keep
+    /// reading, discarding, until EOF ([`Action::Close`] follows) or the close timeout.
+    HalfClose,
+    /// Everything is written and nothing more will be read: shut down and close the transport.
+    Close,
+    /// Give up now (TCP RST, HTTP/2 RST_STREAM): close the transport without waiting for
+    /// anything. Bytes still queued are dropped once this is polled; write them only if the
+    /// transport takes them at once.
+    Abort,
 }
 
-/// An application command the connection refused. The connection is unchanged.
+/// What has been asked of the transport so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SendError {
-    /// A close frame was already sent or received, or the connection failed: no more
-    /// messages may be sent (§5.5.1).
-    Closed,
-    /// A control payload over 125 bytes (§5.5).
-    ControlPayloadTooLong,
-    /// A close code that may not be sent (§7.4).
-    InvalidCloseCode(CloseCode),
-    /// A whole message while a fragmented one is being sent (§5.4: no interleaving).
-    FragmentInProgress,
-    /// A fragment of the other kind than the message in progress.
-    FragmentKindMismatch,
-    /// Text fragments that are not UTF-8.
-    InvalidUtf8,
+enum Transport {
+    Open,
+    HalfClosed,
+    Finished,
 }
-
-impl fmt::Display for SendError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SendError::Closed => f.write_str("the connection is closing or closed"),
-            SendError::ControlPayloadTooLong => f.write_str("control payload over 125 bytes"),
-            SendError::InvalidCloseCode(code) => write!(f, "close code {code} may not be sent"),
-            SendError::FragmentInProgress => f.write_str("a fragmented message is being sent"),
-            SendError::FragmentKindMismatch => {
-                f.write_str("fragment kind differs from its message")
-            }
-            SendError::InvalidUtf8 => f.write_str("text fragments are not UTF-8"),
-        }
-    }
-}
-
-#[cfg(feature = "std")]
-impl std::error::Error for SendError {}
 
 /// One WebSocket connection after the handshake. See the [module docs](self).
 pub struct Connection {
     role: Role,
     limits: Limits,
     masks: Option<Box<dyn MaskSource>>,
+    /// The negotiated extension; `None` is the identity stage.
+    extension: Option<Box<dyn Extension>>,
+    state: State,
     rx: Receiver,
     events: VecDeque<Event>,
-    out: BytesMut,
-    /// The pong owed for the latest ping while `out` is over `pong_backlog`: a ping flood
+    out: Output,
+    /// Bytes of automatic replies (pongs) queued since `out` was last empty.
+    replies: usize,
+    /// The last write took only part of the output: the transport was full.
+    write_stalled: bool,
+    /// The pong owed for the latest ping once replies passed `write_buffer_size`: a ping flood
     /// owes one pong (§5.5.3 allows answering only the most recent ping).
     pong: Option<([u8; 125], u8)>,
     /// The kind of the outgoing fragmented message, and its UTF-8 state.
     sending: Option<(DataKind, Utf8Validator)>,
-    close_sent: bool,
-    close_received: bool,
-    error: Option<ProtocolError>,
-    /// `Event::Closed` has been queued: nothing more is received.
-    finished: bool,
-    /// `Event::Closed` has been polled: the application has seen everything before it.
-    delivered: bool,
-    /// Our close frame, owed but held until the application has polled the events before
-    /// the close (see [`Connection::poll_event`]).
-    owed_close: Option<(CloseCode, &'static str)>,
+    /// The protocol error that failed the connection, returned by every later receive.
+    failure: Option<ProtocolError>,
+    /// The peer's EOF has been received.
     eof: bool,
-    timed_out: bool,
-    timer_reported: bool,
-    transport_reported: bool,
+    transport: Transport,
+    timer: Timer,
 }
 
 impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Connection")
             .field("role", &self.role)
-            .field("close_sent", &self.close_sent)
-            .field("close_received", &self.close_received)
-            .field("error", &self.error)
-            .field("finished", &self.finished)
+            .field("state", &self.state)
+            .field("failure", &self.failure)
             .field("buffered", &self.out.len())
             .finish_non_exhaustive()
     }
@@ -183,22 +191,29 @@ impl Connection {
             role,
             limits,
             masks,
+            extension: None,
+            state: State::Open,
             rx: Receiver::new(),
             events: VecDeque::new(),
-            out: BytesMut::new(),
+            out: Output::default(),
+            replies: 0,
+            write_stalled: false,
             pong: None,
             sending: None,
-            close_sent: false,
-            close_received: false,
-            error: None,
-            finished: false,
-            delivered: false,
-            owed_close: None,
+            failure: None,
             eof: false,
-            timed_out: false,
-            timer_reported: false,
-            transport_reported: false,
+            transport: Transport::Open,
+            timer: Timer::new(),
         }
+    }
+
+    /// Runs messages through `extension` (negotiated in the handshake): received messages
+    /// whose first frame sets its RSV bits are decoded by it before UTF-8 validation and
+    /// assembly, and whole messages sent with `send_text`/`send_binary` are encoded by it.
+    /// Fragments sent with `send_fragment` go out unencoded.
+    pub fn with_extension(mut self, extension: impl Extension + 'static) -> Connection {
+        self.extension = Some(Box::new(extension));
+        self
     }
 
     /// This end's role.
@@ -211,22 +226,46 @@ impl Connection {
         &self.limits
     }
 
-    /// Whether messages may still be sent: no close frame sent, the close timer has not run
-    /// out, and [`Event::Closed`] not yet polled. Between a peer's close (or a failure) and the
+    /// Whether messages may still be sent: no close frame sent, not aborted, and
+    /// [`Event::Closed`] not yet polled. Between a peer's close (or a failure) and the
     /// application polling the `Closed` event, answers to the messages before it may still be
-    /// sent.
+    /// sent. Never true together with [`is_closed`](Self::is_closed).
     pub fn is_open(&self) -> bool {
-        !self.close_sent && !self.delivered && !self.timed_out
+        match self.state {
+            State::Open => true,
+            State::Ending { end, reply } => end != End::Aborted && reply != Reply::Sent,
+            State::CloseSent | State::Closed { .. } => false,
+        }
     }
 
-    /// Whether [`Event::Closed`] has been produced: nothing more will be delivered.
+    /// Whether the application has polled [`Event::Closed`]: nothing more will be delivered
+    /// and nothing more may be sent.
     pub fn is_closed(&self) -> bool {
-        self.finished
+        matches!(self.state, State::Closed { .. })
+    }
+
+    /// Events waiting for [`poll_event`](Self::poll_event).
+    pub fn pending_events(&self) -> usize {
+        self.events.len()
     }
 
     /// Bytes queued for the transport and not yet consumed: the shell's backpressure measure.
     pub fn buffered_amount(&self) -> usize {
         self.out.len()
+    }
+
+    /// Whether the caller should read from the transport: false while automatic replies
+    /// (pongs) queued since the output was last empty exceed [`Limits::write_buffer_size`],
+    /// until the output drains, so a peer that pings and never reads cannot make us queue
+    /// without bound; false too once nothing more will be received.
+    ///
+    /// The application's own output never pauses reading: both ends may be writing large
+    /// messages at once (an echo), and pausing reads then would deadlock them.
+    pub fn wants_read(&self) -> bool {
+        !self.eof
+            && self.transport != Transport::Finished
+            && self.pong.is_none()
+            && self.replies <= self.limits.write_buffer_size
     }
 
     /// The next event, if any.
@@ -240,273 +279,99 @@ impl Connection {
     pub fn poll_event(&mut self) -> Option<Event> {
         let event = self.events.pop_front()?;
         if matches!(event, Event::Closed(_)) {
-            self.delivered = true;
-            if let Some((code, reason)) = self.owed_close.take()
-                && !self.close_sent
-            {
-                self.queue_close(code, reason);
-            }
+            self.transition(Input::ClosedPolled);
+        }
+        if self.events.is_empty() && self.events.capacity() > RETAINED_EVENTS {
+            self.events = VecDeque::new();
         }
         Some(event)
     }
 
-    /// The bytes to write next (possibly empty). Call
-    /// [`consume_transmit`](Self::consume_transmit) with how many were written.
+    /// The next contiguous bytes to write (empty when nothing waits). Call
+    /// [`consume_transmit`](Self::consume_transmit) with how many were written, and again
+    /// until it is empty: a payload sent by reference is a piece of its own, so this may be
+    /// less than [`buffered_amount`](Self::buffered_amount).
     #[must_use]
     pub fn poll_transmit(&mut self) -> &[u8] {
+        self.flush_pong();
+        self.out.front()
+    }
+
+    /// The next pieces to write, for one vectored write: fills `dst` in order and returns how
+    /// many it filled. Call [`consume_transmit`](Self::consume_transmit) with how many bytes
+    /// were written.
+    #[must_use]
+    pub fn poll_transmit_vectored<'a>(&'a mut self, dst: &mut [&'a [u8]]) -> usize {
+        self.flush_pong();
+        self.out.gather(dst)
+    }
+
+    /// The coalesced pong joins the output when the caller asks for bytes; it counts as a
+    /// reply until written.
+    fn flush_pong(&mut self) {
         if let Some((payload, len)) = self.pong.take() {
-            self.queue_frame(OpCode::PONG, true, &payload[..usize::from(len)]);
+            self.queue_reply(&payload[..usize::from(len)]);
         }
-        &self.out
     }
 
     /// Marks `n` bytes from [`poll_transmit`](Self::poll_transmit) as written.
+    ///
+    /// Writing again after the transport was full shows the peer is reading, which counts as
+    /// hearing from it: a peer busy reading a long transfer is not given up for silence.
     pub fn consume_transmit(&mut self, n: usize) {
-        self.out.advance(n.min(self.out.len()));
+        let n = n.min(self.out.len());
+        if n > 0 && self.write_stalled {
+            self.timer.heard();
+        }
+        self.out.consume(n);
+        self.write_stalled = !self.out.is_empty();
+        if self.out.is_empty() {
+            self.replies = 0;
+            self.out.release_if_drained(self.limits.max_retained_buffer);
+        }
     }
 
-    /// What the transport should do now, if anything. Each action is returned once.
+    /// What the transport should do now, if anything. Each action is returned once, in the
+    /// order [`Action::HalfClose`], then [`Action::Close`] or [`Action::Abort`].
     #[must_use]
     pub fn poll_action(&mut self) -> Option<Action> {
-        if self.close_sent && !self.timer_reported && !self.transport_reported {
-            self.timer_reported = true;
-            return Some(Action::StartCloseTimer);
-        }
-        if self.transport_reported {
+        if self.transport == Transport::Finished {
             return None;
         }
-        let drained = self.out.is_empty() && self.pong.is_none() && self.owed_close.is_none();
-        let done = self.timed_out
-            || (drained
-                && (self.eof
-                    || self.error.is_some()
-                    // RFC 6455 §7.1.1: the server closes the TCP connection first.
-                    || (self.role == Role::Server && self.close_sent && self.close_received)));
-        if done {
-            self.transport_reported = true;
-            return Some(Action::CloseTransport);
+        let end = self.state.end()?;
+        if end == End::Aborted {
+            self.transport = Transport::Finished;
+            self.out.clear();
+            self.pong = None;
+            return Some(Action::Abort);
+        }
+        let owed = matches!(
+            self.state,
+            State::Ending {
+                reply: Reply::Owed(..),
+                ..
+            }
+        );
+        if !self.out.is_empty() || self.pong.is_some() || owed {
+            return None;
+        }
+        if self.eof {
+            self.transport = Transport::Finished;
+            return Some(Action::Close);
+        }
+        // RFC 6455 §7.1.1: the server closes the TCP connection first; §7.1.7: failing closes it.
+        let half_close = end == End::Failed || (end == End::Handshake && self.role == Role::Server);
+        if half_close && self.transport == Transport::Open {
+            self.transport = Transport::HalfClosed;
+            return Some(Action::HalfClose);
         }
         None
     }
 
-    /// The close timer ran out: the connection ends abnormally if it had not ended, and the
-    /// transport should close without waiting for unsent bytes.
-    pub fn handle_close_timeout(&mut self) {
-        self.timed_out = true;
-        self.out.clear();
-        self.pong = None;
-        self.owed_close = None;
-        let initiator = if self.close_sent {
-            Initiator::Local
-        } else {
-            Initiator::Transport
-        };
-        self.finish(CloseCode::ABNORMAL, String::new(), initiator, false, None);
-    }
-
-    /// Sends a text message.
-    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
-        self.check_whole_message()?;
-        self.queue_frame(OpCode::TEXT, true, text.as_bytes());
-        Ok(())
-    }
-
-    /// Sends a binary message.
-    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
-        self.check_whole_message()?;
-        self.queue_frame(OpCode::BINARY, true, data);
-        Ok(())
-    }
-
-    /// Sends one fragment of a message (§5.4); `fin` ends the message. The first fragment
-    /// starts the message with `kind`; later ones must name the same kind. Text fragments
-    /// must together be UTF-8, which is checked as they go. Control frames may be sent between
-    /// fragments.
-    pub fn send_fragment(
-        &mut self,
-        kind: DataKind,
-        data: &[u8],
-        fin: bool,
-    ) -> Result<(), SendError> {
-        if !self.is_open() {
-            return Err(SendError::Closed);
-        }
-        let (opcode, mut utf8) = match self.sending.take() {
-            None => (data_opcode(kind), Utf8Validator::new()),
-            Some((k, utf8)) if k == kind => (OpCode::CONTINUATION, utf8),
-            Some(other) => {
-                self.sending = Some(other);
-                return Err(SendError::FragmentKindMismatch);
-            }
-        };
-        if kind == DataKind::Text {
-            let checked = utf8
-                .feed(data)
-                .and_then(|()| if fin { utf8.finish() } else { Ok(()) });
-            if checked.is_err() {
-                // Refused: the message stays open as it was.
-                if opcode == OpCode::CONTINUATION {
-                    self.sending = Some((kind, utf8));
-                }
-                return Err(SendError::InvalidUtf8);
-            }
-        }
-        self.queue_frame(opcode, fin, data);
-        if !fin {
-            self.sending = Some((kind, utf8));
-        }
-        Ok(())
-    }
-
-    /// Sends a ping (payload at most 125 bytes).
-    pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
-        self.send_control(OpCode::PING, payload)
-    }
-
-    /// Sends an unsolicited pong (payload at most 125 bytes), e.g. as a heartbeat (§5.5.3).
-    pub fn send_pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
-        self.send_control(OpCode::PONG, payload)
-    }
-
-    /// Starts the closing handshake (§7.1.2): queues a close frame after everything already
-    /// queued. `code` must be sendable, or [`CloseCode::NO_STATUS`] for an empty close frame;
-    /// `reason` is cut to 123 bytes on a character boundary.
-    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
-        if !self.is_open() {
-            return Err(SendError::Closed);
-        }
-        if !code.is_sendable() && code != CloseCode::NO_STATUS {
-            return Err(SendError::InvalidCloseCode(code));
-        }
-        self.queue_close(code, reason);
-        Ok(())
-    }
-
-    fn check_whole_message(&self) -> Result<(), SendError> {
-        if !self.is_open() {
-            return Err(SendError::Closed);
-        }
-        if self.sending.is_some() {
-            return Err(SendError::FragmentInProgress);
-        }
-        Ok(())
-    }
-
-    fn send_control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
-        if !self.is_open() {
-            return Err(SendError::Closed);
-        }
-        if payload.len() as u64 > MAX_CONTROL_PAYLOAD {
-            return Err(SendError::ControlPayloadTooLong);
-        }
-        self.queue_frame(opcode, true, payload);
-        Ok(())
-    }
-
-    /// Answers a ping: straight into the output while it is short, else into the single
-    /// coalescing slot (replacing an older, now obsolete pong, which keeps pongs in order).
-    fn queue_pong(&mut self, payload: &[u8]) {
-        if self.pong.is_none() && self.out.len() < self.limits.pong_backlog {
-            self.queue_frame(OpCode::PONG, true, payload);
-        } else {
-            let mut slot = [0u8; 125];
-            slot[..payload.len()].copy_from_slice(payload);
-            self.pong = Some((slot, payload.len() as u8));
-        }
-    }
-
-    /// Queues our close frame; closing has begun. The owed pong goes first.
-    fn queue_close(&mut self, code: CloseCode, reason: &str) {
-        if let Some((payload, len)) = self.pong.take() {
-            self.queue_frame(OpCode::PONG, true, &payload[..usize::from(len)]);
-        }
-        let mut payload = [0u8; 125];
-        let len = CloseFrame {
-            code,
-            reason: truncate_reason(reason),
-        }
-        .encode(&mut payload);
-        self.queue_frame(OpCode::CLOSE, true, &payload[..len]);
-        self.close_sent = true;
-    }
-
-    /// Encodes one frame into the output, masked with a fresh key on the client side.
-    fn queue_frame(&mut self, opcode: OpCode, fin: bool, payload: &[u8]) {
-        let mask = self.masks.as_mut().map(|m| m.next_mask());
-        let header = FrameHeader {
-            fin,
-            rsv: 0,
-            opcode,
-            mask,
-            payload_len: 0,
-        };
-        self.out.reserve(MAX_HEADER_LEN + payload.len());
-        // A slice is at most isize::MAX bytes and `rsv` is 0: the frame always encodes.
-        let written = header.write_frame(payload, &mut self.out);
-        debug_assert!(written.is_ok());
-    }
-
-    /// A close frame arrived (§5.5.1): answer it, stop delivering, report the close.
-    fn on_close_frame(&mut self, code: CloseCode, reason: &str) {
-        self.close_received = true;
-        let initiator = if self.close_sent {
-            Initiator::Local
-        } else {
-            Initiator::Peer
-        };
-        if !self.close_sent {
-            // §5.5.1: "the endpoint typically echos the status code it received". The
-            // echo is owed until the application has polled what came before the close.
-            self.owed_close = Some((code, ""));
-        }
-        self.finish(code, String::from(reason), initiator, true, None);
-    }
-
-    /// Fails the connection (§7.1.7): queue a close with the error's code, deliver nothing
-    /// more, and keep the error for every later call.
-    fn fail(&mut self, error: ProtocolError) -> ProtocolError {
-        self.error = Some(error);
-        self.rx.discard();
-        if !self.close_sent {
-            self.owed_close = Some((error.close_code(), error.reason()));
-        }
-        self.finish(
-            error.close_code(),
-            String::from(error.reason()),
-            Initiator::Local,
-            false,
-            Some(error),
-        );
-        error
-    }
-
-    /// Queues the one `Event::Closed`.
-    fn finish(
-        &mut self,
-        code: CloseCode,
-        reason: String,
-        initiator: Initiator,
-        clean: bool,
-        error: Option<ProtocolError>,
-    ) {
-        if self.finished {
-            return;
-        }
-        self.finished = true;
-        self.rx.discard();
-        self.events.push_back(Event::Closed(CloseInfo {
-            code,
-            reason,
-            initiator,
-            clean,
-            error,
-        }));
+    fn transport_finished(&self) -> bool {
+        self.transport == Transport::Finished
     }
 }
 
-fn data_opcode(kind: DataKind) -> OpCode {
-    match kind {
-        DataKind::Text => OpCode::TEXT,
-        DataKind::Binary => OpCode::BINARY,
-    }
-}
+/// Event-queue capacity kept once the queue empties; a burst's larger queue is released.
+const RETAINED_EVENTS: usize = 32;

@@ -1,11 +1,12 @@
 //! The receive half of the state machine: frames in, events out.
 
-use alloc::string::String;
 use bytes::{Bytes, BytesMut};
 
-use super::{Connection, DataKind, Event, Initiator, Message, Role, Utf8Bytes};
+use super::state::Input;
+use super::{Connection, DataKind, Event, Message, Role, Utf8Bytes};
 use crate::Parsed;
-use crate::close::{CloseCode, CloseFrame};
+use crate::close::CloseFrame;
+use crate::extension::ExtensionError;
 use crate::frame::mask::apply_mask;
 use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, ProtocolError};
 use crate::utf8::Utf8Validator;
@@ -22,15 +23,28 @@ struct Frame {
     offset: usize,
 }
 
+/// The data message being assembled.
+#[derive(Debug, Clone, Copy)]
+struct Assembly {
+    kind: DataKind,
+    /// Frames so far, bounded by `max_fragments`.
+    frames: u32,
+    /// The first frame's RSV bits: non-zero sends the payload through the extension stage.
+    rsv: u8,
+}
+
 /// Decoding state, all of it bounded: a partial header, the frame in progress, the message
-/// being assembled (bounded by `max_message_size`), and a control payload (125 bytes).
+/// being assembled (bounded by `max_message_size`), a control payload (125 bytes), and, for
+/// an extension's messages only, the current piece of raw payload (one `receive_data` input
+/// at most).
 pub(super) struct Receiver {
     header: [u8; MAX_HEADER_LEN],
     header_len: usize,
     frame: Option<Frame>,
-    /// The data message in progress and its frame count.
-    message: Option<(DataKind, u32)>,
+    message: Option<Assembly>,
     buf: BytesMut,
+    /// An extension message's raw payload piece, unmasked here before the stage decodes it.
+    raw: BytesMut,
     utf8: Utf8Validator,
     control: [u8; 125],
     control_len: usize,
@@ -44,6 +58,7 @@ impl Receiver {
             frame: None,
             message: None,
             buf: BytesMut::new(),
+            raw: BytesMut::new(),
             utf8: Utf8Validator::new(),
             control: [0; 125],
             control_len: 0,
@@ -55,6 +70,7 @@ impl Receiver {
         self.message = None;
         self.frame = None;
         self.buf = BytesMut::new();
+        self.raw = BytesMut::new();
         self.utf8 = Utf8Validator::new();
     }
 
@@ -89,58 +105,71 @@ impl Receiver {
 }
 
 impl Connection {
-    /// Feeds bytes read from the transport, split anywhere.
+    /// Feeds bytes read from the transport, split anywhere, and returns how many it took.
+    ///
+    /// It takes them all unless [`Limits::max_queued_events`](crate::Limits::max_queued_events)
+    /// events wait to be polled: then it stops, and the rest is fed again after polling. Once
+    /// receiving has ended (the peer's close, EOF, an abort) bytes are taken and ignored
+    /// (§5.5.1: nothing follows a close frame).
     ///
     /// Events go to [`poll_event`](Self::poll_event), answers (pongs, the close reply) to
     /// [`poll_transmit`](Self::poll_transmit). A protocol error fails the connection: its
-    /// close frame is queued, an [`Event::Closed`] carries it, and this and every later call
+    /// close frame is owed, an [`Event::Closed`] carries it, and this and every later call
     /// return it. Messages completed before the error in the same bytes are still delivered.
-    /// Bytes after a close frame are ignored (§5.5.1).
-    pub fn receive_data(&mut self, mut data: &[u8]) -> Result<(), ProtocolError> {
-        if let Some(error) = self.error {
+    pub fn receive_data(&mut self, data: &[u8]) -> Result<usize, ProtocolError> {
+        if let Some(error) = self.failure {
             return Err(error);
         }
-        while !data.is_empty() && !self.finished {
+        if !data.is_empty() {
+            self.timer.heard();
+        }
+        let mut rest = data;
+        while !rest.is_empty() && self.state.receiving() {
+            if self.events.len() >= self.limits.max_queued_events {
+                return Ok(data.len() - rest.len());
+            }
             let used = match self.rx.frame {
-                None => match self.rx.read_header(data) {
+                None => match self.rx.read_header(rest) {
                     Ok(Some((header, used))) => {
-                        self.start_frame(header).map_err(|e| self.fail(e))?;
+                        self.start_frame(header).map_err(|e| self.fail_receive(e))?;
                         used
                     }
-                    Ok(None) => data.len(),
-                    Err(e) => return Err(self.fail(e)),
+                    Ok(None) => rest.len(),
+                    Err(e) => return Err(self.fail_receive(e)),
                 },
                 Some(frame) => {
-                    let n = data
+                    let n = rest
                         .len()
                         .min(usize::try_from(frame.remaining).unwrap_or(usize::MAX));
-                    self.frame_payload(frame, &data[..n])
-                        .map_err(|e| self.fail(e))?;
+                    self.frame_payload(frame, &rest[..n])
+                        .map_err(|e| self.fail_receive(e))?;
                     n
                 }
             };
-            data = &data[used..];
+            rest = &rest[used..];
         }
-        Ok(())
+        Ok(data.len())
     }
 
     /// The transport reached end of file. Without a close frame first this is an abnormal
     /// closure, reported as 1006 (§7.1.5) and never sent. A partial message is dropped.
     pub fn receive_eof(&mut self) {
-        self.eof = true;
-        let initiator = if self.close_sent {
-            Initiator::Local
-        } else {
-            Initiator::Transport
-        };
-        self.finish(CloseCode::ABNORMAL, String::new(), initiator, false, None);
+        self.transition(Input::Eof);
+    }
+
+    fn fail_receive(&mut self, error: ProtocolError) -> ProtocolError {
+        self.transition(Input::PeerError(error));
+        error
     }
 
     /// Checks a new frame's header against the role, the message in progress and the limits,
     /// all before any of its payload is read.
     fn start_frame(&mut self, header: FrameHeader) -> Result<(), ProtocolError> {
-        // RFC 6455 §5.2: RSV bits MUST be 0 unless an extension defines them; we negotiate none.
-        if header.rsv != 0 {
+        // RFC 6455 §5.2: RSV bits MUST be 0 unless a negotiated extension defines them, and
+        // an extension's bits mark a message by its first frame (RFC 7692 §6.1).
+        let claimed = self.extension.as_ref().map_or(0, |e| e.rsv_bits());
+        let first = matches!(header.opcode, OpCode::TEXT | OpCode::BINARY);
+        if header.rsv & !claimed != 0 || (header.rsv != 0 && !first) {
             return Err(ProtocolError::ReservedBitsSet(header.rsv));
         }
         // RFC 6455 §5.1: a server MUST close on an unmasked frame, a client on a masked one.
@@ -160,13 +189,14 @@ impl Connection {
             match (header.opcode, self.rx.message) {
                 // RFC 6455 §5.4: a continuation needs a message to continue...
                 (OpCode::CONTINUATION, None) => return Err(ProtocolError::UnexpectedContinuation),
-                (OpCode::CONTINUATION, Some((kind, frames))) => {
-                    if frames >= limits.max_fragments {
+                (OpCode::CONTINUATION, Some(mut message)) => {
+                    if message.frames >= limits.max_fragments {
                         return Err(ProtocolError::TooManyFragments {
                             max: limits.max_fragments,
                         });
                     }
-                    self.rx.message = Some((kind, frames + 1));
+                    message.frames += 1;
+                    self.rx.message = Some(message);
                 }
                 // ...and a new message must wait for the open one's final fragment.
                 (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
@@ -176,11 +206,18 @@ impl Connection {
                     } else {
                         DataKind::Binary
                     };
-                    self.rx.message = Some((kind, 1));
+                    self.rx.message = Some(Assembly {
+                        kind,
+                        frames: 1,
+                        rsv: header.rsv,
+                    });
                 }
             }
+            // The identity path's message is its payload, so its size is known from the
+            // header; an extension's is checked as the stage produces it.
             let buffered = self.rx.buf.len() as u64;
-            if buffered.saturating_add(header.payload_len) > limits.max_message_size {
+            let identity = self.rx.message.is_some_and(|m| m.rsv == 0);
+            if identity && buffered.saturating_add(header.payload_len) > limits.max_message_size {
                 return Err(ProtocolError::MessageTooLarge {
                     max: limits.max_message_size,
                 });
@@ -213,18 +250,23 @@ impl Connection {
                 apply_mask(dst, key, frame.offset);
             }
             rx.control_len += chunk.len();
-        } else {
+        } else if let Some(message) = rx.message {
             let start = rx.buf.len();
-            rx.buf.extend_from_slice(chunk);
-            let fresh = &mut rx.buf[start..];
-            if let Some(key) = frame.mask {
-                apply_mask(fresh, key, frame.offset);
+            if message.rsv == 0 {
+                // The identity path: unmasked straight into the message buffer, the only copy.
+                rx.buf.extend_from_slice(chunk);
+                if let Some(key) = frame.mask {
+                    apply_mask(&mut rx.buf[start..], key, frame.offset);
+                }
+            } else {
+                rx.raw.clear();
+                rx.raw.extend_from_slice(chunk);
+                if let Some(key) = frame.mask {
+                    apply_mask(&mut rx.raw, key, frame.offset);
+                }
+                self.decode_extension(message.rsv, false)?;
             }
-            // RFC 6455 §8.1: invalid UTF-8 fails the connection; checking each piece as it
-            // lands fails fast, mid-frame and across fragments.
-            if matches!(rx.message, Some((DataKind::Text, _))) && rx.utf8.feed(fresh).is_err() {
-                return Err(ProtocolError::InvalidUtf8);
-            }
+            self.check_utf8(message.kind, start)?;
         }
         frame.offset += chunk.len();
         frame.remaining -= chunk.len() as u64;
@@ -242,7 +284,7 @@ impl Connection {
         match frame.opcode {
             OpCode::PING => {
                 let (payload, len) = (self.rx.control, self.rx.control_len);
-                if !self.close_sent {
+                if !self.state.close_sent() {
                     // RFC 6455 §5.5.2: answer with a pong carrying the same payload.
                     self.queue_pong(&payload[..len]);
                 }
@@ -256,14 +298,25 @@ impl Connection {
             OpCode::CLOSE => {
                 let control = self.rx.control;
                 let close = CloseFrame::parse(&control[..self.rx.control_len])?;
-                self.on_close_frame(close.code, close.reason);
+                self.transition(Input::PeerClose(close.code, close.reason));
             }
             _ if frame.fin => {
-                let Some((kind, _)) = self.rx.message.take() else {
+                let Some(message) = self.rx.message.take() else {
                     return Ok(());
                 };
+                if message.rsv != 0 {
+                    let start = self.rx.buf.len();
+                    self.rx.raw = BytesMut::new();
+                    self.decode_extension(message.rsv, true)?;
+                    self.check_utf8(message.kind, start)?;
+                }
                 let payload = self.rx.buf.split().freeze();
-                let message = match kind {
+                if payload.len() + self.rx.buf.capacity() > self.limits.max_retained_buffer {
+                    // The rest of a large allocation would stay pinned by the empty buffer
+                    // after the message is dropped: let the next message start afresh.
+                    self.rx.buf = BytesMut::new();
+                }
+                let message = match message.kind {
                     DataKind::Binary => Message::Binary(payload),
                     DataKind::Text => {
                         // A character cut off by the end of the message is invalid.
@@ -277,6 +330,35 @@ impl Connection {
                 self.events.push_back(Event::Message(message));
             }
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// The extension stage (§9): decodes the raw piece into the message buffer, bounded by
+    /// `max_message_size` as it goes, so what it produces is what the limit applies to.
+    fn decode_extension(&mut self, rsv: u8, fin: bool) -> Result<(), ProtocolError> {
+        let max = self.limits.max_message_size;
+        let limit = usize::try_from(max).unwrap_or(usize::MAX);
+        let Some(extension) = self.extension.as_mut() else {
+            // Unreachable: RSV bits are accepted only when an extension claims them.
+            return Err(ProtocolError::ReservedBitsSet(rsv));
+        };
+        let decoded = extension.decode(rsv, &self.rx.raw, fin, &mut self.rx.buf, limit);
+        match decoded {
+            // RFC 6455 §7.4.1: 1009 for a message too big to process, whoever noticed.
+            Err(ExtensionError::TooLarge) => Err(ProtocolError::MessageTooLarge { max }),
+            Err(_) => Err(ProtocolError::InvalidExtensionData),
+            Ok(()) if self.rx.buf.len() > limit => Err(ProtocolError::MessageTooLarge { max }),
+            Ok(()) => Ok(()),
+        }
+    }
+
+    /// RFC 6455 §8.1: invalid UTF-8 fails the connection. Checking each piece of a text
+    /// message as it lands (after the extension stage) fails fast, mid-frame and across
+    /// fragments.
+    fn check_utf8(&mut self, kind: DataKind, start: usize) -> Result<(), ProtocolError> {
+        if kind == DataKind::Text && self.rx.utf8.feed(&self.rx.buf[start..]).is_err() {
+            return Err(ProtocolError::InvalidUtf8);
         }
         Ok(())
     }

@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use crate::close::CloseCode;
+use crate::close::{CloseCode, CloseFrameError};
 
 /// A peer broke the protocol; the connection fails with [`close_code`](Self::close_code).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -10,7 +10,8 @@ use crate::close::CloseCode;
 pub enum ProtocolError {
     /// A reserved opcode (§5.2). 1002.
     ReservedOpcode(u8),
-    /// An RSV bit set with no extension negotiated (§5.2). 1002.
+    /// An RSV bit no negotiated extension claims, or one set on a continuation or control
+    /// frame (§5.2). 1002.
     ReservedBitsSet(u8),
     /// A 64-bit payload length with the most significant bit set (§5.2). 1002.
     LengthTopBitSet,
@@ -51,6 +52,8 @@ pub enum ProtocolError {
     InvalidCloseCode(u16),
     /// A close reason that is not UTF-8 (§5.5.1). 1007.
     InvalidCloseReason,
+    /// Message data the negotiated extension could not decode (§9). 1007.
+    InvalidExtensionData,
 }
 
 impl ProtocolError {
@@ -61,9 +64,9 @@ impl ProtocolError {
                 CloseCode::TOO_BIG
             }
             ProtocolError::TooManyFragments { .. } => CloseCode::POLICY,
-            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCloseReason => {
-                CloseCode::INVALID_PAYLOAD
-            }
+            ProtocolError::InvalidUtf8
+            | ProtocolError::InvalidCloseReason
+            | ProtocolError::InvalidExtensionData => CloseCode::INVALID_PAYLOAD,
             _ => CloseCode::PROTOCOL_ERROR,
         }
     }
@@ -87,6 +90,17 @@ impl ProtocolError {
             ProtocolError::CloseFrameTooShort => "one-byte close payload",
             ProtocolError::InvalidCloseCode(_) => "invalid close code",
             ProtocolError::InvalidCloseReason => "close reason not UTF-8",
+            ProtocolError::InvalidExtensionData => "extension data does not decode",
+        }
+    }
+}
+
+impl From<CloseFrameError> for ProtocolError {
+    fn from(error: CloseFrameError) -> Self {
+        match error {
+            CloseFrameError::TooShort => ProtocolError::CloseFrameTooShort,
+            CloseFrameError::InvalidCode(code) => ProtocolError::InvalidCloseCode(code),
+            CloseFrameError::InvalidReason => ProtocolError::InvalidCloseReason,
         }
     }
 }

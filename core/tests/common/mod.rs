@@ -1,8 +1,8 @@
 //! Helpers shared by the integration tests (included with `mod common;`).
 #![allow(dead_code, unreachable_pub)]
 
-use switchyard_core::Limits;
 use switchyard_core::connection::{Action, Connection, Event};
+use switchyard_core::{Limits, ProtocolError};
 
 /// The RFC 6455 §5.7 mask key.
 pub const RFC_MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
@@ -25,14 +25,40 @@ pub fn drain_events(conn: &mut Connection) -> Vec<Event> {
     std::iter::from_fn(|| conn.poll_event()).collect()
 }
 
+/// Everything queued for the transport, piece by piece, as a shell writes it.
 pub fn drain_output(conn: &mut Connection) -> Vec<u8> {
-    let out = conn.poll_transmit().to_vec();
-    conn.consume_transmit(out.len());
-    out
+    let mut out = Vec::new();
+    loop {
+        let piece = conn.poll_transmit();
+        if piece.is_empty() {
+            return out;
+        }
+        out.extend_from_slice(piece);
+        let n = piece.len();
+        conn.consume_transmit(n);
+    }
 }
 
 pub fn drain_actions(conn: &mut Connection) -> Vec<Action> {
     std::iter::from_fn(|| conn.poll_action()).collect()
+}
+
+/// Feeds all of `bytes`, polling events into `events` only when the connection stops taking
+/// bytes because too many wait (as a shell would).
+pub fn feed(
+    conn: &mut Connection,
+    mut bytes: &[u8],
+    events: &mut Vec<Event>,
+) -> Result<(), ProtocolError> {
+    while !bytes.is_empty() {
+        let taken = conn.receive_data(bytes)?;
+        bytes = &bytes[taken..];
+        if !bytes.is_empty() {
+            assert!(conn.pending_events() > 0, "stopped with nothing to poll");
+            events.extend(drain_events(conn));
+        }
+    }
+    Ok(())
 }
 
 /// Feeds `bytes` in pieces cut at `cuts`; returns events, output and the first error.
@@ -40,15 +66,17 @@ pub fn feed_split(
     conn: &mut Connection,
     bytes: &[u8],
     cuts: &[usize],
-) -> (Vec<Event>, Vec<u8>, Option<switchyard_core::ProtocolError>) {
+) -> (Vec<Event>, Vec<u8>, Option<ProtocolError>) {
     let mut start = 0;
     let mut error = None;
+    let mut events = Vec::new();
     for &cut in cuts.iter().chain(std::iter::once(&bytes.len())) {
         let cut = cut.clamp(start, bytes.len());
-        if let Err(e) = conn.receive_data(&bytes[start..cut]) {
+        if let Err(e) = feed(conn, &bytes[start..cut], &mut events) {
             error.get_or_insert(e);
         }
         start = cut;
     }
-    (drain_events(conn), drain_output(conn), error)
+    events.extend(drain_events(conn));
+    (events, drain_output(conn), error)
 }

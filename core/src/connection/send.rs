@@ -1,0 +1,332 @@
+//! The application's commands: messages, control frames, closing, failing, aborting; and
+//! how frames are queued for the transport.
+
+use bytes::BytesMut;
+use core::fmt;
+
+use super::state::Input;
+use super::{AbortReason, Connection, DataKind, Message};
+use crate::close::{CloseCode, CloseFrame, truncate_reason};
+use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode};
+use crate::utf8::Utf8Validator;
+
+/// An application command the connection refused. The connection is unchanged, except after
+/// [`SendError::MaskUnavailable`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SendError {
+    /// A close frame was already sent, the application has seen the close, or the connection
+    /// was aborted: no more messages may be sent (§5.5.1).
+    Closed,
+    /// A control payload over 125 bytes (§5.5).
+    ControlPayloadTooLong,
+    /// A close code that may not be sent (§7.4).
+    InvalidCloseCode(CloseCode),
+    /// A whole message while a fragmented one is being sent (§5.4: no interleaving).
+    FragmentInProgress,
+    /// A fragment of the other kind than the message in progress.
+    FragmentKindMismatch,
+    /// Text fragments that are not UTF-8.
+    InvalidUtf8,
+    /// The mask source had no key: nothing was sent and the connection was aborted, since not
+    /// even a close frame can be masked (§10.3: predictable keys must not be used).
+    MaskUnavailable,
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::Closed => f.write_str("the connection is closing or closed"),
+            SendError::ControlPayloadTooLong => f.write_str("control payload over 125 bytes"),
+            SendError::InvalidCloseCode(code) => write!(f, "close code {code} may not be sent"),
+            SendError::FragmentInProgress => f.write_str("a fragmented message is being sent"),
+            SendError::FragmentKindMismatch => {
+                f.write_str("fragment kind differs from its message")
+            }
+            SendError::InvalidUtf8 => f.write_str("text fragments are not UTF-8"),
+            SendError::MaskUnavailable => {
+                f.write_str("no masking key available; the connection was aborted")
+            }
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for SendError {}
+
+/// The mask source failed; the frame was not queued.
+#[derive(Debug)]
+pub(super) struct NoMask;
+
+impl Connection {
+    /// Sends a text message.
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        self.send_copied(OpCode::TEXT, text.as_bytes())
+    }
+
+    /// Sends a binary message.
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.send_copied(OpCode::BINARY, data)
+    }
+
+    /// Sends a message taken by value. A server's payload of
+    /// [`SEND_BY_REFERENCE_MIN`](Self::SEND_BY_REFERENCE_MIN) bytes or more goes out as it is,
+    /// queued by reference behind its frame header, never copied (an echo forwards what it
+    /// received); a client masks, and an extension encodes, so they copy.
+    pub fn send_message(&mut self, message: Message) -> Result<(), SendError> {
+        let (opcode, payload) = match message {
+            Message::Text(text) => (OpCode::TEXT, text.into_bytes()),
+            Message::Binary(data) => (OpCode::BINARY, data),
+        };
+        let by_reference = self.masks.is_none()
+            && self.extension.is_none()
+            && payload.len() >= Self::SEND_BY_REFERENCE_MIN;
+        if !by_reference {
+            return self.send_copied(opcode, &payload);
+        }
+        self.check_whole_message()?;
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let Ok(head_len) = FrameHeader::new(opcode, payload.len() as u64).encode(&mut head) else {
+            // Unencodable only past 2^63 bytes, which no `Bytes` holds: the copy path refuses
+            // it the same way.
+            return self.send_copied(opcode, &payload);
+        };
+        self.out.tail().extend_from_slice(&head[..head_len]);
+        self.out.push_shared(payload);
+        Ok(())
+    }
+
+    /// Payloads at least this long are sent by reference by
+    /// [`send_message`](Self::send_message): below it, a copy costs less than a piece of its
+    /// own in the output (one more slice in each vectored write).
+    pub const SEND_BY_REFERENCE_MIN: usize = 4096;
+
+    /// A whole message, copied into the output through the extension stage if one was
+    /// negotiated: it may encode the payload and mark the frame with its RSV bits (§9).
+    fn send_copied(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
+        self.check_whole_message()?;
+        let Some(extension) = self.extension.as_mut() else {
+            return self.send_frame(opcode, true, 0, payload);
+        };
+        let mut encoded = BytesMut::new();
+        let rsv = extension.encode(payload, &mut encoded) & extension.rsv_bits();
+        self.send_frame(opcode, true, rsv, &encoded)
+    }
+
+    /// Sends one fragment of a message (§5.4); `fin` ends the message. The first fragment
+    /// starts the message with `kind`; later ones must name the same kind. Text fragments
+    /// must together be UTF-8, which is checked as they go. Control frames may be sent between
+    /// fragments.
+    pub fn send_fragment(
+        &mut self,
+        kind: DataKind,
+        data: &[u8],
+        fin: bool,
+    ) -> Result<(), SendError> {
+        if !self.is_open() {
+            return Err(SendError::Closed);
+        }
+        let (opcode, mut utf8) = match self.sending.take() {
+            None => (data_opcode(kind), Utf8Validator::new()),
+            Some((k, utf8)) if k == kind => (OpCode::CONTINUATION, utf8),
+            Some(other) => {
+                self.sending = Some(other);
+                return Err(SendError::FragmentKindMismatch);
+            }
+        };
+        if kind == DataKind::Text {
+            let checked = utf8
+                .feed(data)
+                .and_then(|()| if fin { utf8.finish() } else { Ok(()) });
+            if checked.is_err() {
+                // Refused: the message stays open as it was.
+                if opcode == OpCode::CONTINUATION {
+                    self.sending = Some((kind, utf8));
+                }
+                return Err(SendError::InvalidUtf8);
+            }
+        }
+        self.send_frame(opcode, fin, 0, data)?;
+        if !fin {
+            self.sending = Some((kind, utf8));
+        }
+        Ok(())
+    }
+
+    /// Sends a ping (payload at most 125 bytes).
+    pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.send_control(OpCode::PING, payload)
+    }
+
+    /// Sends an unsolicited pong (payload at most 125 bytes), e.g. as a heartbeat (§5.5.3).
+    pub fn send_pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.send_control(OpCode::PONG, payload)
+    }
+
+    /// Starts the closing handshake (§7.1.2): queues a close frame after everything already
+    /// queued, and keeps delivering the peer's messages until its close frame arrives. `code`
+    /// must be sendable, or [`CloseCode::NO_STATUS`] for an empty close frame; `reason` is cut
+    /// to 123 bytes on a character boundary.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        self.check_close(code)?;
+        self.transition(Input::Close(code, reason));
+        self.check_not_aborted()
+    }
+
+    /// Fails the connection (§7.1.7), for a reason of the application's (a policy violation,
+    /// an internal error): queues a close frame with `code`, delivers nothing more after the
+    /// events already queued (an [`Event::Closed`](super::Event::Closed) carrying `code`
+    /// follows them), and closes the transport once the close frame is written, without
+    /// waiting for the peer's.
+    pub fn fail(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        self.check_close(code)?;
+        self.transition(Input::Fail(code, reason));
+        self.check_not_aborted()
+    }
+
+    /// Gives up now: the transport failed, or the application will not wait. Nothing more is
+    /// sent or delivered (an [`Event::Closed`](super::Event::Closed) with code 1006 follows the
+    /// events already queued, unless the connection had already ended), and
+    /// [`Action::Abort`](super::Action::Abort) follows.
+    pub fn abort(&mut self) {
+        self.transition(Input::Abort(AbortReason::Requested));
+    }
+
+    fn check_close(&self, code: CloseCode) -> Result<(), SendError> {
+        if !self.is_open() {
+            return Err(SendError::Closed);
+        }
+        if !code.is_sendable() && code != CloseCode::NO_STATUS {
+            return Err(SendError::InvalidCloseCode(code));
+        }
+        Ok(())
+    }
+
+    fn check_not_aborted(&self) -> Result<(), SendError> {
+        if self.state.end() == Some(super::End::Aborted) {
+            return Err(SendError::MaskUnavailable);
+        }
+        Ok(())
+    }
+
+    fn check_whole_message(&self) -> Result<(), SendError> {
+        if !self.is_open() {
+            return Err(SendError::Closed);
+        }
+        if self.sending.is_some() {
+            return Err(SendError::FragmentInProgress);
+        }
+        Ok(())
+    }
+
+    fn send_control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
+        if !self.is_open() {
+            return Err(SendError::Closed);
+        }
+        if payload.len() as u64 > MAX_CONTROL_PAYLOAD {
+            return Err(SendError::ControlPayloadTooLong);
+        }
+        self.send_frame(opcode, true, 0, payload)
+    }
+
+    /// Queues an application frame; without a mask key, aborts (§10.3, fail closed).
+    fn send_frame(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        rsv: u8,
+        payload: &[u8],
+    ) -> Result<(), SendError> {
+        self.encode_frame(opcode, fin, rsv, payload)
+            .map_err(|NoMask| {
+                self.transition(Input::Abort(AbortReason::MaskUnavailable));
+                SendError::MaskUnavailable
+            })
+    }
+
+    /// Answers a ping (§5.5.2): straight into the output while the replies queued since it was
+    /// last empty are within `write_buffer_size`, else into the single coalescing slot
+    /// (replacing an older, now obsolete pong, which keeps pongs in order).
+    pub(super) fn queue_pong(&mut self, payload: &[u8]) {
+        if self.pong.is_none() && self.replies <= self.limits.write_buffer_size {
+            self.queue_reply(payload);
+        } else {
+            let mut slot = [0u8; 125];
+            slot[..payload.len()].copy_from_slice(payload);
+            self.pong = Some((slot, payload.len() as u8));
+        }
+    }
+
+    /// Queues a pong counted as an automatic reply.
+    pub(super) fn queue_reply(&mut self, payload: &[u8]) {
+        let before = self.out.len();
+        if self.queue_frame(OpCode::PONG, true, payload).is_err() {
+            return self.transition(Input::Abort(AbortReason::MaskUnavailable));
+        }
+        self.replies += self.out.len() - before;
+    }
+
+    /// Queues our close frame, the owed pong first. False if it could not be masked.
+    pub(super) fn queue_close(&mut self, code: CloseCode, reason: &str) -> bool {
+        if let Some((payload, len)) = self.pong.take()
+            && self
+                .queue_frame(OpCode::PONG, true, &payload[..usize::from(len)])
+                .is_err()
+        {
+            return false;
+        }
+        let mut payload = [0u8; 125];
+        let len = CloseFrame {
+            code,
+            reason: truncate_reason(reason),
+        }
+        .encode(&mut payload);
+        self.queue_frame(OpCode::CLOSE, true, &payload[..len])
+            .is_ok()
+    }
+
+    /// Queues one frame the connection sends by itself (pings, pongs, close frames).
+    pub(super) fn queue_frame(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        payload: &[u8],
+    ) -> Result<(), NoMask> {
+        self.encode_frame(opcode, fin, 0, payload)
+    }
+
+    /// Encodes one frame into the output, masked with a fresh key on the client side.
+    fn encode_frame(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        rsv: u8,
+        payload: &[u8],
+    ) -> Result<(), NoMask> {
+        let mask = match self.masks.as_mut() {
+            None => None,
+            Some(masks) => Some(masks.next_mask().ok_or(NoMask)?),
+        };
+        let header = FrameHeader {
+            fin,
+            rsv,
+            opcode,
+            mask,
+            payload_len: 0,
+        };
+        let out = self.out.tail();
+        out.reserve(MAX_HEADER_LEN + payload.len());
+        // A slice is at most isize::MAX bytes and `rsv` has three bits at most (the
+        // extension's, masked): the frame always encodes.
+        let written = header.write_frame(payload, out);
+        debug_assert!(written.is_ok());
+        Ok(())
+    }
+}
+
+fn data_opcode(kind: DataKind) -> OpCode {
+    match kind {
+        DataKind::Text => OpCode::TEXT,
+        DataKind::Binary => OpCode::BINARY,
+    }
+}

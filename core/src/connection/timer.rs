@@ -1,0 +1,178 @@
+//! Time as an input: keepalive pings, the pong deadline and the close timeout, decided here
+//! from instants the caller supplies; the caller only sleeps until [`Connection::poll_timeout`].
+
+use core::mem;
+use core::time::Duration;
+
+use super::state::{Input, State};
+use super::{AbortReason, Connection};
+use crate::close::CloseCode;
+use crate::frame::OpCode;
+
+/// A point on the caller's monotonic clock: the time elapsed since an origin the caller picks
+/// once per connection (the core has no clock, §"Time and randomness are inputs").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Instant(Duration);
+
+impl Instant {
+    /// The instant `elapsed` after the caller's origin.
+    pub const fn from_origin(elapsed: Duration) -> Instant {
+        Instant(elapsed)
+    }
+
+    /// The time from the caller's origin to this instant.
+    pub const fn since_origin(self) -> Duration {
+        self.0
+    }
+
+    /// `self + duration`, saturating at the end of time.
+    fn after(self, duration: Duration) -> Instant {
+        Instant(self.0.saturating_add(duration))
+    }
+}
+
+/// The close timer, which starts when closing begins but is armed only once the connection
+/// is next told the time, so a close requested long after the last tick still gets its full
+/// timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CloseTimer {
+    Off,
+    Unarmed,
+    At(Instant),
+}
+
+/// What the timers know.
+#[derive(Debug)]
+pub(super) struct Timer {
+    /// The latest instant the caller gave; `None` until the first, and no deadline until then.
+    now: Option<Instant>,
+    /// Bytes arrived since the caller last told the time.
+    heard: bool,
+    last_heard: Instant,
+    /// When the unanswered keepalive ping went out.
+    ping_sent: Option<Instant>,
+    close: CloseTimer,
+}
+
+impl Timer {
+    pub(super) fn new() -> Timer {
+        Timer {
+            now: None,
+            heard: false,
+            last_heard: Instant::default(),
+            ping_sent: None,
+            close: CloseTimer::Off,
+        }
+    }
+
+    /// The peer sent bytes: it is alive.
+    pub(super) fn heard(&mut self) {
+        self.heard = true;
+    }
+
+    /// Closing began: keepalive is over and the close timer starts at the next tick.
+    pub(super) fn start_close(&mut self) {
+        self.ping_sent = None;
+        if self.close == CloseTimer::Off {
+            self.close = CloseTimer::Unarmed;
+        }
+    }
+}
+
+impl Connection {
+    /// When the connection next wants [`handle_timeout`](Self::handle_timeout), if ever. An
+    /// instant already past means "now". `None` before the first `handle_timeout` (the clock
+    /// starts then) and once the transport is finished with.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let now = self.timer.now?;
+        if self.transport_finished() {
+            return None;
+        }
+        if self.state == State::Open {
+            let limits = &self.limits;
+            return match self.timer.ping_sent {
+                Some(sent) => Some(sent.after(limits.keepalive_timeout)),
+                None => limits
+                    .keepalive_interval
+                    .map(|interval| self.timer.last_heard.after(interval)),
+            };
+        }
+        match self.timer.close {
+            CloseTimer::At(deadline) => Some(deadline),
+            CloseTimer::Off | CloseTimer::Unarmed => Some(now),
+        }
+    }
+
+    /// Tells the connection the time: call it when [`poll_timeout`](Self::poll_timeout)'s
+    /// instant has passed, and after each batch of received bytes, since silence is measured
+    /// from the call that follows the last byte heard. `now` must come from one monotonic
+    /// clock with one origin per connection; an instant earlier than a previous one counts
+    /// as that one.
+    ///
+    /// This may queue a keepalive ping (after [`Limits::keepalive_interval`] of silence), fail
+    /// the connection when the peer stays silent for [`Limits::keepalive_timeout`] after it
+    /// (close 1011 is queued for one try, then [`Action::Abort`]), or abort it when
+    /// [`Limits::close_timeout`] passes after closing began.
+    ///
+    /// [`Limits::keepalive_interval`]: crate::Limits::keepalive_interval
+    /// [`Limits::keepalive_timeout`]: crate::Limits::keepalive_timeout
+    /// [`Limits::close_timeout`]: crate::Limits::close_timeout
+    /// [`Action::Abort`]: super::Action::Abort
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let timer = &mut self.timer;
+        let now = match timer.now {
+            Some(before) => now.max(before),
+            None => {
+                // The clock starts: silence is measured from here.
+                timer.last_heard = now;
+                now
+            }
+        };
+        timer.now = Some(now);
+        if mem::take(&mut timer.heard) {
+            timer.last_heard = now;
+            timer.ping_sent = None;
+        }
+        if self.transport_finished() {
+            return;
+        }
+        if self.state == State::Open {
+            self.keepalive(now);
+        } else {
+            match self.timer.close {
+                CloseTimer::Off | CloseTimer::Unarmed => {
+                    self.timer.close = CloseTimer::At(now.after(self.limits.close_timeout));
+                }
+                CloseTimer::At(deadline) if now >= deadline => {
+                    self.transition(Input::Abort(AbortReason::CloseTimeout));
+                }
+                CloseTimer::At(_) => {}
+            }
+        }
+    }
+
+    fn keepalive(&mut self, now: Instant) {
+        let limits = self.limits;
+        match self.timer.ping_sent {
+            Some(sent) if now >= sent.after(limits.keepalive_timeout) => {
+                // Not one byte since our ping: say why if the transport still takes bytes,
+                // then stop waiting for the peer.
+                self.transition(Input::Close(CloseCode::INTERNAL_ERROR, "keepalive timeout"));
+                self.transition(Input::Abort(AbortReason::KeepaliveTimeout));
+            }
+            Some(_) => {}
+            None => {
+                if let Some(interval) = limits.keepalive_interval
+                    && now >= self.timer.last_heard.after(interval)
+                {
+                    if self.queue_frame(OpCode::PING, true, &[]).is_ok() {
+                        self.timer.ping_sent = Some(now);
+                    } else {
+                        self.transition(Input::Abort(AbortReason::MaskUnavailable));
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! The per-message extension stage (RFC 6455 §9): on receive it sits between frame decoding
+//! and UTF-8 validation, on send between the application and frame encoding.
+//!
+//! A negotiated extension (permessage-deflate, RFC 7692, is the one in view) claims RSV bits.
+//! A message whose first frame sets any of them goes through the extension; one that sets
+//! none is the identity path, decoded in place with no extra copy. RSV bits no extension
+//! claimed, or set on a continuation or control frame, fail the connection with 1002
+//! (§5.2), checked by the connection before any payload is read.
+
+use bytes::BytesMut;
+use core::fmt;
+
+/// What an extension failed with. Each maps to the close code the connection fails with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExtensionError {
+    /// The peer's data does not decode (e.g. corrupt compressed data). 1007.
+    InvalidData,
+    /// The decoded message would pass the limit the connection gave. 1009.
+    TooLarge,
+}
+
+impl fmt::Display for ExtensionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExtensionError::InvalidData => f.write_str("extension data does not decode"),
+            ExtensionError::TooLarge => f.write_str("decoded message over the limit"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for ExtensionError {}
+
+/// A per-message extension negotiated in the handshake, installed with
+/// [`Connection::with_extension`](crate::connection::Connection::with_extension).
+pub trait Extension: Send {
+    /// The RSV bits this extension claims, in the header's three-bit form (`0b100` is RSV1).
+    fn rsv_bits(&self) -> u8;
+
+    /// Decodes the next piece of a received message's payload (unmasked, in order) and
+    /// appends the result to `out`, which holds the message decoded so far.
+    ///
+    /// `rsv` is the message's first frame's RSV bits (the extension's own, at least one set).
+    /// Each piece arrives with `fin` false; once the message's last frame has ended, one more
+    /// call brings an empty piece with `fin` true. `out` must never pass `limit` bytes in
+    /// total: stop and return [`ExtensionError::TooLarge`] before allocating past it, which
+    /// is what bounds a decompression bomb.
+    fn decode(
+        &mut self,
+        rsv: u8,
+        piece: &[u8],
+        fin: bool,
+        out: &mut BytesMut,
+        limit: usize,
+    ) -> Result<(), ExtensionError>;
+
+    /// Encodes a whole message's payload to send, appending the result to `out`, and returns
+    /// the RSV bits for its first frame: none of its bits to send the payload as is (`out`
+    /// then holds it unchanged).
+    fn encode(&mut self, payload: &[u8], out: &mut BytesMut) -> u8;
+}

@@ -1,0 +1,77 @@
+//! Memory goes back down: after carrying a large message both ways, a connection holds what an
+//! idle one holds, counted by a global allocator (live bytes, an oracle that can fail, unlike
+//! RSS). One test in this binary, so no other test allocates meanwhile.
+
+mod common;
+
+use std::alloc::System;
+
+use cap::Cap;
+use common::*;
+use switchyard_core::Limits;
+use switchyard_core::connection::{Connection, Event, Message};
+
+#[global_allocator]
+static ALLOCATOR: Cap<System> = Cap::new(System, usize::MAX);
+
+/// A shell's read size: bytes move in pieces of this many.
+const CHUNK: usize = 16 * 1024;
+
+/// Moves everything `from` has queued into `to`, `CHUNK` bytes at a time, and returns the
+/// events `to` produced.
+fn transfer(from: &mut Connection, to: &mut Connection) -> Vec<Event> {
+    let mut events = vec![];
+    loop {
+        let out = from.poll_transmit();
+        let n = out.len().min(CHUNK);
+        if n == 0 {
+            return events;
+        }
+        let piece = out[..n].to_vec();
+        from.consume_transmit(n);
+        feed(to, &piece, &mut events).unwrap();
+        events.extend(drain_events(to));
+    }
+}
+
+/// The client sends `payload`, the server echoes it, the client receives it back.
+fn echo(client: &mut Connection, server: &mut Connection, payload: &[u8]) {
+    client.send_binary(payload).unwrap();
+    for event in transfer(client, server) {
+        let Event::Message(Message::Binary(message)) = event else {
+            panic!("{event:?}")
+        };
+        server.send_binary(&message).unwrap();
+    }
+    let back = transfer(server, client);
+    assert!(matches!(&back[..], [Event::Message(m)] if m.len() == payload.len()));
+}
+
+/// Live bytes held after echoing one 1 MiB message, over those held before it.
+fn growth_after_a_large_echo(limits: Limits) -> isize {
+    let mut server = Connection::server(limits);
+    let mut client = client(limits);
+    // Small traffic first, so both sides' small buffers exist before the baseline.
+    echo(&mut client, &mut server, &[1; 100]);
+    let idle = ALLOCATOR.allocated();
+    echo(&mut client, &mut server, &vec![7; 1 << 20]);
+    echo(&mut client, &mut server, &[1; 100]);
+    let after = ALLOCATOR.allocated();
+    drop((client, server));
+    after as isize - idle as isize
+}
+
+#[test]
+fn buffers_are_released_after_a_large_message() {
+    let released = growth_after_a_large_echo(Limits::DEFAULT);
+    assert!(
+        released <= 4096,
+        "{released} bytes still held after the burst"
+    );
+    // The oracle can fail: with release switched off the burst's buffers stay.
+    let kept = growth_after_a_large_echo(Limits {
+        max_retained_buffer: usize::MAX,
+        ..Limits::DEFAULT
+    });
+    assert!(kept >= 1 << 20, "only {kept} bytes kept without release");
+}
