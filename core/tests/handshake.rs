@@ -3,8 +3,8 @@
 //! roles, and client ↔ server in memory.
 
 use switchyard_core::handshake::{
-    Agreement, ClientHandshake, ClientHandshakeError, ClientRequest, Extension, ExtensionOffers,
-    HandshakeError, OfferFields, OriginPolicy, RequestParser, WriteError,
+    Agreement, ClientHandshake, ClientHandshakeError, ClientRequest, ExtensionNegotiator,
+    ExtensionOffers, HandshakeError, OfferFields, OriginPolicy, RequestParser, WriteError,
 };
 use switchyard_core::url::WsUrl;
 use switchyard_core::{Limits, Parsed};
@@ -696,7 +696,7 @@ struct Deflateish {
     agreed: bool,
 }
 
-impl Extension for Deflateish {
+impl ExtensionNegotiator for Deflateish {
     fn offer(&self) -> Option<&str> {
         Some("permessage-deflate; client_max_window_bits")
     }
@@ -807,7 +807,7 @@ fn an_extension_answer_the_hook_refuses_fails_the_client() {
 #[test]
 fn a_client_refuses_to_send_a_malformed_extension_offer() {
     struct Broken;
-    impl Extension for Broken {
+    impl ExtensionNegotiator for Broken {
         fn offer(&self) -> Option<&str> {
             Some("permessage-deflate\r\nX: y")
         }

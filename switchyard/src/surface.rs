@@ -149,7 +149,7 @@ macro_rules! send_methods {
     ($ty:ident) => {
         impl<S: ::tokio::io::AsyncRead + ::tokio::io::AsyncWrite + Unpin> $ty<S> {
             /// Sends a message: waits while more than
-            /// [`Config::write_buffer_size`](crate::Config::write_buffer_size) bytes are
+            /// [`Limits::write_buffer_size`](crate::Limits::write_buffer_size) bytes are
             /// queued, queues it, and returns once it is written. If cancelled, the message
             /// was either not queued or goes out whole later.
             pub async fn send(

@@ -37,7 +37,7 @@ use crate::surface::{Handle, receive_methods, send_methods, state_methods};
 ///
 /// # Sending
 ///
-/// [`send`](Self::send) waits while more than [`Config::write_buffer_size`] bytes are queued,
+/// [`send`](Self::send) waits while more than [`Limits::write_buffer_size`](crate::Limits::write_buffer_size) bytes are queued,
 /// queues the message, and returns once it is written to the transport. The
 /// [`Sink`](futures_sink::Sink) impl batches: `feed` only waits for room, `flush` writes.
 ///

@@ -6,12 +6,12 @@
 //! the GET, and [`parse_response`](ClientHandshake::parse_response) validates the server's
 //! answer from a growing buffer; bytes after the head are the server's first frames. The
 //! subprotocol and extension checks are [`negotiate`](super::negotiate)'s and the
-//! [`Extension`]'s.
+//! [`ExtensionNegotiator`]'s.
 
 use super::MAX_HEADER_SLOTS;
 use super::accept::{AcceptKey, WebSocketKey};
 use super::error::ClientHandshakeError;
-use super::extension::{Extension, ExtensionOffers, NoExtensions};
+use super::extension::{ExtensionNegotiator, ExtensionOffers, NoExtensions};
 use super::fields::{ListFields, is_safe_value, is_token, list_contains};
 use super::head::{HeadOverflow, HeadScanner};
 use super::negotiate::{is_extension_list, is_protocol_list, verify_protocol};
@@ -73,7 +73,7 @@ impl<'b> Response<'b> {
         self.protocol
     }
 
-    /// The extensions the server answered with, which the [`Extension`] verified.
+    /// The extensions the server answered with, which the [`ExtensionNegotiator`] verified.
     pub fn extensions(&self) -> ExtensionOffers<'b> {
         ExtensionOffers::new(self.extensions)
     }
@@ -108,7 +108,7 @@ impl<'a> ClientHandshake<'a> {
     }
 }
 
-impl<'a, E: Extension> ClientHandshake<'a, E> {
+impl<'a, E: ExtensionNegotiator> ClientHandshake<'a, E> {
     /// Prepares a handshake offering what `extension` offers. `nonce` MUST be fresh random
     /// bytes for each connection (§4.1).
     pub fn with_extension(

@@ -1,7 +1,9 @@
 //! Extension negotiation (RFC 6455 §9.1), for both roles, independent of the transport.
 //!
-//! An [`Extension`] offers (client), accepts from the client's offers (server) and verifies
-//! the server's answer (client); permessage-deflate (RFC 7692) implements it.
+//! An [`ExtensionNegotiator`] offers (client), accepts from the client's offers (server) and
+//! verifies the server's answer (client); permessage-deflate (RFC 7692) implements it, and
+//! what it agrees on configures the connection's per-message codec,
+//! [`crate::extension::Extension`], where the alloc feature has one.
 //! [`NoExtensions`] is the identity: it offers nothing, accepts nothing, and refuses any
 //! answer, since a server MUST NOT answer with an extension the client did not offer.
 //! Offers and answers are read as [`ExtensionOffers`]: the elements of every
@@ -13,7 +15,7 @@ use super::error::{ClientHandshakeError, HandshakeError};
 use super::fields::{ListFields, is_token, list_elements};
 
 /// One extension's negotiation.
-pub trait Extension {
+pub trait ExtensionNegotiator {
     /// Client: the `Sec-WebSocket-Extensions` value to offer, or `None` to offer nothing.
     /// It must be a valid extension list (§9.1); the handshake refuses to send one that is not.
     fn offer(&self) -> Option<&str>;
@@ -32,7 +34,7 @@ pub trait Extension {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct NoExtensions;
 
-impl Extension for NoExtensions {
+impl ExtensionNegotiator for NoExtensions {
     fn offer(&self) -> Option<&str> {
         None
     }

@@ -30,7 +30,9 @@ pub mod server;
 pub use accept::{AcceptKey, GUID, WebSocketKey};
 pub use client::{ClientHandshake, ClientRequest, Response};
 pub use error::{ClientHandshakeError, HandshakeError, WriteError};
-pub use extension::{Extension, ExtensionOffer, ExtensionOffers, MalformedExtension, NoExtensions};
+pub use extension::{
+    ExtensionNegotiator, ExtensionOffer, ExtensionOffers, MalformedExtension, NoExtensions,
+};
 pub use http::StatusCode;
 pub use negotiate::{Agreement, Offer, OfferFields};
 pub use origin::OriginPolicy;

@@ -149,7 +149,7 @@ impl<'b> Offer<'b> {
     }
 
     /// The extension offers, in the client's order of preference (§9.1), for an
-    /// [`Extension`](super::Extension) to choose from.
+    /// [`ExtensionNegotiator`](super::ExtensionNegotiator) to choose from.
     pub fn offered_extensions(&self) -> ExtensionOffers<'b> {
         ExtensionOffers::new(self.extensions)
     }
