@@ -16,7 +16,9 @@
 # Environment: REPEATS (default 5), SECS per cell (default 3), WARMUP (0.5), IDLE_CONNS
 # (10000), HANDSHAKE_WORKERS (4), IMPLS (space-separated; default every server), CELLS
 # (space-separated conns:size; default all nine), ECHO_BYTES (the message of the second
-# memory measurement, 1048576).
+# memory measurement, 1048576), RSS_CAP_KIB (default a quarter of the machine's available
+# memory: a server past it stops being given connections, so that one that keeps megabytes
+# per connection cannot exhaust a shared machine; its figure is then over fewer connections).
 #
 # Every server runs on CPU 0 and the load generator on CPU 1 (taskset); the binary keeps its
 # multi-thread runtime, as shipped, on that one CPU. Servers are interleaved cell by cell, in
@@ -39,6 +41,7 @@ OURS="floor switchyard-lib switchyard-bin"
 PEERS="tungstenite fastwebsockets tokio-websockets sockudo-ws yawc"
 HANDSHAKE_WORKERS=${HANDSHAKE_WORKERS:-4}
 ECHO_BYTES=${ECHO_BYTES:-1048576}
+RSS_CAP_KIB=${RSS_CAP_KIB:-$(awk '/MemAvailable/ { print int($2 / 4) }' /proc/meminfo)}
 if ((SMOKE)); then
     read -r -a IMPLS <<<"$OURS"
     REPEATS=1 SECS=1 WARMUP=0.2 IDLE_CONNS=100
@@ -84,7 +87,7 @@ fi
 mkdir -p target
 {
     echo "# machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM, Linux $(uname -r), $(rustc --version)"
-    echo "# run: $(date -u +%FT%TZ) repeats=$REPEATS secs=$SECS warmup=$WARMUP idle_conns=$IDLE_CONNS echo_bytes=$ECHO_BYTES handshake_workers=$HANDSHAKE_WORKERS pinned=$([[ ${#SERVER_CPU[@]} -gt 0 ]] && echo yes || echo no)"
+    echo "# run: $(date -u +%FT%TZ) repeats=$REPEATS secs=$SECS warmup=$WARMUP idle_conns=$IDLE_CONNS echo_bytes=$ECHO_BYTES rss_cap_kib=$RSS_CAP_KIB handshake_workers=$HANDSHAKE_WORKERS pinned=$([[ ${#SERVER_CPU[@]} -gt 0 ]] && echo yes || echo no)"
 } >"$RAW"
 
 SERVER_PID=
@@ -182,12 +185,13 @@ for ((repeat = 1; repeat <= REPEATS; repeat++)); do
     rotated_impls
     for impl in "${ORDER[@]}"; do
         [[ $impl == floor ]] && continue
-        run_one idle "$impl" "$repeat" --conns "$IDLE_CONNS"
+        run_one idle "$impl" "$repeat" --conns "$IDLE_CONNS" --rss-cap-kib "$RSS_CAP_KIB"
     done
     echo "repeat $repeat/$REPEATS: $IDLE_CONNS idle connections, after one $ECHO_BYTES B echo each"
     for impl in "${ORDER[@]}"; do
         [[ $impl == switchyard-lib || $impl == switchyard-bin ]] || continue
-        run_one idle "$impl" "$repeat" --conns "$IDLE_CONNS" --echo-bytes "$ECHO_BYTES"
+        run_one idle "$impl" "$repeat" --conns "$IDLE_CONNS" --echo-bytes "$ECHO_BYTES" \
+            --rss-cap-kib "$RSS_CAP_KIB"
     done
 done
 

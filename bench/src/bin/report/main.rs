@@ -99,17 +99,21 @@ impl Results {
         Results { notes, runs }
     }
 
-    /// The servers that appear in any line, in [`IMPL_ORDER`].
-    fn impls(&self) -> Vec<&'static str> {
+    /// The servers that appear in lines of `kind`, in [`IMPL_ORDER`].
+    fn impls(&self, kind: &str) -> Vec<&'static str> {
         IMPL_ORDER
             .into_iter()
-            .filter(|i| self.runs.iter().any(|r| field(r, "impl") == Some(*i)))
+            .filter(|i| {
+                self.runs
+                    .iter()
+                    .any(|r| field(r, "kind") == Some(kind) && field(r, "impl") == Some(*i))
+            })
             .collect()
     }
 
-    /// The servers that are neither ours nor the floor.
-    fn peers(&self) -> Vec<&'static str> {
-        self.impls()
+    /// The servers that are neither ours nor the floor, among those in lines of `kind`.
+    fn peers(&self, kind: &str) -> Vec<&'static str> {
+        self.impls(kind)
             .into_iter()
             .filter(|i| *i != FLOOR && !OURS.contains(i))
             .collect()
@@ -147,9 +151,13 @@ impl Results {
         self.pick("echo", imp, &[("conns", conns), ("size", size)])
     }
 
-    /// The peer with the least server CPU per operation, and that figure.
-    fn cheapest_peer(&self, cell: impl Fn(&str) -> Cell) -> Option<(&'static str, f64)> {
-        self.peers()
+    /// The peer with the least server CPU per operation of `kind`, and that figure.
+    fn cheapest_peer(
+        &self,
+        kind: &str,
+        cell: impl Fn(&str) -> Cell,
+    ) -> Option<(&'static str, f64)> {
+        self.peers(kind)
             .into_iter()
             .filter_map(|p| Some((p, cell(p).server_us?)))
             .min_by(|a, b| a.1.total_cmp(&b.1))

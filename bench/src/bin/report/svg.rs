@@ -10,7 +10,7 @@ use crate::{FLOOR, Results, size_label};
 const PANEL_WIDTH: f64 = 380.0;
 const PANEL_HEIGHT: f64 = 260.0;
 const MARGIN_LEFT: f64 = 56.0;
-const MARGIN_TOP: f64 = 56.0;
+const MARGIN_TOP: f64 = 76.0;
 const MARGIN_BOTTOM: f64 = 70.0;
 const GAP: f64 = 40.0;
 /// One colour per server, in the order of [`crate::IMPL_ORDER`]: the floor grey, ours in
@@ -47,7 +47,7 @@ fn xml(text: &str) -> String {
 }
 
 pub(crate) fn chart(results: &Results) -> String {
-    let impls = results.impls();
+    let impls = results.impls("echo");
     let cells = results.cells();
     let mut sizes: Vec<&str> = Vec::new();
     for (_, size) in &cells {
@@ -55,6 +55,7 @@ pub(crate) fn chart(results: &Results) -> String {
             sizes.push(size);
         }
     }
+    sizes.sort_by_key(|s| s.parse::<u64>().unwrap_or(u64::MAX));
     let width = MARGIN_LEFT + sizes.len().max(1) as f64 * (PANEL_WIDTH + GAP);
     let height = MARGIN_TOP + PANEL_HEIGHT + MARGIN_BOTTOM;
     let mut s = String::new();
@@ -81,7 +82,8 @@ pub(crate) fn chart(results: &Results) -> String {
     for (p, size) in sizes.iter().enumerate() {
         let left = MARGIN_LEFT + p as f64 * (PANEL_WIDTH + GAP);
         let bottom = MARGIN_TOP + PANEL_HEIGHT;
-        let groups: Vec<&(String, String)> = cells.iter().filter(|(_, s)| s == size).collect();
+        let mut groups: Vec<&(String, String)> = cells.iter().filter(|(_, s)| s == size).collect();
+        groups.sort_by_key(|(conns, _)| conns.parse::<u64>().unwrap_or(u64::MAX));
         let values = |cell: &(String, String)| -> Vec<(&str, Option<f64>)> {
             impls
                 .iter()
@@ -100,7 +102,7 @@ pub(crate) fn chart(results: &Results) -> String {
             s,
             r#"<text x="{:.0}" y="{:.0}" text-anchor="middle" font-weight="bold">{} messages</text>"#,
             left + PANEL_WIDTH / 2.0,
-            MARGIN_TOP - 4.0,
+            MARGIN_TOP - 8.0,
             xml(&size_label(size))
         );
         let mut tick = 0.0;

@@ -17,11 +17,13 @@ const NOISE: f64 = 0.10;
 const IDLE_TARGET_KIB: f64 = 3.0;
 const USED_TARGET_KIB: f64 = 8.0;
 
-/// A ratio that must stay at or below `bound`: bold when it does not, with a dagger when it
-/// lies within [`NOISE`] of the bound (then callgrind decides).
-fn fmt_bounded(v: Option<f64>, bound: f64) -> String {
+/// A ratio of one of ours that must stay at or below `bound`: bold when it does not, with a
+/// dagger when it lies within [`NOISE`] of the bound (then callgrind decides). A peer's or the
+/// floor's ratio is plain: the bounds are for ours.
+fn fmt_bounded(imp: &str, v: Option<f64>, bound: f64) -> String {
     match v {
         None => "—".into(),
+        Some(v) if !OURS.contains(&imp) => format!("{v:.2}×"),
         Some(v) => {
             let close = (v / bound - 1.0).abs() <= NOISE;
             let text = format!("{v:.2}×{}", if close { "†" } else { "" });
@@ -100,7 +102,7 @@ fn cell_label((conns, size): &(String, String)) -> String {
 }
 
 fn echo_tables(o: &mut String, results: &Results, cells: &[(String, String)]) {
-    let impls = results.impls();
+    let impls = results.impls("echo");
     let _ = writeln!(o, "## Echo: server CPU per message\n");
     let _ = writeln!(
         o,
@@ -122,7 +124,7 @@ fn echo_tables(o: &mut String, results: &Results, cells: &[(String, String)]) {
             } else {
                 format!(
                     " ({})",
-                    fmt_bounded(ratio(c.server_us, floor.server_us), FLOOR_BOUND)
+                    fmt_bounded(i, ratio(c.server_us, floor.server_us), FLOOR_BOUND)
                 )
             };
             let _ = write!(o, " {}{to_floor}{failed} |", fmt_us(c.server_us));
@@ -131,7 +133,7 @@ fn echo_tables(o: &mut String, results: &Results, cells: &[(String, String)]) {
     }
 
     let ours: Vec<&str> = OURS.into_iter().filter(|i| impls.contains(i)).collect();
-    if !results.peers().is_empty() && !ours.is_empty() {
+    if !results.peers("echo").is_empty() && !ours.is_empty() {
         let _ = writeln!(o, "\n## Echo: ours against the cheapest peer\n");
         let _ = writeln!(
             o,
@@ -141,7 +143,7 @@ fn echo_tables(o: &mut String, results: &Results, cells: &[(String, String)]) {
         columns.extend(ours.iter().copied());
         header(o, "connections × payload", &columns);
         for cell in cells {
-            let cheapest = results.cheapest_peer(|p| results.echo(cell, p));
+            let cheapest = results.cheapest_peer("echo", |p| results.echo(cell, p));
             let _ = write!(
                 o,
                 "| {} | {} |",
@@ -156,7 +158,7 @@ fn echo_tables(o: &mut String, results: &Results, cells: &[(String, String)]) {
                 let _ = write!(
                     o,
                     " {} |",
-                    fmt_bounded(ratio(us, cheapest.map(|c| c.1)), PEER_BOUND)
+                    fmt_bounded(i, ratio(us, cheapest.map(|c| c.1)), PEER_BOUND)
                 );
             }
             let _ = writeln!(o);
@@ -200,7 +202,7 @@ fn echo_tables(o: &mut String, results: &Results, cells: &[(String, String)]) {
 
 fn handshakes(o: &mut String, results: &Results) {
     let rows: Vec<(&str, Cell)> = results
-        .impls()
+        .impls("handshakes")
         .into_iter()
         .map(|i| (i, results.pick("handshakes", i, &[])))
         .filter(|(_, c)| c.runs > 0)
@@ -208,7 +210,7 @@ fn handshakes(o: &mut String, results: &Results) {
     if rows.is_empty() {
         return;
     }
-    let cheapest = results.cheapest_peer(|p| results.pick("handshakes", p, &[]));
+    let cheapest = results.cheapest_peer("handshakes", |p| results.pick("handshakes", p, &[]));
     let _ = writeln!(o, "\n## Handshakes (connect, upgrade, close handshake)\n");
     header(
         o,
@@ -228,7 +230,7 @@ fn handshakes(o: &mut String, results: &Results) {
             fmt_us(c.server_us),
             fmt_pct(c.server_util),
             fmt_pct(c.loadgen_util),
-            fmt_bounded(ratio(c.server_us, cheapest.map(|c| c.1)), PEER_BOUND)
+            fmt_bounded(i, ratio(c.server_us, cheapest.map(|c| c.1)), PEER_BOUND)
         );
     }
 }
@@ -236,7 +238,7 @@ fn handshakes(o: &mut String, results: &Results) {
 fn memory(o: &mut String, results: &Results) {
     let idle = |i: &str, used: bool| summarize_idle(results, i, used);
     let rows: Vec<&str> = results
-        .impls()
+        .impls("idle")
         .into_iter()
         .filter(|i| idle(i, false).runs + idle(i, true).runs > 0)
         .collect();
@@ -262,10 +264,11 @@ fn memory(o: &mut String, results: &Results) {
     for i in rows {
         let show = |used: bool, target: f64| {
             let kib = idle(i, used).kib_per_conn;
-            match kib {
+            let figure = match kib {
                 Some(v) if OURS.contains(&i) && v > target => format!("**{v:.2}**"),
                 _ => fmt_us(kib),
-            }
+            };
+            format!("{figure}{}", idle_caveats(results, i, used))
         };
         let _ = writeln!(
             o,
@@ -273,6 +276,42 @@ fn memory(o: &mut String, results: &Results) {
             show(false, IDLE_TARGET_KIB),
             show(true, USED_TARGET_KIB)
         );
+    }
+}
+
+/// What qualifies an idle figure: the RSS cap stopped the run early (the figure is then over
+/// the connections opened), or the server closed some connections before the reading.
+fn idle_caveats(results: &Results, imp: &str, used: bool) -> String {
+    let lines: Vec<&crate::Run> = results
+        .runs
+        .iter()
+        .filter(|r| {
+            crate::field(r, "kind") == Some("idle")
+                && crate::field(r, "impl") == Some(imp)
+                && crate::num(r, "echo_bytes").is_some_and(|b| b > 0.0) == used
+        })
+        .collect();
+    let mut caveats = Vec::new();
+    if let Some(conns) = lines
+        .iter()
+        .filter(|r| crate::field(r, "capped") == Some("1"))
+        .filter_map(|r| crate::num(r, "conns"))
+        .reduce(f64::min)
+    {
+        caveats.push(format!("RSS cap reached at {conns:.0} connections"));
+    }
+    if let Some(closed) = lines
+        .iter()
+        .filter_map(|r| crate::num(r, "server_closed"))
+        .filter(|c| *c > 0.0)
+        .reduce(f64::max)
+    {
+        caveats.push(format!("up to {closed:.0} closed by the server first"));
+    }
+    if caveats.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", caveats.join("; "))
     }
 }
 
@@ -324,14 +363,11 @@ fn callgrind(o: &mut String, results: &Results) {
             .pick("callgrind", i, &[("size", size)])
             .instructions_per_echo
     };
-    for i in results.impls() {
-        if sizes.iter().all(|s| at(i, s).is_none()) {
-            continue;
-        }
+    for i in results.impls("callgrind") {
         let _ = write!(o, "| {i} |");
         for size in &sizes {
             let cheapest = results
-                .peers()
+                .peers("callgrind")
                 .into_iter()
                 .filter_map(|p| at(p, size))
                 .min_by(f64::total_cmp);
@@ -340,7 +376,7 @@ fn callgrind(o: &mut String, results: &Results) {
                 o,
                 " {} ({}) |",
                 v.map_or("—".into(), |v| format!("{v:.0}")),
-                fmt_bounded(ratio(v, cheapest), PEER_BOUND)
+                fmt_bounded(i, ratio(v, cheapest), PEER_BOUND)
             );
         }
         let _ = writeln!(o);
@@ -360,11 +396,11 @@ fn targets(o: &mut String, results: &Results, cells: &[(String, String)]) {
             })
             .max_by(|a, b| a.0.total_cmp(&b.0))
     };
-    let show = |w: Option<(f64, String)>, bound: f64| {
+    let show = |i: &str, w: Option<(f64, String)>, bound: f64| {
         w.map_or("—".into(), |(v, cell)| {
             format!(
                 "{} at {cell}: {}",
-                fmt_bounded(Some(v), bound),
+                fmt_bounded(i, Some(v), bound),
                 verdict(v <= bound)
             )
         })
@@ -372,7 +408,7 @@ fn targets(o: &mut String, results: &Results, cells: &[(String, String)]) {
     let floor = |cell: &(String, String)| results.echo(cell, FLOOR).server_us;
     let peer = |cell: &(String, String)| {
         results
-            .cheapest_peer(|p| results.echo(cell, p))
+            .cheapest_peer("echo", |p| results.echo(cell, p))
             .map(|c| c.1)
     };
     let mut row = |name: String, f: &dyn Fn(&str) -> String| {
@@ -380,13 +416,14 @@ fn targets(o: &mut String, results: &Results, cells: &[(String, String)]) {
     };
     row(
         format!("CPU per message ≤ {FLOOR_BOUND:.2}× the floor, every cell (worst)"),
-        &|i| show(worst(i, &floor), FLOOR_BOUND),
+        &|i| show(i, worst(i, &floor), FLOOR_BOUND),
     );
     row(
         "CPU per message ≤ the cheapest peer's, every cell (worst)".into(),
-        &|i| show(worst(i, &peer), PEER_BOUND),
+        &|i| show(i, worst(i, &peer), PEER_BOUND),
     );
-    let cheapest_handshake = results.cheapest_peer(|p| results.pick("handshakes", p, &[]));
+    let cheapest_handshake =
+        results.cheapest_peer("handshakes", |p| results.pick("handshakes", p, &[]));
     row("CPU per handshake ≤ the cheapest peer's".into(), &|i| {
         let v = ratio(
             results.pick("handshakes", i, &[]).server_us,
@@ -395,8 +432,8 @@ fn targets(o: &mut String, results: &Results, cells: &[(String, String)]) {
         v.map_or("—".into(), |v| {
             format!(
                 "{}: {}",
-                fmt_bounded(Some(v), PEER_BOUND),
-                verdict(v <= 1.0)
+                fmt_bounded(i, Some(v), PEER_BOUND),
+                verdict(v <= PEER_BOUND)
             )
         })
     });
