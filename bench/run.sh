@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The load benchmark: the plain TCP echo floor, the switchyard library's minimal echo server
 # (switchyard-lib) and the shipped `switchyard` binary (switchyard-bin) against five Rust
-# WebSocket servers, driven by our own load generator (src/bin/loadgen.rs).
+# WebSocket servers, driven by our own load generator (src/bin/loadgen/).
 #
 #   bench/run.sh           full run, with the peers: CPU per message for {1,16,256}
 #                          connections x {16 B, 1 KiB, 64 KiB}, CPU per handshake, memory per

@@ -20,12 +20,12 @@
 //!   server's close frame and its end of the TCP stream.
 //! - `idle`: opens N connections (upgraded); with `--echo-bytes`, each then carries one
 //!   binary message of that size and its echo; after a second of rest it reads the server's
-//!   RSS. The connections stay open until then. The server may hold far more per
-//!   connection than it should (that is what is measured), so on a shared machine
-//!   `--rss-cap-kib` stops opening connections once the server's RSS passes it: the figure
-//!   per connection is then over the connections opened, and the line says `capped=1`.
-//!   Connections the server closed meanwhile (a keepalive timeout: these connections never
-//!   answer pings) are left out of the count and reported as `server_closed`.
+//!   RSS. The connections stay open until then, answering the server's keepalive pings as a
+//!   browser would. The server may hold far more per connection than it should (that is
+//!   what is measured), so on a shared machine `--rss-cap-kib` stops opening connections
+//!   once the server's RSS passes it: the figure per connection is then over the
+//!   connections opened, and the line says `capped=1`. Connections the server closed
+//!   meanwhile are left out of the count and reported as `server_closed`.
 //!
 //! Counting starts after the warm-up; at the start and end of the measured window the
 //! generator reads its own CPU time and the server's (`utime + stime` of `/proc/P/stat`),
@@ -35,7 +35,7 @@
 mod probe;
 mod wire;
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::io;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -49,7 +49,9 @@ use tokio::task::LocalSet;
 use tokio::time::{sleep, timeout};
 
 use probe::{Shared, Snapshot, measure, report, rss_kib};
-use wire::{IO_TIMEOUT, close, masked_frame, open, scramble, server_frame, timed_out};
+use wire::{
+    IO_TIMEOUT, answer_pings, close, masked_frame, open, scramble, server_frame, timed_out,
+};
 
 /// Most connections opening, or carrying their one message, at once in `idle`.
 const IDLE_CONCURRENCY: usize = 128;
@@ -309,19 +311,6 @@ async fn handshakes(args: &Args) -> io::Result<String> {
     Ok(format!("workers={} {}", args.conns, line?))
 }
 
-/// Whether the server has closed this connection: reading what is waiting (a keepalive
-/// ping, a close frame) ends in its end of stream or a reset rather than "nothing more yet".
-fn closed_by_server(tcp: &TcpStream) -> bool {
-    let mut buf = [0u8; 256];
-    loop {
-        match tcp.try_read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => {}
-            Err(e) => return e.kind() != io::ErrorKind::WouldBlock,
-        }
-    }
-}
-
 /// One connection of `idle`: upgraded and, given a message, carrying it and its echo once.
 async fn open_idle(
     addr: SocketAddr,
@@ -359,12 +348,15 @@ async fn idle(args: &Args) -> io::Result<String> {
         ))
     });
     let shared = Rc::new(Shared::default());
-    let open_conns = Rc::new(RefCell::new(Vec::with_capacity(args.conns)));
+    // Each open connection is a task answering pings; it counts itself out when the server
+    // ends it.
+    let opened = Rc::new(Cell::new(0usize));
+    let server_closed = Rc::new(Cell::new(0usize));
     let next = Rc::new(Cell::new(0usize));
     let mut tasks = Vec::new();
     for _ in 0..IDLE_CONCURRENCY.min(args.conns) {
-        let (shared, open_conns, next) =
-            (Rc::clone(&shared), Rc::clone(&open_conns), Rc::clone(&next));
+        let (shared, next) = (Rc::clone(&shared), Rc::clone(&next));
+        let (opened, server_closed) = (Rc::clone(&opened), Rc::clone(&server_closed));
         let message = message.clone();
         let (addr, total, cap) = (args.addr, args.conns, args.rss_cap_kib);
         tasks.push(tokio::task::spawn_local(async move {
@@ -384,7 +376,15 @@ async fn idle(args: &Args) -> io::Result<String> {
                 }
                 next.set(id + 1);
                 match open_idle(addr, scramble(id as u64), message.as_deref()).await {
-                    Ok(tcp) => open_conns.borrow_mut().push(tcp),
+                    Ok(tcp) => {
+                        opened.set(opened.get() + 1);
+                        let server_closed = Rc::clone(&server_closed);
+                        drop(tokio::task::spawn_local(async move {
+                            // Ended by the server or failed: either way no longer idle.
+                            let _ = answer_pings(tcp, [0x3c, 0x5a, 0xc3, 0xa5]).await;
+                            server_closed.set(server_closed.get() + 1);
+                        }));
+                    }
                     Err(e) => return shared.failed(e),
                 }
             }
@@ -397,13 +397,8 @@ async fn idle(args: &Args) -> io::Result<String> {
     // Let the server finish whatever follows each upgrade or echo.
     sleep(Duration::from_secs(1)).await;
     let after = rss_kib(pid)?;
-    let opened = open_conns.borrow().len();
-    let server_closed = open_conns
-        .borrow()
-        .iter()
-        .filter(|tcp| closed_by_server(tcp))
-        .count();
-    let n = opened - server_closed;
+    let server_closed = server_closed.get();
+    let n = opened.get() - server_closed;
     let per_conn = after.saturating_sub(before) as f64 / n.max(1) as f64;
     Ok(format!(
         "conns={n} echo_bytes={} rss_before_kib={before} rss_after_kib={after} \

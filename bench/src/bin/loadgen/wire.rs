@@ -141,3 +141,41 @@ pub(crate) async fn close(mut tcp: TcpStream, key: [u8; 4]) -> io::Result<()> {
         Err(_) => Err(io::Error::other("server kept TCP open after the close")),
     }
 }
+
+/// What an idle browser tab does on an open connection: nothing, except answer the server's
+/// pings (RFC 6455 §5.5.2, §5.5.3: a pong carries the ping's payload). Returns once the
+/// server ends the connection: `Ok` after its close frame or end of stream.
+pub(crate) async fn answer_pings(mut tcp: TcpStream, key: [u8; 4]) -> io::Result<()> {
+    let mut buf = Vec::with_capacity(256);
+    loop {
+        if tcp.read_buf(&mut buf).await? == 0 {
+            return Ok(());
+        }
+        while let Parsed::Complete(header, len) =
+            FrameHeader::decode(&buf).map_err(io::Error::other)?
+        {
+            // RFC 6455 §5.5: a control frame's payload is at most 125 bytes, so an idle
+            // connection never buffers more than one such frame.
+            if header.payload_len > 125 {
+                return Err(io::Error::other("oversized frame on an idle connection"));
+            }
+            let end = len + header.payload_len as usize;
+            if buf.len() < end {
+                break;
+            }
+            match header.opcode {
+                OpCode::PING => {
+                    tcp.write_all(&masked_frame(OpCode::PONG, &buf[len..end], key))
+                        .await?;
+                }
+                OpCode::CLOSE => return Ok(()),
+                other => {
+                    return Err(io::Error::other(format!(
+                        "unexpected {other:?} frame on an idle connection"
+                    )));
+                }
+            }
+            buf.drain(..end);
+        }
+    }
+}

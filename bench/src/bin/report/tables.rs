@@ -298,7 +298,9 @@ fn idle_caveats(results: &Results, imp: &str, used: bool) -> String {
         .filter_map(|r| crate::num(r, "conns"))
         .reduce(f64::min)
     {
-        caveats.push(format!("RSS cap reached at {conns:.0} connections"));
+        caveats.push(format!(
+            "RSS cap reached: over the {conns:.0} connections open then"
+        ));
     }
     if let Some(closed) = lines
         .iter()
