@@ -23,3 +23,26 @@ pub(crate) async fn echo(mut tcp: TcpStream) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    #[tokio::test]
+    async fn echoes_every_byte_then_closes_after_the_peer() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (tcp, _) = listener.accept().await.unwrap();
+        let server = tokio::spawn(super::echo(tcp));
+        let message: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
+        client.write_all(&message).await.unwrap();
+        client.shutdown().await.unwrap();
+        let mut echoed = Vec::new();
+        client.read_to_end(&mut echoed).await.unwrap();
+        assert_eq!(echoed, message);
+        server.await.unwrap();
+    }
+}

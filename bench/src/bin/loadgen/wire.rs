@@ -179,3 +179,51 @@ pub(crate) async fn answer_pings(mut tcp: TcpStream, key: [u8; 4]) -> io::Result
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    #[tokio::test]
+    async fn idle_connection_answers_a_ping_with_its_payload_and_ends_at_close() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut tcp, _) = listener.accept().await.unwrap();
+            tcp.write_all(&server_frame(OpCode::PING, b"hi"))
+                .await
+                .unwrap();
+            // A masked pong of 2 bytes: 2 header bytes, 4 key bytes, the payload.
+            let mut pong = [0u8; 8];
+            tcp.read_exact(&mut pong).await.unwrap();
+            tcp.write_all(&server_frame(OpCode::CLOSE, &1000u16.to_be_bytes()))
+                .await
+                .unwrap();
+            pong
+        });
+        let key = [1, 2, 3, 4];
+        let client = TcpStream::connect(addr).await.unwrap();
+        answer_pings(client, key).await.unwrap();
+        assert_eq!(
+            server.await.unwrap().to_vec(),
+            masked_frame(OpCode::PONG, b"hi", key)
+        );
+    }
+
+    #[tokio::test]
+    async fn idle_connection_refuses_a_data_frame() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut tcp, _) = listener.accept().await.unwrap();
+            tcp.write_all(&server_frame(OpCode::BINARY, b"x"))
+                .await
+                .unwrap();
+            tcp
+        });
+        let client = TcpStream::connect(addr).await.unwrap();
+        assert!(answer_pings(client, [0; 4]).await.is_err());
+        drop(server.await.unwrap());
+    }
+}

@@ -243,3 +243,62 @@ fn size_label(size: &str) -> String {
         Err(_) => size.to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RAW: &str = "# run: test\n\
+        kind=echo impl=floor repeat=1 conns=16 size=16 ops=1000 secs=1 server_cpu_s=0.010\n\
+        kind=echo impl=floor repeat=2 conns=16 size=16 ops=1000 secs=1 server_cpu_s=0.030\n\
+        kind=echo impl=floor repeat=3 conns=16 size=16 ops=1000 secs=1 server_cpu_s=0.020\n\
+        kind=echo impl=switchyard-lib repeat=1 conns=16 size=16 ops=1000 secs=1 server_cpu_s=0.023\n\
+        kind=echo impl=switchyard-lib repeat=2 conns=16 size=16 failed=1\n\
+        kind=echo impl=fastwebsockets repeat=1 conns=16 size=16 ops=1000 secs=1 server_cpu_s=0.025\n\
+        kind=echo impl=yawc repeat=1 conns=16 size=16 ops=1000 secs=1 server_cpu_s=0.022\n";
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(median(vec![f64::NAN]), None);
+    }
+
+    #[test]
+    fn cpu_per_message_is_the_median_over_successful_repeats() {
+        let results = Results::parse(RAW);
+        let cell = ("16".to_owned(), "16".to_owned());
+        let floor = results.echo(&cell, FLOOR);
+        assert_eq!(floor.server_us.map(|us| (us * 100.0).round()), Some(2000.0));
+        let lib = results.echo(&cell, "switchyard-lib");
+        assert_eq!((lib.runs, lib.failed), (2, 1));
+        assert_eq!(lib.server_us.map(|us| (us * 100.0).round()), Some(2300.0));
+    }
+
+    #[test]
+    fn cheapest_peer_excludes_ours_and_the_floor() {
+        let results = Results::parse(RAW);
+        let cell = ("16".to_owned(), "16".to_owned());
+        let cheapest = results.cheapest_peer("echo", |p| results.echo(&cell, p));
+        assert_eq!(cheapest.map(|c| c.0), Some("yawc"));
+        assert_eq!(results.peers("echo"), ["fastwebsockets", "yawc"]);
+    }
+
+    #[test]
+    fn report_judges_ours_against_the_floor_and_the_cheapest_peer() {
+        let md = tables::render(&Results::parse(RAW), None);
+        // 23 µs ÷ 20 µs = 1.15: at the floor bound, so met but close enough for callgrind.
+        assert!(md.contains("23.00 (1.15×†)"), "{md}");
+        // 23 µs ÷ yawc's 22 µs = 1.05: over the peer bound.
+        assert!(md.contains("**1.05×†**"), "{md}");
+        // A peer's ratio is shown plain, never judged.
+        assert!(md.contains("22.00 (1.10×)"), "{md}");
+    }
+
+    #[test]
+    fn chart_draws_one_bar_per_server_in_each_cell() {
+        let svg = svg::chart(&Results::parse(RAW));
+        assert_eq!(svg.matches("<title>").count(), 4);
+        assert!(svg.starts_with("<svg ") && svg.ends_with("</svg>\n"));
+    }
+}
