@@ -11,12 +11,13 @@
 # and shutdown cancel out, and what remains is the user-space work of the echoes (system
 # calls count as the instructions that issue them; the kernel's work is not counted).
 #
-# Environment: IMPLS (default: switchyard-lib, switchyard-bin and the two fastest peers,
-# fastwebsockets and tokio-websockets), SIZES (16 65536), CONNS (16).
+# Environment: IMPLS (default: switchyard-lib, switchyard-bin, and the peers that contend
+# for cheapest: fastwebsockets, tokio-websockets, sockudo-ws and yawc; tungstenite never
+# does), SIZES (16 65536), CONNS (16).
 set -euo pipefail
 
 cd "$(dirname "$0")"
-read -r -a IMPLS <<<"${IMPLS:-switchyard-lib switchyard-bin fastwebsockets tokio-websockets}"
+read -r -a IMPLS <<<"${IMPLS:-switchyard-lib switchyard-bin fastwebsockets tokio-websockets sockudo-ws yawc}"
 read -r -a SIZES <<<"${SIZES:-16 65536}"
 CONNS=${CONNS:-16}
 OUT=callgrind.raw
