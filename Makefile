@@ -76,10 +76,19 @@ autobahn:
 	autobahn/install.sh
 	autobahn/run.sh
 
-## bench: the load benchmark against tokio-tungstenite, fastwebsockets and tokio-websockets
+## bench: the load benchmark (bench/README.md): the library, the binary and the plain TCP floor
+## against five peers, then callgrind's instructions per echo; writes bench/results.md and the
+## chart bench/results.svg
+## (a failed run is recorded in results.raw and reported, and fails the target at the end)
 bench:
-	bench/run.sh
+	status=0; bench/run.sh || status=$$?; \
+	bench/callgrind.sh || status=$$?; \
+	cd bench && target/release/report --svg results.svg --criterion ../target/criterion \
+		results.raw callgrind.raw >results.md; \
+	echo "wrote bench/results.md and bench/results.svg"; exit $$status
 
+## bench-smoke: the library, the binary and the floor only (the peers are not built), a few
+## short cells and 100 idle connections; fails if any server answered wrongly
 bench-smoke:
 	bench/run.sh --smoke
 

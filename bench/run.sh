@@ -1,22 +1,31 @@
 #!/usr/bin/env bash
-# The load benchmark: Switchyard's echo server against tokio-tungstenite, fastwebsockets and
-# tokio-websockets, all on the same single-threaded Tokio runtime (src/bin/echo_server.rs),
-# driven by our own load generator (src/bin/loadgen.rs).
+# The load benchmark: the plain TCP echo floor, the switchyard library's minimal echo server
+# (switchyard-lib) and the shipped `switchyard` binary (switchyard-bin) against five Rust
+# WebSocket servers, driven by our own load generator (src/bin/loadgen/).
 #
-#   bench/run.sh           full run: messages/s for {1,16,256} connections x {16 B, 1 KiB,
-#                          64 KiB}, handshakes/s, memory per idle connection, then the core's
-#                          criterion benches; writes bench/results.md (+ bench/results.raw)
-#   bench/run.sh --smoke   a few short cells, 100 idle connections, no criterion; exits 0 only
+#   bench/run.sh           full run, with the peers: CPU per message for {1,16,256}
+#                          connections x {16 B, 1 KiB, 64 KiB}, CPU per handshake, memory per
+#                          idle connection (never used, and after one 1 MiB echo each), then
+#                          the core's criterion benches; writes bench/results.raw (the raw
+#                          lines) and, with bench/callgrind.sh's figures, bench/results.md and
+#                          bench/results.svg
+#   bench/run.sh --smoke   the floor, switchyard-lib and switchyard-bin only (the peers are not
+#                          even built), a few short cells, 100 idle connections; exits 0 only
 #                          if every server answered every message (and close) byte for byte
 #
-# Environment: REPEATS (default 3), SECS per cell (default 3), WARMUP (0.5), IDLE_CONNS (10000),
-# HANDSHAKE_WORKERS (4), IMPLS (all four, space-separated).
+# Environment: REPEATS (default 5), SECS per cell (default 3), WARMUP (0.5), IDLE_CONNS
+# (10000), HANDSHAKE_WORKERS (4), IMPLS (space-separated; default every server), CELLS
+# (space-separated conns:size; default all nine), ECHO_BYTES (the message of the second
+# memory measurement, 1048576), RSS_CAP_KIB (default a quarter of the machine's available
+# memory: a server past it stops being given connections, so that one that keeps megabytes
+# per connection cannot exhaust a shared machine; its figure is then over fewer connections).
 #
-# The server runs on CPU 0 and the load generator on CPU 1 (taskset). Servers are interleaved
-# cell by cell, in a rotating order, so that drift of the machine hits all of them alike; each
-# figure is the median over the repeats. The load generator reads both processes' CPU time
-# (/proc/<pid>/stat) at the edges of the measured window: CPU per message is the stable figure
-# on a noisy VM, messages/s the one users feel.
+# Every server runs on CPU 0 and the load generator on CPU 1 (taskset); the binary keeps its
+# multi-thread runtime, as shipped, on that one CPU. Servers are interleaved cell by cell, in
+# a rotating order, so that drift of the machine hits all of them alike; each figure is the
+# median over the repeats. The load generator reads both processes' CPU time
+# (/proc/<pid>/stat) at the edges of the measured window: CPU per message is the stable
+# figure on a noisy VM, messages/s the one users feel.
 set -euo pipefail
 
 cd "$(dirname "$0")"
@@ -28,27 +37,40 @@ elif [[ $# -gt 0 ]]; then
     exit 2
 fi
 
-read -r -a IMPLS <<<"${IMPLS:-switchyard tungstenite fastwebsockets tokio-websockets}"
+OURS="floor switchyard-lib switchyard-bin"
+PEERS="tungstenite fastwebsockets tokio-websockets sockudo-ws yawc"
 HANDSHAKE_WORKERS=${HANDSHAKE_WORKERS:-4}
+ECHO_BYTES=${ECHO_BYTES:-1048576}
+RSS_CAP_KIB=${RSS_CAP_KIB:-$(awk '/MemAvailable/ { print int($2 / 4) }' /proc/meminfo)}
 if ((SMOKE)); then
+    read -r -a IMPLS <<<"$OURS"
     REPEATS=1 SECS=1 WARMUP=0.2 IDLE_CONNS=100
     # conns:size[:text]
     CELLS=("1:16" "16:65536" "16:1024:text")
     RAW=target/smoke.raw
+    FEATURES=()
 else
-    REPEATS=${REPEATS:-3} SECS=${SECS:-3} WARMUP=${WARMUP:-0.5} IDLE_CONNS=${IDLE_CONNS:-10000}
-    CELLS=()
-    for conns in 1 16 256; do
-        for size in 16 1024 65536; do CELLS+=("$conns:$size"); done
-    done
+    read -r -a IMPLS <<<"${IMPLS:-$OURS $PEERS}"
+    REPEATS=${REPEATS:-5} SECS=${SECS:-3} WARMUP=${WARMUP:-0.5} IDLE_CONNS=${IDLE_CONNS:-10000}
+    if [[ -n ${CELLS:-} ]]; then
+        read -r -a CELLS <<<"$CELLS"
+    else
+        CELLS=()
+        for conns in 1 16 256; do
+            for size in 16 1024 65536; do CELLS+=("$conns:$size"); done
+        done
+    fi
     RAW=results.raw
+    FEATURES=(--features peers)
 fi
 
-nice cargo build --release --quiet --bins
+nice cargo build --release --quiet --bins "${FEATURES[@]}"
+(cd .. && nice cargo build --release --quiet -p switchyard-server --bin switchyard)
 BIN=target/release
+SWITCHYARD_BIN=../target/release/switchyard
 
-# 10,000 idle connections need 10,000 descriptors in each process (root may raise the hard
-# limit too).
+# 10,000 idle connections need 10,000 descriptors in each process: root raises the hard
+# limit too.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 if ((IDLE_CONNS + 100 > $(ulimit -n))); then
     echo "run.sh: fd limit $(ulimit -n) is below $IDLE_CONNS idle connections" >&2
@@ -65,7 +87,7 @@ fi
 mkdir -p target
 {
     echo "# machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM, Linux $(uname -r), $(rustc --version)"
-    echo "# run: $(date -u +%FT%TZ) repeats=$REPEATS secs=$SECS warmup=$WARMUP idle_conns=$IDLE_CONNS handshake_workers=$HANDSHAKE_WORKERS pinned=$([[ ${#SERVER_CPU[@]} -gt 0 ]] && echo yes || echo no)"
+    echo "# run: $(date -u +%FT%TZ) repeats=$REPEATS secs=$SECS warmup=$WARMUP idle_conns=$IDLE_CONNS echo_bytes=$ECHO_BYTES rss_cap_kib=$RSS_CAP_KIB handshake_workers=$HANDSHAKE_WORKERS pinned=$([[ ${#SERVER_CPU[@]} -gt 0 ]] && echo yes || echo no)"
 } >"$RAW"
 
 SERVER_PID=
@@ -78,18 +100,26 @@ stop_server() {
 }
 trap stop_server EXIT
 
-# Starts one server on a free port and waits for the address it prints once bound.
+# Starts one server on a free port and waits for the address it prints once bound: the
+# binary as shipped (default flags, its log on stderr kept in a file), every other server
+# from echo_server.
 start_server() {
     local impl=$1 line
     : >target/server.out
-    "${SERVER_CPU[@]}" "$BIN/echo_server" --impl "$impl" --listen 127.0.0.1:0 >target/server.out &
+    if [[ $impl == switchyard-bin ]]; then
+        "${SERVER_CPU[@]}" "$SWITCHYARD_BIN" --listen 127.0.0.1:0 >target/server.out \
+            2>target/server.log &
+    else
+        "${SERVER_CPU[@]}" "$BIN/echo_server" --impl "$impl" --listen 127.0.0.1:0 \
+            >target/server.out &
+    fi
     SERVER_PID=$!
     for _ in $(seq 100); do
         read -r line <target/server.out || true
-        if [[ $line == listening\ * ]]; then
-            ADDR=${line#listening }
-            return 0
-        fi
+        case $line in
+        listening\ *) ADDR=${line#listening } && return 0 ;;
+        *http://*) ADDR=${line##*http://} && return 0 ;;
+        esac
         kill -0 "$SERVER_PID" 2>/dev/null || break
         sleep 0.05
     done
@@ -134,20 +164,34 @@ for ((repeat = 1; repeat <= REPEATS; repeat++)); do
         echo "repeat $repeat/$REPEATS: echo, $conns connection(s) x $size B${text:+ text}"
         rotated_impls
         for impl in "${ORDER[@]}"; do
-            run_one echo "$impl" "$repeat" --conns "$conns" --size "$size" ${text:+--text} \
+            # The floor speaks raw TCP: the same bytes back, no frames, no text.
+            if [[ $impl == floor ]]; then
+                mode=(--raw)
+            else
+                mode=(${text:+--text})
+            fi
+            run_one echo "$impl" "$repeat" --conns "$conns" --size "$size" "${mode[@]}" \
                 --secs "$SECS" --warmup "$WARMUP"
         done
     done
     echo "repeat $repeat/$REPEATS: handshakes ($HANDSHAKE_WORKERS workers)"
     rotated_impls
     for impl in "${ORDER[@]}"; do
+        [[ $impl == floor ]] && continue
         run_one handshakes "$impl" "$repeat" --conns "$HANDSHAKE_WORKERS" --secs "$SECS" \
             --warmup "$WARMUP"
     done
-    echo "repeat $repeat/$REPEATS: $IDLE_CONNS idle connections"
+    echo "repeat $repeat/$REPEATS: $IDLE_CONNS idle connections, never used"
     rotated_impls
     for impl in "${ORDER[@]}"; do
-        run_one idle "$impl" "$repeat" --conns "$IDLE_CONNS"
+        [[ $impl == floor ]] && continue
+        run_one idle "$impl" "$repeat" --conns "$IDLE_CONNS" --rss-cap-kib "$RSS_CAP_KIB"
+    done
+    echo "repeat $repeat/$REPEATS: $IDLE_CONNS idle connections, after one $ECHO_BYTES B echo each"
+    for impl in "${ORDER[@]}"; do
+        [[ $impl == switchyard-lib || $impl == switchyard-bin ]] || continue
+        run_one idle "$impl" "$repeat" --conns "$IDLE_CONNS" --echo-bytes "$ECHO_BYTES" \
+            --rss-cap-kib "$RSS_CAP_KIB"
     done
 done
 
@@ -167,8 +211,7 @@ fi
     --warm-up-time 1 --measurement-time 3 --noplot) >target/criterion.log 2>&1 ||
     echo "run.sh: the core's criterion benches failed (see bench/target/criterion.log)" >&2
 
-"$BIN/report" "$RAW" ../target/criterion >results.md
-echo "wrote bench/results.md"
+echo "wrote bench/$RAW"
 if ((FAILED)); then
     echo "run.sh: $FAILED run(s) failed (see bench/results.raw)" >&2
     exit 1

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Instructions per echo, counted by callgrind: a figure that the machine's noise cannot move,
+# which decides a cell whose CPU-time ratio lies within 10% of its bound (issue 10 §4).
+#
+#   bench/callgrind.sh     writes bench/callgrind.raw, which bench/src/bin/report reads
+#
+# Method: each server runs under `valgrind --tool=callgrind` twice with the same CONNS
+# connections (upgraded, then closed with the closing handshake): once carrying M echoes of
+# SIZE bytes per connection, once carrying none. Instructions per echo = (total instructions
+# of the first run − total of the second) ÷ (CONNS × M): start-up, accept, handshake, close
+# and shutdown cancel out, and what remains is the user-space work of the echoes (system
+# calls count as the instructions that issue them; the kernel's work is not counted).
+#
+# Environment: IMPLS (default: switchyard-lib, switchyard-bin, and the peers that contend
+# for cheapest: fastwebsockets, tokio-websockets, sockudo-ws and yawc; tungstenite never
+# does), SIZES (16 65536), CONNS (16).
+set -euo pipefail
+
+cd "$(dirname "$0")"
+read -r -a IMPLS <<<"${IMPLS:-switchyard-lib switchyard-bin fastwebsockets tokio-websockets sockudo-ws yawc}"
+read -r -a SIZES <<<"${SIZES:-16 65536}"
+CONNS=${CONNS:-16}
+OUT=callgrind.raw
+
+# valgrind from the distribution, installed only if missing.
+if ! command -v valgrind >/dev/null; then
+    if [[ $EUID -eq 0 ]]; then AS_ROOT=(); else AS_ROOT=(sudo -n); fi
+    "${AS_ROOT[@]}" apt-get update -qq
+    "${AS_ROOT[@]}" apt-get install -y -qq valgrind
+fi
+
+nice cargo build --release --quiet --bins --features peers
+(cd .. && nice cargo build --release --quiet -p switchyard-server --bin switchyard)
+BIN=target/release
+mkdir -p target/callgrind
+
+SERVER_PID=
+stop_server() {
+    if [[ -n $SERVER_PID ]]; then
+        # SIGTERM: the binary shuts down gracefully; echo_server dies of it, and valgrind
+        # writes the profile either way.
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+        SERVER_PID=
+    fi
+}
+trap stop_server EXIT
+
+# count IMPL SIZE MESSAGES: one server under callgrind, CONNS connections each carrying
+# MESSAGES echoes; prints the total instructions the server executed.
+count() {
+    local impl=$1 size=$2 messages=$3 profile line addr=
+    profile=target/callgrind/$impl-$size-$messages.out
+    : >target/callgrind/server.out
+    local server=("$BIN/echo_server" --impl "$impl" --listen 127.0.0.1:0)
+    [[ $impl == switchyard-bin ]] && server=(../target/release/switchyard --listen 127.0.0.1:0)
+    taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$profile" "${server[@]}" \
+        >target/callgrind/server.out 2>target/callgrind/valgrind.log &
+    SERVER_PID=$!
+    for _ in $(seq 600); do
+        read -r line <target/callgrind/server.out || true
+        case $line in
+        listening\ *) addr=${line#listening } && break ;;
+        *http://*) addr=${line##*http://} && break ;;
+        esac
+        sleep 0.05
+    done
+    if [[ -z $addr ]]; then
+        echo "callgrind.sh: $impl did not start listening under valgrind" >&2
+        return 1
+    fi
+    taskset -c 1 "$BIN/loadgen" echo --addr "$addr" --conns "$CONNS" --size "$size" \
+        --messages "$messages" >/dev/null
+    stop_server
+    # The profile's `totals:` line (one event, instructions).
+    awk '/^totals:/ { print $2 }' "$profile"
+}
+
+{
+    echo "# callgrind: $(date -u +%FT%TZ) $(valgrind --version) conns=$CONNS"
+} >"$OUT"
+for size in "${SIZES[@]}"; do
+    # Enough echoes that they dwarf what differs between two runs of nothing (about 10^5
+    # instructions of scheduling jitter), few enough that valgrind stays quick.
+    if ((size >= 4096)); then messages=50; else messages=500; fi
+    for impl in "${IMPLS[@]}"; do
+        total=$(count "$impl" "$size" "$messages")
+        baseline=$(count "$impl" "$size" 0)
+        echoes=$((CONNS * messages))
+        line="kind=callgrind impl=$impl conns=$CONNS size=$size echoes=$echoes instructions=$total baseline=$baseline instructions_per_echo=$(((total - baseline) / echoes))"
+        echo "$line" >>"$OUT"
+        echo "  $line"
+    done
+done
+echo "wrote bench/$OUT"

@@ -1,0 +1,409 @@
+//! The load generator: raw TCP, frames masked once ahead of time, a closed loop per
+//! connection, every echo checked byte for byte. It does as little as it can per message so
+//! that the server under test, not the client, is what runs out of CPU.
+//!
+//! ```text
+//! loadgen echo       --addr A --conns N --size BYTES [--text | --raw] [--secs S | --messages M]
+//!                    [--warmup S] [--server-pid P]
+//! loadgen handshakes --addr A [--conns N] [--secs S] [--warmup S] [--server-pid P]
+//! loadgen idle       --addr A --conns N [--echo-bytes BYTES] [--rss-cap-kib KIB]
+//!                    --server-pid P
+//! ```
+//!
+//! - `echo`: N connections; each sends one message, reads the whole echo, compares it with
+//!   what it expects (header and payload), and repeats; for `--secs` after the warm-up, or
+//!   exactly `--messages` times per connection (no warm-up: for profilers, which count
+//!   instructions rather than time; `--messages 0` opens and closes the same connections and
+//!   sends nothing, the baseline to subtract). With `--raw` there is no WebSocket at all:
+//!   no handshake, `--size` bytes sent and the same bytes read back, for the plain TCP floor.
+//! - `handshakes`: N workers, each in a loop: connect, upgrade, send a close frame, read the
+//!   server's close frame and its end of the TCP stream.
+//! - `idle`: opens N connections (upgraded); with `--echo-bytes`, each then carries one
+//!   binary message of that size and its echo; after a second of rest it reads the server's
+//!   RSS. The connections stay open until then, answering the server's keepalive pings as a
+//!   browser would. The server may hold far more per connection than it should (that is
+//!   what is measured), so on a shared machine `--rss-cap-kib` stops opening connections
+//!   once the server's RSS passes it: the figure per connection is then over the
+//!   connections opened, and the line says `capped=1`. Connections the server closed
+//!   meanwhile are left out of the count and reported as `server_closed`.
+//!
+//! Counting starts after the warm-up; at the start and end of the measured window the
+//! generator reads its own CPU time and the server's (`utime + stime` of `/proc/P/stat`),
+//! so both CPU figures cover exactly the messages counted. It prints one line of
+//! `key=value` fields and exits 1 if any connection failed or any echo differed.
+
+mod probe;
+mod wire;
+
+use std::cell::Cell;
+use std::io;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::rc::Rc;
+use std::time::Duration;
+
+use switchyard_core::OpCode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::task::LocalSet;
+use tokio::time::{sleep, timeout};
+
+use probe::{Shared, Snapshot, measure, report, rss_kib};
+use wire::{
+    IO_TIMEOUT, answer_pings, close, masked_frame, open, scramble, server_frame, timed_out,
+};
+
+/// Most connections opening, or carrying their one message, at once in `idle`.
+const IDLE_CONCURRENCY: usize = 128;
+/// How often, in connections opened, `idle` reads the server's RSS against `--rss-cap-kib`.
+const RSS_CHECK_EVERY: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Echo,
+    Handshakes,
+    Idle,
+}
+
+#[derive(Debug, Clone)]
+struct Args {
+    mode: Mode,
+    addr: SocketAddr,
+    conns: usize,
+    size: usize,
+    text: bool,
+    raw: bool,
+    secs: f64,
+    messages: Option<u64>,
+    warmup: f64,
+    echo_bytes: usize,
+    rss_cap_kib: Option<u64>,
+    server_pid: Option<u32>,
+}
+
+fn parse_args() -> Option<Args> {
+    let mut args = std::env::args().skip(1);
+    let mode = match args.next()?.as_str() {
+        "echo" => Mode::Echo,
+        "handshakes" => Mode::Handshakes,
+        "idle" => Mode::Idle,
+        _ => return None,
+    };
+    let mut parsed = Args {
+        mode,
+        addr: "127.0.0.1:9000".parse().ok()?,
+        conns: if mode == Mode::Handshakes { 4 } else { 1 },
+        size: 16,
+        text: false,
+        raw: false,
+        secs: 3.0,
+        messages: None,
+        warmup: 0.5,
+        echo_bytes: 0,
+        rss_cap_kib: None,
+        server_pid: None,
+    };
+    while let Some(flag) = args.next() {
+        match flag.as_str() {
+            "--text" => parsed.text = true,
+            "--raw" => parsed.raw = true,
+            _ => {
+                let value = args.next()?;
+                match flag.as_str() {
+                    "--addr" => parsed.addr = value.parse().ok()?,
+                    "--conns" => parsed.conns = value.parse().ok().filter(|&n| n > 0)?,
+                    "--size" => parsed.size = value.parse().ok()?,
+                    "--secs" => parsed.secs = value.parse().ok()?,
+                    "--messages" => parsed.messages = Some(value.parse().ok()?),
+                    "--warmup" => parsed.warmup = value.parse().ok()?,
+                    "--echo-bytes" => parsed.echo_bytes = value.parse().ok()?,
+                    "--rss-cap-kib" => parsed.rss_cap_kib = Some(value.parse().ok()?),
+                    "--server-pid" => parsed.server_pid = Some(value.parse().ok()?),
+                    _ => return None,
+                }
+            }
+        }
+    }
+    // Raw bytes have no opcode, and an empty raw message would never be answered.
+    if parsed.raw && (parsed.text || parsed.size == 0) {
+        return None;
+    }
+    Some(parsed)
+}
+
+fn main() -> ExitCode {
+    let Some(args) = parse_args() else {
+        eprintln!(
+            "usage: loadgen {{echo|handshakes|idle}} --addr ADDR:PORT [--conns N] [--size BYTES] \
+             [--text | --raw] [--secs S | --messages M] [--warmup S] [--echo-bytes BYTES] \
+             [--rss-cap-kib KIB] [--server-pid PID]"
+        );
+        return ExitCode::from(2);
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a Tokio runtime");
+    let result = LocalSet::new().block_on(&runtime, async {
+        match args.mode {
+            Mode::Echo => echo(&args).await,
+            Mode::Handshakes => handshakes(&args).await,
+            Mode::Idle => idle(&args).await,
+        }
+    });
+    match result {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("loadgen: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The payload one connection sends, over and over.
+fn payload(args: &Args, seed: u64) -> Vec<u8> {
+    if args.text {
+        // Text that exercises UTF-8 validation: mostly ASCII with 2-, 3- and 4-byte
+        // characters, cut on a character boundary.
+        let sample = "switchyard — échos ✓ 😀 ";
+        let mut text = String::with_capacity(args.size + 4);
+        for c in sample.chars().cycle() {
+            if text.len() + c.len_utf8() > args.size {
+                break;
+            }
+            text.push(c);
+        }
+        while text.len() < args.size {
+            text.push('.');
+        }
+        text.into_bytes()
+    } else {
+        (0..args.size)
+            .map(|i| scramble(seed ^ i as u64) as u8)
+            .collect()
+    }
+}
+
+/// The plain TCP end of a raw connection: shut down our side, then read the server's end of
+/// the stream (nothing else may come).
+async fn close_raw(mut tcp: TcpStream) -> io::Result<()> {
+    tcp.shutdown().await?;
+    let mut rest = [0u8; 64];
+    match timeout(IO_TIMEOUT, tcp.read(&mut rest)).await {
+        Ok(Ok(0)) => Ok(()),
+        Ok(Ok(_)) => Err(io::Error::other("bytes after the last echo")),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(timed_out()),
+    }
+}
+
+async fn echo(args: &Args) -> io::Result<String> {
+    let shared = Rc::new(Shared::default());
+    let mut tasks = Vec::new();
+    let mut ready = Vec::new();
+    for id in 0..args.conns {
+        let seed = scramble(id as u64 + 1);
+        let payload = payload(args, seed);
+        let opcode = if args.text {
+            OpCode::TEXT
+        } else {
+            OpCode::BINARY
+        };
+        let key = (scramble(seed) as u32).to_le_bytes();
+        let (request, expected) = if args.raw {
+            (payload.clone(), payload)
+        } else {
+            (
+                masked_frame(opcode, &payload, key),
+                server_frame(opcode, &payload),
+            )
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        ready.push(rx);
+        let shared = Rc::clone(&shared);
+        let (addr, messages, raw) = (args.addr, args.messages, args.raw);
+        tasks.push(tokio::task::spawn_local(async move {
+            let run = async {
+                let mut tcp = if raw {
+                    let tcp = timeout(IO_TIMEOUT, TcpStream::connect(addr))
+                        .await
+                        .map_err(|_| timed_out())??;
+                    tcp.set_nodelay(true)?;
+                    tcp
+                } else {
+                    open(addr, seed).await?
+                };
+                let _ = tx.send(());
+                let mut reply = vec![0u8; expected.len()];
+                let mut left = messages.unwrap_or(u64::MAX);
+                while !shared.stop.get() && left > 0 {
+                    left -= 1;
+                    tcp.write_all(&request).await?;
+                    timeout(IO_TIMEOUT, tcp.read_exact(&mut reply))
+                        .await
+                        .map_err(|_| timed_out())??;
+                    if reply != expected {
+                        return Err(io::Error::other("echo differs from the message sent"));
+                    }
+                    shared.done.set(shared.done.get() + 1);
+                }
+                if raw {
+                    close_raw(tcp).await
+                } else {
+                    close(tcp, key).await
+                }
+            };
+            if let Err(e) = run.await {
+                shared.failed(e);
+            }
+        }));
+    }
+    for rx in ready {
+        // A connection that failed to open has recorded why.
+        let _ = rx.await;
+    }
+    let line = if args.messages.is_some() {
+        let start = Snapshot::take(&shared, args.server_pid)?;
+        for task in tasks {
+            let _ = task.await;
+        }
+        Ok(report(&start, &Snapshot::take(&shared, args.server_pid)?))
+    } else {
+        let line = measure(args.warmup, args.secs, args.server_pid, &shared).await;
+        for task in tasks {
+            let _ = task.await;
+        }
+        line
+    };
+    shared.check()?;
+    Ok(format!("conns={} size={} {}", args.conns, args.size, line?))
+}
+
+async fn handshakes(args: &Args) -> io::Result<String> {
+    let shared = Rc::new(Shared::default());
+    let mut tasks = Vec::new();
+    for worker in 0..args.conns {
+        let shared = Rc::clone(&shared);
+        let addr = args.addr;
+        tasks.push(tokio::task::spawn_local(async move {
+            let mut seed = scramble(worker as u64 + 1);
+            while !shared.stop.get() {
+                seed = scramble(seed);
+                let result = async {
+                    let tcp = open(addr, seed).await?;
+                    close(tcp, (seed as u32).to_le_bytes()).await
+                };
+                if let Err(e) = result.await {
+                    return shared.failed(e);
+                }
+                shared.done.set(shared.done.get() + 1);
+            }
+        }));
+    }
+    let line = measure(args.warmup, args.secs, args.server_pid, &shared).await;
+    for task in tasks {
+        let _ = task.await;
+    }
+    shared.check()?;
+    Ok(format!("workers={} {}", args.conns, line?))
+}
+
+/// One connection of `idle`: upgraded and, given a message, carrying it and its echo once.
+async fn open_idle(
+    addr: SocketAddr,
+    seed: u64,
+    message: Option<&(Vec<u8>, Vec<u8>)>,
+) -> io::Result<TcpStream> {
+    let mut tcp = open(addr, seed).await?;
+    if let Some((request, expected)) = message {
+        tcp.write_all(request).await?;
+        let mut reply = vec![0u8; expected.len()];
+        timeout(IO_TIMEOUT, tcp.read_exact(&mut reply))
+            .await
+            .map_err(|_| timed_out())??;
+        if reply != *expected {
+            return Err(io::Error::other("echo differs from the message sent"));
+        }
+    }
+    Ok(tcp)
+}
+
+async fn idle(args: &Args) -> io::Result<String> {
+    let pid = args
+        .server_pid
+        .ok_or_else(|| io::Error::other("idle needs --server-pid"))?;
+    let before = rss_kib(pid)?;
+    // One message, masked once, shared by every connection: the client's memory stays
+    // bounded by the connections carrying it at once.
+    let message = (args.echo_bytes > 0).then(|| {
+        let payload: Vec<u8> = (0..args.echo_bytes)
+            .map(|i| scramble(i as u64) as u8)
+            .collect();
+        Rc::new((
+            masked_frame(OpCode::BINARY, &payload, [0x5a, 0x3c, 0xa5, 0xc3]),
+            server_frame(OpCode::BINARY, &payload),
+        ))
+    });
+    let shared = Rc::new(Shared::default());
+    // Each open connection is a task answering pings; it counts itself out when the server
+    // ends it.
+    let opened = Rc::new(Cell::new(0usize));
+    let server_closed = Rc::new(Cell::new(0usize));
+    let next = Rc::new(Cell::new(0usize));
+    let mut tasks = Vec::new();
+    for _ in 0..IDLE_CONCURRENCY.min(args.conns) {
+        let (shared, next) = (Rc::clone(&shared), Rc::clone(&next));
+        let (opened, server_closed) = (Rc::clone(&opened), Rc::clone(&server_closed));
+        let message = message.clone();
+        let (addr, total, cap) = (args.addr, args.conns, args.rss_cap_kib);
+        tasks.push(tokio::task::spawn_local(async move {
+            loop {
+                let id = next.get();
+                if id >= total || shared.stop.get() || shared.first_failure.borrow().is_some() {
+                    return;
+                }
+                if let Some(cap) = cap
+                    && id % RSS_CHECK_EVERY == 0
+                {
+                    match rss_kib(pid) {
+                        Ok(rss) if rss > cap => return shared.stop.set(true),
+                        Ok(_) => {}
+                        Err(e) => return shared.failed(e),
+                    }
+                }
+                next.set(id + 1);
+                match open_idle(addr, scramble(id as u64), message.as_deref()).await {
+                    Ok(tcp) => {
+                        opened.set(opened.get() + 1);
+                        let server_closed = Rc::clone(&server_closed);
+                        drop(tokio::task::spawn_local(async move {
+                            // Ended by the server or failed: either way no longer idle.
+                            let _ = answer_pings(tcp, [0x3c, 0x5a, 0xc3, 0xa5]).await;
+                            server_closed.set(server_closed.get() + 1);
+                        }));
+                    }
+                    Err(e) => return shared.failed(e),
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    shared.check()?;
+    // Let the server finish whatever follows each upgrade or echo.
+    sleep(Duration::from_secs(1)).await;
+    let after = rss_kib(pid)?;
+    let server_closed = server_closed.get();
+    let n = opened.get() - server_closed;
+    let per_conn = after.saturating_sub(before) as f64 / n.max(1) as f64;
+    Ok(format!(
+        "conns={n} echo_bytes={} rss_before_kib={before} rss_after_kib={after} \
+         kib_per_conn={per_conn:.2} server_closed={server_closed} capped={}",
+        args.echo_bytes,
+        u8::from(shared.stop.get())
+    ))
+}

@@ -1,0 +1,304 @@
+//! Turns the raw lines of `run.sh` and `callgrind.sh` (and criterion's estimates) into
+//! `results.md`, and draws `results.svg`.
+//!
+//! ```text
+//! report [--svg FILE] [--criterion DIR] RAW... > results.md
+//! ```
+//!
+//! Every figure is a median over the repeats. Costs are written as ratios to two references,
+//! so that below 1 is cheaper: to the floor (the plain TCP echo server, the kernel's share of
+//! any echo) and to the cheapest peer in the same cell.
+
+mod criterion;
+mod svg;
+mod tables;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The plain TCP echo server.
+const FLOOR: &str = "floor";
+/// Our two contestants: the library's minimal echo server and the shipped binary.
+const OURS: [&str; 2] = ["switchyard-lib", "switchyard-bin"];
+/// Every server in the order tables and the chart show them; a server absent from the raw
+/// lines is left out.
+const IMPL_ORDER: [&str; 8] = [
+    FLOOR,
+    "switchyard-lib",
+    "switchyard-bin",
+    "fastwebsockets",
+    "tokio-websockets",
+    "tungstenite",
+    "sockudo-ws",
+    "yawc",
+];
+
+/// One raw line: `key=value` fields.
+type Run = BTreeMap<String, String>;
+
+fn main() -> ExitCode {
+    let mut svg_path = None;
+    let mut criterion = None;
+    let mut raws = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--svg" => svg_path = args.next().map(PathBuf::from),
+            "--criterion" => criterion = args.next().map(PathBuf::from),
+            _ => raws.push(arg),
+        }
+    }
+    if raws.is_empty() {
+        eprintln!("usage: report [--svg FILE] [--criterion DIR] RAW... > results.md");
+        return ExitCode::from(2);
+    }
+    let mut text = String::new();
+    for raw in &raws {
+        match std::fs::read_to_string(raw) {
+            Ok(t) => text += &t,
+            Err(e) => {
+                eprintln!("report: {raw}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let results = Results::parse(&text);
+    if let Some(path) = svg_path
+        && let Err(e) = std::fs::write(&path, svg::chart(&results))
+    {
+        eprintln!("report: {}: {e}", path.display());
+        return ExitCode::FAILURE;
+    }
+    print!("{}", tables::render(&results, criterion.as_deref()));
+    ExitCode::SUCCESS
+}
+
+/// Every raw line, with the notes (`# ` lines) apart.
+struct Results {
+    notes: Vec<String>,
+    runs: Vec<Run>,
+}
+
+impl Results {
+    fn parse(text: &str) -> Results {
+        let mut notes = Vec::new();
+        let mut runs = Vec::new();
+        for line in text.lines() {
+            if let Some(note) = line.strip_prefix("# ") {
+                notes.push(note.to_owned());
+            } else if !line.trim().is_empty() {
+                runs.push(
+                    line.split_whitespace()
+                        .filter_map(|kv| kv.split_once('='))
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .collect(),
+                );
+            }
+        }
+        Results { notes, runs }
+    }
+
+    /// The servers that appear in lines of `kind`, in [`IMPL_ORDER`].
+    fn impls(&self, kind: &str) -> Vec<&'static str> {
+        IMPL_ORDER
+            .into_iter()
+            .filter(|i| {
+                self.runs
+                    .iter()
+                    .any(|r| field(r, "kind") == Some(kind) && field(r, "impl") == Some(*i))
+            })
+            .collect()
+    }
+
+    /// The servers that are neither ours nor the floor, among those in lines of `kind`.
+    fn peers(&self, kind: &str) -> Vec<&'static str> {
+        self.impls(kind)
+            .into_iter()
+            .filter(|i| *i != FLOOR && !OURS.contains(i))
+            .collect()
+    }
+
+    /// The echo cells (connections, payload bytes), in the order they ran.
+    fn cells(&self) -> Vec<(String, String)> {
+        let mut cells: Vec<(String, String)> = Vec::new();
+        for r in self
+            .runs
+            .iter()
+            .filter(|r| field(r, "kind") == Some("echo"))
+        {
+            let key = (
+                field(r, "conns").unwrap_or_default().to_owned(),
+                field(r, "size").unwrap_or_default().to_owned(),
+            );
+            if !cells.contains(&key) {
+                cells.push(key);
+            }
+        }
+        cells
+    }
+
+    /// The medians of one server's lines of one kind whose fields match `filter`.
+    fn pick(&self, kind: &str, imp: &str, filter: &[(&str, &str)]) -> Cell {
+        summarize(self.runs.iter().filter(|r| {
+            field(r, "kind") == Some(kind)
+                && field(r, "impl") == Some(imp)
+                && filter.iter().all(|(k, v)| field(r, k) == Some(*v))
+        }))
+    }
+
+    fn echo(&self, (conns, size): &(String, String), imp: &str) -> Cell {
+        self.pick("echo", imp, &[("conns", conns), ("size", size)])
+    }
+
+    /// The peer with the least server CPU per operation of `kind`, and that figure.
+    fn cheapest_peer(
+        &self,
+        kind: &str,
+        cell: impl Fn(&str) -> Cell,
+    ) -> Option<(&'static str, f64)> {
+        self.peers(kind)
+            .into_iter()
+            .filter_map(|p| Some((p, cell(p).server_us?)))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+    }
+}
+
+fn field<'a>(run: &'a Run, key: &str) -> Option<&'a str> {
+    run.get(key).map(String::as_str)
+}
+
+fn num(run: &Run, key: &str) -> Option<f64> {
+    run.get(key)?.parse().ok()
+}
+
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.retain(|v| v.is_finite());
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    Some(if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    })
+}
+
+/// Medians of one server in one cell.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cell {
+    ops_per_s: Option<f64>,
+    /// Server CPU microseconds per operation.
+    server_us: Option<f64>,
+    /// Load generator CPU microseconds per operation.
+    loadgen_us: Option<f64>,
+    /// Share of one core the server used during the window.
+    server_util: Option<f64>,
+    loadgen_util: Option<f64>,
+    kib_per_conn: Option<f64>,
+    instructions_per_echo: Option<f64>,
+    failed: usize,
+    runs: usize,
+}
+
+fn summarize<'a>(runs: impl Iterator<Item = &'a Run>) -> Cell {
+    let runs: Vec<&Run> = runs.collect();
+    let ok: Vec<&&Run> = runs.iter().filter(|r| !r.contains_key("failed")).collect();
+    let median_of =
+        |f: &dyn Fn(&Run) -> Option<f64>| median(ok.iter().filter_map(|r| f(r)).collect());
+    Cell {
+        ops_per_s: median_of(&|r| num(r, "ops_per_s")),
+        server_us: median_of(&|r| Some(num(r, "server_cpu_s")? * 1e6 / num(r, "ops")?)),
+        loadgen_us: median_of(&|r| Some(num(r, "loadgen_cpu_s")? * 1e6 / num(r, "ops")?)),
+        server_util: median_of(&|r| Some(num(r, "server_cpu_s")? / num(r, "secs")?)),
+        loadgen_util: median_of(&|r| Some(num(r, "loadgen_cpu_s")? / num(r, "secs")?)),
+        kib_per_conn: median_of(&|r| num(r, "kib_per_conn")),
+        instructions_per_echo: median_of(&|r| num(r, "instructions_per_echo")),
+        failed: runs.len() - ok.len(),
+        runs: runs.len(),
+    }
+}
+
+fn ratio(num: Option<f64>, den: Option<f64>) -> Option<f64> {
+    match (num, den) {
+        (Some(n), Some(d)) if d > 0.0 => Some(n / d),
+        _ => None,
+    }
+}
+
+fn fmt_us(v: Option<f64>) -> String {
+    match v {
+        None => "—".into(),
+        Some(v) if v >= 100.0 => format!("{v:.0}"),
+        Some(v) => format!("{v:.2}"),
+    }
+}
+
+fn size_label(size: &str) -> String {
+    match size.parse::<usize>() {
+        Ok(n) if n >= 1024 && n % 1024 == 0 => format!("{} KiB", n / 1024),
+        Ok(n) => format!("{n} B"),
+        Err(_) => size.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RAW: &str = "# run: test\n\
+        kind=echo impl=floor repeat=1 conns=16 size=16 ops=1000 secs=1 server_cpu_s=0.010\n\
+        kind=echo impl=floor repeat=2 conns=16 size=16 ops=1000 secs=1 server_cpu_s=0.030\n\
+        kind=echo impl=floor repeat=3 conns=16 size=16 ops=1000 secs=1 server_cpu_s=0.020\n\
+        kind=echo impl=switchyard-lib repeat=1 conns=16 size=16 ops=1000 secs=1 server_cpu_s=0.023\n\
+        kind=echo impl=switchyard-lib repeat=2 conns=16 size=16 failed=1\n\
+        kind=echo impl=fastwebsockets repeat=1 conns=16 size=16 ops=1000 secs=1 server_cpu_s=0.025\n\
+        kind=echo impl=yawc repeat=1 conns=16 size=16 ops=1000 secs=1 server_cpu_s=0.022\n";
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(median(vec![f64::NAN]), None);
+    }
+
+    #[test]
+    fn cpu_per_message_is_the_median_over_successful_repeats() {
+        let results = Results::parse(RAW);
+        let cell = ("16".to_owned(), "16".to_owned());
+        let floor = results.echo(&cell, FLOOR);
+        assert_eq!(floor.server_us.map(|us| (us * 100.0).round()), Some(2000.0));
+        let lib = results.echo(&cell, "switchyard-lib");
+        assert_eq!((lib.runs, lib.failed), (2, 1));
+        assert_eq!(lib.server_us.map(|us| (us * 100.0).round()), Some(2300.0));
+    }
+
+    #[test]
+    fn cheapest_peer_excludes_ours_and_the_floor() {
+        let results = Results::parse(RAW);
+        let cell = ("16".to_owned(), "16".to_owned());
+        let cheapest = results.cheapest_peer("echo", |p| results.echo(&cell, p));
+        assert_eq!(cheapest.map(|c| c.0), Some("yawc"));
+        assert_eq!(results.peers("echo"), ["fastwebsockets", "yawc"]);
+    }
+
+    #[test]
+    fn report_judges_ours_against_the_floor_and_the_cheapest_peer() {
+        let md = tables::render(&Results::parse(RAW), None);
+        // 23 µs ÷ 20 µs = 1.15: at the floor bound, so met but close enough for callgrind.
+        assert!(md.contains("23.00 (1.15×†)"), "{md}");
+        // 23 µs ÷ yawc's 22 µs = 1.05: over the peer bound.
+        assert!(md.contains("**1.05×†**"), "{md}");
+        // A peer's ratio is shown plain, never judged.
+        assert!(md.contains("22.00 (1.10×)"), "{md}");
+    }
+
+    #[test]
+    fn chart_draws_one_bar_per_server_in_each_cell() {
+        let svg = svg::chart(&Results::parse(RAW));
+        assert_eq!(svg.matches("<title>").count(), 4);
+        assert!(svg.starts_with("<svg ") && svg.ends_with("</svg>\n"));
+    }
+}
