@@ -32,7 +32,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker, ready};
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use switchyard_core::CloseCode;
 use switchyard_core::connection::{
     AbortReason, Action, CloseInfo, Connection, Event, Message, SendError,
@@ -40,6 +40,7 @@ use switchyard_core::connection::{
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::Error;
+use crate::incoming::Incoming;
 use crate::timer::Clock;
 use crate::wake::{FanOut, Side};
 
@@ -53,18 +54,6 @@ const MAX_SLICES: usize = 16;
 /// On a transport without vectored writes, a first piece shorter than this is coalesced with
 /// what follows it (up to twice this) into one write.
 const COALESCE_BELOW: usize = 4 * 1024;
-
-/// What a connection delivers to the application.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Incoming {
-    /// A complete message.
-    Message(Message),
-    /// A ping's payload. The pong has already been queued by the core (RFC 6455 §5.5.2).
-    Ping(Bytes),
-    /// A pong's payload (an answer to our ping, or unsolicited, §5.5.3).
-    Pong(Bytes),
-}
 
 pub(crate) struct Driver<S> {
     pub(crate) io: S,

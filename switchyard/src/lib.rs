@@ -82,6 +82,7 @@ mod connect;
 mod driver;
 mod error;
 mod headers;
+mod incoming;
 mod masks;
 #[cfg(feature = "server")]
 mod request;
@@ -100,13 +101,13 @@ pub use client_stream::ClientStream;
 pub use config::Config;
 #[cfg(feature = "client")]
 pub use connect::{ClientOptions, client_handshake, connect, connect_with};
-pub use driver::Incoming;
 #[cfg(feature = "server")]
 pub use error::AcceptError;
 #[cfg(feature = "client")]
 pub use error::ConnectError;
 pub use error::Error;
 pub use headers::Headers;
+pub use incoming::Incoming;
 #[cfg(feature = "server")]
 pub use request::Request;
 #[cfg(feature = "client")]

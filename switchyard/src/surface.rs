@@ -17,7 +17,8 @@ use switchyard_core::connection::Message;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::Error;
-use crate::driver::{Driver, Incoming};
+use crate::driver::Driver;
+use crate::incoming::Incoming;
 use crate::wake::Side;
 
 /// Access to the driver of one connection.
