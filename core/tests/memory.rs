@@ -6,6 +6,7 @@ mod common;
 
 use std::alloc::System;
 
+use bytes::BytesMut;
 use cap::Cap;
 use common::*;
 use switchyard_core::Limits;
@@ -61,8 +62,53 @@ fn growth_after_a_large_echo(limits: Limits) -> isize {
     after as isize - idle as isize
 }
 
+/// A server reads a 64 KiB message into its read buffer, `CHUNK` bytes a read; once the message
+/// is dropped and a read finds nothing, it should hold what it held before. Returns the live
+/// bytes held while the message sat in the buffer and after, over those held before.
+fn read_buffer_growth() -> (isize, isize) {
+    let mut server = Connection::server(Limits::DEFAULT);
+    let mut client = client(Limits::DEFAULT);
+    let read_all = |server: &mut Connection, mut wire: &[u8]| {
+        while !wire.is_empty() {
+            let mut buf = server.read_buffer();
+            let n = wire.len().min(buf.capacity()).min(CHUNK);
+            buf.extend_from_slice(&wire[..n]);
+            wire = &wire[n..];
+            server.receive_buffer(buf).unwrap();
+        }
+    };
+    client.send_binary(&[1; 100]).unwrap();
+    read_all(&mut server, &drain_output(&mut client));
+    drop(drain_events(&mut server));
+    client.send_binary(&vec![7; 64 * 1024]).unwrap();
+    let wire = drain_output(&mut client);
+    // Nothing was read since the last message: an empty read says so.
+    server.receive_buffer(BytesMut::new()).unwrap();
+    let idle = ALLOCATOR.allocated();
+    read_all(&mut server, &wire);
+    let busy = ALLOCATOR.allocated();
+    let events = drain_events(&mut server);
+    assert!(matches!(&events[..], [Event::Message(m)] if m.len() == 64 * 1024));
+    drop(events);
+    server.receive_buffer(BytesMut::new()).unwrap();
+    let after = ALLOCATOR.allocated();
+    drop((client, server, wire));
+    (
+        busy as isize - idle as isize,
+        after as isize - idle as isize,
+    )
+}
+
 #[test]
 fn buffers_are_released_after_a_large_message() {
+    // An idle connection holds no read buffer, and the oracle saw the one it used.
+    let (busy, after) = read_buffer_growth();
+    assert!(
+        busy >= 64 * 1024,
+        "only {busy} bytes held with a message buffered"
+    );
+    assert!(after <= 0, "{after} bytes still held once idle");
+
     let released = growth_after_a_large_echo(Limits::DEFAULT);
     assert!(
         released <= 4096,

@@ -37,12 +37,16 @@ impl ReadBuffer {
     }
 
     /// How much room the next read should have, given the frame in progress: enough for the
-    /// rest of its payload and the next header, between [`MIN_READ`] and [`READ_AHEAD`] or
-    /// the payload already kept, whichever is more. Frame sizes are already within
-    /// `max_frame_size`, checked from the header.
+    /// rest of its payload and the next header, but at most [`READ_AHEAD`] or the payload
+    /// already kept, whichever is more; and at least what fills the buffer to [`MIN_READ`],
+    /// so a few bytes of a small frame or a header never make it grow. Frame sizes are
+    /// already within `max_frame_size`, checked from the header.
     pub(super) fn hint(&self, frame: Option<Frame>) -> usize {
+        let least = MIN_READ
+            .saturating_sub(self.bytes.len())
+            .max(MAX_HEADER_LEN);
         let Some(frame) = frame else {
-            return MIN_READ;
+            return least;
         };
         let kept = frame.kept();
         let buffered = self.bytes.len().saturating_sub(kept) as u64;
@@ -52,7 +56,7 @@ impl ReadBuffer {
             .saturating_add(MAX_HEADER_LEN as u64);
         usize::try_from(missing)
             .unwrap_or(usize::MAX)
-            .clamp(MIN_READ, READ_AHEAD.max(kept))
+            .clamp(least, READ_AHEAD.max(kept))
     }
 
     /// Reserves at least `room` bytes after the buffered ones and lends that free space, as an
