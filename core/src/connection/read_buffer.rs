@@ -59,10 +59,13 @@ impl ReadBuffer {
             .clamp(least, READ_AHEAD.max(kept))
     }
 
-    /// Reserves at least `room` bytes after the buffered ones and lends that free space, as an
-    /// empty buffer sharing the allocation.
+    /// Lends the free space after the buffered bytes, as an empty buffer sharing the
+    /// allocation: at least `room` bytes, or the free space already there if that is more
+    /// than half of it (not worth a new allocation and a copy for one read).
     pub(super) fn lend(&mut self, room: usize) -> BytesMut {
-        self.bytes.reserve(room);
+        if self.bytes.capacity() - self.bytes.len() <= room / 2 {
+            self.bytes.reserve(room);
+        }
         let len = self.bytes.len();
         self.bytes.split_off(len)
     }
