@@ -63,10 +63,11 @@
 //! [`poll_event`](Connection::poll_event) drains them.
 //!
 //! Memory: the room lent for a read follows what is awaited (16 KiB for headers and small
-//! frames; a large frame's remaining payload, but at most 64 KiB beyond what it has sent), so
-//! nothing is reserved from a declared length alone. The read buffer is dropped once drained
-//! when a read finds nothing, and any buffer that grew past [`Limits::max_retained_buffer`] is
-//! released once drained, so an idle connection holds no read buffer.
+//! frames; a large frame's remaining payload, but at most 64 KiB, or as much as it has already
+//! sent if that is more), so nothing is reserved from a declared length alone. The read buffer
+//! is dropped once drained when a read finds nothing (and at once after `receive_data`, which
+//! copies into it), and any buffer that grew past [`Limits::max_retained_buffer`] is released
+//! once drained, so an idle connection holds no read buffer.
 //!
 //! Time: once closing begins, the close timer bounds it ([`Limits::close_timeout`], then
 //! [`Action::Abort`]). While open, silence ([`Limits::keepalive_interval`]) sends a ping, and

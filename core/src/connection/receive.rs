@@ -128,9 +128,9 @@ impl Connection {
     /// `tokio_util::io::poll_read_buf`, for example) and give back with
     /// [`receive_buffer`](Self::receive_buffer). Its capacity is sized for what is awaited:
     /// 16 KiB for headers and small frames; for a large frame its remaining payload, so
-    /// the payload lands where the message will be handed out from, capped at 64 KiB beyond
-    /// what the frame has already sent (a peer that declares a large frame and sends little
-    /// of it gets little room).
+    /// the payload lands where the message will be handed out from, capped at 64 KiB or at
+    /// what the frame has already sent, whichever is more (a peer that declares a large frame
+    /// and sends little of it gets little room).
     ///
     /// Read only while [`wants_read`](Self::wants_read) holds.
     #[must_use = "give the buffer back with receive_buffer"]
