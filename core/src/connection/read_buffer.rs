@@ -23,6 +23,10 @@ const MIN_READ: usize = 16 * 1024;
 /// declared length is a promise, not bytes, so the reservation grows only as they arrive.
 const READ_AHEAD: usize = 64 * 1024;
 
+/// Free room a waiting buffer may keep beyond twice the bytes it holds (see
+/// [`ReadBuffer::shrink_while_waiting`]).
+const WAITING_SLACK: usize = 4 * 1024;
+
 /// Received bytes: first the current frame's payload decoded so far (when it is decoded in
 /// place), then bytes not yet decoded.
 pub(super) struct ReadBuffer {
@@ -89,6 +93,18 @@ impl ReadBuffer {
     /// The first `n` bytes, as their own buffer sharing the allocation.
     pub(super) fn split_to(&mut self, n: usize) -> BytesMut {
         self.bytes.split_to(n)
+    }
+
+    /// The read would block. While the buffer waits for the rest of a frame it keeps at most
+    /// about twice the bytes it holds (plus [`WAITING_SLACK`]): a peer that sends a few bytes
+    /// of a frame and stalls makes us keep those bytes, not a read's worth of room, so ten
+    /// thousand such peers cost what they sent. The price is a copy of the bytes kept, made
+    /// only when most of the buffer is empty.
+    pub(super) fn shrink_while_waiting(&mut self) {
+        let len = self.bytes.len();
+        if len > 0 && self.bytes.capacity() > 2 * len + WAITING_SLACK {
+            self.bytes = BytesMut::from(&self.bytes[..]);
+        }
     }
 
     /// Drops the allocation once everything in it is decoded and handed out, if its free

@@ -145,7 +145,7 @@ impl Connection {
     ///
     /// Give the buffer back empty when the read found nothing (it would block): with nothing
     /// left to decode, the connection then drops its read buffer, so an idle connection holds
-    /// none. Decoding stops while [`Limits::max_queued_events`](crate::Limits::max_queued_events)
+    /// none; waiting on a partial frame, it keeps little more than the bytes received. Decoding stops while [`Limits::max_queued_events`](crate::Limits::max_queued_events)
     /// events wait, and resumes as [`poll_event`](Self::poll_event) drains them. Errors are as
     /// for [`receive_data`](Self::receive_data). Another buffer than the one lent is taken
     /// too, at the cost of a copy.
@@ -155,6 +155,7 @@ impl Connection {
         }
         if filled.is_empty() {
             self.rx.buf.release_if_drained(0);
+            self.rx.buf.shrink_while_waiting();
             return Ok(());
         }
         self.timer.heard();
