@@ -23,10 +23,6 @@ const MIN_READ: usize = 16 * 1024;
 /// declared length is a promise, not bytes, so the reservation grows only as they arrive.
 const READ_AHEAD: usize = 64 * 1024;
 
-/// Free room a waiting buffer may keep beyond twice the bytes it holds (see
-/// [`ReadBuffer::shrink_while_waiting`]).
-const WAITING_SLACK: usize = 4 * 1024;
-
 /// Received bytes: first the current frame's payload decoded so far (when it is decoded in
 /// place), then bytes not yet decoded.
 pub(super) struct ReadBuffer {
@@ -67,6 +63,13 @@ impl ReadBuffer {
     /// allocation: at least `room` bytes, or the free space already there if that is more
     /// than half of it (not worth a new allocation and a copy for one read).
     pub(super) fn lend(&mut self, room: usize) -> BytesMut {
+        if self.bytes.is_empty() {
+            // Nothing waits to be decoded: a fresh allocation of the size wanted. Reserving on
+            // the drained handle could instead revive an earlier, larger allocation (one a
+            // 1 MiB message lived in) and keep it for good.
+            self.bytes = BytesMut::new();
+            return BytesMut::with_capacity(room);
+        }
         if self.bytes.capacity() - self.bytes.len() <= room / 2 {
             self.bytes.reserve(room);
         }
@@ -95,14 +98,16 @@ impl ReadBuffer {
         self.bytes.split_to(n)
     }
 
-    /// The read would block. While the buffer waits for the rest of a frame it keeps at most
-    /// about twice the bytes it holds (plus [`WAITING_SLACK`]): a peer that sends a few bytes
-    /// of a frame and stalls makes us keep those bytes, not a read's worth of room, so ten
-    /// thousand such peers cost what they sent. The price is a copy of the bytes kept, made
-    /// only when most of the buffer is empty.
+    /// The read would block. While the buffer waits for the rest of a frame, up to
+    /// [`MIN_READ`] bytes of it are copied into an allocation of their own size: a peer that
+    /// sends a few bytes of a frame and stalls makes us keep those bytes, not a read's worth
+    /// of room, so ten thousand such peers cost what they sent. (A drained or split `BytesMut`
+    /// reports only its own view's capacity, not the allocation it keeps alive, so the size
+    /// of what is kept cannot be asked; the copy is at most [`MIN_READ`] bytes.) Past that, a
+    /// large frame's buffer holds at most [`READ_AHEAD`] more than its payload so far.
     pub(super) fn shrink_while_waiting(&mut self) {
         let len = self.bytes.len();
-        if len > 0 && self.bytes.capacity() > 2 * len + WAITING_SLACK {
+        if len > 0 && len <= MIN_READ {
             self.bytes = BytesMut::from(&self.bytes[..]);
         }
     }
@@ -110,7 +115,9 @@ impl ReadBuffer {
     /// Drops the allocation once everything in it is decoded and handed out, if its free
     /// space is more than `retain`; views already handed out keep their bytes alive.
     pub(super) fn release_if_drained(&mut self, retain: usize) {
-        if self.bytes.is_empty() && self.bytes.capacity() > retain {
+        // A drained handle that shares an allocation (it was split) reports a capacity of 0
+        // yet keeps the whole allocation alive: it is dropped whatever its capacity says.
+        if self.bytes.is_empty() && (self.bytes.capacity() > retain || retain == 0) {
             self.bytes = BytesMut::new();
         }
     }
