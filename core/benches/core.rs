@@ -137,12 +137,60 @@ fn receive_fragmented(c: &mut Criterion) {
     group.finish();
 }
 
+/// One 64 KiB masked message arriving in 16 KiB reads: copied in by `receive_data`, or read
+/// straight into the lent read buffer (the copy into it stands in for the kernel's).
+fn receive_in_place(c: &mut Criterion) {
+    let mut group = c.benchmark_group("receive");
+    let mut client = Connection::client(Limits::DEFAULT, || [9, 8, 7, 6]);
+    client.send_binary(&[5u8; 65536]).unwrap();
+    let mut wire = Vec::new();
+    loop {
+        let piece = client.poll_transmit();
+        if piece.is_empty() {
+            break;
+        }
+        wire.extend_from_slice(piece);
+        let n = piece.len();
+        client.consume_transmit(n);
+    }
+    group.throughput(Throughput::Bytes(wire.len() as u64));
+    group.bench_function("binary_64KiB_copied_in_16KiB_pieces", |b| {
+        let mut server = Connection::server(Limits::DEFAULT);
+        b.iter(|| {
+            for piece in wire.chunks(16 * 1024) {
+                server.receive_data(black_box(piece)).unwrap();
+            }
+            black_box(server.poll_event())
+        })
+    });
+    group.bench_function("binary_64KiB_read_in_place_in_16KiB_reads", |b| {
+        let mut server = Connection::server(Limits::DEFAULT);
+        b.iter(|| {
+            let mut rest = &wire[..];
+            while !rest.is_empty() {
+                let mut buf = server.read_buffer();
+                let n = rest.len().min(16 * 1024).min(buf.capacity());
+                buf.extend_from_slice(black_box(&rest[..n]));
+                rest = &rest[n..];
+                server.receive_buffer(buf).unwrap();
+            }
+            let message = black_box(server.poll_event());
+            // The read that finds nothing, as a shell's next read would.
+            let nothing = server.read_buffer();
+            server.receive_buffer(nothing).unwrap();
+            message
+        })
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
     accept_key,
     header,
     masking,
     utf8,
-    receive_fragmented
+    receive_fragmented,
+    receive_in_place
 );
 criterion_main!(benches);

@@ -61,8 +61,87 @@ fn growth_after_a_large_echo(limits: Limits) -> isize {
     after as isize - idle as isize
 }
 
+/// A server reads a 64 KiB message into its read buffer, `CHUNK` bytes a read; once the message
+/// is dropped and a read finds nothing, it should hold what it held before. Returns the live
+/// bytes held while the message sat in the buffer and after, over those held before.
+fn read_buffer_growth() -> (isize, isize) {
+    let mut server = Connection::server(Limits::DEFAULT);
+    let mut client = client(Limits::DEFAULT);
+    let read_all = |server: &mut Connection, mut wire: &[u8]| {
+        while !wire.is_empty() {
+            let mut buf = server.read_buffer();
+            let n = wire.len().min(buf.capacity()).min(CHUNK);
+            buf.extend_from_slice(&wire[..n]);
+            wire = &wire[n..];
+            server.receive_buffer(buf).unwrap();
+        }
+    };
+    client.send_binary(&[1; 100]).unwrap();
+    read_all(&mut server, &drain_output(&mut client));
+    drop(drain_events(&mut server));
+    client.send_binary(&vec![7; 64 * 1024]).unwrap();
+    let wire = drain_output(&mut client);
+    // Nothing was read since the last message: an empty read says so.
+    would_block(&mut server);
+    let idle = ALLOCATOR.allocated();
+    read_all(&mut server, &wire);
+    let busy = ALLOCATOR.allocated();
+    let events = drain_events(&mut server);
+    assert!(matches!(&events[..], [Event::Message(m)] if m.len() == 64 * 1024));
+    drop(events);
+    would_block(&mut server);
+    let after = ALLOCATOR.allocated();
+    drop((client, server, wire));
+    (
+        busy as isize - idle as isize,
+        after as isize - idle as isize,
+    )
+}
+
+/// A read that finds nothing, as a shell makes it: borrow the read buffer, give it back
+/// empty.
+fn would_block(server: &mut Connection) {
+    let lent = server.read_buffer();
+    assert!(lent.is_empty());
+    server.receive_buffer(lent).unwrap();
+}
+
+/// A peer declares a 1 MiB frame, sends `sent` bytes of it and stalls: the live bytes the
+/// server holds once a read finds nothing more.
+fn stalled_frame_growth(sent: usize) -> isize {
+    let mut server = Connection::server(Limits::DEFAULT);
+    let mut client = client(Limits::DEFAULT);
+    client.send_binary(&vec![3; 1 << 20]).unwrap();
+    let wire = drain_output(&mut client);
+    let idle = ALLOCATOR.allocated();
+    let mut buf = server.read_buffer();
+    buf.extend_from_slice(&wire[..sent]);
+    server.receive_buffer(buf).unwrap();
+    would_block(&mut server);
+    let held = ALLOCATOR.allocated();
+    drop((client, server, wire));
+    held as isize - idle as isize
+}
+
 #[test]
 fn buffers_are_released_after_a_large_message() {
+    // A stalled partial frame costs about what was sent, not a read's worth of room.
+    for sent in [1, 100, 2000] {
+        let held = stalled_frame_growth(sent);
+        assert!(
+            held <= (sent + 256) as isize,
+            "{held} bytes held for {sent} bytes of a stalled frame"
+        );
+    }
+
+    // An idle connection holds no read buffer, and the oracle saw the one it used.
+    let (busy, after) = read_buffer_growth();
+    assert!(
+        busy >= 64 * 1024,
+        "only {busy} bytes held with a message buffered"
+    );
+    assert!(after <= 0, "{after} bytes still held once idle");
+
     let released = growth_after_a_large_echo(Limits::DEFAULT);
     assert!(
         released <= 4096,

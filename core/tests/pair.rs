@@ -28,7 +28,8 @@ impl Pair {
         }
     }
 
-    /// Delivers pending bytes in both directions, `chunk` bytes at a time, until quiet.
+    /// Delivers pending bytes in both directions, read into each side's read buffer `chunk`
+    /// bytes at a time, until quiet.
     fn pump(&mut self, chunk: usize) {
         loop {
             self.client_events.extend(drain_events(&mut self.client));
@@ -38,14 +39,10 @@ impl Pair {
             if c2s.is_empty() && s2c.is_empty() {
                 break;
             }
-            for piece in c2s.chunks(chunk) {
-                feed(&mut self.server, piece, &mut self.server_events)
-                    .unwrap_or_else(|e| panic!("the server failed: {e}"));
-            }
-            for piece in s2c.chunks(chunk) {
-                feed(&mut self.client, piece, &mut self.client_events)
-                    .unwrap_or_else(|e| panic!("the client failed: {e}"));
-            }
+            feed_reads(&mut self.server, &c2s, &[chunk], &mut self.server_events)
+                .unwrap_or_else(|e| panic!("the server failed: {e}"));
+            feed_reads(&mut self.client, &s2c, &[chunk], &mut self.client_events)
+                .unwrap_or_else(|e| panic!("the client failed: {e}"));
         }
     }
 

@@ -139,6 +139,35 @@ proptest! {
     }
 
     #[test]
+    fn reads_into_the_read_buffer_decode_as_receive_data_does(
+        frames in prop::collection::vec(masked_frame(), 0..12),
+        reads in prop::collection::vec(prop_oneof![1 => Just(0usize), 4 => 1usize..300], 1..6),
+        max_queued_events in 1usize..4,
+    ) {
+        let limits = Limits {
+            max_message_size: 256,
+            max_frame_size: 200,
+            max_fragments: 8,
+            max_queued_events,
+            ..Limits::DEFAULT
+        };
+        let mut reads = reads;
+        reads.push(1);
+        let wire = frames.concat();
+        let mut copying = Connection::server(limits);
+        let copied = feed_split(&mut copying, &wire, &[]);
+        let mut lending = Connection::server(limits);
+        let lent = feed_split_reads(&mut lending, &wire, &reads);
+        prop_assert_eq!(&lent.0, &copied.0);
+        prop_assert_eq!(&lent.1, &copied.1);
+        // An error found as polling resumed decoding is returned by the next receive.
+        let sticky = copying.receive_data(&[]).err();
+        let buf = lending.read_buffer();
+        prop_assert_eq!(lending.receive_buffer(buf).err(), sticky);
+        prop_assert_eq!(lent.2.or(sticky), sticky);
+    }
+
+    #[test]
     fn arbitrary_requests_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
         let mut parser = RequestParser::new(Limits { max_header_bytes: 300, ..Limits::DEFAULT });
         for end in [bytes.len() / 2, bytes.len()] {

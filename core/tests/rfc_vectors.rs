@@ -153,6 +153,47 @@ fn one_byte_at_a_time_gives_the_same_events_and_output() {
 }
 
 #[test]
+fn reads_into_the_read_buffer_give_the_same_events_and_output() {
+    // Read sizes from one byte up, reads that find nothing between them, and one read
+    // bigger than any vector.
+    let patterns: &[&[usize]] = &[
+        &[1],
+        &[2],
+        &[3],
+        &[5, 0],
+        &[0, 13, 0, 1],
+        &[4096],
+        &[1 << 20],
+    ];
+    for v in vectors() {
+        let (whole_events, whole_out, _) = feed_split(&mut receiver(v.masked), &v.wire, &[]);
+        for reads in patterns {
+            let (events, out, error) = feed_split_reads(&mut receiver(v.masked), &v.wire, reads);
+            assert_eq!(error, None, "{} reads {reads:?}", v.name);
+            assert_eq!(events, whole_events, "{} reads {reads:?}", v.name);
+            assert_eq!(out, whole_out, "{} reads {reads:?}", v.name);
+        }
+    }
+}
+
+#[test]
+fn every_first_read_size_gives_the_same_events_through_the_read_buffer() {
+    for v in vectors().into_iter().filter(|v| v.wire.len() < 1000) {
+        let (whole_events, whole_out, _) = feed_split(&mut receiver(v.masked), &v.wire, &[]);
+        for first in 1..=v.wire.len() {
+            for then in [1, 2, 7, v.wire.len()] {
+                let reads = [first, 0, then];
+                let (events, out, error) =
+                    feed_split_reads(&mut receiver(v.masked), &v.wire, &reads);
+                assert_eq!(error, None, "{} reads {reads:?}", v.name);
+                assert_eq!(events, whole_events, "{} reads {reads:?}", v.name);
+                assert_eq!(out, whole_out, "{} reads {reads:?}", v.name);
+            }
+        }
+    }
+}
+
+#[test]
 fn a_ping_is_answered_with_its_payload() {
     let mut client = client_with_mask(RFC_MASK);
     let (events, out, _) = feed_split(

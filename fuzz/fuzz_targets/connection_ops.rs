@@ -9,6 +9,11 @@
 //! - `is_open` and `is_closed` never hold together;
 //! - `receive_data` takes all its bytes unless the event queue is full, which it never
 //!   overfills;
+//! - `read_buffer` always lends an empty buffer with room, `receive_buffer` takes it back
+//!   filled (or empty: a read that found nothing) with the same sticky errors, and the
+//!   room lent follows the bytes received, never a declared length: it stays under four
+//!   times the bytes received plus a fixed 192 KiB (the 16 KiB small read, the 64 KiB
+//!   read-ahead, and the buffer's doubling);
 //! - each action is reported at most once, `HalfClose` never after `Close` or `Abort`, and
 //!   only once receiving has ended (an `Event::Closed` is queued or polled); nothing is
 //!   transmitted after `Abort`.
@@ -24,6 +29,10 @@ use switchyard_core::{CloseCode, FrameHeader, Limits, OpCode, Parsed};
 #[derive(Debug, Arbitrary)]
 enum Op {
     Receive(Vec<u8>),
+    /// A read into the connection's own buffer, of these bytes or as many as fit.
+    Read(Vec<u8>),
+    /// A read that found nothing.
+    ReadNothing,
     ReceiveMaskedFrame {
         fin: bool,
         opcode: u8,
@@ -134,9 +143,18 @@ fuzz_target!(|input: Input| {
     let mut actions = Vec::new();
     let mut now = Duration::ZERO;
     let mut by_value = 0usize;
+    // Bytes given to the connection so far, by either entry point.
+    let mut received = 0usize;
     for op in input.ops {
         match op {
-            Op::Receive(bytes) => check_receive(&mut conn, &bytes, &mut sticky),
+            Op::Receive(bytes) => {
+                received += bytes.len();
+                check_receive(&mut conn, &bytes, &mut sticky);
+            }
+            Op::Read(bytes) => received += check_read(&mut conn, &bytes, received, &mut sticky),
+            Op::ReadNothing => {
+                check_read(&mut conn, &[], received, &mut sticky);
+            }
             Op::ReceiveMaskedFrame {
                 fin,
                 opcode,
@@ -157,6 +175,7 @@ fuzz_target!(|input: Input| {
                 if let Some(k) = h.mask {
                     switchyard_core::frame::mask::apply_mask(&mut frame[start..], k, 0);
                 }
+                received += frame.len();
                 check_receive(&mut conn, &frame, &mut sticky);
             }
             Op::SendText(t) => {
@@ -264,4 +283,31 @@ fn check_receive(
         ),
         Ok(taken) => assert_eq!(taken, bytes.len()),
     }
+}
+
+/// One read of `bytes` (as many as fit) into the lent buffer; returns how many were read.
+fn check_read(
+    conn: &mut Connection,
+    bytes: &[u8],
+    received: usize,
+    sticky: &mut Option<switchyard_core::ProtocolError>,
+) -> usize {
+    let mut buf = conn.read_buffer();
+    assert!(buf.is_empty(), "a lent buffer with bytes in it");
+    assert!(buf.capacity() > 0, "no room lent");
+    assert!(
+        buf.capacity() <= 4 * received + 192 * 1024,
+        "{} bytes of room after {received} bytes received",
+        buf.capacity()
+    );
+    let n = bytes.len().min(buf.capacity());
+    buf.extend_from_slice(&bytes[..n]);
+    let result = conn.receive_buffer(buf);
+    if let Some(e) = sticky {
+        assert_eq!(result, Err(*e), "error not sticky");
+    }
+    if let Err(e) = result {
+        *sticky = Some(e);
+    }
+    n
 }

@@ -16,10 +16,14 @@
 //! and the read side ends once the transport is finished too, so the close reply is never
 //! lost to an early drop.
 //!
+//! Reading goes straight into the core's read buffer ([`Connection::read_buffer`]), where
+//! frames are decoded in place and messages leave as views of it; a read that finds nothing
+//! gives the buffer back empty, so an idle connection holds none.
+//!
 //! Backpressure: while more than [`Limits::write_buffer_size`] bytes wait for the transport,
 //! `send` waits. Reading pauses only when the core says so ([`Connection::wants_read`]: its
-//! automatic replies backed up), or while it has not taken all of the last read (too many
-//! events wait to be polled).
+//! automatic replies backed up, or too many events wait to be polled for it to decode the
+//! rest of the last read).
 //!
 //! Split halves share one `Driver` behind a mutex held only inside a poll; writes and the
 //! timer are polled with a [`FanOut`] waker so both halves hear about them.
@@ -27,26 +31,21 @@
 //! [`Limits::write_buffer_size`]: switchyard_core::Limits::write_buffer_size
 
 use std::io::{self, IoSlice};
-use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker, ready};
 
-use bytes::BytesMut;
 use switchyard_core::CloseCode;
 use switchyard_core::connection::{
     AbortReason, Action, CloseInfo, Connection, Event, Message, SendError,
 };
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::io::poll_read_buf;
 
 use crate::Error;
 use crate::incoming::Incoming;
 use crate::timer::Clock;
 use crate::wake::{FanOut, Side};
-
-/// Bytes read per system call, into a buffer on the stack: the core copies (and unmasks)
-/// what it keeps, so an idle connection holds no read buffer.
-const READ_CHUNK: usize = 16 * 1024;
 
 /// Most pieces handed to one vectored write.
 const MAX_SLICES: usize = 16;
@@ -63,8 +62,6 @@ pub(crate) struct Driver<S> {
     pub(crate) protocol: Option<Box<str>>,
     /// Set once split.
     pub(crate) fanout: Option<Arc<FanOut>>,
-    /// Bytes read that the core has not taken yet: it stops while too many events wait.
-    unread: BytesMut,
     /// The peer's EOF has been read.
     read_eof: bool,
     /// The core's latest transport action.
@@ -108,7 +105,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             clock: Clock::new(),
             protocol,
             fanout: None,
-            unread: BytesMut::new(),
             read_eof: false,
             transport: None,
             shut_down: false,
@@ -170,12 +166,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             if self.close_info.is_some() && self.transport_done() {
                 self.ended = true;
                 return Poll::Ready(self.terminal.take().map(Err));
-            }
-            if !self.unread.is_empty() {
-                // Every event is polled: the core takes more of the last read.
-                let unread = std::mem::take(&mut self.unread);
-                self.receive(&unread);
-                continue;
             }
             if !self.can_read() {
                 // Waiting on the transport's write readiness or the timer, both registered
@@ -388,32 +378,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             && self.conn.wants_read()
     }
 
-    /// Feeds received bytes to the core, keeping what it does not take yet, then tells it the
-    /// time (silence is measured from the last byte heard).
-    fn receive(&mut self, data: &[u8]) {
-        if data.is_empty() {
+    /// Feeds the bytes read past the handshake to the core (a copy, once per connection),
+    /// then tells it the time (silence is measured from the last byte heard).
+    fn receive(&mut self, leftover: &[u8]) {
+        if leftover.is_empty() {
             return;
         }
-        // A protocol error is reported through `Event::Closed`; after a close, the bytes are
-        // read only to reach EOF and are ignored.
-        if let Ok(taken) = self.conn.receive_data(data)
-            && taken < data.len()
-        {
-            self.unread.extend_from_slice(&data[taken..]);
-        }
+        // A protocol error is reported through `Event::Closed`. The core has no events yet,
+        // so it takes every byte.
+        let _ = self.conn.receive_data(leftover);
         self.conn.handle_timeout(self.clock.now());
     }
 
-    /// One read into the core.
+    /// One read, straight into the core's read buffer, which it then decodes in place.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let mut storage = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
-        let mut buf = ReadBuf::uninit(&mut storage);
-        match ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf)) {
-            Ok(()) if buf.filled().is_empty() => {
+        let mut buf = self.conn.read_buffer();
+        let read = poll_read_buf(Pin::new(&mut self.io), cx, &mut buf);
+        // A protocol error is reported through `Event::Closed`; after a close, the bytes are
+        // read only to reach EOF and are ignored. Given back empty (nothing read), the buffer
+        // is dropped unless a partial frame waits in it.
+        let _ = self.conn.receive_buffer(buf);
+        match ready!(read) {
+            Ok(0) => {
                 self.read_eof = true;
                 self.conn.receive_eof();
             }
-            Ok(()) => self.receive(buf.filled()),
+            Ok(_) => self.conn.handle_timeout(self.clock.now()),
             Err(e) => self.fail(e),
         }
         Poll::Ready(())

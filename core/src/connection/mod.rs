@@ -3,9 +3,13 @@
 //! # Contract
 //!
 //! Inputs:
-//! - [`receive_data`](Connection::receive_data): bytes read from the transport, in any split.
-//!   It returns how many it took: it stops early while [`Limits::max_queued_events`] events
-//!   wait to be polled; feed the rest after polling them.
+//! - [`read_buffer`](Connection::read_buffer) then
+//!   [`receive_buffer`](Connection::receive_buffer): the shell reads from the transport
+//!   straight into the connection's read buffer and gives it back, empty when the read found
+//!   nothing (the connection then drops the buffer if nothing waits in it).
+//! - [`receive_data`](Connection::receive_data): the same for bytes the caller already holds,
+//!   in any split, at the cost of a copy. It returns how many it took: none while decoding has
+//!   stopped because [`Limits::max_queued_events`] events wait; feed them after polling.
 //! - [`receive_eof`](Connection::receive_eof): the transport reached end of file.
 //! - `send_*`, [`close`](Connection::close), [`fail`](Connection::fail): what the application
 //!   wants to send, or that it ends the connection.
@@ -21,8 +25,9 @@
 //! - [`poll_action`](Connection::poll_action), after writing: what to do with the transport
 //!   ([`Action::HalfClose`], [`Action::Close`], [`Action::Abort`]).
 //! - [`poll_timeout`](Connection::poll_timeout): when to call `handle_timeout` next.
-//! - [`wants_read`](Connection::wants_read): false while automatic replies back up; stop
-//!   reading until the output drains.
+//! - [`wants_read`](Connection::wants_read): false while automatic replies back up (stop
+//!   reading until the output drains) or while events must be polled before the rest of the
+//!   read buffer is decoded.
 //!
 //! # Theory of operation
 //!
@@ -45,15 +50,24 @@
 //! only, so the two never hold together. A protocol error is returned by every later
 //! `receive_data` (sticky).
 //!
-//! Receiving is staged: frame decoding (a loop over reading a header, at most 14 bytes kept in
-//! a small array when split across reads, and reading a payload) → the extension stage
-//! ([`crate::extension`]) → UTF-8 validation → message assembly. On the identity path (no
-//! extension bits on the message) payload bytes are unmasked straight into the message buffer
-//! as they arrive (the only copy), text is validated as it lands, and every limit is checked
-//! from the header, before its payload is buffered; an extension's output is bounded by
-//! `max_message_size` as it is produced. Control frames are
-//! collected in a fixed 125-byte array. Nothing is reserved from a declared length, and a
-//! buffer that grew past [`Limits::max_retained_buffer`] is released once drained.
+//! Receiving is staged: frame decoding → the extension stage ([`crate::extension`]) → UTF-8
+//! validation → message assembly, all over one read buffer, decoded in place by one parser
+//! (both `receive_*` entry points feed it). A header stays in the buffer until it is whole;
+//! every limit is checked from it, before its payload is read. On the identity path (no
+//! extension bits on the message) payload bytes are unmasked where they lie and text is
+//! validated as it lands; a single-frame message is then handed out as a `Bytes` view of the
+//! buffer, with no copy at all, and a fragmented one is assembled by copying each fragment
+//! once. An extension decodes each raw piece into its own output, bounded by
+//! `max_message_size` as it is produced. Control payloads are copied into a fixed 125-byte
+//! array. Decoding stops while [`Limits::max_queued_events`] events wait and resumes as
+//! [`poll_event`](Connection::poll_event) drains them.
+//!
+//! Memory: the room lent for a read follows what is awaited (16 KiB for headers and small
+//! frames; a large frame's remaining payload, but at most 64 KiB, or as much as it has already
+//! sent if that is more), so nothing is reserved from a declared length alone. The read buffer
+//! is dropped once drained when a read finds nothing (and at once after `receive_data`, which
+//! copies into it), and any buffer that grew past [`Limits::max_retained_buffer`] is released
+//! once drained, so an idle connection holds no read buffer.
 //!
 //! Time: once closing begins, the close timer bounds it ([`Limits::close_timeout`], then
 //! [`Action::Abort`]). While open, silence ([`Limits::keepalive_interval`]) sends a ping, and
@@ -65,6 +79,7 @@
 
 mod message;
 mod output;
+mod read_buffer;
 mod receive;
 mod send;
 mod state;
@@ -257,18 +272,22 @@ impl Connection {
     /// Whether the caller should read from the transport: false while automatic replies
     /// (pongs) queued since the output was last empty exceed [`Limits::write_buffer_size`],
     /// until the output drains, so a peer that pings and never reads cannot make us queue
-    /// without bound; false too once nothing more will be received.
+    /// without bound; false while decoding has stopped with bytes left because
+    /// [`Limits::max_queued_events`] events wait, until they are polled; false too once
+    /// nothing more will be received.
     ///
     /// The application's own output never pauses reading: both ends may be writing large
     /// messages at once (an echo), and pausing reads then would deadlock them.
     pub fn wants_read(&self) -> bool {
         !self.eof
+            && !self.decoding_stalled()
             && self.transport != Transport::Finished
             && self.pong.is_none()
             && self.replies <= self.limits.write_buffer_size
     }
 
-    /// The next event, if any.
+    /// The next event, if any. Polling the last one resumes decoding what the read buffer
+    /// still holds, if decoding stopped because too many events waited.
     ///
     /// When the peer's close or a protocol error ends the connection, our close frame is
     /// queued as the application polls the [`Event::Closed`], not before: an application
@@ -280,6 +299,10 @@ impl Connection {
         let event = self.events.pop_front()?;
         if matches!(event, Event::Closed(_)) {
             self.transition(Input::ClosedPolled);
+        }
+        if self.events.is_empty() {
+            // Decoding stopped while the queue was full: the rest of the buffer goes now.
+            self.resume_decoding();
         }
         if self.events.is_empty() && self.events.capacity() > RETAINED_EVENTS {
             self.events = VecDeque::new();

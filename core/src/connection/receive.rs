@@ -1,4 +1,4 @@
-//! The receive half of the state machine: frames in, events out.
+//! The receive half of the state machine: bytes in, frames decoded in place, events out.
 
 use bytes::{Bytes, BytesMut};
 
@@ -8,19 +8,32 @@ use crate::Parsed;
 use crate::close::CloseFrame;
 use crate::extension::ExtensionError;
 use crate::frame::mask::apply_mask;
-use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, ProtocolError};
+use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode, ProtocolError};
 use crate::utf8::Utf8Validator;
+
+use super::read_buffer::ReadBuffer;
 
 /// The frame being read.
 #[derive(Debug, Clone, Copy)]
-struct Frame {
+pub(super) struct Frame {
     opcode: OpCode,
     fin: bool,
     mask: Option<[u8; 4]>,
-    /// Payload bytes still to come.
-    remaining: u64,
-    /// Payload bytes already read: the masking offset.
+    /// Payload bytes not yet decoded.
+    pub(super) remaining: u64,
+    /// Payload bytes already decoded: the masking offset.
     offset: usize,
+    /// Whether decoded payload bytes stay where they are in the read buffer until the frame
+    /// ends (control frames, and data frames on the identity path), rather than being
+    /// consumed piece by piece (an extension's frames).
+    in_place: bool,
+}
+
+impl Frame {
+    /// Decoded payload bytes held at the front of the read buffer.
+    pub(super) fn kept(&self) -> usize {
+        if self.in_place { self.offset } else { 0 }
+    }
 }
 
 /// The data message being assembled.
@@ -33,84 +46,59 @@ struct Assembly {
     rsv: u8,
 }
 
-/// Decoding state, all of it bounded: a partial header, the frame in progress, the message
-/// being assembled (bounded by `max_message_size`), a control payload (125 bytes), and, for
-/// an extension's messages only, the current piece of raw payload (one `receive_data` input
-/// at most).
+/// Decoding state, all of it bounded: the read buffer (raw bytes, and the current frame's
+/// payload decoded in place, bounded by `max_frame_size`), the frame in progress, and the
+/// message being assembled from fragments or produced by an extension (bounded by
+/// `max_message_size`).
 pub(super) struct Receiver {
-    header: [u8; MAX_HEADER_LEN],
-    header_len: usize,
-    frame: Option<Frame>,
+    pub(super) buf: ReadBuffer,
+    pub(super) frame: Option<Frame>,
     message: Option<Assembly>,
-    buf: BytesMut,
-    /// An extension message's raw payload piece, unmasked here before the stage decodes it.
-    raw: BytesMut,
+    /// A fragmented message's payload so far, or an extension's output. A single-frame
+    /// message on the identity path never comes here.
+    assembled: BytesMut,
     utf8: Utf8Validator,
-    control: [u8; 125],
-    control_len: usize,
 }
 
 impl Receiver {
     pub(super) fn new() -> Receiver {
         Receiver {
-            header: [0; MAX_HEADER_LEN],
-            header_len: 0,
+            buf: ReadBuffer::new(),
             frame: None,
             message: None,
-            buf: BytesMut::new(),
-            raw: BytesMut::new(),
+            assembled: BytesMut::new(),
             utf8: Utf8Validator::new(),
-            control: [0; 125],
-            control_len: 0,
         }
     }
 
-    /// Drops any partial message: it will never be delivered.
+    /// Drops any partial message and every byte not yet decoded: nothing more will be
+    /// delivered.
     pub(super) fn discard(&mut self) {
         self.message = None;
         self.frame = None;
-        self.buf = BytesMut::new();
-        self.raw = BytesMut::new();
+        self.buf = ReadBuffer::new();
+        self.assembled = BytesMut::new();
         self.utf8 = Utf8Validator::new();
     }
 
-    /// Takes header bytes from `data`: the header and the bytes of `data` it used, or `None`
-    /// when all of `data` went into the partial header.
-    fn read_header(&mut self, data: &[u8]) -> Result<Option<(FrameHeader, usize)>, ProtocolError> {
-        if self.header_len == 0 {
-            return match FrameHeader::decode(data)? {
-                Parsed::Complete(header, len) => Ok(Some((header, len))),
-                Parsed::Partial => {
-                    // Partial means shorter than the header, so it fits.
-                    self.header[..data.len()].copy_from_slice(data);
-                    self.header_len = data.len();
-                    Ok(None)
-                }
-            };
-        }
-        let have = self.header_len;
-        let take = (MAX_HEADER_LEN - have).min(data.len());
-        self.header[have..have + take].copy_from_slice(&data[..take]);
-        match FrameHeader::decode(&self.header[..have + take])? {
-            Parsed::Complete(header, len) => {
-                self.header_len = 0;
-                Ok(Some((header, len - have)))
-            }
-            Parsed::Partial => {
-                self.header_len = have + take;
-                Ok(None)
-            }
-        }
+    /// Bytes in the read buffer not decoded yet.
+    pub(super) fn undecoded(&self) -> usize {
+        let kept = self.frame.map_or(0, |f| f.kept());
+        self.buf.len().saturating_sub(kept)
     }
 }
 
 impl Connection {
-    /// Feeds bytes read from the transport, split anywhere, and returns how many it took.
+    /// Feeds bytes read from the transport, split anywhere, and returns how many it took: a
+    /// convenience that copies them into the read buffer and decodes them as
+    /// [`receive_buffer`](Self::receive_buffer) does. A shell that can read into a buffer
+    /// should use [`read_buffer`](Self::read_buffer) instead, and save the copy.
     ///
-    /// It takes them all unless [`Limits::max_queued_events`](crate::Limits::max_queued_events)
-    /// events wait to be polled: then it stops, and the rest is fed again after polling. Once
-    /// receiving has ended (the peer's close, EOF, an abort) bytes are taken and ignored
-    /// (§5.5.1: nothing follows a close frame).
+    /// It takes them all unless decoding has stopped with bytes left over because
+    /// [`Limits::max_queued_events`](crate::Limits::max_queued_events) events wait: then it
+    /// takes none, and the rest is fed again after polling them. Once receiving has ended (the
+    /// peer's close, EOF, an abort) bytes are taken and ignored (§5.5.1: nothing follows a
+    /// close frame).
     ///
     /// Events go to [`poll_event`](Self::poll_event), answers (pongs, the close reply) to
     /// [`poll_transmit`](Self::poll_transmit). A protocol error fails the connection: its
@@ -120,35 +108,65 @@ impl Connection {
         if let Some(error) = self.failure {
             return Err(error);
         }
-        if !data.is_empty() {
-            self.timer.heard();
+        if data.is_empty() {
+            return Ok(0);
         }
-        let mut rest = data;
-        while !rest.is_empty() && self.state.receiving() {
-            if self.events.len() >= self.limits.max_queued_events {
-                return Ok(data.len() - rest.len());
-            }
-            let used = match self.rx.frame {
-                None => match self.rx.read_header(rest) {
-                    Ok(Some((header, used))) => {
-                        self.start_frame(header).map_err(|e| self.fail_receive(e))?;
-                        used
-                    }
-                    Ok(None) => rest.len(),
-                    Err(e) => return Err(self.fail_receive(e)),
-                },
-                Some(frame) => {
-                    let n = rest
-                        .len()
-                        .min(usize::try_from(frame.remaining).unwrap_or(usize::MAX));
-                    self.frame_payload(frame, &rest[..n])
-                        .map_err(|e| self.fail_receive(e))?;
-                    n
-                }
-            };
-            rest = &rest[used..];
+        if self.decoding_stalled() {
+            return Ok(0);
+        }
+        self.timer.heard();
+        if self.state.receiving() {
+            self.rx.buf.extend_from_slice(data);
+            self.decode().map_err(|e| self.fail_receive(e))?;
+            // The copy filled the buffer exactly: nothing in it is worth keeping once drained.
+            self.rx.buf.release_if_drained(0);
         }
         Ok(data.len())
+    }
+
+    /// Lends the read buffer's free space, for the shell to read the next bytes into (with
+    /// `tokio_util::io::poll_read_buf`, for example) and give back with
+    /// [`receive_buffer`](Self::receive_buffer). Its capacity is sized for what is awaited:
+    /// 16 KiB for headers and small frames; for a large frame its remaining payload, so
+    /// the payload lands where the message will be handed out from, capped at 64 KiB or at
+    /// what the frame has already sent, whichever is more (a peer that declares a large frame
+    /// and sends little of it gets little room).
+    ///
+    /// Read only while [`wants_read`](Self::wants_read) holds.
+    #[must_use = "give the buffer back with receive_buffer"]
+    pub fn read_buffer(&mut self) -> BytesMut {
+        let hint = self.rx.buf.hint(self.rx.frame);
+        self.rx.buf.lend(hint)
+    }
+
+    /// Takes back a buffer lent by [`read_buffer`](Self::read_buffer) with the bytes read into
+    /// it appended, and decodes them in place: a single-frame message comes out as a view of
+    /// those bytes, unmasked and validated where they lie, without a copy.
+    ///
+    /// Give the buffer back empty when the read found nothing (it would block): with nothing
+    /// left to decode, the connection then drops its read buffer, so an idle connection holds
+    /// none; waiting on a partial frame, it keeps little more than the bytes received. Decoding stops while [`Limits::max_queued_events`](crate::Limits::max_queued_events)
+    /// events wait, and resumes as [`poll_event`](Self::poll_event) drains them. Errors are as
+    /// for [`receive_data`](Self::receive_data). Another buffer than the one lent is taken
+    /// too, at the cost of a copy.
+    pub fn receive_buffer(&mut self, filled: BytesMut) -> Result<(), ProtocolError> {
+        if let Some(error) = self.failure {
+            return Err(error);
+        }
+        if filled.is_empty() {
+            self.rx.buf.release_if_drained(0);
+            self.rx.buf.shrink_while_waiting();
+            return Ok(());
+        }
+        self.timer.heard();
+        if self.state.receiving() {
+            self.rx.buf.give_back(filled);
+            self.decode().map_err(|e| self.fail_receive(e))?;
+            self.rx
+                .buf
+                .release_if_drained(self.limits.max_retained_buffer);
+        }
+        Ok(())
     }
 
     /// The transport reached end of file. Without a close frame first this is an abnormal
@@ -157,9 +175,53 @@ impl Connection {
         self.transition(Input::Eof);
     }
 
+    /// Decoding stopped with bytes left because too many events wait.
+    pub(super) fn decoding_stalled(&self) -> bool {
+        self.events.len() >= self.limits.max_queued_events && self.rx.undecoded() > 0
+    }
+
+    /// Decodes what the read buffer holds after events were polled.
+    pub(super) fn resume_decoding(&mut self) {
+        if self.state.receiving() && self.rx.undecoded() > 0 {
+            // An error is reported by the `Closed` event it queues, and by every later receive.
+            if self.decode().map_err(|e| self.fail_receive(e)).is_ok() {
+                self.rx
+                    .buf
+                    .release_if_drained(self.limits.max_retained_buffer);
+            }
+        }
+    }
+
     fn fail_receive(&mut self, error: ProtocolError) -> ProtocolError {
         self.transition(Input::PeerError(error));
         error
+    }
+
+    /// The one parser: decodes frames from the read buffer until it runs out of bytes, too
+    /// many events wait, or receiving ends. A frame's header stays in the buffer until it is
+    /// whole (at most 14 bytes), then is consumed; its payload is decoded where it lies.
+    fn decode(&mut self) -> Result<(), ProtocolError> {
+        while self.state.receiving() && self.events.len() < self.limits.max_queued_events {
+            match self.rx.frame {
+                None => match FrameHeader::decode(&self.rx.buf)? {
+                    Parsed::Complete(header, len) => {
+                        self.rx.buf.advance(len);
+                        self.start_frame(header)?;
+                    }
+                    Parsed::Partial => return Ok(()),
+                },
+                Some(frame) => {
+                    let available = self.rx.undecoded();
+                    if available == 0 {
+                        return Ok(());
+                    }
+                    let n =
+                        usize::try_from(frame.remaining).map_or(available, |r| r.min(available));
+                    self.frame_payload(frame, n)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Checks a new frame's header against the role, the message in progress and the limits,
@@ -185,6 +247,7 @@ impl Connection {
                 max: limits.max_frame_size,
             });
         }
+        let mut in_place = true;
         if !header.opcode.is_control() {
             match (header.opcode, self.rx.message) {
                 // RFC 6455 §5.4: a continuation needs a message to continue...
@@ -215,13 +278,14 @@ impl Connection {
             }
             // The identity path's message is its payload, so its size is known from the
             // header; an extension's is checked as the stage produces it.
-            let buffered = self.rx.buf.len() as u64;
+            let assembled = self.rx.assembled.len() as u64;
             let identity = self.rx.message.is_some_and(|m| m.rsv == 0);
-            if identity && buffered.saturating_add(header.payload_len) > limits.max_message_size {
+            if identity && assembled.saturating_add(header.payload_len) > limits.max_message_size {
                 return Err(ProtocolError::MessageTooLarge {
                     max: limits.max_message_size,
                 });
             }
+            in_place = identity;
         }
         let frame = Frame {
             opcode: header.opcode,
@@ -229,8 +293,8 @@ impl Connection {
             mask: header.mask,
             remaining: header.payload_len,
             offset: 0,
+            in_place,
         };
-        self.rx.control_len = 0;
         if header.payload_len == 0 {
             self.end_frame(frame)
         } else {
@@ -239,37 +303,33 @@ impl Connection {
         }
     }
 
-    /// Takes the next piece of the current frame's payload: unmasked as it is copied, and
-    /// validated at once if it is text.
-    fn frame_payload(&mut self, mut frame: Frame, chunk: &[u8]) -> Result<(), ProtocolError> {
-        let rx = &mut self.rx;
-        if frame.opcode.is_control() {
-            let dst = &mut rx.control[rx.control_len..rx.control_len + chunk.len()];
-            dst.copy_from_slice(chunk);
-            if let Some(key) = frame.mask {
-                apply_mask(dst, key, frame.offset);
-            }
-            rx.control_len += chunk.len();
-        } else if let Some(message) = rx.message {
-            let start = rx.buf.len();
+    /// Decodes the next `n` bytes of the current frame's payload where they lie: unmasked in
+    /// place, and validated at once if they are text (or, for an extension's message, handed
+    /// to the extension stage and consumed).
+    fn frame_payload(&mut self, mut frame: Frame, n: usize) -> Result<(), ProtocolError> {
+        let kept = frame.kept();
+        let piece = &mut self.rx.buf[kept..kept + n];
+        // RFC 6455 §5.3: the payload is unmasked with the key, from its running offset.
+        if let Some(key) = frame.mask {
+            apply_mask(piece, key, frame.offset);
+        }
+        if let Some(message) = self.rx.message
+            && !frame.opcode.is_control()
+        {
             if message.rsv == 0 {
-                // The identity path: unmasked straight into the message buffer, the only copy.
-                rx.buf.extend_from_slice(chunk);
-                if let Some(key) = frame.mask {
-                    apply_mask(&mut rx.buf[start..], key, frame.offset);
+                // RFC 6455 §8.1: text is checked as it lands, failing fast mid-frame.
+                if message.kind == DataKind::Text && self.rx.utf8.feed(piece).is_err() {
+                    return Err(ProtocolError::InvalidUtf8);
                 }
             } else {
-                rx.raw.clear();
-                rx.raw.extend_from_slice(chunk);
-                if let Some(key) = frame.mask {
-                    apply_mask(&mut rx.raw, key, frame.offset);
-                }
-                self.decode_extension(message.rsv, false)?;
+                let start = self.rx.assembled.len();
+                self.decode_extension(message.rsv, n, false)?;
+                self.rx.buf.advance(n);
+                self.check_utf8(message.kind, start)?;
             }
-            self.check_utf8(message.kind, start)?;
         }
-        frame.offset += chunk.len();
-        frame.remaining -= chunk.len() as u64;
+        frame.offset += n;
+        frame.remaining -= n as u64;
         if frame.remaining == 0 {
             self.rx.frame = None;
             self.end_frame(frame)
@@ -279,85 +339,119 @@ impl Connection {
         }
     }
 
-    /// A frame's payload is complete.
+    /// A frame's payload is complete; an in-place payload is at the front of the read buffer.
     fn end_frame(&mut self, frame: Frame) -> Result<(), ProtocolError> {
-        match frame.opcode {
+        let len = frame.kept();
+        if frame.opcode.is_control() {
+            // Control payloads (at most 125 bytes, §5.5) are copied into a fixed array and
+            // leave the read buffer at once.
+            let mut control = [0u8; MAX_CONTROL_PAYLOAD as usize];
+            let payload = &mut control[..len];
+            payload.copy_from_slice(&self.rx.buf[..len]);
+            self.rx.buf.advance(len);
+            return self.end_control(frame.opcode, payload);
+        }
+        let Some(message) = self.rx.message else {
+            return Ok(());
+        };
+        let payload = if message.rsv != 0 {
+            if !frame.fin {
+                return Ok(());
+            }
+            let start = self.rx.assembled.len();
+            self.decode_extension(message.rsv, 0, true)?;
+            self.check_utf8(message.kind, start)?;
+            self.take_assembled()
+        } else if frame.fin && message.frames == 1 {
+            // The common case: the message is its one frame's payload, already unmasked and
+            // validated in place, handed out as a view of the read buffer without a copy.
+            self.rx.buf.split_to(len).freeze()
+        } else {
+            // A fragmented message is assembled by copying each fragment's payload.
+            self.rx.assembled.extend_from_slice(&self.rx.buf[..len]);
+            self.rx.buf.advance(len);
+            if !frame.fin {
+                return Ok(());
+            }
+            self.take_assembled()
+        };
+        self.rx.message = None;
+        let message = match message.kind {
+            DataKind::Binary => Message::Binary(payload),
+            DataKind::Text => {
+                // A character cut off by the end of the message is invalid.
+                self.rx
+                    .utf8
+                    .finish()
+                    .map_err(|_| ProtocolError::InvalidUtf8)?;
+                Message::Text(Utf8Bytes::from_validated(payload))
+            }
+        };
+        self.events.push_back(Event::Message(message));
+        Ok(())
+    }
+
+    fn end_control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), ProtocolError> {
+        match opcode {
             OpCode::PING => {
-                let (payload, len) = (self.rx.control, self.rx.control_len);
                 if !self.state.close_sent() {
                     // RFC 6455 §5.5.2: answer with a pong carrying the same payload.
-                    self.queue_pong(&payload[..len]);
+                    self.queue_pong(payload);
                 }
                 self.events
-                    .push_back(Event::Ping(Bytes::copy_from_slice(&payload[..len])));
+                    .push_back(Event::Ping(Bytes::copy_from_slice(payload)));
             }
             OpCode::PONG => {
-                let payload = Bytes::copy_from_slice(&self.rx.control[..self.rx.control_len]);
-                self.events.push_back(Event::Pong(payload));
+                self.events
+                    .push_back(Event::Pong(Bytes::copy_from_slice(payload)));
             }
-            OpCode::CLOSE => {
-                let control = self.rx.control;
-                let close = CloseFrame::parse(&control[..self.rx.control_len])?;
+            _ => {
+                let close = CloseFrame::parse(payload)?;
                 self.transition(Input::PeerClose(close.code, close.reason));
             }
-            _ if frame.fin => {
-                let Some(message) = self.rx.message.take() else {
-                    return Ok(());
-                };
-                if message.rsv != 0 {
-                    let start = self.rx.buf.len();
-                    self.rx.raw = BytesMut::new();
-                    self.decode_extension(message.rsv, true)?;
-                    self.check_utf8(message.kind, start)?;
-                }
-                let payload = self.rx.buf.split().freeze();
-                if payload.len() + self.rx.buf.capacity() > self.limits.max_retained_buffer {
-                    // The rest of a large allocation would stay pinned by the empty buffer
-                    // after the message is dropped: let the next message start afresh.
-                    self.rx.buf = BytesMut::new();
-                }
-                let message = match message.kind {
-                    DataKind::Binary => Message::Binary(payload),
-                    DataKind::Text => {
-                        // A character cut off by the end of the message is invalid.
-                        self.rx
-                            .utf8
-                            .finish()
-                            .map_err(|_| ProtocolError::InvalidUtf8)?;
-                        Message::Text(Utf8Bytes::from_validated(payload))
-                    }
-                };
-                self.events.push_back(Event::Message(message));
-            }
-            _ => {}
         }
         Ok(())
     }
 
-    /// The extension stage (§9): decodes the raw piece into the message buffer, bounded by
-    /// `max_message_size` as it goes, so what it produces is what the limit applies to.
-    fn decode_extension(&mut self, rsv: u8, fin: bool) -> Result<(), ProtocolError> {
+    /// The assembled message, leaving an empty buffer that keeps its capacity unless it grew
+    /// past [`Limits::max_retained_buffer`](crate::Limits::max_retained_buffer).
+    fn take_assembled(&mut self) -> Bytes {
+        let payload = self.rx.assembled.split().freeze();
+        if payload.len() + self.rx.assembled.capacity() > self.limits.max_retained_buffer {
+            // The rest of a large allocation would stay pinned by the empty buffer after the
+            // message is dropped: let the next message start afresh.
+            self.rx.assembled = BytesMut::new();
+        }
+        payload
+    }
+
+    /// The extension stage (§9): decodes the next `n` raw payload bytes, unmasked at the
+    /// front of the read buffer, into the assembled message, bounded by `max_message_size`
+    /// as it goes, so what it produces is what the limit applies to.
+    fn decode_extension(&mut self, rsv: u8, n: usize, fin: bool) -> Result<(), ProtocolError> {
         let max = self.limits.max_message_size;
         let limit = usize::try_from(max).unwrap_or(usize::MAX);
         let Some(extension) = self.extension.as_mut() else {
             // Unreachable: RSV bits are accepted only when an extension claims them.
             return Err(ProtocolError::ReservedBitsSet(rsv));
         };
-        let decoded = extension.decode(rsv, &self.rx.raw, fin, &mut self.rx.buf, limit);
+        let raw = &self.rx.buf[..n];
+        let decoded = extension.decode(rsv, raw, fin, &mut self.rx.assembled, limit);
         match decoded {
             // RFC 6455 §7.4.1: 1009 for a message too big to process, whoever noticed.
             Err(ExtensionError::TooLarge) => Err(ProtocolError::MessageTooLarge { max }),
             Err(_) => Err(ProtocolError::InvalidExtensionData),
-            Ok(()) if self.rx.buf.len() > limit => Err(ProtocolError::MessageTooLarge { max }),
+            Ok(()) if self.rx.assembled.len() > limit => {
+                Err(ProtocolError::MessageTooLarge { max })
+            }
             Ok(()) => Ok(()),
         }
     }
 
-    /// RFC 6455 §8.1: invalid UTF-8 fails the connection. Checking each piece of a text
-    /// message as it lands (after the extension stage) fails fast, mid-frame and across
-    /// fragments.
+    /// RFC 6455 §8.1: invalid UTF-8 fails the connection. An extension's output is checked
+    /// piece by piece as it is produced.
     fn check_utf8(&mut self, kind: DataKind, start: usize) -> Result<(), ProtocolError> {
-        if kind == DataKind::Text && self.rx.utf8.feed(&self.rx.buf[start..]).is_err() {
+        if kind == DataKind::Text && self.rx.utf8.feed(&self.rx.assembled[start..]).is_err() {
             return Err(ProtocolError::InvalidUtf8);
         }
         Ok(())

@@ -80,3 +80,50 @@ pub fn feed_split(
     events.extend(drain_events(conn));
     (events, drain_output(conn), error)
 }
+
+/// Feeds all of `bytes` the way a shell reading a socket does: into the connection's own read
+/// buffer ([`Connection::read_buffer`]), each read bringing the next of `reads` bytes in turn
+/// (no more than the room lent; 0 is a read that found nothing, given back empty). Polls
+/// events into `events` only when the connection stops wanting reads with events waiting.
+/// `reads` must hold a non-zero size. Returns the first error.
+pub fn feed_reads(
+    conn: &mut Connection,
+    mut bytes: &[u8],
+    reads: &[usize],
+    events: &mut Vec<Event>,
+) -> Result<(), ProtocolError> {
+    assert!(
+        reads.iter().any(|&r| r > 0),
+        "reads that never bring a byte"
+    );
+    let mut error = None;
+    for &size in reads.iter().cycle() {
+        if bytes.is_empty() {
+            break;
+        }
+        if !conn.wants_read() && conn.pending_events() > 0 {
+            events.extend(drain_events(conn));
+        }
+        let mut buf = conn.read_buffer();
+        assert!(buf.is_empty() && buf.capacity() > 0, "no room lent");
+        let n = size.min(buf.capacity()).min(bytes.len());
+        buf.extend_from_slice(&bytes[..n]);
+        bytes = &bytes[n..];
+        if let Err(e) = conn.receive_buffer(buf) {
+            error.get_or_insert(e);
+        }
+    }
+    error.map_or(Ok(()), Err)
+}
+
+/// [`feed_reads`], then every event and the output; returns them and the first error.
+pub fn feed_split_reads(
+    conn: &mut Connection,
+    bytes: &[u8],
+    reads: &[usize],
+) -> (Vec<Event>, Vec<u8>, Option<ProtocolError>) {
+    let mut events = Vec::new();
+    let error = feed_reads(conn, bytes, reads, &mut events).err();
+    events.extend(drain_events(conn));
+    (events, drain_output(conn), error)
+}

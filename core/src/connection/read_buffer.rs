@@ -1,0 +1,138 @@
+//! The read buffer: where received bytes land and are decoded in place.
+//!
+//! The shell borrows its free space ([`Connection::read_buffer`](super::Connection::read_buffer))
+//! and gives it back filled; messages leave as views of it. Its size follows what is awaited,
+//! never a peer's declared length alone, and a drained buffer is dropped so an idle connection
+//! holds none.
+//!
+//! A message handed out as a view keeps its whole allocation alive until it is dropped, as
+//! with any `Bytes` view: an application that holds many small messages for long should copy
+//! them out.
+
+use bytes::BytesMut;
+use core::ops::{Deref, DerefMut};
+
+use super::receive::Frame;
+use crate::frame::MAX_HEADER_LEN;
+
+/// Room lent for a read when a header or a small frame is awaited: the read size shells used
+/// with a stack buffer, enough for many small frames or a good part of a larger one per read.
+const MIN_READ: usize = 16 * 1024;
+
+/// Most room lent for a large frame's payload beyond what the frame has already sent: a
+/// declared length is a promise, not bytes, so the reservation grows only as they arrive.
+const READ_AHEAD: usize = 64 * 1024;
+
+/// Received bytes: first the current frame's payload decoded so far (when it is decoded in
+/// place), then bytes not yet decoded.
+pub(super) struct ReadBuffer {
+    bytes: BytesMut,
+}
+
+impl ReadBuffer {
+    pub(super) fn new() -> ReadBuffer {
+        ReadBuffer {
+            bytes: BytesMut::new(),
+        }
+    }
+
+    /// How much room the next read should have, given the frame in progress: enough for the
+    /// rest of its payload and the next header, but at most [`READ_AHEAD`] or the payload
+    /// already kept, whichever is more; and at least what fills the buffer to [`MIN_READ`],
+    /// so a few bytes of a small frame or a header never make it grow. Frame sizes are
+    /// already within `max_frame_size`, checked from the header.
+    pub(super) fn hint(&self, frame: Option<Frame>) -> usize {
+        let least = MIN_READ
+            .saturating_sub(self.bytes.len())
+            .max(MAX_HEADER_LEN);
+        let Some(frame) = frame else {
+            return least;
+        };
+        let kept = frame.kept();
+        let buffered = self.bytes.len().saturating_sub(kept) as u64;
+        let missing = frame
+            .remaining
+            .saturating_sub(buffered)
+            .saturating_add(MAX_HEADER_LEN as u64);
+        usize::try_from(missing)
+            .unwrap_or(usize::MAX)
+            .clamp(least, READ_AHEAD.max(kept))
+    }
+
+    /// Lends the free space after the buffered bytes, as an empty buffer sharing the
+    /// allocation: at least `room` bytes, or the free space already there if that is more
+    /// than half of it (not worth a new allocation and a copy for one read).
+    pub(super) fn lend(&mut self, room: usize) -> BytesMut {
+        if self.bytes.is_empty() {
+            // Nothing waits to be decoded: a fresh allocation of the size wanted. Reserving on
+            // the drained handle could instead revive an earlier, larger allocation (one a
+            // 1 MiB message lived in) and keep it for good.
+            self.bytes = BytesMut::new();
+            return BytesMut::with_capacity(room);
+        }
+        if self.bytes.capacity() - self.bytes.len() <= room / 2 {
+            self.bytes.reserve(room);
+        }
+        let len = self.bytes.len();
+        self.bytes.split_off(len)
+    }
+
+    /// Appends a lent buffer after it was read into: without a copy when it is the space
+    /// [`lend`](Self::lend) gave, still adjacent.
+    pub(super) fn give_back(&mut self, filled: BytesMut) {
+        self.bytes.unsplit(filled);
+    }
+
+    /// Copies `data` in after the buffered bytes.
+    pub(super) fn extend_from_slice(&mut self, data: &[u8]) {
+        self.bytes.extend_from_slice(data);
+    }
+
+    /// Drops the consumed bytes at the front.
+    pub(super) fn advance(&mut self, n: usize) {
+        bytes::Buf::advance(&mut self.bytes, n);
+    }
+
+    /// The first `n` bytes, as their own buffer sharing the allocation.
+    pub(super) fn split_to(&mut self, n: usize) -> BytesMut {
+        self.bytes.split_to(n)
+    }
+
+    /// The read would block. While the buffer waits for the rest of a frame, up to
+    /// [`MIN_READ`] bytes of it are copied into an allocation of their own size: a peer that
+    /// sends a few bytes of a frame and stalls makes us keep those bytes, not a read's worth
+    /// of room, so ten thousand such peers cost what they sent. (A drained or split `BytesMut`
+    /// reports only its own view's capacity, not the allocation it keeps alive, so the size
+    /// of what is kept cannot be asked; the copy is at most [`MIN_READ`] bytes.) Past that, a
+    /// large frame's buffer holds at most [`READ_AHEAD`] more than its payload so far.
+    pub(super) fn shrink_while_waiting(&mut self) {
+        let len = self.bytes.len();
+        if len > 0 && len <= MIN_READ {
+            self.bytes = BytesMut::from(&self.bytes[..]);
+        }
+    }
+
+    /// Drops the allocation once everything in it is decoded and handed out, if its free
+    /// space is more than `retain`; views already handed out keep their bytes alive.
+    pub(super) fn release_if_drained(&mut self, retain: usize) {
+        // A drained handle that shares an allocation (it was split) reports a capacity of 0
+        // yet keeps the whole allocation alive: it is dropped whatever its capacity says.
+        if self.bytes.is_empty() && (self.bytes.capacity() > retain || retain == 0) {
+            self.bytes = BytesMut::new();
+        }
+    }
+}
+
+impl Deref for ReadBuffer {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl DerefMut for ReadBuffer {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        &mut self.bytes
+    }
+}
