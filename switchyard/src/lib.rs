@@ -62,13 +62,12 @@
     feature = "tls",
     feature = "webpki-roots",
     feature = "http2",
-    feature = "deflate",
     feature = "proxy",
     feature = "hub",
     feature = "redis"
 ))]
 compile_error!(
-    "switchyard: the features tls, webpki-roots, http2, deflate, proxy, hub and redis are \
+    "switchyard: the features tls, webpki-roots, http2, proxy, hub and redis are \
      reserved names for capabilities that have not landed yet; see the crate README"
 );
 
@@ -81,6 +80,8 @@ mod config;
 mod connect;
 mod driver;
 mod error;
+#[cfg(any(feature = "client", feature = "server"))]
+mod extensions;
 mod headers;
 mod incoming;
 mod masks;
@@ -118,6 +119,8 @@ pub use websocket::WebSocket;
 pub use bytes::Bytes;
 pub use switchyard_core;
 pub use switchyard_core::connection::{CloseInfo, DataKind, Initiator, Message, Role, Utf8Bytes};
+#[cfg(feature = "deflate")]
+pub use switchyard_core::deflate::DeflateConfig;
 pub use switchyard_core::handshake::{HandshakeError, OriginPolicy, StatusCode};
 #[cfg(feature = "client")]
 pub use switchyard_core::url::UrlError;
