@@ -81,6 +81,19 @@ impl Receiver {
         self.utf8 = Utf8Validator::new();
     }
 
+    /// Frees the extension's output buffer while no message is in progress: an idle
+    /// connection keeps no capacity for the next one.
+    pub(super) fn release_assembled(&mut self) {
+        if self.message.is_none() {
+            self.assembled = BytesMut::new();
+        }
+    }
+
+    /// Whether the extension's output buffer holds an allocation.
+    pub(super) fn holds_assembled(&self) -> bool {
+        self.assembled.capacity() > 0
+    }
+
     /// Bytes in the read buffer not decoded yet.
     pub(super) fn undecoded(&self) -> usize {
         let kept = self.frame.map_or(0, |f| f.kept());

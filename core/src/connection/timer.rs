@@ -1,6 +1,7 @@
 //! Time as an input: keepalive pings, the pong deadline and the close timeout, decided here
 //! from instants the caller supplies; the caller only sleeps until [`Connection::poll_timeout`].
 
+use bytes::BytesMut;
 use core::mem;
 use core::time::Duration;
 
@@ -121,11 +122,18 @@ impl Connection {
         }
     }
 
-    /// When the extension's rebuildable memory is next due to be freed, if it holds any: its
-    /// idle time after the last message through it (a message since the last tick counts
-    /// as now).
+    /// When the extension stage's rebuildable memory (the extension's, and the buffers the
+    /// connection keeps for it) is next due to be freed, if any is held: its idle time after
+    /// the last message through it. A message since the last tick counts as now, so memory
+    /// goes between one and two idle times after the last message.
     fn release_deadline(&self) -> Option<Instant> {
-        let idle = self.extension.as_ref()?.idle_release()?;
+        let extension = self.extension.as_ref()?;
+        let idle = extension.release_after()?;
+        let holds =
+            extension.holds_memory() || self.encoded.capacity() > 0 || self.rx.holds_assembled();
+        if !holds {
+            return None;
+        }
         let last = if self.timer.extension_used {
             self.timer.now?
         } else {
@@ -171,7 +179,10 @@ impl Connection {
             && now >= deadline
             && let Some(extension) = self.extension.as_mut()
         {
+            // The engines go, and with them the buffers only the extension stage fills.
             extension.release();
+            self.encoded = BytesMut::new();
+            self.rx.release_assembled();
         }
         if self.transport_finished() {
             return;

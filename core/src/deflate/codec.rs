@@ -4,7 +4,8 @@
 //! Engines are built on first use and freed after [`DeflateConfig::release_after`] without a
 //! compressed message ([`Extension::release`]); a takeover direction keeps its window
 //! ([`Window`]) and primes the next engine with it, so freeing never changes what goes on
-//! the wire. A direction without takeover resets its engine after each message.
+//! the wire. A direction without takeover frees its engine after each message: it holds
+//! one only while a message is compressed or inflated.
 
 use alloc::boxed::Box;
 use bytes::BytesMut;
@@ -168,8 +169,12 @@ impl Extension for DeflateCodec {
         Ok(RSV1)
     }
 
-    fn idle_release(&self) -> Option<Duration> {
-        self.holds_engines().then_some(self.release_after)
+    fn release_after(&self) -> Option<Duration> {
+        Some(self.release_after)
+    }
+
+    fn holds_memory(&self) -> bool {
+        self.holds_engines()
     }
 
     fn release(&mut self) {
@@ -256,12 +261,12 @@ impl Compressor {
         Ok(())
     }
 
-    /// §7.2.1 with `*_no_context_takeover`: the next message starts with an empty window.
+    /// §7.2.1 with `*_no_context_takeover`: the next message starts with an empty window,
+    /// so nothing is worth keeping: the engine is freed, and allocated again only while the
+    /// next message is compressed.
     fn end_message(&mut self) {
-        if self.window.is_none()
-            && let Some(engine) = self.engine.as_mut()
-        {
-            engine.reset();
+        if self.window.is_none() {
+            self.engine = None;
         }
     }
 }
@@ -358,11 +363,9 @@ impl Decompressor {
                     self.engine = None;
                 }
             }
-            None => {
-                if let Some(engine) = self.engine.as_mut() {
-                    engine.reset(false);
-                }
-            }
+            // No takeover: the next message inflates with an empty window, from a new engine
+            // allocated only while it is inflated.
+            None => self.engine = None,
         }
     }
 }

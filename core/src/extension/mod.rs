@@ -81,15 +81,20 @@ pub trait Extension: Send {
         Ok(0)
     }
 
-    /// While the extension holds memory it can rebuild (compression engines), how long the
-    /// connection may stay without a message through it before calling
-    /// [`release`](Self::release). The connection keeps that time itself, from the instants
-    /// its caller gives it.
-    fn idle_release(&self) -> Option<Duration> {
+    /// How long the connection may go without a message through the extension before it
+    /// frees what can be rebuilt: the extension's own memory ([`release`](Self::release))
+    /// and the buffers the connection keeps for this stage. `None` never frees. The
+    /// connection keeps that time itself, from the instants its caller gives it.
+    fn release_after(&self) -> Option<Duration> {
         None
     }
 
-    /// Frees what [`idle_release`](Self::idle_release) announced; it is rebuilt, unchanged in
-    /// effect, when the next message needs it.
+    /// Whether the extension holds memory that [`release`](Self::release) would free.
+    fn holds_memory(&self) -> bool {
+        false
+    }
+
+    /// Frees what [`holds_memory`](Self::holds_memory) announced; it is rebuilt, unchanged
+    /// in effect, when the next message needs it.
     fn release(&mut self) {}
 }

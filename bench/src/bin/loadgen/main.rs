@@ -7,7 +7,7 @@
 //!                    [--warmup S] [--server-pid P]
 //! loadgen handshakes --addr A [--conns N] [--secs S] [--warmup S] [--server-pid P]
 //! loadgen idle       --addr A --conns N [--echo-bytes BYTES] [--rss-cap-kib KIB]
-//!                    --server-pid P
+//!                    [--deflate takeover|reset] --server-pid P
 //! ```
 //!
 //! - `echo`: N connections; each sends one message, reads the whole echo, compares it with
@@ -25,7 +25,12 @@
 //!   what is measured), so on a shared machine `--rss-cap-kib` stops opening connections
 //!   once the server's RSS passes it: the figure per connection is then over the
 //!   connections opened, and the line says `capped=1`. Connections the server closed
-//!   meanwhile are left out of the count and reported as `server_closed`.
+//!   meanwhile are left out of the count and reported as `server_closed`. With `--deflate`
+//!   each connection offers permessage-deflate as Chrome does (`takeover`), or asking both
+//!   sides to reset after each message (`reset`), fails unless the server agrees, and carries
+//!   `DEFLATE_MESSAGES` JSON messages of about 1 KiB each way, compressed, the echoes
+//!   inflated and checked by the core; the RSS is read after `DEFLATE_REST`, so the server's
+//!   idle engines have been released (`DeflateConfig::release_after`, 1 s by default).
 //!
 //! Counting starts after the warm-up; at the start and end of the measured window the
 //! generator reads its own CPU time and the server's (`utime + stime` of `/proc/P/stat`),
@@ -43,6 +48,9 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use switchyard_core::OpCode;
+use switchyard_core::connection::{Connection, Event, Message, Role};
+use switchyard_core::deflate::{DeflateCodec, DeflateConfig};
+use switchyard_core::Limits;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::LocalSet;
@@ -50,11 +58,16 @@ use tokio::time::{sleep, timeout};
 
 use probe::{Shared, Snapshot, measure, report, rss_kib};
 use wire::{
-    IO_TIMEOUT, answer_pings, close, masked_frame, open, scramble, server_frame, timed_out,
+    IO_TIMEOUT, answer_pings, close, masked_frame, open, open_offering, scramble, server_frame,
+    timed_out,
 };
 
 /// Most connections opening, or carrying their one message, at once in `idle`.
 const IDLE_CONCURRENCY: usize = 128;
+/// Compressed messages each connection carries in `idle --deflate`.
+const DEFLATE_MESSAGES: u64 = 3;
+/// Rest before reading the RSS in `idle --deflate`: past the server's engine release.
+const DEFLATE_REST: Duration = Duration::from_secs(3);
 /// How often, in connections opened, `idle` reads the server's RSS against `--rss-cap-kib`.
 const RSS_CHECK_EVERY: usize = 32;
 
@@ -79,6 +92,7 @@ struct Args {
     echo_bytes: usize,
     rss_cap_kib: Option<u64>,
     server_pid: Option<u32>,
+    deflate: Option<DeflateConfig>,
 }
 
 fn parse_args() -> Option<Args> {
@@ -102,6 +116,7 @@ fn parse_args() -> Option<Args> {
         echo_bytes: 0,
         rss_cap_kib: None,
         server_pid: None,
+        deflate: None,
     };
     while let Some(flag) = args.next() {
         match flag.as_str() {
@@ -119,6 +134,13 @@ fn parse_args() -> Option<Args> {
                     "--echo-bytes" => parsed.echo_bytes = value.parse().ok()?,
                     "--rss-cap-kib" => parsed.rss_cap_kib = Some(value.parse().ok()?),
                     "--server-pid" => parsed.server_pid = Some(value.parse().ok()?),
+                    "--deflate" => {
+                        parsed.deflate = Some(match value.as_str() {
+                            "takeover" => DeflateConfig::CLIENT,
+                            "reset" => DeflateConfig::CLIENT.with_no_context_takeover(true),
+                            _ => return None,
+                        })
+                    }
                     _ => return None,
                 }
             }
@@ -316,7 +338,11 @@ async fn open_idle(
     addr: SocketAddr,
     seed: u64,
     message: Option<&(Vec<u8>, Vec<u8>)>,
+    deflate: Option<DeflateConfig>,
 ) -> io::Result<TcpStream> {
+    if let Some(config) = deflate {
+        return open_compressed(addr, seed, config).await;
+    }
     let mut tcp = open(addr, seed).await?;
     if let Some((request, expected)) = message {
         tcp.write_all(request).await?;
@@ -325,6 +351,57 @@ async fn open_idle(
             .await
             .map_err(|_| timed_out())??;
         if reply != *expected {
+            return Err(io::Error::other("echo differs from the message sent"));
+        }
+    }
+    Ok(tcp)
+}
+
+/// One connection of `idle --deflate`: compression agreed, then `DEFLATE_MESSAGES` JSON
+/// messages sent compressed by the core, and their echoes inflated and compared.
+async fn open_compressed(
+    addr: SocketAddr,
+    seed: u64,
+    config: DeflateConfig,
+) -> io::Result<TcpStream> {
+    let (mut tcp, agreed) = open_offering(addr, seed, Some(config)).await?;
+    let agreed = agreed.ok_or_else(|| io::Error::other("the server declined compression"))?;
+    let mut key = seed;
+    let mut conn = Connection::client(Limits::DEFAULT, move || {
+        key = scramble(key);
+        (key as u32).to_be_bytes()
+    })
+    .with_extension(DeflateCodec::new(Role::Client, &agreed, &config));
+    let mut buf = vec![0u8; 16 * 1024];
+    for i in 0..DEFLATE_MESSAGES {
+        let text: String = (0..12)
+            .map(|j| {
+                format!(
+                    r#"{{"seq":{},"user":"u{}","text":"message {j} from {seed}"}},"#,
+                    i * 12 + j,
+                    seed % 97
+                )
+            })
+            .collect();
+        conn.send_text(&text).map_err(io::Error::other)?;
+        while !conn.poll_transmit().is_empty() {
+            let out = conn.poll_transmit().to_vec();
+            tcp.write_all(&out).await?;
+            conn.consume_transmit(out.len());
+        }
+        let echoed = loop {
+            if let Some(event) = conn.poll_event() {
+                break event;
+            }
+            let n = timeout(IO_TIMEOUT, tcp.read(&mut buf))
+                .await
+                .map_err(|_| timed_out())??;
+            if n == 0 {
+                return Err(io::Error::other("closed before the echo"));
+            }
+            conn.receive_data(&buf[..n]).map_err(io::Error::other)?;
+        };
+        if echoed != Event::Message(Message::Text(text.into())) {
             return Err(io::Error::other("echo differs from the message sent"));
         }
     }
@@ -358,7 +435,7 @@ async fn idle(args: &Args) -> io::Result<String> {
         let (shared, next) = (Rc::clone(&shared), Rc::clone(&next));
         let (opened, server_closed) = (Rc::clone(&opened), Rc::clone(&server_closed));
         let message = message.clone();
-        let (addr, total, cap) = (args.addr, args.conns, args.rss_cap_kib);
+        let (addr, total, cap, deflate) = (args.addr, args.conns, args.rss_cap_kib, args.deflate);
         tasks.push(tokio::task::spawn_local(async move {
             loop {
                 let id = next.get();
@@ -375,7 +452,7 @@ async fn idle(args: &Args) -> io::Result<String> {
                     }
                 }
                 next.set(id + 1);
-                match open_idle(addr, scramble(id as u64), message.as_deref()).await {
+                match open_idle(addr, scramble(id as u64), message.as_deref(), deflate).await {
                     Ok(tcp) => {
                         opened.set(opened.get() + 1);
                         let server_closed = Rc::clone(&server_closed);
@@ -394,16 +471,22 @@ async fn idle(args: &Args) -> io::Result<String> {
         let _ = task.await;
     }
     shared.check()?;
-    // Let the server finish whatever follows each upgrade or echo.
-    sleep(Duration::from_secs(1)).await;
+    // Let the server finish whatever follows each upgrade or echo (and, with compression,
+    // release its idle engines).
+    sleep(if args.deflate.is_some() { DEFLATE_REST } else { Duration::from_secs(1) }).await;
     let after = rss_kib(pid)?;
     let server_closed = server_closed.get();
     let n = opened.get() - server_closed;
     let per_conn = after.saturating_sub(before) as f64 / n.max(1) as f64;
     Ok(format!(
-        "conns={n} echo_bytes={} rss_before_kib={before} rss_after_kib={after} \
+        "conns={n} echo_bytes={} deflate={} rss_before_kib={before} rss_after_kib={after} \
          kib_per_conn={per_conn:.2} server_closed={server_closed} capped={}",
         args.echo_bytes,
+        match args.deflate {
+            None => "off",
+            Some(c) if c.server_no_context_takeover => "reset",
+            Some(_) => "takeover",
+        },
         u8::from(shared.stop.get())
     ))
 }

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use switchyard_core::frame::mask::apply_mask;
+use switchyard_core::deflate::{DeflateAgreement, DeflateConfig, PerMessageDeflate};
 use switchyard_core::handshake::{ClientHandshake, ClientRequest};
 use switchyard_core::{FrameHeader, Limits, OpCode, Parsed};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -31,6 +32,16 @@ pub(crate) fn timed_out() -> io::Error {
 /// Connects and performs the opening handshake; the core builds the request and checks the
 /// 101 (status, headers, `Sec-WebSocket-Accept`).
 pub(crate) async fn open(addr: SocketAddr, seed: u64) -> io::Result<TcpStream> {
+    Ok(open_offering(addr, seed, None).await?.0)
+}
+
+/// [`open`], offering permessage-deflate as `deflate` says (as Chrome does with
+/// [`DeflateConfig::CLIENT`]); returns what the server agreed to.
+pub(crate) async fn open_offering(
+    addr: SocketAddr,
+    seed: u64,
+    deflate: Option<DeflateConfig>,
+) -> io::Result<(TcpStream, Option<DeflateAgreement>)> {
     let mut tcp = timeout(IO_TIMEOUT, TcpStream::connect(addr))
         .await
         .map_err(|_| timed_out())??;
@@ -39,9 +50,13 @@ pub(crate) async fn open(addr: SocketAddr, seed: u64) -> io::Result<TcpStream> {
     let mut nonce = [0u8; 16];
     nonce[..8].copy_from_slice(&scramble(seed).to_le_bytes());
     nonce[8..].copy_from_slice(&scramble(!seed).to_le_bytes());
-    let mut handshake =
-        ClientHandshake::new(ClientRequest::new(&host, "/echo"), nonce, Limits::DEFAULT)
-            .map_err(io::Error::other)?;
+    let mut handshake = ClientHandshake::with_extension(
+        ClientRequest::new(&host, "/echo"),
+        deflate.map(PerMessageDeflate::new),
+        nonce,
+        Limits::DEFAULT,
+    )
+    .map_err(io::Error::other)?;
     let mut request = [0u8; 512];
     let len = handshake
         .write_request(&mut request)
@@ -64,7 +79,10 @@ pub(crate) async fn open(addr: SocketAddr, seed: u64) -> io::Result<TcpStream> {
         {
             Parsed::Partial => {}
             // The server speaks first only after we do: nothing may follow the head.
-            Parsed::Complete(_, head_len) if head_len == response.len() => return Ok(tcp),
+            Parsed::Complete(_, head_len) if head_len == response.len() => {
+                let agreed = handshake.extension().as_ref().and_then(|n| n.agreed());
+                return Ok((tcp, agreed));
+            }
             Parsed::Complete(..) => return Err(io::Error::other("unsolicited bytes after 101")),
         }
     }
