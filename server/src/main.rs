@@ -6,6 +6,7 @@ mod assets;
 mod cli;
 mod connection;
 mod http;
+mod malloc;
 mod metered;
 mod routes;
 mod server;
@@ -21,6 +22,8 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let args = cli::Args::parse();
+    // After parsing, so `--help` and usage errors stay instant; before anything else starts.
+    let untuned = malloc::tune();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
@@ -28,6 +31,9 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    if let Some(error) = untuned {
+        tracing::warn!(%error, "running with glibc's default malloc settings");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
