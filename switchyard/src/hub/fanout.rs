@@ -118,11 +118,7 @@ impl Fanout {
             .or_default()
             .members
             .insert(id, member);
-        Registration {
-            id,
-            queue: rx,
-            cut,
-        }
+        Registration { id, queue: rx, cut }
     }
 
     /// Removes a subscriber; true if `room` has no subscriber here any more.
@@ -238,7 +234,11 @@ mod tests {
         let e = Epoch::new("e");
         assert_eq!(fanout.fit(&room, &e, 1), Fit::Nobody);
         let _member = fanout.join(&room);
-        assert_eq!(fanout.fit(&room, &e, 7), Fit::Next, "the first sets the baseline");
+        assert_eq!(
+            fanout.fit(&room, &e, 7),
+            Fit::Next,
+            "the first sets the baseline"
+        );
         fanout.deliver(&delivery(&room, "e", 7));
         assert_eq!(fanout.fit(&room, &e, 7), Fit::Stale);
         assert_eq!(fanout.fit(&room, &e, 8), Fit::Next);

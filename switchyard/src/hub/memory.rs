@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use switchyard_core::connection::Utf8Bytes;
 
+use super::HubConfig;
 use super::delivery::{Delivery, Epoch, Snapshot};
 use super::fanout::{Fanout, Registration};
 use super::room::RoomName;
-use super::HubConfig;
 
 /// Operations between two sweeps for expired rooms: often enough that rooms nobody uses go
 /// away, rarely enough that the sweep's cost spreads thin.

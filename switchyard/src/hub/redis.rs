@@ -151,9 +151,9 @@ impl fmt::Debug for RedisUrl {
 impl fmt::Display for RedisUrlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RedisUrlError::Scheme => f.write_str(
-                "expected redis://[user:password@]host:port[/db] or unix:///path",
-            ),
+            RedisUrlError::Scheme => {
+                f.write_str("expected redis://[user:password@]host:port[/db] or unix:///path")
+            }
             RedisUrlError::Invalid(error) => write!(f, "not a usable Redis URL: {error}"),
         }
     }
@@ -497,7 +497,15 @@ async fn on_message(shared: &Shared, link: &Link, message: &redis::Msg) {
     match fanout.fit(delivery.room(), delivery.epoch(), delivery.seq()) {
         Fit::Next => fanout.deliver(&Arc::new(delivery)),
         Fit::Gap { after } => {
-            fill(shared, link, delivery.room(), delivery.epoch(), after + 1, delivery.seq() - 1).await;
+            fill(
+                shared,
+                link,
+                delivery.room(),
+                delivery.epoch(),
+                after + 1,
+                delivery.seq() - 1,
+            )
+            .await;
             if matches!(
                 fanout.fit(delivery.room(), delivery.epoch(), delivery.seq()),
                 Fit::Next | Fit::Gap { .. }
@@ -564,7 +572,13 @@ mod tests {
 
     #[test]
     fn refuses_other_urls() {
-        for url in ["", "http://x", "rediss://x:1", "127.0.0.1:6379", "redis+unix:///s"] {
+        for url in [
+            "",
+            "http://x",
+            "rediss://x:1",
+            "127.0.0.1:6379",
+            "redis+unix:///s",
+        ] {
             assert!(
                 matches!(RedisUrl::parse(url), Err(RedisUrlError::Scheme)),
                 "{url}"
@@ -586,7 +600,11 @@ mod tests {
         assert_eq!(room_of("other"), None);
         let delivery = parse_payload(room.clone(), "12 ab12 hello world".as_bytes()).unwrap();
         assert_eq!(
-            (delivery.seq(), delivery.epoch().as_str(), delivery.text().as_str()),
+            (
+                delivery.seq(),
+                delivery.epoch().as_str(),
+                delivery.text().as_str()
+            ),
             (12, "ab12", "hello world")
         );
         assert!(parse_payload(room.clone(), b"x ab hi").is_none());

@@ -4,11 +4,11 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use super::Shared;
 use super::delivery::{Delivery, Epoch, Joined};
 use super::error::RecvError;
 use super::fanout::{CutOff, Registration};
 use super::room::RoomName;
-use super::Shared;
 
 /// Messages read from the history per request: a replay of a long history holds one page at
 /// a time, not the whole history, so a thousand clients reconnecting at once cost pages.
