@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the tools the build and tests need, idempotently: each step checks first and skips
 # what is already there at the right version.
-# Usage: scripts/tools.sh [rust|wasm|browsers|e2e|fuzz|autobahn|all]
+# Usage: scripts/tools.sh [rust|wasm|browsers|e2e|fuzz|autobahn|redis|all]
 #   rust      rustfmt, clippy, the wasm targets
 #   wasm      rust + wasm-bindgen-cli (the version Cargo.lock pins) + wasm-pack: builds www/pkg
 #   browsers  Chromium, chromedriver, Firefox ESR, fonts (apt) + geckodriver: wasm browser tests
 #   e2e       playwright-core into e2e/node_modules (never downloads a browser)
 #   fuzz      a nightly toolchain + cargo-fuzz
 #   autobahn  the Autobahn|Testsuite (Python 2.7 + wstest, from PyPI and Debian only)
+#   redis     redis-server (Debian): the chat scale-out tests start their own (no service)
 #   all       everything above
 # Runs non-interactively (CI has no stdin). The cargo builds are long (~10 CPU-min each) and
 # run under `nice` so that they share the machine politely.
@@ -124,6 +125,10 @@ ensure_fuzz() {
   cargo_tool cargo-fuzz cargo-fuzz "$CARGO_FUZZ_VERSION" --locked
 }
 
+ensure_redis() {
+  apt_packages redis-server
+}
+
 ensure_autobahn() {
   autobahn/install.sh
 }
@@ -135,6 +140,7 @@ case "${1:-all}" in
   e2e) ensure_e2e ;;
   fuzz) ensure_fuzz ;;
   autobahn) ensure_autobahn ;;
-  all) ensure_rust; ensure_browsers; ensure_e2e; ensure_autobahn; ensure_fuzz; ensure_wasm_tools ;;
-  *) echo "usage: $0 [rust|wasm|browsers|e2e|fuzz|autobahn|all]"; exit 2 ;;
+  redis) ensure_redis ;;
+  all) ensure_rust; ensure_browsers; ensure_e2e; ensure_autobahn; ensure_redis; ensure_fuzz; ensure_wasm_tools ;;
+  *) echo "usage: $0 [rust|wasm|browsers|e2e|fuzz|autobahn|redis|all]"; exit 2 ;;
 esac
