@@ -32,16 +32,18 @@ while shutting down.
 Chat: a room name is 1-64 characters of A-Z a-z 0-9 . _ - (not . or ..; anything else is
 404). Each text message a client sends is one chat message (at most --chat-max-text bytes,
 else close 1009; binary closes 1003), relayed to every member of the room on every node, the
-sender included. The server sends JSON objects: first
+sender included. The server sends one JSON object per message: first
   {\"type\":\"joined\",\"room\":R,\"epoch\":E,\"seq\":N,\"recovered\":B}
-then {\"type\":\"message\",\"room\":R,\"epoch\":E,\"seq\":N,\"text\":T} for each message (seq counts the
-room's messages, the same on every node), and {\"type\":\"error\",\"reason\":C,\"detail\":D} with C
-one of: unavailable (Redis unreachable: the message was not sent), rate_limited (over
+then, for each chat message (seq: one more per message, the same on every node),
+  {\"type\":\"message\",\"room\":R,\"epoch\":E,\"seq\":N,\"text\":T}
+and, when something goes wrong,
+  {\"type\":\"error\",\"reason\":C,\"detail\":D}
+with C one of: unavailable (Redis unreachable: the message was not sent), rate_limited (over
 --chat-rate: the message was not sent). /chat/{room}?since=N&epoch=E first replays every
-message after N if the history still holds them (recovered true); a bad since, or since
-without epoch, is 400. A client --chat-queue messages behind is closed with 1008. With
---redis, every node on that Redis serves the same rooms; while Redis is unreachable new
-chat connections get 503.
+message after N if the history still holds them all (recovered true); a since that is not a
+number, or since without epoch, is 400. A client --chat-queue messages behind is closed with
+1008. With --redis, every node on that Redis serves the same rooms; while Redis is
+unreachable, new chat connections get 503 and the node reconnects with backoff.
 
 Durations: 250ms, 10s, 2m, 1h, or a bare number of seconds.
 

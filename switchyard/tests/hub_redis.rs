@@ -318,3 +318,21 @@ async fn a_slow_subscriber_is_cut_off_without_slowing_the_room() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_hangs_counts_as_down_until_it_answers() {
+    let redis = RedisServer::start("hang");
+    within(60, async {
+        let hub = node(&redis, HubConfig::default()).await;
+        let lobby = room("lobby");
+        let mut sub = hub.subscribe(&lobby, None).await.unwrap();
+        redis.signal("-STOP");
+        // The heartbeat notices within its period plus the command timeout.
+        wait_for(&hub, LinkState::Down).await;
+        redis.signal("-CONT");
+        wait_for(&hub, LinkState::Up).await;
+        hub.publish(&lobby, "back".into()).await.unwrap();
+        assert_eq!(sub.recv().await.unwrap().text().as_str(), "back");
+    })
+    .await;
+}

@@ -66,6 +66,8 @@ export function initChat() {
   const onJoined = (joined) => {
     if (!position) {
       log(list, sys(`joined room ${joined.room} at seq ${joined.seq}`));
+    } else if (joined.recovered && joined.seq === position.seq) {
+      log(list, sys(`rejoined room ${joined.room}: nothing missed`));
     } else if (joined.recovered) {
       log(list, sys(`rejoined room ${joined.room}: replaying seq ${position.seq + 1}–${joined.seq}`));
     } else {

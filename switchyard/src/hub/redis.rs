@@ -38,6 +38,10 @@ const TIMEOUT: Duration = Duration::from_secs(3);
 /// The first retry after the link drops, doubling up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How often the link checks that Redis still answers on the pub/sub connection: a Redis that
+/// hangs, or a network that drops packets without closing the connection, then counts as
+/// down within `HEARTBEAT + TIMEOUT`, instead of never.
+const HEARTBEAT: Duration = Duration::from_secs(5);
 /// Messages read from the history per request when filling a gap.
 const FILL_PAGE: usize = 100;
 
@@ -413,6 +417,15 @@ impl Link {
         channels.rooms.clear();
     }
 
+    /// Whether Redis answers a PING on the pub/sub connection within the timeout.
+    async fn answers(&self) -> bool {
+        let Some(mut sink) = self.channels.lock().await.sink.clone() else {
+            return false;
+        };
+        let ping = tokio::time::timeout(TIMEOUT, sink.ping::<redis::Value>()).await;
+        matches!(ping, Ok(Ok(_)))
+    }
+
     async fn unsubscribe_if_empty(&self, shared: &Shared, room: RoomName) {
         let mut channels = self.channels.lock().await;
         if shared.fanout.has_members(&room) || !channels.rooms.remove(&room) {
@@ -462,6 +475,8 @@ async fn listen(
     stream: &mut PubSubStream,
     emptied: &mut mpsc::UnboundedReceiver<RoomName>,
 ) {
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             message = poll_fn(|cx| std::pin::Pin::new(&mut *stream).poll_next(cx)) => match message {
@@ -469,6 +484,9 @@ async fn listen(
                 None => return,
             },
             Some(room) = emptied.recv() => link.unsubscribe_if_empty(shared, room).await,
+            _ = heartbeat.tick() => if !link.answers().await {
+                return;
+            },
         }
     }
 }

@@ -39,10 +39,21 @@ impl RedisServer {
     /// Kills the server (SIGKILL: no goodbye to its clients, nothing saved).
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
+            // A stopped process dies of SIGKILL all the same.
             let _ = child.kill();
             let _ = child.wait();
         }
         let _ = std::fs::remove_file(self.socket());
+    }
+
+    /// Stops (SIGSTOP) or resumes (SIGCONT) the server: a Redis that hangs, connections open.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("running").id();
+        let status = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
     }
 
     /// Starts the server again on the same socket, empty (it never persists anything).
