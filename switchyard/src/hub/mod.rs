@@ -58,6 +58,8 @@ pub use redis::{LinkState, RedisUrl, RedisUrlError};
 pub use room::{MAX_ROOM_NAME_LEN, RoomName, RoomNameError};
 pub use subscription::{CutOffSignal, Subscription};
 
+use subscription::Membership;
+
 use fanout::Fanout;
 
 /// A hub's limits and policy.
@@ -278,26 +280,23 @@ impl Hub {
         since: Option<&Position>,
     ) -> Result<Subscription, HubError> {
         let shared = &self.shared;
-        let (subscription, snapshot) = match &shared.backend {
+        let (membership, snapshot) = match &shared.backend {
             Backend::Memory(store) => {
                 let (registration, snapshot) = store.join(&shared.fanout, &shared.config, room);
-                let subscription =
-                    Subscription::new(Arc::clone(shared), room.clone(), registration);
-                (subscription, snapshot)
+                let membership = Membership::new(Arc::clone(shared), room.clone(), registration);
+                (membership, snapshot)
             }
             #[cfg(feature = "redis")]
             Backend::Redis(link) => {
                 // Registered before the room's state is read: whatever is published after
                 // the read reaches the queue (what came before is the replay).
                 let registration = shared.fanout.join(room);
-                let subscription =
-                    Subscription::new(Arc::clone(shared), room.clone(), registration);
+                let membership = Membership::new(Arc::clone(shared), room.clone(), registration);
                 let snapshot = link.join(&shared.config, room).await?;
                 shared.fanout.seed(room, &snapshot.epoch, snapshot.seq);
-                (subscription, snapshot)
+                (membership, snapshot)
             }
         };
-        let mut subscription = subscription;
         let recovered = since.is_some_and(|since| {
             delivery::recoverable(since, &snapshot.epoch, snapshot.seq, snapshot.oldest)
         });
@@ -306,7 +305,8 @@ impl Hub {
             seq: snapshot.seq,
             recovered,
         };
-        subscription.start(joined, since.filter(|_| recovered).map(|p| p.seq));
+        let replay_after = since.filter(|_| recovered).map(|since| since.seq);
+        let subscription = Subscription::new(membership, joined, replay_after);
         Ok(subscription)
     }
 }

@@ -22,6 +22,30 @@ struct Replay {
     page: VecDeque<Arc<Delivery>>,
 }
 
+/// A subscriber's place in a room's fan-out on this node, left when dropped: a subscription
+/// that fails halfway through starting leaves nothing behind.
+pub(crate) struct Membership {
+    shared: Arc<Shared>,
+    room: RoomName,
+    registration: Registration,
+}
+
+impl Membership {
+    pub(crate) fn new(shared: Arc<Shared>, room: RoomName, registration: Registration) -> Self {
+        Membership {
+            shared,
+            room,
+            registration,
+        }
+    }
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        self.shared.leave(&self.room, self.registration.id);
+    }
+}
+
 /// A subscription to one room. [`recv`](Self::recv) yields the replay (if the subscription
 /// asked for one), then live messages, each exactly once and in `seq` order.
 ///
@@ -30,48 +54,30 @@ struct Replay {
 /// messages, and a full queue is handled by the [`SlowConsumer`](super::SlowConsumer)
 /// policy. Dropping the subscription leaves the room.
 pub struct Subscription {
-    shared: Arc<Shared>,
-    room: RoomName,
+    membership: Membership,
     joined: Joined,
-    registration: Registration,
     replay: Option<Replay>,
     /// The last message handed out; live messages at or before it are not handed out again.
     last: (Epoch, u64),
 }
 
 impl Subscription {
-    pub(crate) fn new(
-        shared: Arc<Shared>,
-        room: RoomName,
-        registration: Registration,
-    ) -> Subscription {
-        Subscription {
-            shared,
-            room,
-            joined: Joined {
-                epoch: Epoch::new(""),
-                seq: 0,
-                recovered: false,
-            },
-            registration,
-            replay: None,
-            last: (Epoch::new(""), 0),
-        }
-    }
-
-    /// Sets where the subscription starts, and the replay of `since + 1 ..= joined.seq` if
-    /// `since` is given.
-    pub(crate) fn start(&mut self, joined: Joined, since: Option<u64>) {
-        if let Some(since) = since.filter(|since| *since < joined.seq) {
-            self.replay = Some(Replay {
+    /// Starts at `joined`, after a replay of `since + 1 ..= joined.seq` if `since` is given.
+    pub(crate) fn new(membership: Membership, joined: Joined, since: Option<u64>) -> Self {
+        let replay = since
+            .filter(|since| *since < joined.seq)
+            .map(|since| Replay {
                 epoch: joined.epoch.clone(),
                 next: since + 1,
                 until: joined.seq,
                 page: VecDeque::new(),
             });
+        Subscription {
+            membership,
+            last: (joined.epoch.clone(), joined.seq),
+            joined,
+            replay,
         }
-        self.last = (joined.epoch.clone(), joined.seq);
-        self.joined = joined;
     }
 
     /// Where the subscription joined the room.
@@ -81,20 +87,20 @@ impl Subscription {
 
     /// The room.
     pub fn room(&self) -> &RoomName {
-        &self.room
+        &self.membership.room
     }
 
     /// The next message: the replay first, then live ones. Cancel-safe.
     pub async fn recv(&mut self) -> Result<Arc<Delivery>, RecvError> {
-        if self.registration.cut.is_fired() {
+        if self.membership.registration.cut.is_fired() {
             return Err(RecvError::Lagged);
         }
         if let Some(delivery) = self.next_replayed().await? {
             return Ok(delivery);
         }
         loop {
-            let Some(delivery) = self.registration.queue.recv().await else {
-                return Err(if self.registration.cut.is_fired() {
+            let Some(delivery) = self.membership.registration.queue.recv().await else {
+                return Err(if self.membership.registration.cut.is_fired() {
                     RecvError::Lagged
                 } else {
                     RecvError::Closed
@@ -112,7 +118,7 @@ impl Subscription {
     /// A handle that resolves when this subscription is cut off for falling behind, so a
     /// task blocked writing to a slow client can stop at once.
     pub fn cut_off(&self) -> CutOffSignal {
-        CutOffSignal(Arc::clone(&self.registration.cut))
+        CutOffSignal(Arc::clone(&self.membership.registration.cut))
     }
 
     async fn next_replayed(&mut self) -> Result<Option<Arc<Delivery>>, RecvError> {
@@ -120,10 +126,11 @@ impl Subscription {
             return Ok(None);
         };
         if replay.page.is_empty() && replay.next <= replay.until {
-            let page = self
+            let membership = &self.membership;
+            let page = membership
                 .shared
                 .range(
-                    &self.room,
+                    &membership.room,
                     &replay.epoch,
                     replay.next,
                     replay.until,
@@ -145,16 +152,10 @@ impl Subscription {
     }
 }
 
-impl Drop for Subscription {
-    fn drop(&mut self) {
-        self.shared.leave(&self.room, self.registration.id);
-    }
-}
-
 impl std::fmt::Debug for Subscription {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Subscription")
-            .field("room", &self.room)
+            .field("room", &self.membership.room)
             .field("joined", &self.joined)
             .finish_non_exhaustive()
     }
