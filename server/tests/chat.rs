@@ -189,7 +189,9 @@ async fn oversized_text_closes_1009_binary_1003_and_a_flood_is_refused() {
 #[tokio::test]
 async fn a_stalled_member_is_closed_1008_while_the_room_goes_on() {
     within(120, async {
-        let mut args = vec!["--chat-queue", "8", "--close-timeout", "60s"];
+        // The default queue (64) leaves the members that keep up room for a busy machine's
+        // hiccups; the stalled member falls behind by megabytes.
+        let mut args = vec!["--close-timeout", "60s"];
         args.extend(NO_RATE_LIMIT);
         let server = Server::start(&args).await;
         // A member that joins and never reads again, with small socket buffers.
@@ -200,7 +202,7 @@ async fn a_stalled_member_is_closed_1008_while_the_room_goes_on() {
 
         let mut alice = Chat::join(&server.url("/chat")).await;
         let mut bob = Chat::join(&server.url("/chat")).await;
-        const COUNT: u64 = 300;
+        const COUNT: u64 = 400;
         let line = |i: u64| format!("{i:08}{}", "x".repeat(32 * 1024));
         let bob_reads = tokio::spawn(async move {
             for i in 1..=COUNT {

@@ -255,14 +255,9 @@ async fn a_malformed_redis_url_is_a_usage_error() {
 async fn a_slow_subscriber_is_cut_off_without_slowing_the_others() {
     let redis = RedisServer::start("scale-slow");
     within(120, async {
-        let flags = [
-            "--chat-queue",
-            "8",
-            "--close-timeout",
-            "60s",
-            "--chat-burst",
-            "1000",
-        ];
+        // The default queue (64) leaves the readers that keep up room for a busy machine's
+        // hiccups; the stalled member falls behind by megabytes.
+        let flags = ["--close-timeout", "60s", "--chat-burst", "1000"];
         let a = node(&redis, &flags).await;
         let b = node(&redis, &flags).await;
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
@@ -272,7 +267,7 @@ async fn a_slow_subscriber_is_cut_off_without_slowing_the_others() {
 
         let mut reader = Chat::join(&a.url("/chat")).await;
         let mut talker = Chat::join(&b.url("/chat")).await;
-        const COUNT: u64 = 300;
+        const COUNT: u64 = 400;
         let line = |i: u64| format!("{i:08}{}", "x".repeat(32 * 1024));
         let reads = tokio::spawn(async move {
             for i in 1..=COUNT {
