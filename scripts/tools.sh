@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs the tools the build and tests need, idempotently: each step checks first and skips
 # what is already there at the right version.
-# Usage: scripts/tools.sh [rust|wasm|browsers|e2e|fuzz|autobahn|redis|all]
+# Usage: scripts/tools.sh [rust|wasm|browsers|e2e|fuzz|autobahn|peers|redis|all]
 #   rust      rustfmt, clippy, the wasm targets
 #   wasm      rust + wasm-bindgen-cli (the version Cargo.lock pins) + wasm-pack: builds www/pkg
 #   browsers  Chromium, chromedriver, Firefox ESR, fonts (apt) + geckodriver: wasm browser tests
 #   e2e       playwright-core into e2e/node_modules (never downloads a browser)
 #   fuzz      a nightly toolchain + cargo-fuzz
 #   autobahn  the Autobahn|Testsuite (Python 2.7 + wstest, from PyPI and Debian only)
+#   peers     independent peers for the interop tests: Python websockets (a venv under
+#             $PEERS_PREFIX, default /opt/switchyard-peers) and Node's ws (npm, into
+#             switchyard/tests/peers/node_modules)
 #   redis     redis-server (Debian): the chat scale-out tests start their own (no service)
 #   all       everything above
 # Runs non-interactively (CI has no stdin). The cargo builds are long (~10 CPU-min each) and
@@ -23,6 +26,8 @@ WASM_PACK_VERSION=0.15.1
 CARGO_FUZZ_VERSION=0.13.2
 GECKODRIVER_VERSION=0.37.1
 NODE_MIN_MAJOR=20 # playwright-core's `engines`
+PY_WEBSOCKETS_VERSION=17.4
+PEERS_PREFIX=${PEERS_PREFIX:-/opt/switchyard-peers}
 
 export PATH="$HOME/.cargo/bin:$PATH"
 
@@ -133,6 +138,25 @@ ensure_autobahn() {
   autobahn/install.sh
 }
 
+ensure_peers() {
+  local py=$PEERS_PREFIX/venv/bin/python have
+  have=$("$py" -c 'import websockets; print(websockets.__version__)' 2>/dev/null || true)
+  if [[ "$have" == "$PY_WEBSOCKETS_VERSION" ]]; then
+    say "SKIP Python websockets $have"
+  else
+    say "installing Python websockets $PY_WEBSOCKETS_VERSION into $PEERS_PREFIX/venv"
+    as_root mkdir -p "$PEERS_PREFIX"
+    python3 -m venv "$PEERS_PREFIX/venv"
+    "$py" -m pip install -q --disable-pip-version-check "websockets==$PY_WEBSOCKETS_VERSION"
+  fi
+  local want
+  want=$(node -p 'require("./switchyard/tests/peers/package.json").dependencies.ws')
+  have=$(node -p 'try { require("./switchyard/tests/peers/node_modules/ws/package.json").version } catch { "" }')
+  if [[ "$have" == "$want" ]]; then say "SKIP ws $want"; return; fi
+  say "installing ws $want into switchyard/tests/peers/"
+  npm ci --prefix switchyard/tests/peers --no-audit --no-fund
+}
+
 case "${1:-all}" in
   rust) ensure_rust ;;
   wasm) ensure_rust; ensure_wasm_tools ;;
@@ -140,7 +164,8 @@ case "${1:-all}" in
   e2e) ensure_e2e ;;
   fuzz) ensure_fuzz ;;
   autobahn) ensure_autobahn ;;
+  peers) ensure_peers ;;
   redis) ensure_redis ;;
-  all) ensure_rust; ensure_browsers; ensure_e2e; ensure_autobahn; ensure_redis; ensure_fuzz; ensure_wasm_tools ;;
-  *) echo "usage: $0 [rust|wasm|browsers|e2e|fuzz|autobahn|redis|all]"; exit 2 ;;
+  all) ensure_rust; ensure_browsers; ensure_e2e; ensure_autobahn; ensure_peers; ensure_redis; ensure_fuzz; ensure_wasm_tools ;;
+  *) echo "usage: $0 [rust|wasm|browsers|e2e|fuzz|autobahn|peers|redis|all]"; exit 2 ;;
 esac

@@ -56,19 +56,19 @@
 //!
 //! `client` ([`connect`], [`client_handshake`]) and `server` ([`accept`], [`PendingUpgrade`])
 //! are on by default; either builds alone. `hub` adds [`hub`], a publish/subscribe hub with
-//! rooms on an in-process backend, and `redis` its Redis backend for several nodes. The names
-//! `tls`, `webpki-roots`, `http2`, `deflate` and `proxy` are reserved for what comes next.
+//! rooms on an in-process backend, and `redis` its Redis backend for several nodes; `deflate`
+//! adds permessage-deflate. The names `tls`, `webpki-roots`, `http2` and `proxy` are reserved
+//! for what comes next.
 
 #[cfg(any(
     feature = "tls",
     feature = "webpki-roots",
     feature = "http2",
-    feature = "deflate",
     feature = "proxy"
 ))]
 compile_error!(
-    "switchyard: the features tls, webpki-roots, http2, deflate and proxy are reserved names \
-     for capabilities that have not landed yet; see the crate README"
+    "switchyard: the features tls, webpki-roots, http2 and proxy are reserved names for \
+     capabilities that have not landed yet; see the crate README"
 );
 
 #[cfg(feature = "server")]
@@ -80,6 +80,8 @@ mod config;
 mod connect;
 mod driver;
 mod error;
+#[cfg(any(feature = "client", feature = "server"))]
+mod extensions;
 mod headers;
 #[cfg(feature = "hub")]
 pub mod hub;
@@ -119,6 +121,8 @@ pub use websocket::WebSocket;
 pub use bytes::Bytes;
 pub use switchyard_core;
 pub use switchyard_core::connection::{CloseInfo, DataKind, Initiator, Message, Role, Utf8Bytes};
+#[cfg(feature = "deflate")]
+pub use switchyard_core::deflate::DeflateConfig;
 pub use switchyard_core::handshake::{HandshakeError, OriginPolicy, StatusCode};
 #[cfg(feature = "client")]
 pub use switchyard_core::url::UrlError;
