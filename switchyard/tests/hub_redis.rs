@@ -336,3 +336,54 @@ async fn a_redis_that_hangs_counts_as_down_until_it_answers() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnecting_with_since_while_messages_flow_loses_and_repeats_nothing() {
+    let redis = RedisServer::start("seam");
+    within(60, async {
+        const TOTAL: u64 = 300;
+        let a = node(&redis, HubConfig::default().with_queue(1000)).await;
+        let b = node(&redis, HubConfig::default().with_queue(1000)).await;
+        let lobby = room("lobby");
+        let mut sub = b.subscribe(&lobby, None).await.unwrap();
+        let publisher = {
+            let (a, lobby) = (a.clone(), lobby.clone());
+            tokio::spawn(async move {
+                for i in 1..=TOTAL {
+                    a.publish(&lobby, format!("m{i}").into()).await.unwrap();
+                    tokio::task::yield_now().await;
+                }
+            })
+        };
+        // (A queue longer than the run: this is about seams, not slow consumers.)
+        // Leave and come back with `since` every few messages, while the publisher goes on:
+        // each seam must be exact.
+        let mut next = 1;
+        loop {
+            let mut last = None;
+            for _ in 0..7 {
+                let delivery = sub.recv().await.unwrap();
+                assert_eq!(delivery.seq(), next);
+                assert_eq!(delivery.text().as_str(), format!("m{next}"));
+                next += 1;
+                last = Some(delivery);
+                if next > TOTAL {
+                    break;
+                }
+            }
+            if next > TOTAL {
+                break;
+            }
+            let last = last.unwrap();
+            drop(sub);
+            let since = Position {
+                epoch: last.epoch().clone(),
+                seq: last.seq(),
+            };
+            sub = b.subscribe(&lobby, Some(&since)).await.unwrap();
+            assert!(sub.joined().recovered());
+        }
+        publisher.await.unwrap();
+    })
+    .await;
+}
