@@ -69,7 +69,9 @@ export function initChat() {
     } else if (joined.recovered && joined.seq === position.seq) {
       log(list, sys(`rejoined room ${joined.room}: nothing missed`));
     } else if (joined.recovered) {
-      log(list, sys(`rejoined room ${joined.room}: replaying seq ${position.seq + 1}–${joined.seq}`));
+      const missed = joined.seq - position.seq;
+      const range = missed === 1 ? `seq ${joined.seq}` : `seq ${position.seq + 1}–${joined.seq}`;
+      log(list, sys(`rejoined room ${joined.room}: replaying ${missed} missed (${range})`));
     } else {
       log(list, sys(`rejoined room ${joined.room}: what was missed is no longer in the history`));
     }
