@@ -189,6 +189,28 @@ async fn redis_killed_and_restarted_keeps_members_fails_publishes_visibly_then_r
 }
 
 #[tokio::test]
+async fn a_node_whose_pubsub_link_drops_fills_its_members_gap_from_the_history() {
+    let redis = RedisServer::start("scale-gap");
+    within(90, async {
+        let a = node(&redis, &[]).await;
+        let b = node(&redis, &[]).await;
+        let mut member = Chat::join(&a.url("/chat/r")).await;
+        let mut talker = Chat::join(&b.url("/chat/r")).await;
+        talker.say("m1").await;
+        assert_eq!(member.messages(1).await, vec![(1, "m1".to_owned())]);
+        // Every node's pub/sub connection drops; publishing (the command connection) goes on.
+        redis.command(&["CLIENT", "KILL", "TYPE", "pubsub"]);
+        for i in 2..=30 {
+            talker.say(&format!("m{i}")).await;
+        }
+        let got = member.messages(29).await;
+        assert_eq!(seqs(&got), (2..=30).collect::<Vec<_>>());
+        assert_eq!(got[28].1, "m30");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn clients_of_a_killed_node_reconnect_elsewhere_and_recover() {
     let redis = RedisServer::start("scale-kill");
     within(90, async {

@@ -180,8 +180,9 @@ pub enum LinkState {
     Connecting,
     /// Connected: rooms work.
     Up,
-    /// The connection was lost; retrying with backoff. Subscriptions stay, and the gap is
-    /// filled from the history when the link comes back.
+    /// The pub/sub connection was lost; retrying with backoff. Subscriptions stay, and the
+    /// gap is filled from the history when the link comes back; new subscriptions fail, and
+    /// publishing works only as long as Redis still answers commands.
     Down,
 }
 
@@ -268,8 +269,8 @@ impl Link {
         self.state.subscribe()
     }
 
-    /// A handle on the command connection, or `Unavailable` while the link is down: a
-    /// publish fails at once rather than waiting for a reconnect.
+    /// A handle on the command connection, or `Unavailable` before the first connection: a
+    /// publish fails at once rather than waiting for one.
     fn connection(&self) -> Result<MultiplexedConnection, HubError> {
         lock(&self.commands).clone().ok_or(HubError::Unavailable)
     }
@@ -410,8 +411,10 @@ impl Link {
         Ok(stream)
     }
 
+    /// Forgets the pub/sub side after it dropped. The command connection stays until the
+    /// reconnect replaces it: publishing does not need pub/sub, so a blip there refuses no
+    /// message, and if Redis itself is gone each publish fails on its own, visibly.
     async fn disconnect(&self) {
-        *lock(&self.commands) = None;
         let mut channels = self.channels.lock().await;
         channels.sink = None;
         channels.rooms.clear();
