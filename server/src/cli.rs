@@ -258,6 +258,19 @@ mod tests {
     }
 
     #[test]
+    fn chat_defaults_are_the_documented_contract() {
+        let args = Args::parse_from(["switchyard"]);
+        assert_eq!(args.chat_max_text, 64 * 1024);
+        assert_eq!((args.chat_rate, args.chat_burst), (50, 100));
+        assert!(args.redis.is_none());
+        let hub = args.hub_config();
+        assert_eq!(hub.history_len(), 1000);
+        assert_eq!(hub.history_age(), Duration::from_secs(3600));
+        assert_eq!(hub.queue(), 64);
+        assert!(Args::try_parse_from(["switchyard", "--chat-history-age", "0"]).is_err());
+    }
+
+    #[test]
     fn redis_urls_are_checked_when_parsed() {
         let args = Args::parse_from(["switchyard", "--redis", "redis://u:p@127.0.0.1:6379/1"]);
         assert_eq!(
