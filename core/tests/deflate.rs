@@ -446,12 +446,12 @@ fn a_server_answers_each_offer_as_section_7_says() {
             "permessage-deflate; server_max_window_bits=8",
             agreed(false, false, 8, 15),
         ),
-        // The client's hint is echoed.
+        // The client's "I will reset" is echoed, and then no receive window is kept.
         (
             full,
             "permessage-deflate; client_no_context_takeover",
-            "permessage-deflate",
-            agreed(false, false, 15, 15),
+            "permessage-deflate; client_no_context_takeover",
+            agreed(false, true, 15, 15),
         ),
         // A bad offer is declined and the next one taken (Autobahn 13.7's order).
         (

@@ -228,7 +228,10 @@ fn answer_offer(
     let server_bits = clamp_bits(config.server_max_window_bits)
         .min(offer.server_max_window_bits.unwrap_or(MAX_WINDOW_BITS));
     let wanted_client_bits = clamp_bits(config.client_max_window_bits);
-    let mut client_no_context_takeover = config.client_no_context_takeover;
+    // §7.1.1.2: the client's own "I will reset" is echoed, so our receive side keeps no
+    // window it would never need (Python websockets does the same).
+    let mut client_no_context_takeover =
+        config.client_no_context_takeover || offer.client_no_context_takeover;
     let (client_bits, client_answer) = match offer.client_max_window_bits {
         // §7.1.2.2: answered only when offered, with a value no larger than the offer's.
         Some(offered) => {
