@@ -287,7 +287,7 @@ test('echo returns what was sent, and two pages chat', { timeout: 30_000 }, asyn
   await a.page.click('#chat-form button');
   const seen = b.page.locator('#chat-log li', { hasText: line });
   await seen.waitFor({ timeout: WAIT });
-  assert.match(await seen.innerText(), /alice/);
+  assert.match(await seen.innerText(), /^#\d+ alice /, 'the seq, the name, the text');
 
   await b.page.fill('#chat-name', 'bob');
   await b.page.fill('#chat-input', 'hi alice');

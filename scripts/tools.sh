@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the tools the build and tests need, idempotently: each step checks first and skips
 # what is already there at the right version.
-# Usage: scripts/tools.sh [rust|wasm|browsers|e2e|fuzz|autobahn|peers|all]
+# Usage: scripts/tools.sh [rust|wasm|browsers|e2e|fuzz|autobahn|peers|redis|all]
 #   rust      rustfmt, clippy, the wasm targets
 #   wasm      rust + wasm-bindgen-cli (the version Cargo.lock pins) + wasm-pack: builds www/pkg
 #   browsers  Chromium, chromedriver, Firefox ESR, fonts (apt) + geckodriver: wasm browser tests
@@ -11,6 +11,7 @@
 #   peers     independent peers for the interop tests: Python websockets (a venv under
 #             $PEERS_PREFIX, default /opt/switchyard-peers) and Node's ws (npm, into
 #             switchyard/tests/peers/node_modules)
+#   redis     redis-server (Debian): the chat scale-out tests start their own (no service)
 #   all       everything above
 # Runs non-interactively (CI has no stdin). The cargo builds are long (~10 CPU-min each) and
 # run under `nice` so that they share the machine politely.
@@ -129,6 +130,10 @@ ensure_fuzz() {
   cargo_tool cargo-fuzz cargo-fuzz "$CARGO_FUZZ_VERSION" --locked
 }
 
+ensure_redis() {
+  apt_packages redis-server
+}
+
 ensure_autobahn() {
   autobahn/install.sh
 }
@@ -160,6 +165,7 @@ case "${1:-all}" in
   fuzz) ensure_fuzz ;;
   autobahn) ensure_autobahn ;;
   peers) ensure_peers ;;
-  all) ensure_rust; ensure_browsers; ensure_e2e; ensure_autobahn; ensure_peers; ensure_fuzz; ensure_wasm_tools ;;
-  *) echo "usage: $0 [rust|wasm|browsers|e2e|fuzz|autobahn|peers|all]"; exit 2 ;;
+  redis) ensure_redis ;;
+  all) ensure_rust; ensure_browsers; ensure_e2e; ensure_autobahn; ensure_peers; ensure_redis; ensure_fuzz; ensure_wasm_tools ;;
+  *) echo "usage: $0 [rust|wasm|browsers|e2e|fuzz|autobahn|peers|redis|all]"; exit 2 ;;
 esac

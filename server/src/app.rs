@@ -1,10 +1,11 @@
 //! [`App`]: what every connection shares, built once at startup.
 
-use switchyard::{Config, OriginPolicy};
+use switchyard::hub::Hub;
+use switchyard::{Config, Limits, OriginPolicy};
 
 use crate::assets::Assets;
 use crate::cli::Args;
-use crate::routes::chat::Room;
+use crate::routes::chat::Rate;
 
 /// The server's state, shared by every connection.
 pub(crate) struct App {
@@ -14,13 +15,24 @@ pub(crate) struct App {
     /// `--allow-origin '*'`: the origin check is off.
     any_origin: bool,
     pub(crate) assets: Assets,
-    pub(crate) room: Room,
+    /// The chat rooms: in this process, or shared with every node on `--redis`.
+    pub(crate) hub: Hub,
+    /// A chat connection's limits: messages of at most `--chat-max-text` bytes.
+    pub(crate) chat_limits: Limits,
+    pub(crate) chat_rate: Rate,
 }
 
 impl App {
+    /// Builds the server's state; with `--redis`, starts the link's task on the current
+    /// runtime (it connects in the background: the server starts even if Redis is down).
     pub(crate) fn new(args: &Args, assets: Assets) -> App {
+        let config = args.config();
+        let hub = match &args.redis {
+            Some(url) => Hub::redis(url.clone(), args.hub_config()),
+            None => Hub::in_memory(args.hub_config()),
+        };
         App {
-            config: args.config(),
+            config,
             any_origin: args.allow_origins.iter().any(|o| o == "*"),
             origins: args
                 .allow_origins
@@ -29,7 +41,14 @@ impl App {
                 .cloned()
                 .collect(),
             assets,
-            room: Room::new(args.chat_queue as usize),
+            hub,
+            chat_limits: config
+                .limits
+                .with_max_message_size(u64::from(args.chat_max_text)),
+            chat_rate: Rate {
+                per_second: args.chat_rate,
+                burst: args.chat_burst,
+            },
         }
     }
 

@@ -5,16 +5,17 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use switchyard::hub::{HubConfig, RedisUrl};
 use switchyard::{Config, DeflateConfig};
 
 const AFTER_HELP: &str = "\
 Routes:
   GET /               the demo page (www/ built into the binary, or --www DIR); its files,
                       and the wasm package under /pkg/ (served as application/wasm)
-  GET /healthz        200 \"ok\"
+  GET /healthz        200 \"ok\"; with --redis, a second line names the link's state
+                      (redis: up, connecting or down)
   /echo               WebSocket: every text and binary message comes straight back
-  /chat               WebSocket: every message goes to every connected client; a client that
-                      falls --chat-queue messages behind is closed with 1008
+  /chat/{room}        WebSocket: chat rooms (/chat is the room lobby); see Chat below
   /inspect            WebSocket: first the handshake as the server saw and answered it (JSON),
                       then one JSON report per frame received: the raw bytes (hex, cut after
                       4096 bytes) and the decoded header and payload
@@ -27,6 +28,22 @@ browsers) are accepted. Other origins get 403.
 Refusals carry the status the protocol core chose: 400 (bad request), 403 (origin), 426
 (not an upgrade, or not version 13), 431 (header too large); 503 at --max-connections or
 while shutting down.
+
+Chat: a room name is 1-64 characters of A-Z a-z 0-9 . _ - (not . or ..; anything else is
+404). Each text message a client sends is one chat message (at most --chat-max-text bytes,
+else close 1009; binary closes 1003), relayed to every member of the room on every node, the
+sender included. The server sends one JSON object per message: first
+  {\"type\":\"joined\",\"room\":R,\"epoch\":E,\"seq\":N,\"recovered\":B}
+then, for each chat message (seq: one more per message, the same on every node),
+  {\"type\":\"message\",\"room\":R,\"epoch\":E,\"seq\":N,\"text\":T}
+and, when something goes wrong,
+  {\"type\":\"error\",\"reason\":C,\"detail\":D}
+with C one of: unavailable (Redis unreachable: the message was not sent), rate_limited (over
+--chat-rate: the message was not sent). /chat/{room}?since=N&epoch=E first replays every
+message after N if the history still holds them all (recovered true); a since that is not a
+number, or since without epoch, is 400. A client --chat-queue messages behind is closed with
+1008. With --redis, every node on that Redis serves the same rooms; while Redis is
+unreachable, new chat connections get 503 and the node reconnects with backoff.
 
 Durations: 250ms, 10s, 2m, 1h, or a bare number of seconds.
 
@@ -114,6 +131,38 @@ pub(crate) struct Args {
     #[arg(long, value_name = "N", default_value_t = 64,
           value_parser = clap::value_parser!(u32).range(1..=65_536))]
     pub(crate) chat_queue: u32,
+
+    /// Largest chat message a client may send, in bytes; larger closes with 1009.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024,
+          value_parser = clap::value_parser!(u32).range(1..=16 << 20))]
+    pub(crate) chat_max_text: u32,
+
+    /// Messages each room's history keeps for clients reconnecting with `since`.
+    #[arg(long, value_name = "N", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub(crate) chat_history: u32,
+
+    /// Age past which a message leaves a room's history; a room silent this long is
+    /// forgotten (its Redis keys expire) and starts a new epoch.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = positive_duration)]
+    pub(crate) chat_history_age: Duration,
+
+    /// Chat messages per second one client may send, on average; past it (and past
+    /// --chat-burst) a message is refused with an `error`, not relayed.
+    #[arg(long, value_name = "N", default_value_t = 50,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub(crate) chat_rate: u32,
+
+    /// Chat messages one client may send at once before --chat-rate applies.
+    #[arg(long, value_name = "N", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub(crate) chat_burst: u32,
+
+    /// Serve /chat rooms from the Redis at URL, shared with every node that uses it:
+    /// redis://[user:password@]host:port[/db] or unix:///path. Without it, rooms live in this
+    /// process.
+    #[arg(long, value_name = "URL", value_parser = redis_url)]
+    pub(crate) redis: Option<RedisUrl>,
 }
 
 impl Args {
@@ -147,6 +196,19 @@ impl Args {
             .with_close_timeout(self.close_timeout)
             .with_handshake_timeout(self.handshake_timeout)
     }
+}
+
+impl Args {
+    /// The chat rooms' limits the flags describe.
+    pub(crate) fn hub_config(&self) -> HubConfig {
+        HubConfig::default()
+            .with_history(self.chat_history as usize, self.chat_history_age)
+            .with_queue(self.chat_queue as usize)
+    }
+}
+
+fn redis_url(text: &str) -> Result<RedisUrl, String> {
+    RedisUrl::parse(text).map_err(|e| e.to_string())
 }
 
 /// `250ms`, `10s`, `2m`, `1h`, or a bare number of seconds.
@@ -193,6 +255,33 @@ mod tests {
         assert!(duration("s").is_err());
         assert!(duration("10 parsecs").is_err());
         assert!(positive_duration("0s").is_err());
+    }
+
+    #[test]
+    fn chat_defaults_are_the_documented_contract() {
+        let args = Args::parse_from(["switchyard"]);
+        assert_eq!(args.chat_max_text, 64 * 1024);
+        assert_eq!((args.chat_rate, args.chat_burst), (50, 100));
+        assert!(args.redis.is_none());
+        let hub = args.hub_config();
+        assert_eq!(hub.history_len(), 1000);
+        assert_eq!(hub.history_age(), Duration::from_secs(3600));
+        assert_eq!(hub.queue(), 64);
+        assert!(Args::try_parse_from(["switchyard", "--chat-history-age", "0"]).is_err());
+    }
+
+    #[test]
+    fn redis_urls_are_checked_when_parsed() {
+        let args = Args::parse_from(["switchyard", "--redis", "redis://u:p@127.0.0.1:6379/1"]);
+        assert_eq!(
+            args.redis.unwrap().to_string(),
+            "redis://u:***@127.0.0.1:6379/1"
+        );
+        Args::parse_from(["switchyard", "--redis", "unix:///tmp/r.sock"]);
+        for bad in ["localhost:6379", "redis://h:port", "http://h"] {
+            let error = Args::try_parse_from(["switchyard", "--redis", bad]).unwrap_err();
+            assert_eq!(error.exit_code(), 2, "{bad}");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use switchyard::hub::Subscription;
 use switchyard::{Answer, CloseInfo, HandshakeError, PendingUpgrade};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
@@ -17,6 +18,7 @@ use tracing::{debug, info};
 use crate::app::App;
 use crate::http::{self, StatusCode, path_of};
 use crate::metered::{Counters, Metered};
+use crate::routes::chat::query;
 use crate::routes::{Route, chat, echo, inspect};
 use crate::shutdown::Shutdown;
 use crate::tap::{ByteTap, lock};
@@ -126,7 +128,7 @@ async fn refuse(
 /// A WebSocket route with what it needs from the handshake.
 enum Upgrade {
     Echo,
-    Chat,
+    Chat(Subscription),
     Inspect(inspect::Handshake),
 }
 
@@ -147,7 +149,18 @@ async fn upgrade(
     let Visit { peer, path, .. } = visit;
     let upgrade_to = match route {
         Route::Echo => Upgrade::Echo,
-        Route::Chat => Upgrade::Chat,
+        Route::Chat(room) => match join(&pending, &room, app).await {
+            Ok(subscription) => {
+                pending.set_limits(app.chat_limits);
+                Upgrade::Chat(subscription)
+            }
+            Err((status, detail)) => {
+                info!(%peer, path, status = status.as_u16(), detail, "refused");
+                let body = format!("{detail}\n");
+                let _ = pending.respond(&http::text(status, &body, false)).await;
+                return;
+            }
+        },
         Route::Inspect => Upgrade::Inspect(inspect_handshake(&mut pending)),
     };
     let mut answer = Answer::default();
@@ -169,10 +182,35 @@ async fn upgrade(
     let started = Instant::now();
     let info = match upgrade_to {
         Upgrade::Echo => Box::pin(echo::run(ws, shutdown)).await,
-        Upgrade::Chat => Box::pin(chat::run(ws, &app.room, peer, shutdown)).await,
+        Upgrade::Chat(subscription) => {
+            let chat = chat::run(ws, subscription, &app.hub, app.chat_rate, peer, shutdown);
+            Box::pin(chat).await
+        }
         Upgrade::Inspect(handshake) => Box::pin(inspect::run(ws, handshake, shutdown)).await,
     };
     log_close(&visit, info.as_ref(), started);
+}
+
+/// Joins the chat room before the upgrade, so that what cannot work is answered with a
+/// status: 400 for a `since`/`epoch` the server cannot use, 503 while the rooms' backend
+/// (Redis) is unreachable.
+async fn join(
+    pending: &PendingUpgrade<Metered<TcpStream>>,
+    room: &switchyard::hub::RoomName,
+    app: &App,
+) -> Result<Subscription, (StatusCode, &'static str)> {
+    let query = pending.request().ok().and_then(|request| request.query());
+    let since = query::since(query).map_err(|error| (StatusCode::BAD_REQUEST, error.detail()))?;
+    app.hub
+        .subscribe(room, since.as_ref())
+        .await
+        .map_err(|error| {
+            debug!(%room, %error, "chat: cannot join");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "chat rooms unavailable: the server cannot reach Redis; retry later",
+            )
+        })
 }
 
 /// Sets the inspector's tap on the transport before the 101 is written: it sees the answer
@@ -245,10 +283,13 @@ async fn plain(
             ),
         )
     } else if path == "/healthz" {
-        (
-            StatusCode::OK,
-            http::text(StatusCode::OK, "ok\n", head_only),
-        )
+        // With Redis, the link's state too: the node is healthy (it serves everything else)
+        // while the link is down, but an operator should see it.
+        let body = match app.hub.link() {
+            Some(state) => format!("ok\nredis: {state}\n"),
+            None => "ok\n".to_owned(),
+        };
+        (StatusCode::OK, http::text(StatusCode::OK, &body, head_only))
     } else {
         match app.assets.get(path).await {
             Some(asset) => (

@@ -17,6 +17,10 @@ impl StatusCode {
         code: 200,
         reason: "OK",
     };
+    pub(crate) const BAD_REQUEST: StatusCode = StatusCode {
+        code: 400,
+        reason: "Bad Request",
+    };
     pub(crate) const NOT_FOUND: StatusCode = StatusCode {
         code: 404,
         reason: "Not Found",
@@ -24,6 +28,10 @@ impl StatusCode {
     pub(crate) const METHOD_NOT_ALLOWED: StatusCode = StatusCode {
         code: 405,
         reason: "Method Not Allowed",
+    };
+    pub(crate) const SERVICE_UNAVAILABLE: StatusCode = StatusCode {
+        code: 503,
+        reason: "Service Unavailable",
     };
 
     pub(crate) const fn as_u16(self) -> u16 {

@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use switchyard::hub::LinkState;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tracing::{info, warn};
 
 use crate::app::App;
@@ -31,6 +32,12 @@ pub(crate) async fn run(args: Args) -> io::Result<()> {
             info!(%addr, files = Assets::embedded_count(), "listening, serving the built-in page")
         }
     }
+    if let Some(url) = &args.redis {
+        info!(redis = %url, "chat rooms on redis");
+        if let Some(changes) = app.hub.link_changes() {
+            tokio::spawn(log_link(url.to_string(), changes));
+        }
+    }
     // The one line on stdout, for scripts and tests that start the server on port 0.
     println!("switchyard listening on http://{addr}");
 
@@ -50,6 +57,22 @@ pub(crate) async fn run(args: Args) -> io::Result<()> {
     trigger.fire();
     drain(&limits, args.shutdown_timeout).await;
     Ok(())
+}
+
+/// Logs each change of the Redis link's state (the hub retries with backoff by itself).
+async fn log_link(url: String, mut changes: watch::Receiver<LinkState>) {
+    if *changes.borrow_and_update() == LinkState::Connecting {
+        info!(redis = %url, "connecting to redis (retrying with backoff until it answers)");
+    }
+    while changes.changed().await.is_ok() {
+        let state = *changes.borrow_and_update();
+        match state {
+            LinkState::Up => info!(redis = %url, "redis link up"),
+            _ => {
+                warn!(redis = %url, %state, "redis link lost; retrying with backoff; new chat connections get 503")
+            }
+        }
+    }
 }
 
 /// The connection slots: `--max-connections` to serve, [`REFUSALS`] to refuse.

@@ -77,6 +77,8 @@ async fn sigterm_closes_idle_chat_and_inspect_connections() {
         let mut server = Server::start(&[]).await;
         let options = ClientOptions::default();
         let (mut chat, _) = connect_with(&server.url("/chat"), &options).await.unwrap();
+        // The room's `joined`.
+        assert!(chat.recv().await.unwrap().is_ok());
         let (mut inspect, _) = connect_with(&server.url("/inspect"), &options)
             .await
             .unwrap();

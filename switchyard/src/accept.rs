@@ -19,7 +19,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::{Instant, timeout_at};
 
 use crate::extensions::{Negotiator, negotiator, with_extension};
-use crate::{AcceptError, Config, Request, WebSocket};
+use crate::{AcceptError, Config, Limits, Request, WebSocket};
 
 /// After answering as plain HTTP, how long to read and discard what the client still sends.
 const LINGER: Duration = Duration::from_secs(1);
@@ -173,6 +173,13 @@ impl<S> PendingUpgrade<S> {
     /// The stream and every byte read from it, to answer as plain HTTP.
     pub fn into_parts(self) -> (S, Vec<u8>) {
         (self.stream, self.buf)
+    }
+
+    /// Replaces the limits the connection runs under once accepted: a route that takes
+    /// smaller messages than the server's default (a chat line, say) then refuses a larger
+    /// one with 1009 before buffering it.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.config.limits = limits;
     }
 }
 

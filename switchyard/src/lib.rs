@@ -55,20 +55,20 @@
 //! ## Features
 //!
 //! `client` ([`connect`], [`client_handshake`]) and `server` ([`accept`], [`PendingUpgrade`])
-//! are on by default; either builds alone. The names `tls`, `webpki-roots`, `http2`,
-//! `deflate`, `proxy`, `hub` and `redis` are reserved for what comes next.
+//! are on by default; either builds alone. `hub` adds [`hub`], a publish/subscribe hub with
+//! rooms on an in-process backend, and `redis` its Redis backend for several nodes; `deflate`
+//! adds permessage-deflate. The names `tls`, `webpki-roots`, `http2` and `proxy` are reserved
+//! for what comes next.
 
 #[cfg(any(
     feature = "tls",
     feature = "webpki-roots",
     feature = "http2",
-    feature = "proxy",
-    feature = "hub",
-    feature = "redis"
+    feature = "proxy"
 ))]
 compile_error!(
-    "switchyard: the features tls, webpki-roots, http2, proxy, hub and redis are \
-     reserved names for capabilities that have not landed yet; see the crate README"
+    "switchyard: the features tls, webpki-roots, http2 and proxy are reserved names for \
+     capabilities that have not landed yet; see the crate README"
 );
 
 #[cfg(feature = "server")]
@@ -83,6 +83,8 @@ mod error;
 #[cfg(any(feature = "client", feature = "server"))]
 mod extensions;
 mod headers;
+#[cfg(feature = "hub")]
+pub mod hub;
 mod incoming;
 mod masks;
 #[cfg(feature = "server")]

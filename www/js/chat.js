@@ -34,31 +34,83 @@ export function initEcho() {
   });
 }
 
-/** Chat messages travel as JSON `{"name": ..., "text": ...}`; anything else is shown as is. */
-function parseChat(data) {
-  if (typeof data !== 'string') return { text: asText(data) };
+/** What people type travels as JSON `{"name": ..., "text": ...}`; anything else is shown as is. */
+function parseLine(text) {
   try {
-    const message = JSON.parse(data);
-    if (message && typeof message.text === 'string') {
-      return { name: typeof message.name === 'string' ? message.name : null, text: message.text };
+    const line = JSON.parse(text);
+    if (line && typeof line.text === 'string') {
+      return { name: typeof line.name === 'string' ? line.name : null, text: line.text };
     }
   } catch {
     // Not JSON: a plain text line from another client.
   }
-  return { text: data };
+  return { name: null, text };
 }
 
+const RETRY_FIRST_MS = 1000;
+const RETRY_MAX_MS = 10_000;
+
+/**
+ * The chat panel: the server sends `joined`, then `message`s numbered by `seq`, and `error`s.
+ * The page remembers the last `seq` and `epoch` it saw; when the socket drops it reconnects
+ * by itself with `?since=…&epoch=…`, and the server replays what it missed, so a restart of
+ * the node (with Redis keeping the history) loses nothing. A jump in `seq` is shown.
+ */
 export function initChat() {
   const list = $('chat-log');
   const name = $('chat-name');
   name.value = `guest-${Math.floor(Math.random() * 9000 + 1000)}`;
+  let position = null; // { epoch, seq }: the last message seen
+  let retryMs = RETRY_FIRST_MS;
+  let retryTimer = null;
+  const onJoined = (joined) => {
+    if (!position) {
+      log(list, sys(`joined room ${joined.room} at seq ${joined.seq}`));
+    } else if (joined.recovered && joined.seq === position.seq) {
+      log(list, sys(`rejoined room ${joined.room}: nothing missed`));
+    } else if (joined.recovered) {
+      const missed = joined.seq - position.seq;
+      const range = missed === 1 ? `seq ${joined.seq}` : `seq ${position.seq + 1}–${joined.seq}`;
+      log(list, sys(`rejoined room ${joined.room}: replaying ${missed} missed (${range})`));
+    } else {
+      log(list, sys(`rejoined room ${joined.room}: what was missed is no longer in the history`));
+    }
+    if (!position || !joined.recovered) position = { epoch: joined.epoch, seq: joined.seq };
+  };
+  const onMessage = (message) => {
+    if (position && message.epoch === position.epoch && message.seq > position.seq + 1) {
+      log(list, el('span', { class: 'err' }, `missed seq ${position.seq + 1}–${message.seq - 1}`));
+    }
+    position = { epoch: message.epoch, seq: message.seq };
+    const line = parseLine(message.text);
+    log(list, el('span', { class: 'seq' }, `#${message.seq}`),
+      ...(line.name ? [el('span', { class: 'who' }, line.name)] : []), line.text);
+  };
   const socket = liveSocket('/chat', $('chat-status'), {
-    onopen: () => log(list, sys('joined /chat')),
-    onmessage: (event) => {
-      const message = parseChat(event.data);
-      log(list, ...(message.name ? [el('span', { class: 'who' }, message.name)] : []), message.text);
+    query: () => (position ? `?since=${position.seq}&epoch=${encodeURIComponent(position.epoch)}` : ''),
+    onopen: () => {
+      retryMs = RETRY_FIRST_MS;
+      clearTimeout(retryTimer);
     },
-    onclose: (event, wasOpen) => closeNote(list, event, wasOpen),
+    onmessage: (event) => {
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch {
+        log(list, el('span', { class: 'err' }, `unexpected: ${asText(event.data)}`));
+        return;
+      }
+      if (message.type === 'joined') onJoined(message);
+      else if (message.type === 'message') onMessage(message);
+      else if (message.type === 'error') log(list, el('span', { class: 'err' }, `${message.reason}: ${message.detail}`));
+    },
+    onclose: (event, wasOpen) => {
+      closeNote(list, event, wasOpen);
+      clearTimeout(retryTimer);
+      log(list, sys(`reconnecting in ${retryMs / 1000} s…`));
+      retryTimer = setTimeout(() => socket.connect(), retryMs);
+      retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
+    },
   });
   $('chat-form').addEventListener('submit', (event) => {
     event.preventDefault();

@@ -4,15 +4,17 @@ import { setPill, showProblem, clearProblem, wsUrl, describeClose } from './util
 
 /**
  * Connects to `path` and keeps the pill and the banner honest. Handlers: `onopen()`,
- * `onmessage(event)`, `onclose(event, wasOpen)`. Returns `{ send(data) -> bool, connect() }`.
+ * `onmessage(event)`, `onclose(event, wasOpen)`, and `query()`, the query string to add to
+ * the URL at each (re)connection. Returns `{ send(data) -> bool, connect() }`; `connect` does
+ * nothing while a socket is connecting or open, so two retries never make two sockets.
  */
 export function liveSocket(path, pill, handlers) {
   let socket = null;
-  const url = wsUrl(path);
   const connect = () => {
+    if (socket && socket.readyState <= WebSocket.OPEN) return;
     setPill(pill, 'connecting', `${path}: connecting…`);
     let opened = false;
-    socket = new WebSocket(url);
+    socket = new WebSocket(wsUrl(path + (handlers.query?.() ?? '')));
     socket.binaryType = 'arraybuffer';
     socket.addEventListener('open', () => {
       opened = true;

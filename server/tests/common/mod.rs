@@ -7,5 +7,8 @@
 mod library;
 
 pub mod binary;
+pub mod chat;
+#[path = "../../../switchyard/tests/common/redis_server.rs"]
+pub mod redis_server;
 
 pub use library::*;
