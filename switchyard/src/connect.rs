@@ -30,6 +30,9 @@ pub struct ClientOptions {
     /// More request headers (authorization, cookies). Names must be tokens and values free
     /// of CR, LF and NUL, or the handshake fails before anything is sent.
     pub headers: Vec<(String, String)>,
+    /// The roots a `wss://` server's certificate is checked against.
+    #[cfg(feature = "tls")]
+    pub tls_roots: crate::TlsRoots,
 }
 
 impl ClientOptions {
@@ -51,6 +54,13 @@ impl ClientOptions {
         self
     }
 
+    /// Checks a `wss://` server's certificate against `roots` instead of the platform's.
+    #[cfg(feature = "tls")]
+    pub fn with_tls_roots(mut self, roots: crate::TlsRoots) -> ClientOptions {
+        self.tls_roots = roots;
+        self
+    }
+
     /// Adds a request header.
     pub fn with_header(
         mut self,
@@ -62,28 +72,58 @@ impl ClientOptions {
     }
 }
 
-/// Connects to a `ws://host[:port]/path` URL over TCP with the default options, and returns
-/// the connection with the server's handshake [`Response`].
+/// Connects to a `ws://host[:port]/path` URL over TCP (or, with the `tls` feature, a
+/// `wss://` URL over TLS) with the default options, and returns the connection with the
+/// server's handshake [`Response`].
 pub async fn connect(url: &str) -> Result<(WebSocket<ClientStream>, Response), ConnectError> {
     connect_with(url, &ClientOptions::default()).await
 }
 
-/// Connects to a `ws://` URL over TCP. The whole of it, TCP connect and handshake, is bounded
-/// by the handshake timeout. A `wss://` URL fails with [`ConnectError::TlsNotBuilt`].
+/// Connects to a `ws://` URL over TCP, or a `wss://` URL over TLS (the `tls` feature; the
+/// server's certificate checked against [`ClientOptions::tls_roots`]). The whole of it, TCP
+/// connect, TLS and WebSocket handshakes, is bounded by the handshake timeout. Without the
+/// `tls` feature a `wss://` URL fails with [`ConnectError::TlsNotBuilt`].
 pub async fn connect_with(
     url: &str,
     options: &ClientOptions,
 ) -> Result<(WebSocket<ClientStream>, Response), ConnectError> {
     let url = WsUrl::parse(url).map_err(ConnectError::Url)?;
+    #[cfg(not(feature = "tls"))]
     if url.is_secure() {
         return Err(ConnectError::TlsNotBuilt);
     }
+    #[cfg(feature = "tls")]
+    let tls = if url.is_secure() {
+        Some(
+            options
+                .tls_roots
+                .client_config()
+                .map_err(ConnectError::Tls)?,
+        )
+    } else {
+        None
+    };
     let deadline = Instant::now() + options.config.handshake_timeout;
     let tcp = timeout_at(deadline, TcpStream::connect((url.host(), url.port())))
         .await
         .map_err(|_| ConnectError::Timeout)?
         .map_err(ConnectError::Connect)?;
     tcp.set_nodelay(true).map_err(ConnectError::Connect)?;
+    #[cfg(feature = "tls")]
+    let stream = match tls {
+        Some(config) => {
+            let tls = timeout_at(deadline, crate::tls::connect(config, url.host(), tcp))
+                .await
+                .map_err(|_| ConnectError::Timeout)?
+                .map_err(|failure| match failure {
+                    crate::tls::HandshakeFailure::Tls(e) => ConnectError::Tls(e),
+                    crate::tls::HandshakeFailure::Io(e) => ConnectError::Io(e),
+                })?;
+            ClientStream::Tls(Box::new(tls))
+        }
+        None => ClientStream::Plain(tcp),
+    };
+    #[cfg(not(feature = "tls"))]
     let stream = ClientStream::Plain(tcp);
     handshake(stream, ClientRequest::from_url(&url), options, deadline).await
 }

@@ -88,8 +88,11 @@ impl From<SendError> for Error {
 pub enum ConnectError {
     /// The URL cannot be used.
     Url(UrlError),
-    /// A `wss://` URL: this build has no TLS support.
+    /// A `wss://` URL: this build has no TLS support (the `tls` feature is off).
     TlsNotBuilt,
+    /// The TLS handshake of a `wss://` connection failed, or its roots could not be loaded.
+    #[cfg(feature = "tls")]
+    Tls(crate::TlsError),
     /// The server could not be reached: name resolution or the TCP connect failed.
     Connect(io::Error),
     /// The transport failed during the handshake, or ended before the answer was complete
@@ -125,6 +128,8 @@ impl fmt::Display for ConnectError {
             ConnectError::TlsNotBuilt => {
                 f.write_str("wss:// needs TLS support, which this build of switchyard lacks")
             }
+            #[cfg(feature = "tls")]
+            ConnectError::Tls(e) => write!(f, "{e}"),
             ConnectError::Connect(e) => write!(f, "cannot reach the server: {e}"),
             ConnectError::Io(e) => write!(f, "I/O error during the handshake: {e}"),
             ConnectError::Refused(response) => {
@@ -147,6 +152,8 @@ impl std::error::Error for ConnectError {
             ConnectError::Url(e) => Some(e),
             ConnectError::Connect(e) | ConnectError::Io(e) => Some(e),
             ConnectError::Handshake(e) => Some(e),
+            #[cfg(feature = "tls")]
+            ConnectError::Tls(e) => Some(e),
             ConnectError::TlsNotBuilt | ConnectError::Refused(_) | ConnectError::Timeout => None,
         }
     }

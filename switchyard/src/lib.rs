@@ -55,12 +55,18 @@
 //! ## Features
 //!
 //! `client` ([`connect`], [`client_handshake`]) and `server` ([`accept`], [`PendingUpgrade`])
-//! are on by default; either builds alone. The names `tls`, `webpki-roots`, `http2`,
-//! `deflate`, `proxy`, `hub` and `redis` are reserved for what comes next.
+//! are on by default; either builds alone.
+//!
+//! `tls` (implies `client`) opens `wss://` URLs in [`connect`] with rustls and the ring
+//! provider, checking the server's certificate against the platform's roots or
+//! [`ClientOptions::tls_roots`]; `webpki-roots` adds [`TlsRoots::WebPki`]. A server needs no
+//! feature for TLS: [`accept`] takes any stream, a `tokio_rustls` server stream included
+//! (`examples/tls_server.rs`).
+//!
+//! The names `http2`, `deflate`, `proxy`, `hub` and `redis` are reserved for what comes
+//! next.
 
 #[cfg(any(
-    feature = "tls",
-    feature = "webpki-roots",
     feature = "http2",
     feature = "deflate",
     feature = "proxy",
@@ -68,7 +74,7 @@
     feature = "redis"
 ))]
 compile_error!(
-    "switchyard: the features tls, webpki-roots, http2, deflate, proxy, hub and redis are \
+    "switchyard: the features http2, deflate, proxy, hub and redis are \
      reserved names for capabilities that have not landed yet; see the crate README"
 );
 
@@ -91,6 +97,8 @@ mod response;
 mod split;
 mod surface;
 mod timer;
+#[cfg(feature = "tls")]
+mod tls;
 mod wake;
 mod websocket;
 
@@ -112,7 +120,12 @@ pub use incoming::Incoming;
 pub use request::Request;
 #[cfg(feature = "client")]
 pub use response::Response;
+/// The rustls this build uses (the `tls` feature), for a [`TlsRoots::Config`] of one's own.
+#[cfg(feature = "tls")]
+pub use rustls;
 pub use split::{ReadHalf, ReuniteError, WriteHalf};
+#[cfg(feature = "tls")]
+pub use tls::{TlsError, TlsRoots};
 pub use websocket::WebSocket;
 
 pub use bytes::Bytes;
