@@ -33,6 +33,13 @@ Durations: 250ms, 10s, 2m, 1h, or a bare number of seconds.
 Logging: one line per connection open and close, to stderr; the level comes from RUST_LOG
 (default info), e.g. RUST_LOG=debug or RUST_LOG=switchyard=warn.
 
+TLS: --tls-cert and --tls-key (PEM files; the key PKCS#8, PKCS#1 or SEC1) make the listener
+serve TLS only: https:// and wss://, ALPN http/1.1. SIGHUP reads both files again for the
+connections that follow (open ones are kept); if that fails, the previous pair stays and the
+log says why. Without TLS, SIGHUP is logged and ignored. --tls-self-signed makes a certificate
+for localhost and 127.0.0.1 at start and logs the file it wrote it to, for trying https://
+out: trust that file (or pass it to a client as its CA).
+
 SIGINT or SIGTERM: stop accepting, answer handshakes in flight with 503, close every
 WebSocket with 1001 (after echoing what /echo already received), wait for the closing
 handshakes up to --shutdown-timeout, then exit 0.";
@@ -92,6 +99,20 @@ pub(crate) struct Args {
     /// Serve the demo page from DIR instead of the copy built into the binary.
     #[arg(long, value_name = "DIR")]
     pub(crate) www: Option<PathBuf>,
+
+    /// Serve TLS only, with this certificate chain (PEM, the server's certificate first);
+    /// needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1); needs --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
+
+    /// Serve TLS with a certificate made at start for localhost and 127.0.0.1; the file it
+    /// is written to is logged.
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    pub(crate) tls_self_signed: bool,
 
     /// Messages a /chat client may fall behind before it is closed with 1008.
     #[arg(long, value_name = "N", default_value_t = 64,
@@ -183,6 +204,34 @@ mod tests {
         assert_eq!(limits.max_frame_size, 20 << 20);
         // Autobahn 9.3.1 sends 4 MiB in 64-byte fragments.
         assert!(limits.max_fragments >= 65536);
+    }
+
+    #[test]
+    fn tls_needs_both_files_and_excludes_self_signed() {
+        use clap::error::ErrorKind;
+        let parse = |args: &[&str]| Args::try_parse_from([&["switchyard"], args].concat());
+        let kind = |args: &[&str]| parse(args).err().map(|e| e.kind());
+        assert_eq!(
+            kind(&["--tls-cert", "c.pem"]),
+            Some(ErrorKind::MissingRequiredArgument)
+        );
+        assert_eq!(
+            kind(&["--tls-key", "k.pem"]),
+            Some(ErrorKind::MissingRequiredArgument)
+        );
+        assert_eq!(
+            kind(&[
+                "--tls-self-signed",
+                "--tls-cert",
+                "c.pem",
+                "--tls-key",
+                "k.pem"
+            ]),
+            Some(ErrorKind::ArgumentConflict)
+        );
+        let args = parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]).unwrap();
+        assert_eq!(args.tls_cert, Some(PathBuf::from("c.pem")));
+        assert!(parse(&["--tls-self-signed"]).unwrap().tls_self_signed);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! One accepted TCP connection: read the request, route it, answer it.
+//! One accepted connection (TCP, or TLS over it): read the request, route it, answer it.
 //!
 //! The request is read and judged by the core ([`PendingUpgrade`]); a valid upgrade to a
 //! WebSocket route is checked against the origin policy and accepted, anything else is
@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use switchyard::{Answer, CloseInfo, HandshakeError, PendingUpgrade};
-use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::{debug, info};
 
@@ -20,18 +19,18 @@ use crate::metered::{Counters, Metered};
 use crate::routes::{Route, chat, echo, inspect};
 use crate::shutdown::Shutdown;
 use crate::tap::{ByteTap, lock};
+use crate::transport::Transport;
 
 /// Serves one connection. `_slot` is its place under `--max-connections`, held until it ends.
 pub(crate) async fn serve(
-    tcp: TcpStream,
+    transport: Transport,
     peer: SocketAddr,
     app: Arc<App>,
     shutdown: Shutdown,
     _slot: OwnedSemaphorePermit,
 ) {
-    let _ = tcp.set_nodelay(true);
     let counters = Arc::new(Counters::default());
-    let stream = Metered::new(tcp, Arc::clone(&counters));
+    let stream = Metered::new(transport, Arc::clone(&counters));
     let pending = match PendingUpgrade::read(stream, &app.config).await {
         Ok(pending) => pending,
         Err(error) => {
@@ -102,19 +101,19 @@ fn judge<S>(pending: &PendingUpgrade<S>, app: &App) -> Verdict {
 
 /// `--max-connections` reached: answer 503 once the request is in.
 pub(crate) async fn refuse_busy(
-    tcp: TcpStream,
+    transport: Transport,
     peer: SocketAddr,
     app: Arc<App>,
     _slot: OwnedSemaphorePermit,
 ) {
-    let stream = Metered::new(tcp, Arc::default());
+    let stream = Metered::new(transport, Arc::default());
     if let Ok(pending) = PendingUpgrade::read(stream, &app.config).await {
         refuse(pending, peer, "-", HandshakeError::Unavailable).await;
     }
 }
 
 async fn refuse(
-    pending: PendingUpgrade<Metered<TcpStream>>,
+    pending: PendingUpgrade<Metered<Transport>>,
     peer: SocketAddr,
     path: &str,
     error: HandshakeError,
@@ -138,7 +137,7 @@ struct Visit<'a> {
 }
 
 async fn upgrade(
-    mut pending: PendingUpgrade<Metered<TcpStream>>,
+    mut pending: PendingUpgrade<Metered<Transport>>,
     route: Route,
     visit: Visit<'_>,
     app: &App,
@@ -170,7 +169,7 @@ async fn upgrade(
 
 /// Sets the inspector's tap on the transport before the 101 is written: it sees the answer
 /// as written, and the frames that arrived with the request as well as those after.
-fn inspect_handshake(pending: &mut PendingUpgrade<Metered<TcpStream>>) -> inspect::Handshake {
+fn inspect_handshake(pending: &mut PendingUpgrade<Metered<Transport>>) -> inspect::Handshake {
     let head_len = pending.head_len().unwrap_or(0);
     let (head, leftover) = pending.received().split_at(head_len);
     let tap = Arc::new(Mutex::new(inspect::Tap::default()));
@@ -218,7 +217,7 @@ fn log_close(visit: &Visit<'_>, info: Option<&CloseInfo>, started: Instant) {
 
 /// A request that is not a WebSocket upgrade.
 async fn plain(
-    pending: PendingUpgrade<Metered<TcpStream>>,
+    pending: PendingUpgrade<Metered<Transport>>,
     peer: SocketAddr,
     app: &App,
     method: &str,

@@ -5,12 +5,15 @@ mod app;
 mod assets;
 mod cli;
 mod connection;
+mod hangup;
 mod http;
 mod metered;
 mod routes;
 mod server;
 mod shutdown;
 mod tap;
+mod tls;
+mod transport;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

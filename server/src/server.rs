@@ -7,13 +7,16 @@ use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::app::App;
 use crate::assets::Assets;
 use crate::cli::Args;
 use crate::connection;
+use crate::hangup;
 use crate::shutdown::{self, Shutdown};
+use crate::tls::Tls;
+use crate::transport::Transport;
 
 /// Connections past `--max-connections` that may be waiting for their 503 at once; beyond
 /// this they are closed at once, so refusing cannot cost more than serving.
@@ -21,6 +24,7 @@ const REFUSALS: u32 = 64;
 
 /// Serves until SIGINT or SIGTERM, then drains.
 pub(crate) async fn run(args: Args) -> io::Result<()> {
+    let tls = tls(&args).map_err(io::Error::other)?;
     let assets = Assets::new(args.www.as_deref())?;
     let listener = TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
@@ -31,8 +35,11 @@ pub(crate) async fn run(args: Args) -> io::Result<()> {
             info!(%addr, files = Assets::embedded_count(), "listening, serving the built-in page")
         }
     }
+    // Before the line below: from then on a SIGHUP must not kill the server.
+    hangup::watch(tls.clone())?;
     // The one line on stdout, for scripts and tests that start the server on port 0.
-    println!("switchyard listening on http://{addr}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("switchyard listening on {scheme}://{addr}");
 
     let (trigger, shutdown) = shutdown::channel();
     let limits = Limits {
@@ -40,7 +47,7 @@ pub(crate) async fn run(args: Args) -> io::Result<()> {
         max_connections: args.max_connections,
         refusals: Arc::new(Semaphore::new(REFUSALS as usize)),
     };
-    let name = accept_until_signal(&listener, &app, &limits, &shutdown).await;
+    let name = accept_until_signal(&listener, &app, tls.as_ref(), &limits, &shutdown).await;
     drop(listener);
     info!(
         signal = name,
@@ -50,6 +57,17 @@ pub(crate) async fn run(args: Args) -> io::Result<()> {
     trigger.fire();
     drain(&limits, args.shutdown_timeout).await;
     Ok(())
+}
+
+/// The listener's TLS, if `--tls-cert`/`--tls-key` or `--tls-self-signed` ask for it.
+fn tls(args: &Args) -> Result<Option<Arc<Tls>>, crate::tls::LoadError> {
+    let timeout = args.config().handshake_timeout;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(Tls::from_files(cert.clone(), key.clone(), timeout)?),
+        _ if args.tls_self_signed => Some(Tls::self_signed(timeout)?),
+        _ => None,
+    };
+    Ok(tls.map(Arc::new))
 }
 
 /// The connection slots: `--max-connections` to serve, [`REFUSALS`] to refuse.
@@ -70,6 +88,7 @@ impl Limits {
 async fn accept_until_signal(
     listener: &TcpListener,
     app: &Arc<App>,
+    tls: Option<&Arc<Tls>>,
     limits: &Limits,
     shutdown: &Shutdown,
 ) -> &'static str {
@@ -79,7 +98,7 @@ async fn accept_until_signal(
         tokio::select! {
             name = &mut signal => return name,
             accepted = listener.accept() => match accepted {
-                Ok((tcp, peer)) => dispatch(tcp, peer, app, limits, shutdown),
+                Ok((tcp, peer)) => dispatch(tcp, peer, app, tls, limits, shutdown),
                 Err(error) => {
                     // Out of file descriptors, most likely: let some connections end.
                     warn!(%error, "accept failed");
@@ -91,19 +110,65 @@ async fn accept_until_signal(
 }
 
 /// Serves a connection if a slot is free, refuses it with 503 if a refusal slot is, and
-/// drops it otherwise.
+/// drops it otherwise. Over TLS, the TLS handshake comes first, in the connection's task and
+/// holding its slot.
 fn dispatch(
     tcp: TcpStream,
     peer: SocketAddr,
     app: &Arc<App>,
+    tls: Option<&Arc<Tls>>,
     limits: &Limits,
     shutdown: &Shutdown,
 ) {
+    let _ = tcp.set_nodelay(true);
+    let app = Arc::clone(app);
     if let Ok(slot) = Arc::clone(&limits.slots).try_acquire_owned() {
-        let task = connection::serve(tcp, peer, Arc::clone(app), shutdown.clone(), slot);
-        tokio::spawn(task);
+        let shutdown = shutdown.clone();
+        match tls {
+            None => {
+                let task = connection::serve(Transport::Plain(tcp), peer, app, shutdown, slot);
+                tokio::spawn(task);
+            }
+            Some(tls) => {
+                let tls = Arc::clone(tls);
+                tokio::spawn(async move {
+                    if let Some(transport) = secure(&tls, tcp, peer).await {
+                        Box::pin(connection::serve(transport, peer, app, shutdown, slot)).await;
+                    }
+                });
+            }
+        }
     } else if let Ok(slot) = Arc::clone(&limits.refusals).try_acquire_owned() {
-        tokio::spawn(connection::refuse_busy(tcp, peer, Arc::clone(app), slot));
+        match tls {
+            None => {
+                tokio::spawn(connection::refuse_busy(
+                    Transport::Plain(tcp),
+                    peer,
+                    app,
+                    slot,
+                ));
+            }
+            Some(tls) => {
+                let tls = Arc::clone(tls);
+                tokio::spawn(async move {
+                    if let Some(transport) = secure(&tls, tcp, peer).await {
+                        connection::refuse_busy(transport, peer, app, slot).await;
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// The TLS handshake, under the handshake timeout. A failure is the client's (a refused
+/// certificate, a browser's spare connection closed unused): logged at debug.
+async fn secure(tls: &Tls, tcp: TcpStream, peer: SocketAddr) -> Option<Transport> {
+    match tls.accept(tcp).await {
+        Ok(stream) => Some(Transport::Tls(Box::new(stream))),
+        Err(error) => {
+            debug!(%peer, %error, "TLS handshake failed");
+            None
+        }
     }
 }
 

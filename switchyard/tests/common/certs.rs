@@ -41,6 +41,13 @@ impl TestCa {
         self.sign(names, |_| {})
     }
 
+    /// A certificate for `names` and the key in `key_pem` (PKCS#8, e.g. an RSA key from
+    /// openssl).
+    pub fn leaf_for_key(&self, names: &[&str], key_pem: &str) -> Leaf {
+        let key = KeyPair::from_pem(key_pem).unwrap();
+        self.sign_with(names, key, |_| {})
+    }
+
     /// A certificate for `names` that expired at the start of 2020.
     pub fn expired_leaf(&self, names: &[&str]) -> Leaf {
         self.sign(names, |params| {
@@ -50,13 +57,21 @@ impl TestCa {
     }
 
     fn sign(&self, names: &[&str], adjust: impl FnOnce(&mut CertificateParams)) -> Leaf {
+        self.sign_with(names, KeyPair::generate().unwrap(), adjust)
+    }
+
+    fn sign_with(
+        &self,
+        names: &[&str],
+        key: KeyPair,
+        adjust: impl FnOnce(&mut CertificateParams),
+    ) -> Leaf {
         let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
         let mut params = CertificateParams::new(names).unwrap();
         params
             .distinguished_name
             .push(DnType::CommonName, "switchyard test");
         adjust(&mut params);
-        let key = KeyPair::generate().unwrap();
         let cert = params.signed_by(&key, &self.issuer).unwrap();
         Leaf {
             cert_pem: cert.pem(),
