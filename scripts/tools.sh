@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the tools the build and tests need, idempotently: each step checks first and skips
 # what is already there at the right version.
-# Usage: scripts/tools.sh [rust|wasm|browsers|e2e|fuzz|autobahn|all]
+# Usage: scripts/tools.sh [rust|wasm|browsers|e2e|python|fuzz|autobahn|all]
 #   rust      rustfmt, clippy, the wasm targets
 #   wasm      rust + wasm-bindgen-cli (the version Cargo.lock pins) + wasm-pack: builds www/pkg
 #   browsers  Chromium, chromedriver, Firefox ESR, fonts (apt) + geckodriver: wasm browser tests
 #   e2e       playwright-core into e2e/node_modules (never downloads a browser)
+#   python    a virtualenv in target/py-clients with the Python clients the interop tests run
+#             (websockets over wss://, h2 as an RFC 8441 client)
 #   fuzz      a nightly toolchain + cargo-fuzz
 #   autobahn  the Autobahn|Testsuite (Python 2.7 + wstest, from PyPI and Debian only)
 #   all       everything above
@@ -22,6 +24,8 @@ WASM_PACK_VERSION=0.15.1
 CARGO_FUZZ_VERSION=0.13.2
 GECKODRIVER_VERSION=0.37.1
 NODE_MIN_MAJOR=20 # playwright-core's `engines`
+PY_CLIENTS=(websockets==17.4 h2==4.4.1)
+PY_CLIENTS_VENV=target/py-clients
 
 export PATH="$HOME/.cargo/bin:$PATH"
 
@@ -113,6 +117,18 @@ ensure_e2e() {
   PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix e2e --no-audit --no-fund
 }
 
+ensure_python_clients() {
+  local want="${PY_CLIENTS[*]}"
+  if [[ -x "$PY_CLIENTS_VENV/bin/python" && "$(cat "$PY_CLIENTS_VENV/pinned" 2>/dev/null)" == "$want" ]]; then
+    say "SKIP python clients ($want)"; return
+  fi
+  if ! python3 -m venv --help >/dev/null 2>&1; then apt_packages python3-venv; fi
+  say "installing python clients ($want) into $PY_CLIENTS_VENV"
+  python3 -m venv --clear "$PY_CLIENTS_VENV"
+  "$PY_CLIENTS_VENV/bin/pip" install -q --disable-pip-version-check "${PY_CLIENTS[@]}"
+  echo "$want" >"$PY_CLIENTS_VENV/pinned"
+}
+
 ensure_fuzz() {
   local toolchains
   toolchains=$(rustup toolchain list)
@@ -133,8 +149,9 @@ case "${1:-all}" in
   wasm) ensure_rust; ensure_wasm_tools ;;
   browsers) ensure_browsers ;;
   e2e) ensure_e2e ;;
+  python) ensure_python_clients ;;
   fuzz) ensure_fuzz ;;
   autobahn) ensure_autobahn ;;
-  all) ensure_rust; ensure_browsers; ensure_e2e; ensure_autobahn; ensure_fuzz; ensure_wasm_tools ;;
-  *) echo "usage: $0 [rust|wasm|browsers|e2e|fuzz|autobahn|all]"; exit 2 ;;
+  all) ensure_rust; ensure_browsers; ensure_e2e; ensure_python_clients; ensure_autobahn; ensure_fuzz; ensure_wasm_tools ;;
+  *) echo "usage: $0 [rust|wasm|browsers|e2e|python|fuzz|autobahn|all]"; exit 2 ;;
 esac

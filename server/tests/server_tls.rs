@@ -422,3 +422,41 @@ async fn self_signed_serves_localhost_and_127_0_0_1_from_a_logged_file() {
     })
     .await;
 }
+
+/// The Python interpreter of `scripts/tools.sh python`'s virtualenv.
+fn python() -> PathBuf {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/py-clients/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/tools.sh python",
+        python.display()
+    );
+    python
+}
+
+#[tokio::test]
+async fn python_websockets_echoes_over_wss() {
+    within(60, async {
+        let dir = TempDir::new("tls-python");
+        let ca = TestCa::new("python CA");
+        let files = Files::write(&dir, "p", &ca, &ca.leaf(&["localhost"]));
+        let server = Server::start(&strs(&files.args())).await;
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/wss_echo.py");
+        let url = format!("wss://localhost:{}/echo", server.addr.port());
+        let output = tokio::process::Command::new(python())
+            .arg(&script)
+            .arg(&url)
+            .arg(&files.ca)
+            .kill_on_drop(true)
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "ok\n");
+    })
+    .await;
+}
