@@ -34,11 +34,18 @@ Logging: one line per connection open and close, to stderr; the level comes from
 (default info), e.g. RUST_LOG=debug or RUST_LOG=switchyard=warn.
 
 TLS: --tls-cert and --tls-key (PEM files; the key PKCS#8, PKCS#1 or SEC1) make the listener
-serve TLS only: https:// and wss://, ALPN http/1.1. SIGHUP reads both files again for the
+serve TLS only: https:// and wss://. SIGHUP reads both files again for the
 connections that follow (open ones are kept); if that fails, the previous pair stays and the
 log says why. Without TLS, SIGHUP is logged and ignored. --tls-self-signed makes a certificate
 for localhost and 127.0.0.1 at start and logs the file it wrote it to, for trying https://
 out: trust that file (or pass it to a client as its CA).
+
+HTTP/2: over TLS, ALPN offers h2 before http/1.1; on a plain listener a connection that
+opens with the HTTP/2 preface (prior knowledge) speaks HTTP/2. Every route is served over
+it; the WebSocket routes take extended CONNECT with :protocol websocket (RFC 8441), many on
+one connection, each counting against --max-connections (one over it is reset with
+REFUSED_STREAM). A CONNECT without :protocol gets 405, another :protocol 501, a GET to a
+WebSocket route 400, a header list over 16 KiB 431. --no-http2 turns HTTP/2 off.
 
 SIGINT or SIGTERM: stop accepting, answer handshakes in flight with 503, close every
 WebSocket with 1001 (after echoing what /echo already received), wait for the closing
@@ -113,6 +120,16 @@ pub(crate) struct Args {
     /// is written to is logged.
     #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
     pub(crate) tls_self_signed: bool,
+
+    /// Serve HTTP/1.1 only: no `h2` in ALPN over TLS, no cleartext HTTP/2 (prior knowledge)
+    /// on a plain listener, so no WebSocket over HTTP/2 (RFC 8441).
+    #[arg(long)]
+    pub(crate) no_http2: bool,
+
+    /// Most streams open at once on one HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS).
+    #[arg(long, value_name = "N", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub(crate) h2_max_streams: u32,
 
     /// Messages a /chat client may fall behind before it is closed with 1008.
     #[arg(long, value_name = "N", default_value_t = 64,

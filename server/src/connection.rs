@@ -21,9 +21,12 @@ use crate::shutdown::Shutdown;
 use crate::tap::{ByteTap, lock};
 use crate::transport::Transport;
 
-/// Serves one connection. `_slot` is its place under `--max-connections`, held until it ends.
+/// Serves one connection whose first bytes, `already_read`, were read to tell HTTP/1.1 from
+/// HTTP/2 (empty if not). `_slot` is its place under `--max-connections`, held until it
+/// ends.
 pub(crate) async fn serve(
     transport: Transport,
+    already_read: Vec<u8>,
     peer: SocketAddr,
     app: Arc<App>,
     shutdown: Shutdown,
@@ -31,7 +34,7 @@ pub(crate) async fn serve(
 ) {
     let counters = Arc::new(Counters::default());
     let stream = Metered::new(transport, Arc::clone(&counters));
-    let pending = match PendingUpgrade::read(stream, &app.config).await {
+    let pending = match PendingUpgrade::read_after(stream, already_read, &app.config).await {
         Ok(pending) => pending,
         Err(error) => {
             // A slow, silent or vanished client: nothing to answer.
@@ -188,7 +191,9 @@ fn inspect_handshake(pending: &mut PendingUpgrade<Metered<Transport>>) -> inspec
         },
     );
     let handshake = inspect::Handshake {
+        http_version: "HTTP/1.1",
         request: head.to_vec(),
+        response: None,
         key,
         accept,
         tap: Arc::clone(&tap),

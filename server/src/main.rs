@@ -7,6 +7,7 @@ mod cli;
 mod connection;
 mod hangup;
 mod http;
+mod http2;
 mod metered;
 mod routes;
 mod server;

@@ -14,8 +14,10 @@ use crate::assets::Assets;
 use crate::cli::Args;
 use crate::connection;
 use crate::hangup;
+use crate::http2::Http2;
+use crate::http2::preface::{self, Rewound, Sniffed};
 use crate::shutdown::{self, Shutdown};
-use crate::tls::Tls;
+use crate::tls::{self, Tls};
 use crate::transport::Transport;
 
 /// Connections past `--max-connections` that may be waiting for their 503 at once; beyond
@@ -47,7 +49,16 @@ pub(crate) async fn run(args: Args) -> io::Result<()> {
         max_connections: args.max_connections,
         refusals: Arc::new(Semaphore::new(REFUSALS as usize)),
     };
-    let name = accept_until_signal(&listener, &app, tls.as_ref(), &limits, &shutdown).await;
+    let serving = Serving {
+        http2: (!args.no_http2).then(|| Http2 {
+            app: Arc::clone(&app),
+            slots: Arc::clone(&limits.slots),
+            max_streams: args.h2_max_streams,
+        }),
+        app,
+        tls,
+    };
+    let name = accept_until_signal(&listener, &serving, &limits, &shutdown).await;
     drop(listener);
     info!(
         signal = name,
@@ -60,14 +71,25 @@ pub(crate) async fn run(args: Args) -> io::Result<()> {
 }
 
 /// The listener's TLS, if `--tls-cert`/`--tls-key` or `--tls-self-signed` ask for it.
-fn tls(args: &Args) -> Result<Option<Arc<Tls>>, crate::tls::LoadError> {
-    let timeout = args.config().handshake_timeout;
+fn tls(args: &Args) -> Result<Option<Arc<Tls>>, tls::LoadError> {
+    let settings = tls::Settings {
+        handshake_timeout: args.config().handshake_timeout,
+        http2: !args.no_http2,
+    };
     let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(Tls::from_files(cert.clone(), key.clone(), timeout)?),
-        _ if args.tls_self_signed => Some(Tls::self_signed(timeout)?),
+        (Some(cert), Some(key)) => Some(Tls::from_files(cert.clone(), key.clone(), settings)?),
+        _ if args.tls_self_signed => Some(Tls::self_signed(settings)?),
         _ => None,
     };
     Ok(tls.map(Arc::new))
+}
+
+/// What the accept loop hands each connection.
+struct Serving {
+    app: Arc<App>,
+    tls: Option<Arc<Tls>>,
+    /// `None` with `--no-http2`.
+    http2: Option<Http2>,
 }
 
 /// The connection slots: `--max-connections` to serve, [`REFUSALS`] to refuse.
@@ -87,8 +109,7 @@ impl Limits {
 /// Accepts connections, each in its own task, until a shutdown signal; returns its name.
 async fn accept_until_signal(
     listener: &TcpListener,
-    app: &Arc<App>,
-    tls: Option<&Arc<Tls>>,
+    serving: &Serving,
     limits: &Limits,
     shutdown: &Shutdown,
 ) -> &'static str {
@@ -98,7 +119,7 @@ async fn accept_until_signal(
         tokio::select! {
             name = &mut signal => return name,
             accepted = listener.accept() => match accepted {
-                Ok((tcp, peer)) => dispatch(tcp, peer, app, tls, limits, shutdown),
+                Ok((tcp, peer)) => dispatch(tcp, peer, serving, limits, shutdown),
                 Err(error) => {
                     // Out of file descriptors, most likely: let some connections end.
                     warn!(%error, "accept failed");
@@ -111,35 +132,67 @@ async fn accept_until_signal(
 
 /// Serves a connection if a slot is free, refuses it with 503 if a refusal slot is, and
 /// drops it otherwise. Over TLS, the TLS handshake comes first, in the connection's task and
-/// holding its slot.
+/// holding its slot; ALPN then says HTTP/2 or HTTP/1.1. On a plain listener with HTTP/2 on,
+/// the first bytes say which.
 fn dispatch(
     tcp: TcpStream,
     peer: SocketAddr,
-    app: &Arc<App>,
-    tls: Option<&Arc<Tls>>,
+    serving: &Serving,
     limits: &Limits,
     shutdown: &Shutdown,
 ) {
     let _ = tcp.set_nodelay(true);
-    let app = Arc::clone(app);
+    let app = Arc::clone(&serving.app);
     if let Ok(slot) = Arc::clone(&limits.slots).try_acquire_owned() {
         let shutdown = shutdown.clone();
-        match tls {
-            None => {
-                let task = connection::serve(Transport::Plain(tcp), peer, app, shutdown, slot);
+        match (&serving.tls, &serving.http2) {
+            (None, None) => {
+                let plain = Transport::Plain(tcp);
+                let task = connection::serve(plain, Vec::new(), peer, app, shutdown, slot);
                 tokio::spawn(task);
             }
-            Some(tls) => {
-                let tls = Arc::clone(tls);
+            (None, Some(http2)) => {
+                let http2 = http2.clone();
                 tokio::spawn(async move {
-                    if let Some(transport) = secure(&tls, tcp, peer).await {
-                        Box::pin(connection::serve(transport, peer, app, shutdown, slot)).await;
+                    let mut tcp = tcp;
+                    match preface::sniff(&mut tcp, app.config.handshake_timeout).await {
+                        Some(Sniffed::Http2(first)) => {
+                            let io = Rewound::new(first, tcp);
+                            Box::pin(http2.serve(io, peer, shutdown)).await;
+                        }
+                        Some(Sniffed::Http1(first)) => {
+                            let plain = Transport::Plain(tcp);
+                            let task = connection::serve(plain, first, peer, app, shutdown, slot);
+                            Box::pin(task).await;
+                            return;
+                        }
+                        None => {}
+                    }
+                    drop(slot);
+                });
+            }
+            (Some(tls), http2) => {
+                let (tls, http2) = (Arc::clone(tls), http2.clone());
+                tokio::spawn(async move {
+                    let Some(transport) = secure(&tls, tcp, peer).await else {
+                        return;
+                    };
+                    match http2 {
+                        Some(http2) if is_h2(&transport) => {
+                            Box::pin(http2.serve(transport, peer, shutdown)).await;
+                            drop(slot);
+                        }
+                        _ => {
+                            let task =
+                                connection::serve(transport, Vec::new(), peer, app, shutdown, slot);
+                            Box::pin(task).await;
+                        }
                     }
                 });
             }
         }
     } else if let Ok(slot) = Arc::clone(&limits.refusals).try_acquire_owned() {
-        match tls {
+        match &serving.tls {
             None => {
                 tokio::spawn(connection::refuse_busy(
                     Transport::Plain(tcp),
@@ -157,6 +210,14 @@ fn dispatch(
                 });
             }
         }
+    }
+}
+
+/// Whether ALPN picked HTTP/2 (RFC 7301, RFC 9113 §3.2).
+fn is_h2(transport: &Transport) -> bool {
+    match transport {
+        Transport::Tls(tls) => tls.get_ref().1.alpn_protocol() == Some(b"h2"),
+        Transport::Plain(_) => false,
     }
 }
 

@@ -184,6 +184,11 @@ pub enum AcceptError {
     /// The handshake did not finish within
     /// [`Config::handshake_timeout`](crate::Config::handshake_timeout).
     Timeout,
+    /// An HTTP/2 request that is not a WebSocket (RFC 8441): it was answered with
+    /// [`H2ConnectError::status`](switchyard_core::handshake::h2::H2ConnectError::status),
+    /// or reset with PROTOCOL_ERROR if that is `None`.
+    #[cfg(feature = "http2")]
+    Http2(switchyard_core::handshake::h2::H2ConnectError),
 }
 
 #[cfg(feature = "server")]
@@ -192,6 +197,8 @@ impl AcceptError {
     pub fn status(&self) -> Option<StatusCode> {
         match self {
             AcceptError::Refused(e) => Some(e.status()),
+            #[cfg(feature = "http2")]
+            AcceptError::Http2(e) => e.status(),
             _ => None,
         }
     }
@@ -207,6 +214,8 @@ impl fmt::Display for AcceptError {
             }
             AcceptError::Answer(e) => write!(f, "cannot answer the handshake: {e}"),
             AcceptError::Timeout => f.write_str("opening handshake timed out"),
+            #[cfg(feature = "http2")]
+            AcceptError::Http2(e) => write!(f, "not a WebSocket over HTTP/2: {e}"),
         }
     }
 }
@@ -218,6 +227,8 @@ impl std::error::Error for AcceptError {
             AcceptError::Io(e) => Some(e),
             AcceptError::Refused(e) => Some(e),
             AcceptError::Answer(e) => Some(e),
+            #[cfg(feature = "http2")]
+            AcceptError::Http2(e) => Some(e),
             AcceptError::Timeout => None,
         }
     }

@@ -63,18 +63,19 @@
 //! feature for TLS: [`accept`] takes any stream, a `tokio_rustls` server stream included
 //! (`examples/tls_server.rs`).
 //!
-//! The names `http2`, `deflate`, `proxy`, `hub` and `redis` are reserved for what comes
-//! next.
+//! `http2` (implies `server`) adds [`http2::accept`]: a WebSocket on an extended CONNECT
+//! stream of an `h2` server connection (RFC 8441), with the same core and the same routes.
+//!
+//! The names `deflate`, `proxy`, `hub` and `redis` are reserved for what comes next.
 
 #[cfg(any(
-    feature = "http2",
     feature = "deflate",
     feature = "proxy",
     feature = "hub",
     feature = "redis"
 ))]
 compile_error!(
-    "switchyard: the features http2, deflate, proxy, hub and redis are \
+    "switchyard: the features deflate, proxy, hub and redis are \
      reserved names for capabilities that have not landed yet; see the crate README"
 );
 
@@ -88,6 +89,8 @@ mod connect;
 mod driver;
 mod error;
 mod headers;
+#[cfg(feature = "http2")]
+pub mod http2;
 mod incoming;
 mod masks;
 #[cfg(feature = "server")]

@@ -12,9 +12,11 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::validity;
 
-/// ALPN (RFC 7301): the protocols offered, most preferred first. The WebSocket handshake and
-/// every other route are HTTP/1.1.
-const ALPN: [&[u8]; 1] = [b"http/1.1"];
+/// ALPN (RFC 7301): the protocols offered, most preferred first: HTTP/2 (where WebSockets
+/// are extended CONNECT streams, RFC 8441), then HTTP/1.1.
+const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
+/// ALPN with `--no-http2`.
+const ALPN_HTTP1: [&[u8]; 1] = [b"http/1.1"];
 
 /// Why the certificate or key cannot be served.
 #[derive(Debug)]
@@ -81,7 +83,7 @@ pub(super) struct Loaded {
 }
 
 /// Reads `cert` (the chain, leaf first) and `key` (PKCS#8, PKCS#1 or SEC1), both PEM.
-pub(super) fn from_files(cert: &Path, key: &Path) -> Result<Loaded, LoadError> {
+pub(super) fn from_files(cert: &Path, key: &Path, http2: bool) -> Result<Loaded, LoadError> {
     let read = |path: &Path| {
         std::fs::read(path).map_err(|error| LoadError::Read {
             path: path.to_owned(),
@@ -107,7 +109,7 @@ pub(super) fn from_files(cert: &Path, key: &Path) -> Result<Loaded, LoadError> {
         why: e.to_string(),
     })?;
     let not_after = validity::not_after(&chain[0]);
-    let config = config(chain, private_key).map_err(|error| match error {
+    let config = config(chain, private_key, http2).map_err(|error| match error {
         rustls::Error::InconsistentKeys(_) => LoadError::Mismatch {
             cert: cert.to_owned(),
             key: key.to_owned(),
@@ -118,16 +120,19 @@ pub(super) fn from_files(cert: &Path, key: &Path) -> Result<Loaded, LoadError> {
 }
 
 /// The server configuration for a chain and its key: ring, TLS 1.2 and 1.3, no client
-/// certificates, the ALPN list. rustls checks that the key is the certificate's.
+/// certificates, the ALPN list (`h2` first unless `http2` is off). rustls checks that the key
+/// is the certificate's.
 pub(super) fn config(
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
+    http2: bool,
 ) -> Result<Arc<ServerConfig>, rustls::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
         .with_single_cert(chain, key)?;
-    config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
+    let alpn: &[&[u8]] = if http2 { &ALPN } else { &ALPN_HTTP1 };
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
 }

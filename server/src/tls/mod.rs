@@ -35,7 +35,16 @@ pub(crate) enum Source {
 pub(crate) struct Tls {
     source: Source,
     config: RwLock<Arc<ServerConfig>>,
-    handshake_timeout: Duration,
+    settings: Settings,
+}
+
+/// How the listener's TLS is set up, beyond the certificate.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settings {
+    /// The time a client has to finish its TLS handshake.
+    pub(crate) handshake_timeout: Duration,
+    /// Offer `h2` by ALPN (not with `--no-http2`).
+    pub(crate) http2: bool,
 }
 
 impl Tls {
@@ -43,21 +52,21 @@ impl Tls {
     pub(crate) fn from_files(
         cert: PathBuf,
         key: PathBuf,
-        handshake_timeout: Duration,
+        settings: Settings,
     ) -> Result<Tls, LoadError> {
-        let loaded = load::from_files(&cert, &key)?;
+        let loaded = load::from_files(&cert, &key, settings.http2)?;
         warn_if_expired(&cert, loaded.not_after);
         Ok(Tls {
             source: Source::Files { cert, key },
             config: RwLock::new(loaded.config),
-            handshake_timeout,
+            settings,
         })
     }
 
     /// Makes a certificate for localhost and 127.0.0.1 and writes it to a file (logged), so
     /// that a browser or client can be told to trust it.
-    pub(crate) fn self_signed(handshake_timeout: Duration) -> Result<Tls, LoadError> {
-        let (cert, config) = self_signed::make()?;
+    pub(crate) fn self_signed(settings: Settings) -> Result<Tls, LoadError> {
+        let (cert, config) = self_signed::make(settings.http2)?;
         info!(
             cert = %cert.display(),
             "self-signed certificate for localhost and 127.0.0.1: trust this file to connect"
@@ -65,7 +74,7 @@ impl Tls {
         Ok(Tls {
             source: Source::SelfSigned { cert },
             config: RwLock::new(config),
-            handshake_timeout,
+            settings,
         })
     }
 
@@ -74,7 +83,7 @@ impl Tls {
     pub(crate) async fn accept(&self, tcp: TcpStream) -> io::Result<TlsStream<TcpStream>> {
         let config = Arc::clone(&self.config.read().unwrap_or_else(PoisonError::into_inner));
         let handshake = TlsAcceptor::from(config).accept(tcp);
-        tokio::time::timeout(self.handshake_timeout, handshake)
+        tokio::time::timeout(self.settings.handshake_timeout, handshake)
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))?
     }
@@ -83,7 +92,7 @@ impl Tls {
     /// On failure the ones in use stay, and the reason is logged.
     pub(crate) fn reload(&self) {
         match &self.source {
-            Source::Files { cert, key } => match load::from_files(cert, key) {
+            Source::Files { cert, key } => match load::from_files(cert, key, self.settings.http2) {
                 Ok(loaded) => {
                     warn_if_expired(cert, loaded.not_after);
                     *self.config.write().unwrap_or_else(PoisonError::into_inner) = loaded.config;

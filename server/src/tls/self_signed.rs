@@ -16,7 +16,7 @@ const NAMES: [&str; 2] = ["localhost", "127.0.0.1"];
 
 /// Makes the certificate, writes it (PEM) to a file named after this process, and returns
 /// that path with the configuration serving it.
-pub(super) fn make() -> Result<(PathBuf, Arc<ServerConfig>), LoadError> {
+pub(super) fn make(http2: bool) -> Result<(PathBuf, Arc<ServerConfig>), LoadError> {
     let names: Vec<String> = NAMES.iter().map(|n| (*n).to_owned()).collect();
     let made = rcgen::generate_simple_self_signed(names).map_err(LoadError::Generate)?;
     let path =
@@ -26,6 +26,7 @@ pub(super) fn make() -> Result<(PathBuf, Arc<ServerConfig>), LoadError> {
         error,
     })?;
     let key = PrivateKeyDer::Pkcs8(made.signing_key.serialize_der().into());
-    let config = load::config(vec![made.cert.der().clone()], key).map_err(LoadError::Rejected)?;
+    let config =
+        load::config(vec![made.cert.der().clone()], key, http2).map_err(LoadError::Rejected)?;
     Ok((path, config))
 }
