@@ -522,3 +522,172 @@ async fn an_extended_connect_without_authority_is_reset_with_protocol_error() {
     })
     .await;
 }
+
+/// The Python interpreter of `scripts/tools.sh python`'s virtualenv.
+fn python() -> std::path::PathBuf {
+    let python =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/py-clients/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/tools.sh python",
+        python.display()
+    );
+    python
+}
+
+/// Runs an interop client to completion (30 s at most); it prints "ok" when every check
+/// passed.
+async fn run_client(program: &std::path::Path, script: &str, args: &[String]) {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
+    let run = tokio::process::Command::new(program)
+        .arg(&script)
+        .args(args)
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("the client finishes")
+        .unwrap_or_else(|e| panic!("{} cannot run: {e}", program.display()));
+    assert!(
+        output.status.success(),
+        "{} {}: {}{}",
+        program.display(),
+        script.display(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "ok\n");
+}
+
+/// A server over TLS for `localhost`, and the CA file to trust.
+async fn tls_server(dir: &TempDir) -> (Server, String) {
+    let ca = TestCa::new("interop CA");
+    let leaf = ca.leaf(&["localhost"]);
+    dir.write("ca.pem", ca.pem().as_bytes());
+    dir.write("cert.pem", leaf.cert_pem.as_bytes());
+    dir.write("key.pem", leaf.key_pem.as_bytes());
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let server = Server::start(&[
+        "--tls-cert",
+        &path("cert.pem"),
+        "--tls-key",
+        &path("key.pem"),
+    ])
+    .await;
+    (server, path("ca.pem"))
+}
+
+#[tokio::test]
+async fn python_h2_is_an_rfc_8441_client_over_tls_and_cleartext() {
+    within(90, async {
+        let dir = TempDir::new("h2-python");
+        let (server, ca) = tls_server(&dir).await;
+        let port = server.addr.port().to_string();
+        let args = ["localhost".to_owned(), port, ca];
+        run_client(&python(), "tests/py/h2_websocket.py", &args).await;
+        let server = Server::start(&[]).await;
+        let args = ["127.0.0.1".to_owned(), server.addr.port().to_string()];
+        run_client(&python(), "tests/py/h2_websocket.py", &args).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn node_http2_is_an_rfc_8441_client_over_tls_and_cleartext() {
+    within(90, async {
+        let node = std::path::Path::new("node");
+        let dir = TempDir::new("h2-node");
+        let (server, ca) = tls_server(&dir).await;
+        let args = ["localhost".to_owned(), server.addr.port().to_string(), ca];
+        run_client(node, "tests/js/h2_websocket.mjs", &args).await;
+        let server = Server::start(&[]).await;
+        let args = ["127.0.0.1".to_owned(), server.addr.port().to_string()];
+        run_client(node, "tests/js/h2_websocket.mjs", &args).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn inspect_reports_the_http2_request_as_received() {
+    within(30, async {
+        let server = Server::start(&[]).await;
+        let mut send = h2c(server.addr).await;
+        let (parts, stream) = connect(
+            &mut send,
+            "/inspect?x=1",
+            Some("websocket"),
+            &[VERSION, ("x-probe", "seen")],
+        )
+        .await
+        .unwrap();
+        assert_eq!(parts.status, StatusCode::OK);
+        let mut ws = WebSocket::from_upgraded(stream, Role::Client, &[], &Config::default());
+        let Message::Text(report) = ws.recv().await.unwrap().unwrap() else {
+            panic!("a text report first");
+        };
+        let report: serde_json::Value = serde_json::from_str(report.as_str()).unwrap();
+        assert_eq!(report["type"], "handshake");
+        assert_eq!(report["http_version"], "HTTP/2");
+        let request = report["request"].as_str().unwrap();
+        for line in [
+            ":method: CONNECT",
+            ":protocol: websocket",
+            ":scheme: http",
+            ":path: /inspect?x=1",
+            ":authority: localhost",
+            "sec-websocket-version: 13",
+            "x-probe: seen",
+        ] {
+            assert!(request.lines().any(|l| l == line), "{line:?} in {request}");
+        }
+        assert_eq!(report["response"], ":status: 200\n");
+        assert_eq!(report["key"], "");
+        assert_eq!(report["accept"], "");
+        ws.send(Message::Text("probe".into())).await.unwrap();
+        let Message::Text(frame) = ws.recv().await.unwrap().unwrap() else {
+            panic!("a frame report");
+        };
+        let frame: serde_json::Value = serde_json::from_str(frame.as_str()).unwrap();
+        assert_eq!(frame["payload_text"], "probe");
+        assert_eq!(frame["masked"], true);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn shutdown_closes_http2_websockets_with_1001_and_ends_the_connection() {
+    within(30, async {
+        let mut server = Server::start(&[]).await;
+        let mut send = h2c(server.addr).await;
+        let mut ws = websocket(&mut send, "/echo").await;
+        echo(&mut ws, Message::Text("before".into())).await;
+        server.terminate().await;
+        assert!(ws.recv().await.is_none());
+        let info = ws.close_info().unwrap();
+        assert_eq!(info.code, CloseCode::GOING_AWAY);
+        assert!(info.clean);
+        assert!(server.wait().await.success());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_silent_client_after_the_preface_is_cut_off_at_the_handshake_timeout() {
+    within(30, async {
+        let server = Server::start(&["--handshake-timeout", "500ms"]).await;
+        let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+        // The preface only, no SETTINGS: the HTTP/2 handshake never completes.
+        tcp.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        let mut rest = Vec::new();
+        let _ = tcp.read_to_end(&mut rest).await;
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(400) && waited < Duration::from_secs(3),
+            "{waited:?}"
+        );
+    })
+    .await;
+}

@@ -15,13 +15,15 @@
 //! - rapid reset (CVE-2023-44487) and CONTINUATION floods: h2 bounds the streams reset
 //!   before they are accepted and the CONTINUATION frames of a header block, and ends the
 //!   connection with GOAWAY(ENHANCE_YOUR_CALM) past them;
-//! - the client preface and SETTINGS exchange: the handshake timeout.
+//! - the client preface, and any time without an open stream: the handshake timeout (then
+//!   GOAWAY), as an HTTP/1.1 client has it to send its request.
 
 pub(crate) mod preface;
 mod request;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use tokio::time::Instant;
 
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -91,6 +93,11 @@ impl Http2 {
                 }
             };
         let mut draining = false;
+        // Each request's task holds a clone: more than one means a stream is open.
+        let streams = Arc::new(());
+        let idle_limit = self.app.config.handshake_timeout;
+        let mut last_busy = Instant::now();
+        let mut idle_check = tokio::time::interval(idle_limit / 4);
         loop {
             tokio::select! {
                 () = shutdown.wait(), if !draining => {
@@ -98,8 +105,23 @@ impl Http2 {
                     draining = true;
                     connection.graceful_shutdown();
                 }
+                _ = idle_check.tick(), if !draining => {
+                    // As an HTTP/1.1 connection has the handshake timeout to send its request,
+                    // an HTTP/2 connection without a stream has it to open one.
+                    if Arc::strong_count(&streams) > 1 {
+                        last_busy = Instant::now();
+                    } else if last_busy.elapsed() >= idle_limit {
+                        debug!(%peer, "HTTP/2 connection idle: closing it");
+                        draining = true;
+                        // Abrupt: no stream is open, and a silent client would never answer
+                        // the graceful shutdown's PING.
+                        connection.abrupt_shutdown(h2::Reason::NO_ERROR);
+                    }
+                }
                 accepted = connection.accept() => match accepted {
                     Some(Ok((request, respond))) => {
+                        last_busy = Instant::now();
+                        let open = Arc::clone(&streams);
                         let task = request::serve(
                             self.clone(),
                             request,
@@ -107,7 +129,10 @@ impl Http2 {
                             peer,
                             shutdown.clone(),
                         );
-                        tokio::spawn(task);
+                        tokio::spawn(async move {
+                            task.await;
+                            drop(open);
+                        });
                     }
                     Some(Err(error)) => {
                         debug!(%peer, %error, "HTTP/2 connection ended with an error");
