@@ -691,3 +691,83 @@ async fn a_silent_client_after_the_preface_is_cut_off_at_the_handshake_timeout()
     })
     .await;
 }
+
+#[tokio::test]
+async fn our_client_opens_many_websockets_on_one_http2_connection() {
+    use switchyard::http2::Http2Connection;
+    use switchyard::{ClientOptions, TlsRoots};
+    within(60, async {
+        let dir = TempDir::new("h2-our-client");
+        let (server, ca) = tls_server(&dir).await;
+        let options = ClientOptions::default().with_tls_roots(TlsRoots::CaFile(ca.into()));
+        let url = format!("wss://localhost:{}/", server.addr.port());
+        let connection = Http2Connection::open(&url, &options).await.unwrap();
+        assert!(connection.supports_websockets());
+        let mut tasks = Vec::new();
+        for i in 0..10 {
+            let (connection, options) = (connection.clone(), options.clone());
+            tasks.push(tokio::spawn(async move {
+                let (mut ws, response) = connection.websocket("/echo", &options).await.unwrap();
+                assert_eq!(response.status().as_u16(), 200);
+                let message = switchyard::Message::Text(format!("stream {i}").into());
+                ws.send(message.clone()).await.unwrap();
+                assert_eq!(ws.recv().await.unwrap().unwrap(), message);
+                ws.close(CloseCode::NORMAL, "").await.unwrap();
+                assert!(ws.closed().await.unwrap().clean);
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        // Cleartext, prior knowledge.
+        let plain = Server::start(&[]).await;
+        let url = format!("ws://127.0.0.1:{}/", plain.addr.port());
+        let connection = Http2Connection::open(&url, &ClientOptions::default())
+            .await
+            .unwrap();
+        let (mut ws, _) = connection
+            .websocket("/echo", &ClientOptions::default())
+            .await
+            .unwrap();
+        ws.send(Message::Text("h2c".into())).await.unwrap();
+        assert_eq!(
+            ws.recv().await.unwrap().unwrap(),
+            Message::Text("h2c".into())
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn our_client_prefers_http2_and_falls_back_to_http1() {
+    use switchyard::{ClientOptions, TlsRoots, connect_with};
+    within(60, async {
+        let dir = TempDir::new("h2-fallback");
+        let (server, ca) = tls_server(&dir).await;
+        let options = ClientOptions::default()
+            .with_tls_roots(TlsRoots::CaFile(ca.clone().into()))
+            .with_http2();
+        let url = format!("wss://localhost:{}/echo", server.addr.port());
+        let (mut ws, response) = connect_with(&url, &options).await.unwrap();
+        // 200: RFC 8441 over HTTP/2; 101 would be HTTP/1.1.
+        assert_eq!(response.status().as_u16(), 200);
+        ws.send(Message::Text("h2".into())).await.unwrap();
+        assert_eq!(
+            ws.recv().await.unwrap().unwrap(),
+            Message::Text("h2".into())
+        );
+
+        let cert = dir.path().join("cert.pem").display().to_string();
+        let key = dir.path().join("key.pem").display().to_string();
+        let http1 = Server::start(&["--tls-cert", &cert, "--tls-key", &key, "--no-http2"]).await;
+        let url = format!("wss://localhost:{}/echo", http1.addr.port());
+        let (mut ws, response) = connect_with(&url, &options).await.unwrap();
+        assert_eq!(response.status().as_u16(), 101);
+        ws.send(Message::Text("h1".into())).await.unwrap();
+        assert_eq!(
+            ws.recv().await.unwrap().unwrap(),
+            Message::Text("h1".into())
+        );
+    })
+    .await;
+}

@@ -20,6 +20,10 @@ pub enum ClientStream {
     /// some hundreds of bytes beside a socket's handful.
     #[cfg(feature = "tls")]
     Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    /// A WebSocket over HTTP/2 (the `http2` feature): one stream of an HTTP/2 connection
+    /// (RFC 8441).
+    #[cfg(feature = "http2")]
+    Http2(Box<crate::http2::H2Stream>),
 }
 
 impl AsyncRead for ClientStream {
@@ -32,6 +36,8 @@ impl AsyncRead for ClientStream {
             ClientStream::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
             #[cfg(feature = "tls")]
             ClientStream::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
+            #[cfg(feature = "http2")]
+            ClientStream::Http2(h2) => Pin::new(h2.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -46,6 +52,8 @@ impl AsyncWrite for ClientStream {
             ClientStream::Plain(tcp) => Pin::new(tcp).poll_write(cx, buf),
             #[cfg(feature = "tls")]
             ClientStream::Tls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
+            #[cfg(feature = "http2")]
+            ClientStream::Http2(h2) => Pin::new(h2.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -58,6 +66,8 @@ impl AsyncWrite for ClientStream {
             ClientStream::Plain(tcp) => Pin::new(tcp).poll_write_vectored(cx, bufs),
             #[cfg(feature = "tls")]
             ClientStream::Tls(tls) => Pin::new(tls.as_mut()).poll_write_vectored(cx, bufs),
+            #[cfg(feature = "http2")]
+            ClientStream::Http2(h2) => Pin::new(h2.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
 
@@ -66,6 +76,8 @@ impl AsyncWrite for ClientStream {
             ClientStream::Plain(tcp) => tcp.is_write_vectored(),
             #[cfg(feature = "tls")]
             ClientStream::Tls(tls) => tls.is_write_vectored(),
+            #[cfg(feature = "http2")]
+            ClientStream::Http2(h2) => h2.is_write_vectored(),
         }
     }
 
@@ -74,6 +86,8 @@ impl AsyncWrite for ClientStream {
             ClientStream::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
             #[cfg(feature = "tls")]
             ClientStream::Tls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
+            #[cfg(feature = "http2")]
+            ClientStream::Http2(h2) => Pin::new(h2.as_mut()).poll_flush(cx),
         }
     }
 
@@ -82,6 +96,8 @@ impl AsyncWrite for ClientStream {
             ClientStream::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
             #[cfg(feature = "tls")]
             ClientStream::Tls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
+            #[cfg(feature = "http2")]
+            ClientStream::Http2(h2) => Pin::new(h2.as_mut()).poll_shutdown(cx),
         }
     }
 }

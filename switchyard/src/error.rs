@@ -93,6 +93,10 @@ pub enum ConnectError {
     /// The TLS handshake of a `wss://` connection failed, or its roots could not be loaded.
     #[cfg(feature = "tls")]
     Tls(crate::TlsError),
+    /// HTTP/2 was asked for, but the server picked HTTP/1.1 by ALPN, or does not advertise
+    /// extended CONNECT (RFC 8441 §3), so no WebSocket can open over HTTP/2 there.
+    #[cfg(feature = "http2")]
+    Http2NotNegotiated,
     /// The server could not be reached: name resolution or the TCP connect failed.
     Connect(io::Error),
     /// The transport failed during the handshake, or ended before the answer was complete
@@ -130,6 +134,10 @@ impl fmt::Display for ConnectError {
             }
             #[cfg(feature = "tls")]
             ConnectError::Tls(e) => write!(f, "{e}"),
+            #[cfg(feature = "http2")]
+            ConnectError::Http2NotNegotiated => {
+                f.write_str("the server offers no WebSocket over HTTP/2 (RFC 8441)")
+            }
             ConnectError::Connect(e) => write!(f, "cannot reach the server: {e}"),
             ConnectError::Io(e) => write!(f, "I/O error during the handshake: {e}"),
             ConnectError::Refused(response) => {
@@ -155,6 +163,8 @@ impl std::error::Error for ConnectError {
             #[cfg(feature = "tls")]
             ConnectError::Tls(e) => Some(e),
             ConnectError::TlsNotBuilt | ConnectError::Refused(_) | ConnectError::Timeout => None,
+            #[cfg(feature = "http2")]
+            ConnectError::Http2NotNegotiated => None,
         }
     }
 }

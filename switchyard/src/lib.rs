@@ -63,8 +63,10 @@
 //! feature for TLS: [`accept`] takes any stream, a `tokio_rustls` server stream included
 //! (`examples/tls_server.rs`).
 //!
-//! `http2` (implies `server`) adds [`http2::accept`]: a WebSocket on an extended CONNECT
-//! stream of an `h2` server connection (RFC 8441), with the same core and the same routes.
+//! `http2` adds WebSocket over HTTP/2 (RFC 8441), both roles: [`http2::accept`] on an
+//! extended CONNECT stream of an `h2` server connection; [`http2::Http2Connection`] for
+//! several WebSockets on one client connection, and, with `tls`,
+//! [`ClientOptions::with_http2`] to prefer HTTP/2 for `wss://` in [`connect_with`].
 //!
 //! The names `deflate`, `proxy`, `hub` and `redis` are reserved for what comes next.
 

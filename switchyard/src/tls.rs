@@ -135,6 +135,14 @@ impl TlsRoots {
     }
 }
 
+/// `config`, offering HTTP/2 before HTTP/1.1 by ALPN.
+#[cfg(feature = "http2")]
+pub(crate) fn offering_h2(config: &Arc<ClientConfig>) -> Arc<ClientConfig> {
+    let mut config = ClientConfig::clone(config);
+    config.alpn_protocols = vec![crate::http2::client::ALPN_H2.to_vec(), HTTP_1_1.to_vec()];
+    Arc::new(config)
+}
+
 fn config_with(roots: RootCertStore) -> Arc<ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ClientConfig::builder_with_provider(provider)
