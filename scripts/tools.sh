@@ -94,7 +94,8 @@ apt_packages() {
 }
 
 ensure_browsers() {
-  apt_packages chromium chromium-driver firefox-esr fonts-dejavu-core
+  # libnss3-tools: certutil, to trust the test CA in a fresh NSS profile (Chromium, Firefox).
+  apt_packages chromium chromium-driver firefox-esr fonts-dejavu-core libnss3-tools
   # Debian bookworm has no geckodriver, and its npm package downloads from GitHub.
   cargo_tool geckodriver geckodriver "$GECKODRIVER_VERSION" --locked
 }

@@ -93,7 +93,7 @@ pub async fn connect(url: &str) -> Result<(WebSocket<ClientStream>, Response), C
 }
 
 /// Connects to a `ws://` URL over TCP, or a `wss://` URL over TLS (the `tls` feature; the
-/// server's certificate checked against [`ClientOptions::tls_roots`]). The whole of it, TCP
+/// server's certificate checked against `ClientOptions::tls_roots`). The whole of it, TCP
 /// connect, TLS and WebSocket handshakes, is bounded by the handshake timeout. Without the
 /// `tls` feature a `wss://` URL fails with [`ConnectError::TlsNotBuilt`].
 pub async fn connect_with(

@@ -59,14 +59,14 @@
 //!
 //! `tls` (implies `client`) opens `wss://` URLs in [`connect`] with rustls and the ring
 //! provider, checking the server's certificate against the platform's roots or
-//! [`ClientOptions::tls_roots`]; `webpki-roots` adds [`TlsRoots::WebPki`]. A server needs no
+//! `ClientOptions::tls_roots`; `webpki-roots` adds `TlsRoots::WebPki`. A server needs no
 //! feature for TLS: [`accept`] takes any stream, a `tokio_rustls` server stream included
 //! (`examples/tls_server.rs`).
 //!
-//! `http2` adds WebSocket over HTTP/2 (RFC 8441), both roles: [`http2::accept`] on an
-//! extended CONNECT stream of an `h2` server connection; [`http2::Http2Connection`] for
+//! `http2` adds WebSocket over HTTP/2 (RFC 8441), both roles: `http2::accept` on an
+//! extended CONNECT stream of an `h2` server connection; `http2::Http2Connection` for
 //! several WebSockets on one client connection, and, with `tls`,
-//! [`ClientOptions::with_http2`] to prefer HTTP/2 for `wss://` in [`connect_with`].
+//! `ClientOptions::with_http2` to prefer HTTP/2 for `wss://` in [`connect_with`].
 //!
 //! The names `deflate`, `proxy`, `hub` and `redis` are reserved for what comes next.
 

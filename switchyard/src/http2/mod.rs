@@ -1,7 +1,7 @@
 //! WebSocket over HTTP/2 (RFC 8441; the `http2` feature), both roles.
 //!
 //! Client: [`Http2Connection`] opens an HTTP/2 connection and WebSockets on it, several at
-//! once; [`ClientOptions::with_http2`](crate::ClientOptions::with_http2) makes
+//! once; `ClientOptions::with_http2` (with `tls`) makes
 //! [`connect_with`](crate::connect_with) prefer HTTP/2 for `wss://`, falling back to HTTP/1.1.
 //!
 //! Server: the application owns the HTTP/2 connection (built with
