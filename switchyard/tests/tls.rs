@@ -280,3 +280,57 @@ async fn tungstenite_over_rustls_against_our_server() {
     })
     .await;
 }
+
+/// Set by [`the_platform_roots_are_the_default`] for the child it runs.
+const CHILD_URL: &str = "SWITCHYARD_TLS_TEST_URL";
+
+#[tokio::test]
+async fn the_platform_roots_are_the_default() {
+    within(30, async {
+        let ca = TestCa::new("platform CA");
+        let addr = tls_echo_server(&ca.leaf(&["localhost"])).await;
+        let (file, _) = ca_file(&ca, "platform");
+        // The platform store is read once per process: a child process of this test binary,
+        // with SSL_CERT_FILE (which the platform store honours on Linux) naming the test CA,
+        // connects with the default options.
+        let url = format!("wss://localhost:{}/echo", addr.port());
+        let child = tokio::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "connects_with_the_default_roots", "--ignored"])
+            .env("SSL_CERT_FILE", &file.0)
+            .env_remove("SSL_CERT_DIR")
+            .env(CHILD_URL, &url)
+            .kill_on_drop(true)
+            .output()
+            .await
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&child.stdout);
+        assert!(child.status.success(), "{stdout}");
+        assert!(stdout.contains("1 passed"), "{stdout}");
+    })
+    .await;
+}
+
+/// The child of [`the_platform_roots_are_the_default`]; fails on its own.
+#[tokio::test]
+#[ignore = "run by the_platform_roots_are_the_default, with SSL_CERT_FILE set"]
+async fn connects_with_the_default_roots() {
+    let url = std::env::var(CHILD_URL).expect("run by the_platform_roots_are_the_default");
+    let (mut ws, _) = switchyard::connect(&url).await.unwrap();
+    ws.send(Message::Text("platform".into())).await.unwrap();
+    assert_eq!(ws.recv().await.unwrap().unwrap(), text_message("platform"));
+}
+
+#[cfg(feature = "webpki-roots")]
+#[tokio::test]
+async fn webpki_roots_do_not_trust_a_private_ca() {
+    within(20, async {
+        let addr = tls_echo_server(&TestCa::new("private CA").leaf(&["localhost"])).await;
+        let url = format!("wss://localhost:{}/", addr.port());
+        let error = connect_error(&url, TlsRoots::WebPki).await;
+        assert!(
+            matches!(error, ConnectError::Tls(TlsError::UntrustedCertificate)),
+            "{error:?}"
+        );
+    })
+    .await;
+}
