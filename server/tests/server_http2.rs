@@ -406,6 +406,52 @@ mod raw {
         vec![0x82, 0x86, 0x84, 0x01, 0x01, b'a']
     }
 
+    /// An extended CONNECT for `path` in HPACK with no state (literals without indexing):
+    /// `:method CONNECT`, `:scheme http`, `:path`, `:protocol websocket`, `:authority` if
+    /// given, `sec-websocket-version 13`.
+    pub(super) fn connect_block(path: &str, authority: Option<&str>) -> Vec<u8> {
+        let literal = |block: &mut Vec<u8>, index: u8, value: &str| {
+            block.extend([index, value.len() as u8]);
+            block.extend(value.as_bytes());
+        };
+        let named = |block: &mut Vec<u8>, name: &str, value: &str| {
+            block.extend([0x00, name.len() as u8]);
+            block.extend(name.as_bytes());
+            block.push(value.len() as u8);
+            block.extend(value.as_bytes());
+        };
+        let mut block = Vec::new();
+        literal(&mut block, 0x02, "CONNECT");
+        block.push(0x86);
+        literal(&mut block, 0x04, path);
+        named(&mut block, ":protocol", "websocket");
+        if let Some(authority) = authority {
+            literal(&mut block, 0x01, authority);
+        }
+        named(&mut block, "sec-websocket-version", "13");
+        block
+    }
+
+    /// Reads frames until an RST_STREAM on `stream`; its error code. Fails if the stream is
+    /// answered instead.
+    pub(super) async fn reset_of(tcp: &mut TcpStream, stream: u32) -> u32 {
+        loop {
+            let mut head = [0u8; 9];
+            tcp.read_exact(&mut head).await.expect("an RST_STREAM");
+            let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+            let mut payload = vec![0u8; len];
+            tcp.read_exact(&mut payload).await.unwrap();
+            let on = u32::from_be_bytes(head[5..9].try_into().unwrap()) & 0x7fff_ffff;
+            if on != stream {
+                continue;
+            }
+            assert_ne!(head[3], HEADERS, "stream {stream} was answered, not reset");
+            if head[3] == RST_STREAM {
+                return u32::from_be_bytes(payload[..4].try_into().unwrap());
+            }
+        }
+    }
+
     /// The client preface and an empty SETTINGS.
     pub(super) async fn open(addr: SocketAddr) -> TcpStream {
         let mut tcp = TcpStream::connect(addr).await.unwrap();
@@ -437,9 +483,29 @@ mod raw {
 const ENHANCE_YOUR_CALM: u32 = 0xb;
 
 #[tokio::test]
+async fn a_stream_past_the_concurrent_stream_limit_is_refused() {
+    within(30, async {
+        let server = Server::start(&["--h2-max-streams", "2"]).await;
+        let mut tcp = raw::open(server.addr).await;
+        // Two WebSockets stay open; a third stream, which a client that honoured
+        // SETTINGS_MAX_CONCURRENT_STREAMS would not have opened, is refused.
+        for stream in [1, 3, 5] {
+            let block = raw::connect_block("/echo", Some("localhost"));
+            tcp.write_all(&raw::frame(raw::HEADERS, raw::END_HEADERS, stream, &block))
+                .await
+                .unwrap();
+        }
+        // RFC 9113 §7: REFUSED_STREAM.
+        assert_eq!(raw::reset_of(&mut tcp, 5).await, 0x7);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn rapid_reset_ends_that_connection_only_with_enhance_your_calm() {
     within(30, async {
         let server = Server::start(&[]).await;
+        let rss_before = server.rss_kib();
         let mut bystander = h2c(server.addr).await;
         let mut attacker = raw::open(server.addr).await;
         let mut burst = Vec::new();
@@ -452,6 +518,9 @@ async fn rapid_reset_ends_that_connection_only_with_enhance_your_calm() {
         // The server may stop reading once it has said GOAWAY.
         let _ = attacker.write_all(&burst).await;
         assert_eq!(raw::goaway(&mut attacker).await, ENHANCE_YOUR_CALM);
+        // Memory stays bounded: nothing of the thousand streams is kept.
+        let grown = server.rss_kib().saturating_sub(rss_before);
+        assert!(grown < 16 * 1024, "RSS grew by {grown} KiB");
         // Every other connection keeps being served.
         assert_eq!(get(&mut bystander, "/healthz").await.0, StatusCode::OK);
         let mut ws = websocket(&mut bystander, "/echo").await;
@@ -483,42 +552,12 @@ async fn an_extended_connect_without_authority_is_reset_with_protocol_error() {
     within(30, async {
         let server = Server::start(&[]).await;
         let mut tcp = raw::open(server.addr).await;
-        // :method CONNECT (literal, name index 2), :scheme http, :path /echo (literal, name
-        // index 4), :protocol websocket (literal name), no :authority.
-        let mut block = vec![0x02, 7];
-        block.extend(b"CONNECT");
-        block.push(0x86);
-        block.extend([0x04, 5]);
-        block.extend(b"/echo");
-        block.extend([0x00, 9]);
-        block.extend(b":protocol");
-        block.push(9);
-        block.extend(b"websocket");
-        block.extend([0x00, 21]);
-        block.extend(b"sec-websocket-version");
-        block.extend([2, b'1', b'3']);
+        let block = raw::connect_block("/echo", None);
         tcp.write_all(&raw::frame(raw::HEADERS, raw::END_HEADERS, 1, &block))
             .await
             .unwrap();
-        // Frames until the RST_STREAM on stream 1.
-        loop {
-            let mut head = [0u8; 9];
-            tcp.read_exact(&mut head).await.expect("an RST_STREAM");
-            let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
-            let mut payload = vec![0u8; len];
-            tcp.read_exact(&mut payload).await.unwrap();
-            let stream = u32::from_be_bytes(head[5..9].try_into().unwrap());
-            assert_ne!(
-                head[3],
-                raw::HEADERS,
-                "answered instead of reset: {payload:?}"
-            );
-            if head[3] == raw::RST_STREAM && stream == 1 {
-                // RFC 9113 §7: PROTOCOL_ERROR.
-                assert_eq!(u32::from_be_bytes(payload[..4].try_into().unwrap()), 0x1);
-                break;
-            }
-        }
+        // RFC 9113 §7: PROTOCOL_ERROR.
+        assert_eq!(raw::reset_of(&mut tcp, 1).await, 0x1);
     })
     .await;
 }

@@ -170,3 +170,47 @@ async fn without_extended_connect_http2_falls_back_to_http1() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn dropping_a_websocket_aborts_its_stream_with_cancel() {
+    within(20, async {
+        // A server that accepts one WebSocket, reads one message and drops it without
+        // closing.
+        let (listener, addr) = listener().await;
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut builder = h2::server::Builder::new();
+            builder.enable_connect_protocol();
+            let mut connection = builder.handshake::<_, bytes::Bytes>(tcp).await.unwrap();
+            let (request, respond) = connection.accept().await.unwrap().unwrap();
+            let mut ws = http2::accept(request, respond, &Config::default(), |_, _| {
+                Ok(Answer::default())
+            })
+            .unwrap();
+            tokio::spawn(async move {
+                ws.recv().await.unwrap().unwrap();
+                drop(ws);
+            });
+            // The connection is driven by `accept`: keep it going so the reset goes out.
+            while connection.accept().await.is_some() {}
+        });
+        let connection = Http2Connection::open(&format!("ws://{addr}/"), &ClientOptions::default())
+            .await
+            .unwrap();
+        let (mut ws, _) = connection
+            .websocket("/", &ClientOptions::default())
+            .await
+            .unwrap();
+        ws.send(Message::Text("then go".into())).await.unwrap();
+        let error = match ws.recv().await {
+            Some(Err(switchyard::Error::Io(error))) => error,
+            other => panic!("{other:?}"),
+        };
+        let reason = error
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<h2::Error>())
+            .and_then(h2::Error::reason);
+        assert_eq!(reason, Some(h2::Reason::CANCEL), "{error:?}");
+    })
+    .await;
+}

@@ -113,6 +113,45 @@ async fn our_client_echoes_over_wss_by_name_and_by_address() {
 }
 
 #[tokio::test]
+async fn the_host_is_sent_as_sni_and_an_address_is_not() {
+    within(20, async {
+        let ca = TestCa::new("SNI CA");
+        let leaf = ca.leaf(&["localhost", "127.0.0.1"]);
+        let mut config = ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![CertificateDer::from(leaf.cert_der.clone())],
+                PrivateKeyDer::try_from(leaf.key_der.clone()).unwrap(),
+            )
+            .unwrap();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let acceptor = TlsAcceptor::from(Arc::new(config));
+        let (listener, addr) = listener().await;
+        let (names, mut seen) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let tls = acceptor.accept(tcp).await.unwrap();
+                let name = tls.get_ref().1.server_name().map(str::to_owned);
+                names.send(name).unwrap();
+                let (mut ws, _) = accept(tls).await.unwrap();
+                let _ = ws.close(CloseCode::NORMAL, "").await;
+            }
+        });
+        let (_file, roots) = ca_file(&ca, "sni");
+        let options = ClientOptions::default().with_tls_roots(roots);
+        for (host, sni) in [("localhost", Some("localhost")), ("127.0.0.1", None)] {
+            let url = format!("wss://{host}:{}/", addr.port());
+            let (mut ws, _) = connect_with(&url, &options).await.unwrap();
+            assert_eq!(seen.recv().await.unwrap().as_deref(), sni);
+            let _ = ws.closed().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_rustls_config_of_ones_own_is_used_as_is() {
     within(20, async {
         let ca = TestCa::new("config CA");

@@ -10,7 +10,9 @@
 //! [`accept`]. The core judges the pseudo-header fields (§4) and negotiates on the header
 //! fields exactly as over HTTP/1.1; the answer is a 200 with the agreed subprotocol, with no
 //! `Sec-WebSocket-Accept` since there is no key (§5). The connection then reads and writes
-//! RFC 6455 frames on the stream ([`H2Stream`]), the client's still masked.
+//! RFC 6455 frames on the stream ([`H2Stream`]), the client's still masked. h2 drives the
+//! connection from `Connection::accept`: keep calling it, and run each WebSocket in a task of
+//! its own (`tests/http2.rs` shows the loop).
 
 #[cfg(feature = "server")]
 mod accept;
