@@ -1,7 +1,7 @@
 // The demo over https:// in real browsers, trusting the server's own certificate
 // (`switchyard --tls-self-signed`) in a fresh NSS profile: headless Chromium (playwright-core)
 // loads the page over HTTP/2 and its WebSocket goes over HTTP/2 too (RFC 8441), as /inspect
-// reports; with --no-http2 the same page runs over HTTP/1.1 with its 101. Firefox ESR
+// reports; with --no-http2 the same page runs over HTTP/1.1, its 101 verified three ways. Firefox ESR
 // (geckodriver) opens its WebSocket over HTTP/2 with network.http.http2.websockets set.
 //
 // Needs certutil (libnss3-tools), Chromium and Firefox ESR and geckodriver:
@@ -146,7 +146,12 @@ test('with --no-http2 the same page runs over HTTP/1.1 with a 101', { timeout: 9
     assert.equal(report.http_version, 'HTTP/1.1');
     assert.match(report.response, /^HTTP\/1\.1 101 /);
     assert.match(report.accept, /^[A-Za-z0-9+/]{27}=$/);
-    await page.locator('#hs-response').filter({ hasText: 'HTTP/1.1 101' }).waitFor({ timeout: WAIT });
+    // The page verifies the 101 three ways, as over plain http.
+    const status = page.locator('#handshake-status');
+    await status.locator('xpath=self::*[@data-verified!="pending"]').waitFor({ timeout: WAIT });
+    assert.equal(await status.getAttribute('data-verified'), 'true', await status.innerText());
+    assert.match(await page.locator('#hs-response').innerText(), /^HTTP\/1\.1 101 /);
+    assert.equal(await page.locator('#hs-wasm-accept').innerText(), await page.locator('#hs-server-accept').innerText());
     assert.equal(await page.locator('#hs-http2-note').isHidden(), true);
   } finally {
     await browser.close();
