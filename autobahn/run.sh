@@ -25,7 +25,7 @@
 # Exit status: check.py's; 1 also if any step failed (timeout, crash, non-zero exit).
 #
 # Command lines used (PORT = free loopback port picked at run time, GROUP = core|deflate12|deflate13):
-#   cargo build --release -p switchyard-server --bin switchyard && cargo build --release -p switchyard --example autobahn_client
+#   cargo build --release -p switchyard-server --bin switchyard && cargo build --release -p switchyard --features deflate --example autobahn_client
 #   target/release/switchyard --listen 127.0.0.1:PORT --max-message-size 20971520
 #   wstest-loopback -m fuzzingclient -s autobahn/reports/logs/fuzzingclient-GROUP.json
 #       (servers[0].url = ws://127.0.0.1:PORT/echo, outdir autobahn/reports/server[/12|/13])
@@ -209,9 +209,9 @@ NEED_SERVER_BIN=0 NEED_CLIENT_BIN=0
 [ "$RUN_SERVER" = 1 ] && [ -z "$TARGET_URL" ] && NEED_SERVER_BIN=1
 [ "$RUN_CLIENT" = 1 ] && [ -z "$CLIENT_CMD" ] && NEED_CLIENT_BIN=1
 if [ "$BUILD" = 1 ] && [ $((NEED_SERVER_BIN + NEED_CLIENT_BIN)) -gt 0 ]; then
-  log "build: cargo build --release -p switchyard-server --bin switchyard && cargo build --release -p switchyard --example autobahn_client"
+  log "build: cargo build --release -p switchyard-server --bin switchyard && cargo build --release -p switchyard --features deflate --example autobahn_client"
   (cd "$ROOT" && timeout "$T_BUILD" cargo build --release -p switchyard-server --bin switchyard \
-     && cd "$ROOT" && timeout "$T_BUILD" cargo build --release -p switchyard --example autobahn_client) \
+     && cd "$ROOT" && timeout "$T_BUILD" cargo build --release -p switchyard --features deflate --example autobahn_client) \
      || die "cargo build failed"
 fi
 [ "$NEED_SERVER_BIN" = 0 ] || [ -x "$SERVER_BIN" ] || die "$SERVER_BIN missing"

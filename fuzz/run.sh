@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 SECONDS_EACH=${1:-15}
-TARGETS=(frame_decode frame_roundtrip frame_split server_handshake client_response url connection_ops)
+TARGETS=(frame_decode frame_roundtrip frame_split server_handshake client_response url connection_ops deflate_receive)
 cargo +nightly fuzz build
 for t in "${TARGETS[@]}"; do
   if [ -d "regressions/$t" ]; then

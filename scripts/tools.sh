@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Installs the tools the build and tests need, idempotently: each step checks first and skips
 # what is already there at the right version.
-# Usage: scripts/tools.sh [rust|wasm|browsers|e2e|python|fuzz|autobahn|all]
+# Usage: scripts/tools.sh [rust|wasm|browsers|e2e|fuzz|autobahn|peers|all]
 #   rust      rustfmt, clippy, the wasm targets
 #   wasm      rust + wasm-bindgen-cli (the version Cargo.lock pins) + wasm-pack: builds www/pkg
 #   browsers  Chromium, chromedriver, Firefox ESR, fonts (apt) + geckodriver: wasm browser tests
 #   e2e       playwright-core into e2e/node_modules (never downloads a browser)
-#   python    a virtualenv in target/py-clients with the Python clients the interop tests run
-#             (websockets over wss://, h2 as an RFC 8441 client)
 #   fuzz      a nightly toolchain + cargo-fuzz
 #   autobahn  the Autobahn|Testsuite (Python 2.7 + wstest, from PyPI and Debian only)
+#   peers     independent peers for the interop tests: Python websockets and h2 (an RFC 8441
+#             client) in a venv under $PEERS_PREFIX, default /opt/switchyard-peers, and Node's
+#             ws (npm, into switchyard/tests/peers/node_modules)
 #   all       everything above
 # Runs non-interactively (CI has no stdin). The cargo builds are long (~10 CPU-min each) and
 # run under `nice` so that they share the machine politely.
@@ -24,8 +25,9 @@ WASM_PACK_VERSION=0.15.1
 CARGO_FUZZ_VERSION=0.13.2
 GECKODRIVER_VERSION=0.37.1
 NODE_MIN_MAJOR=20 # playwright-core's `engines`
-PY_CLIENTS=(websockets==17.4 h2==4.4.1)
-PY_CLIENTS_VENV=target/py-clients
+PY_WEBSOCKETS_VERSION=17.4
+PEERS_PREFIX=${PEERS_PREFIX:-/opt/switchyard-peers}
+PY_H2_VERSION=4.4.1
 
 export PATH="$HOME/.cargo/bin:$PATH"
 
@@ -118,18 +120,6 @@ ensure_e2e() {
   PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix e2e --no-audit --no-fund
 }
 
-ensure_python_clients() {
-  local want="${PY_CLIENTS[*]}"
-  if [[ -x "$PY_CLIENTS_VENV/bin/python" && "$(cat "$PY_CLIENTS_VENV/pinned" 2>/dev/null)" == "$want" ]]; then
-    say "SKIP python clients ($want)"; return
-  fi
-  if ! python3 -m venv --help >/dev/null 2>&1; then apt_packages python3-venv; fi
-  say "installing python clients ($want) into $PY_CLIENTS_VENV"
-  python3 -m venv --clear "$PY_CLIENTS_VENV"
-  "$PY_CLIENTS_VENV/bin/pip" install -q --disable-pip-version-check "${PY_CLIENTS[@]}"
-  echo "$want" >"$PY_CLIENTS_VENV/pinned"
-}
-
 ensure_fuzz() {
   local toolchains
   toolchains=$(rustup toolchain list)
@@ -145,14 +135,34 @@ ensure_autobahn() {
   autobahn/install.sh
 }
 
+ensure_peers() {
+  local py=$PEERS_PREFIX/venv/bin/python have
+  have=$("$py" -c 'import websockets, h2; print(websockets.__version__, h2.__version__)' 2>/dev/null || true)
+  if [[ "$have" == "$PY_WEBSOCKETS_VERSION $PY_H2_VERSION" ]]; then
+    say "SKIP Python websockets and h2 ($have)"
+  else
+    say "installing Python websockets $PY_WEBSOCKETS_VERSION and h2 $PY_H2_VERSION into $PEERS_PREFIX/venv"
+    as_root mkdir -p "$PEERS_PREFIX"
+    python3 -m venv "$PEERS_PREFIX/venv"
+    "$py" -m pip install -q --disable-pip-version-check \
+      "websockets==$PY_WEBSOCKETS_VERSION" "h2==$PY_H2_VERSION"
+  fi
+  local want
+  want=$(node -p 'require("./switchyard/tests/peers/package.json").dependencies.ws')
+  have=$(node -p 'try { require("./switchyard/tests/peers/node_modules/ws/package.json").version } catch { "" }')
+  if [[ "$have" == "$want" ]]; then say "SKIP ws $want"; return; fi
+  say "installing ws $want into switchyard/tests/peers/"
+  npm ci --prefix switchyard/tests/peers --no-audit --no-fund
+}
+
 case "${1:-all}" in
   rust) ensure_rust ;;
   wasm) ensure_rust; ensure_wasm_tools ;;
   browsers) ensure_browsers ;;
   e2e) ensure_e2e ;;
-  python) ensure_python_clients ;;
   fuzz) ensure_fuzz ;;
   autobahn) ensure_autobahn ;;
-  all) ensure_rust; ensure_browsers; ensure_e2e; ensure_python_clients; ensure_autobahn; ensure_fuzz; ensure_wasm_tools ;;
-  *) echo "usage: $0 [rust|wasm|browsers|e2e|python|fuzz|autobahn|all]"; exit 2 ;;
+  peers) ensure_peers ;;
+  all) ensure_rust; ensure_browsers; ensure_e2e; ensure_autobahn; ensure_peers; ensure_fuzz; ensure_wasm_tools ;;
+  *) echo "usage: $0 [rust|wasm|browsers|e2e|fuzz|autobahn|peers|all]"; exit 2 ;;
 esac

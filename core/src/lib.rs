@@ -20,7 +20,8 @@
 //! | masking (§5.3) | [`frame::mask`] | no |
 //! | incremental UTF-8 validation (§8.1) | [`utf8`] | no |
 //! | close codes and close payloads (§5.5.1, §7.4) | [`close`] | no |
-//! | the per-message extension stage (§9) | [`extension`] | yes |
+//! | permessage-deflate negotiation (RFC 7692 §5, §7) | [`deflate`] | no |
+//! | the per-message extension stage (§9); permessage-deflate's codec (RFC 7692 §6, §7.2) | [`extension`], `deflate::DeflateCodec` | yes; the codec needs feature `deflate` |
 //! | the connection state machine (§5.4, §5.5, §7) | [`connection`] | yes |
 //!
 //! ## Driving a connection
@@ -73,6 +74,8 @@
 //! - `alloc` (default): the [`connection`] module (message assembly needs a buffer).
 //! - `std`: `std::error::Error` impls, and runtime CPU detection so UTF-8 validation uses
 //!   AVX2/SSE4.2 (through `simdutf8`) where the processor has them.
+//! - `deflate`: permessage-deflate's codec, on zlib-rs, which allocates through `std::alloc`
+//!   (so it links std; the crate's own code stays `no_std`). Negotiation needs no feature.
 //! - With neither, the handshake, frame codec, masking, UTF-8 and close layers still work:
 //!   nothing there allocates.
 //!
@@ -91,6 +94,7 @@ extern crate std;
 pub mod close;
 #[cfg(feature = "alloc")]
 pub mod connection;
+pub mod deflate;
 #[cfg(feature = "alloc")]
 pub mod extension;
 pub mod frame;

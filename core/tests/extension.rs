@@ -52,13 +52,13 @@ impl Extension for Runs {
         Ok(())
     }
 
-    fn encode(&mut self, payload: &[u8], out: &mut BytesMut) -> u8 {
+    fn encode(&mut self, payload: &[u8], out: &mut BytesMut) -> Result<u8, ExtensionError> {
         for run in payload.chunk_by(|a, b| a == b) {
             for part in run.chunks(255) {
                 out.extend_from_slice(&[part.len() as u8, part[0]]);
             }
         }
-        RSV1
+        Ok(RSV1)
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use switchyard::Config;
+use switchyard::{Config, DeflateConfig};
 
 const AFTER_HELP: &str = "\
 Routes:
@@ -131,6 +131,23 @@ pub(crate) struct Args {
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub(crate) h2_max_streams: u32,
 
+    /// Do not negotiate permessage-deflate (RFC 7692). By default every WebSocket route
+    /// accepts a browser's offer with 12-bit windows both ways and context takeover
+    /// (/inspect asks the client to reset after each message, so each frame inflates alone).
+    #[arg(long)]
+    no_deflate: bool,
+
+    /// permessage-deflate compression level, 1 (fastest) to 9 (smallest).
+    #[arg(long, value_name = "LEVEL", default_value_t = DeflateConfig::SERVER.level,
+          value_parser = clap::value_parser!(u8).range(1..=9))]
+    deflate_level: u8,
+
+    /// permessage-deflate window for both directions, as bits (8 to 15: 256 bytes to
+    /// 32 KiB). With context takeover an idle connection keeps one window per direction.
+    #[arg(long, value_name = "BITS", default_value_t = DeflateConfig::SERVER.server_max_window_bits,
+          value_parser = clap::value_parser!(u8).range(8..=15))]
+    deflate_window_bits: u8,
+
     /// Messages a /chat client may fall behind before it is closed with 1008.
     #[arg(long, value_name = "N", default_value_t = 64,
           value_parser = clap::value_parser!(u32).range(1..=65_536))]
@@ -153,7 +170,15 @@ impl Args {
                     .max(limits.max_fragments)
             }
         });
-        Config::default()
+        let mut config = Config::default();
+        if !self.no_deflate {
+            config = config.with_deflate(
+                DeflateConfig::SERVER
+                    .with_level(self.deflate_level)
+                    .with_window_bits(self.deflate_window_bits),
+            );
+        }
+        config
             .with_limits(limits)
             .with_write_buffer_size(self.write_buffer_size)
             .with_keepalive(keepalive, self.keepalive_timeout)

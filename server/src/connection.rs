@@ -152,8 +152,15 @@ async fn upgrade(
         Route::Chat => Upgrade::Chat,
         Route::Inspect => Upgrade::Inspect(inspect_handshake(&mut pending)),
     };
+    let mut answer = Answer::default();
+    if let (Upgrade::Inspect(_), Some(mut deflate)) = (&upgrade_to, app.config.deflate) {
+        // RFC 7692 §7.1.1.2: the client resets its compressor after each message, so every
+        // frame the inspector shows inflates on its own.
+        deflate.client_no_context_takeover = true;
+        answer = answer.with_deflate(deflate);
+    }
     // Boxed so the handshake's state is freed once the connection runs.
-    let ws = match Box::pin(pending.accept(&Answer::default())).await {
+    let ws = match Box::pin(pending.accept(&answer)).await {
         Ok((ws, _)) => ws,
         Err(error) => {
             debug!(%peer, path, %error, "handshake failed");

@@ -562,13 +562,15 @@ async fn an_extended_connect_without_authority_is_reset_with_protocol_error() {
     .await;
 }
 
-/// The Python interpreter of `scripts/tools.sh python`'s virtualenv.
+/// The Python interpreter of the peers' virtualenv (`scripts/tools.sh peers`: websockets
+/// and h2), under `$PEERS_PREFIX` (default /opt/switchyard-peers).
 fn python() -> std::path::PathBuf {
-    let python =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/py-clients/bin/python");
+    let prefix =
+        std::env::var("PEERS_PREFIX").unwrap_or_else(|_| "/opt/switchyard-peers".to_owned());
+    let python = std::path::Path::new(&prefix).join("venv/bin/python");
     assert!(
         python.exists(),
-        "{} is missing: run scripts/tools.sh python",
+        "{} is missing: run scripts/tools.sh peers",
         python.display()
     );
     python

@@ -423,12 +423,15 @@ async fn self_signed_serves_localhost_and_127_0_0_1_from_a_logged_file() {
     .await;
 }
 
-/// The Python interpreter of `scripts/tools.sh python`'s virtualenv.
-fn python() -> PathBuf {
-    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/py-clients/bin/python");
+/// The Python interpreter of the peers' virtualenv (`scripts/tools.sh peers`: websockets
+/// and h2), under `$PEERS_PREFIX` (default /opt/switchyard-peers).
+fn python() -> std::path::PathBuf {
+    let prefix =
+        std::env::var("PEERS_PREFIX").unwrap_or_else(|_| "/opt/switchyard-peers".to_owned());
+    let python = std::path::Path::new(&prefix).join("venv/bin/python");
     assert!(
         python.exists(),
-        "{} is missing: run scripts/tools.sh python",
+        "{} is missing: run scripts/tools.sh peers",
         python.display()
     );
     python

@@ -3,7 +3,8 @@
 //!
 //! Asks `/getCaseCount`, then for each case connects to `/runCase?case=N&agent=A` and echoes
 //! every message back as it came (text as text, binary as binary) until the connection ends,
-//! then asks for `/updateReports?agent=A`. Limits are raised to 20 MiB for section 9.
+//! then asks for `/updateReports?agent=A`. Limits are raised to 20 MiB for section 9, and
+//! permessage-deflate is offered for sections 12 and 13.
 //!
 //! A case that ends in an error is normal (the fuzzer breaks the protocol on purpose); the
 //! program fails (exit status 1) only on local trouble: a bad command line (2), or a
@@ -12,14 +13,18 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use switchyard::{ClientOptions, CloseCode, Config, Message, connect_with};
+use switchyard::{ClientOptions, CloseCode, Config, DeflateConfig, Message, connect_with};
 
 fn options() -> ClientOptions {
     let mut config = Config::default()
         .with_max_message_size(20 << 20)
         // The fuzzer judges every frame we send: no unsolicited pings.
         .with_keepalive(None, Duration::from_secs(20))
-        .with_handshake_timeout(Duration::from_secs(30));
+        .with_handshake_timeout(Duration::from_secs(30))
+        // Sections 12 and 13: the default offer, `permessage-deflate; client_max_window_bits`
+        // (13.3-13.6 answer a window only to an offer that names the parameter); every
+        // message compressed, as the fuzzer's own peers do.
+        .with_deflate(DeflateConfig::CLIENT.with_threshold(0));
     // Section 9.3 sends 4 MiB in 64-byte fragments.
     config.limits.max_fragments = 1 << 20;
     ClientOptions::default().with_config(config)

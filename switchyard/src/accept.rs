@@ -12,11 +12,13 @@ use std::time::Duration;
 use switchyard_core::Parsed;
 use switchyard_core::connection::Connection;
 use switchyard_core::handshake::{
-    self, HandshakeError, OriginPolicy, RequestHead, RequestIndex, RequestParser, WriteError,
+    self, ExtensionNegotiator, HandshakeError, OriginPolicy, RequestHead, RequestIndex,
+    RequestParser, WriteError,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::{Instant, timeout_at};
 
+use crate::extensions::{Negotiator, negotiator, with_extension};
 use crate::{AcceptError, Config, Request, WebSocket};
 
 /// After answering as plain HTTP, how long to read and discard what the client still sends.
@@ -33,12 +35,24 @@ pub struct Answer {
     pub protocol: Option<String>,
     /// More response headers. Names must be tokens and values free of CR, LF and NUL.
     pub headers: Vec<(String, String)>,
+    /// permessage-deflate settings for this connection, in place of [`Config::deflate`]
+    /// (a route whose messages are better inflated one by one, say).
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<switchyard_core::deflate::DeflateConfig>,
 }
 
 impl Answer {
     /// Selects a subprotocol.
     pub fn with_protocol(mut self, protocol: impl Into<String>) -> Answer {
         self.protocol = Some(protocol.into());
+        self
+    }
+
+    /// Negotiates permessage-deflate with `deflate` for this connection, whatever
+    /// [`Config::deflate`] says.
+    #[cfg(feature = "deflate")]
+    pub fn with_deflate(mut self, deflate: switchyard_core::deflate::DeflateConfig) -> Answer {
+        self.deflate = Some(deflate);
         self
     }
 
@@ -224,11 +238,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PendingUpgrade<S> {
             config,
             deadline,
         } = self;
+        #[cfg(feature = "deflate")]
+        let config = Config {
+            deflate: answer.deflate.or(config.deflate),
+            ..config
+        };
+        let mut negotiator = negotiator(&config);
         let response = match (parsed, request) {
             (Ok(index), Ok(request)) => index
                 .request(&buf)
                 .map_err(ResponseError::Refused)
-                .and_then(|view| response(&view, answer))
+                .and_then(|view| response(&view, answer, &mut negotiator))
                 .map(|bytes| (index.head_len(), request, bytes)),
             (Err(error), _) | (_, Err(error)) => Err(ResponseError::Refused(error)),
         };
@@ -248,7 +268,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PendingUpgrade<S> {
         timeout_at(deadline, write)
             .await
             .map_err(|_| AcceptError::Timeout)??;
-        let conn = Connection::server(config.limits);
+        let conn = with_extension(Connection::server(config.limits), &negotiator);
         let protocol = answer.protocol.as_deref().map(Box::from);
         let ws = WebSocket::from_parts(stream, conn, &buf[head_len..], protocol);
         Ok((ws, request))
@@ -301,16 +321,24 @@ enum ResponseError {
     Unwritable(WriteError),
 }
 
-/// The 101 answer's bytes, written by the core for the request it accepted.
-fn response(request: &handshake::Request<'_>, answer: &Answer) -> Result<Vec<u8>, ResponseError> {
+/// The 101 answer's bytes, written by the core for the request it accepted, with the
+/// extension `negotiator` accepted from the request's offers.
+fn response(
+    request: &handshake::Request<'_>,
+    answer: &Answer,
+    negotiator: &mut Negotiator,
+) -> Result<Vec<u8>, ResponseError> {
     let headers: Vec<(&str, &str)> = answer
         .headers
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
+    let extensions = negotiator
+        .accept(request.offer().offered_extensions())
+        .map_err(ResponseError::Refused)?;
     let agreement = request
         .offer()
-        .agree(answer.protocol.as_deref(), None)
+        .agree(answer.protocol.as_deref(), extensions)
         .map_err(ResponseError::Unwritable)?;
     request
         .response_to_vec(&agreement, &headers)

@@ -3,6 +3,8 @@
 use std::time::Duration;
 
 use switchyard_core::Limits;
+#[cfg(feature = "deflate")]
+use switchyard_core::deflate::DeflateConfig;
 
 /// How a connection behaves: the core's [`Limits`] (sizes, the write-buffer bound and the
 /// timers, all enforced by the core) and the handshake timeout (the shell's).
@@ -19,6 +21,11 @@ pub struct Config {
     /// TCP connect, for a client) to the end of the answer, so a slow or silent peer cannot
     /// hold a slot. Default 10 s.
     pub handshake_timeout: Duration,
+    /// permessage-deflate (RFC 7692): `None` (the default) offers and accepts nothing. A
+    /// client offers it, a server accepts the first acceptable offer, with these settings
+    /// ([`DeflateConfig::CLIENT`] and [`DeflateConfig::SERVER`] are the usual starts).
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<DeflateConfig>,
 }
 
 impl Config {
@@ -28,6 +35,8 @@ impl Config {
     pub const DEFAULT: Config = Config {
         limits: Limits::DEFAULT,
         handshake_timeout: Duration::from_secs(10),
+        #[cfg(feature = "deflate")]
+        deflate: None,
     };
 
     /// Replaces the limits.
@@ -61,6 +70,13 @@ impl Config {
     /// Sets the close timeout.
     pub const fn with_close_timeout(mut self, timeout: Duration) -> Config {
         self.limits.close_timeout = timeout;
+        self
+    }
+
+    /// Negotiates permessage-deflate with `deflate`'s settings.
+    #[cfg(feature = "deflate")]
+    pub const fn with_deflate(mut self, deflate: DeflateConfig) -> Config {
+        self.deflate = Some(deflate);
         self
     }
 

@@ -12,6 +12,8 @@ use switchyard_core::connection::Connection;
 use switchyard_core::handshake::{
     ClientHandshake, ClientHandshakeError, ClientRequest, StatusCode,
 };
+
+use crate::extensions::{negotiator, with_extension};
 use switchyard_core::url::WsUrl;
 
 use crate::masks::OsMasks;
@@ -227,7 +229,8 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     let mut nonce = [0u8; 16];
     getrandom::fill(&mut nonce).map_err(|e| ConnectError::Io(std::io::Error::other(e)))?;
     let mut handshake =
-        ClientHandshake::new(request, nonce, limits).map_err(ConnectError::Handshake)?;
+        ClientHandshake::with_extension(request, negotiator(&options.config), nonce, limits)
+            .map_err(ConnectError::Handshake)?;
     let out = handshake.request_to_vec();
     let exchange = async {
         stream.write_all(&out).await?;
@@ -253,7 +256,10 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     let (response, buf, head_len) = timeout_at(deadline, exchange)
         .await
         .map_err(|_| ConnectError::Timeout)??;
-    let conn = Connection::client(limits, OsMasks::new());
+    let conn = with_extension(
+        Connection::client(limits, OsMasks::new()),
+        handshake.extension(),
+    );
     let protocol = response.protocol().map(Box::from);
     let ws = WebSocket::from_parts(stream, conn, &buf[head_len..], protocol);
     Ok((ws, response))

@@ -68,16 +68,13 @@
 //! several WebSockets on one client connection, and, with `tls`,
 //! `ClientOptions::with_http2` to prefer HTTP/2 for `wss://` in [`connect_with`].
 //!
-//! The names `deflate`, `proxy`, `hub` and `redis` are reserved for what comes next.
+//! `deflate` adds permessage-deflate (RFC 7692), configured with `Config::with_deflate`.
+//!
+//! The names `proxy`, `hub` and `redis` are reserved for what comes next.
 
-#[cfg(any(
-    feature = "deflate",
-    feature = "proxy",
-    feature = "hub",
-    feature = "redis"
-))]
+#[cfg(any(feature = "proxy", feature = "hub", feature = "redis"))]
 compile_error!(
-    "switchyard: the features deflate, proxy, hub and redis are \
+    "switchyard: the features proxy, hub and redis are \
      reserved names for capabilities that have not landed yet; see the crate README"
 );
 
@@ -90,6 +87,8 @@ mod config;
 mod connect;
 mod driver;
 mod error;
+#[cfg(any(feature = "client", feature = "server"))]
+mod extensions;
 mod headers;
 #[cfg(feature = "http2")]
 pub mod http2;
@@ -136,6 +135,8 @@ pub use websocket::WebSocket;
 pub use bytes::Bytes;
 pub use switchyard_core;
 pub use switchyard_core::connection::{CloseInfo, DataKind, Initiator, Message, Role, Utf8Bytes};
+#[cfg(feature = "deflate")]
+pub use switchyard_core::deflate::DeflateConfig;
 pub use switchyard_core::handshake::{HandshakeError, OriginPolicy, StatusCode};
 #[cfg(feature = "client")]
 pub use switchyard_core::url::UrlError;

@@ -170,6 +170,21 @@ macro_rules! send_methods {
                 crate::surface::write_with(self, |driver| Ok(driver.conn.send_binary(data)?)).await
             }
 
+            /// Sends a message as it is, past permessage-deflate: for a payload already
+            /// compressed (an image, an archive), which deflate would only spend CPU on.
+            /// Without a negotiated extension it is [`send_text`](Self::send_text) or
+            /// [`send_binary`](Self::send_binary).
+            pub async fn send_unencoded(
+                &mut self,
+                kind: ::switchyard_core::connection::DataKind,
+                data: &[u8],
+            ) -> Result<(), crate::Error> {
+                crate::surface::write_with(self, |driver| {
+                    Ok(driver.conn.send_unencoded(kind, data)?)
+                })
+                .await
+            }
+
             /// Sends one fragment of a message (RFC 6455 §5.4); `fin` ends it. The core
             /// checks the sequence (one message at a time, text fragments valid UTF-8
             /// together).

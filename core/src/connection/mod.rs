@@ -87,6 +87,7 @@ mod timer;
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
+use bytes::BytesMut;
 use core::fmt;
 
 pub use message::{AbortReason, CloseInfo, DataKind, Event, Initiator, Message, Utf8Bytes};
@@ -143,6 +144,16 @@ pub enum Action {
     Abort,
 }
 
+/// The fragmented message being sent (§5.4).
+#[derive(Debug)]
+struct Sending {
+    kind: DataKind,
+    /// Text fragments must together be UTF-8.
+    utf8: Utf8Validator,
+    /// Whether the extension encodes this message (its first piece said so).
+    encoded: bool,
+}
+
 /// What has been asked of the transport so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Transport {
@@ -169,8 +180,10 @@ pub struct Connection {
     /// The pong owed for the latest ping once replies passed `write_buffer_size`: a ping flood
     /// owes one pong (§5.5.3 allows answering only the most recent ping).
     pong: Option<([u8; 125], u8)>,
-    /// The kind of the outgoing fragmented message, and its UTF-8 state.
-    sending: Option<(DataKind, Utf8Validator)>,
+    /// The outgoing fragmented message.
+    sending: Option<Sending>,
+    /// The extension's output buffer, reused from message to message.
+    encoded: BytesMut,
     /// The protocol error that failed the connection, returned by every later receive.
     failure: Option<ProtocolError>,
     /// The peer's EOF has been received.
@@ -215,6 +228,7 @@ impl Connection {
             write_stalled: false,
             pong: None,
             sending: None,
+            encoded: BytesMut::new(),
             failure: None,
             eof: false,
             transport: Transport::Open,
@@ -224,8 +238,7 @@ impl Connection {
 
     /// Runs messages through `extension` (negotiated in the handshake): received messages
     /// whose first frame sets its RSV bits are decoded by it before UTF-8 validation and
-    /// assembly, and whole messages sent with `send_text`/`send_binary` are encoded by it.
-    /// Fragments sent with `send_fragment` go out unencoded.
+    /// assembly, and messages sent are offered to it to encode (`send_unencoded` skips it).
     pub fn with_extension(mut self, extension: impl Extension + 'static) -> Connection {
         self.extension = Some(Box::new(extension));
         self

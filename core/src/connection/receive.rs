@@ -437,9 +437,11 @@ impl Connection {
         };
         let raw = &self.rx.buf[..n];
         let decoded = extension.decode(rsv, raw, fin, &mut self.rx.assembled, limit);
+        self.timer.extension_used();
         match decoded {
             // RFC 6455 §7.4.1: 1009 for a message too big to process, whoever noticed.
             Err(ExtensionError::TooLarge) => Err(ProtocolError::MessageTooLarge { max }),
+            Err(ExtensionError::Failed) => Err(ProtocolError::ExtensionFailed),
             Err(_) => Err(ProtocolError::InvalidExtensionData),
             Ok(()) if self.rx.assembled.len() > limit => {
                 Err(ProtocolError::MessageTooLarge { max })

@@ -5,7 +5,7 @@ use bytes::BytesMut;
 use core::fmt;
 
 use super::state::Input;
-use super::{AbortReason, Connection, DataKind, Message};
+use super::{AbortReason, Connection, DataKind, Message, Sending};
 use crate::close::{CloseCode, CloseFrame, truncate_reason};
 use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode};
 use crate::utf8::Utf8Validator;
@@ -31,6 +31,9 @@ pub enum SendError {
     /// The mask source had no key: nothing was sent and the connection was aborted, since not
     /// even a close frame can be masked (§10.3: predictable keys must not be used).
     MaskUnavailable,
+    /// The extension failed to encode the message (not the peer's fault): nothing was sent,
+    /// and the connection was failed with 1011.
+    ExtensionFailed,
 }
 
 impl fmt::Display for SendError {
@@ -46,6 +49,9 @@ impl fmt::Display for SendError {
             SendError::InvalidUtf8 => f.write_str("text fragments are not UTF-8"),
             SendError::MaskUnavailable => {
                 f.write_str("no masking key available; the connection was aborted")
+            }
+            SendError::ExtensionFailed => {
+                f.write_str("the extension could not encode the message; the connection failed")
             }
         }
     }
@@ -101,6 +107,18 @@ impl Connection {
     /// own in the output (one more slice in each vectored write).
     pub const SEND_BY_REFERENCE_MIN: usize = 4096;
 
+    /// Sends a message as it is, past the extension stage: for a payload that is already
+    /// compressed (an image, a zip), which permessage-deflate would only spend CPU on. Such a
+    /// message never enters the compression window (RFC 7692 §6). Without an extension it is
+    /// [`send_text`](Self::send_text) or [`send_binary`](Self::send_binary).
+    pub fn send_unencoded(&mut self, kind: DataKind, data: &[u8]) -> Result<(), SendError> {
+        if kind == DataKind::Text && core::str::from_utf8(data).is_err() {
+            return Err(SendError::InvalidUtf8);
+        }
+        self.check_whole_message()?;
+        self.send_frame(data_opcode(kind), true, 0, data)
+    }
+
     /// A whole message, copied into the output through the extension stage if one was
     /// negotiated: it may encode the payload and mark the frame with its RSV bits (§9).
     fn send_copied(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
@@ -108,15 +126,39 @@ impl Connection {
         let Some(extension) = self.extension.as_mut() else {
             return self.send_frame(opcode, true, 0, payload);
         };
-        let mut encoded = BytesMut::new();
-        let rsv = extension.encode(payload, &mut encoded) & extension.rsv_bits();
-        self.send_frame(opcode, true, rsv, &encoded)
+        self.timer.extension_used();
+        let mut encoded = core::mem::take(&mut self.encoded);
+        let result = extension.encode(payload, &mut encoded);
+        let rsv_bits = extension.rsv_bits();
+        let sent = match result {
+            Ok(0) => self.send_frame(opcode, true, 0, payload),
+            Ok(rsv) => self.send_frame(opcode, true, rsv & rsv_bits, &encoded),
+            Err(_) => Err(self.extension_failed()),
+        };
+        self.keep_encoded(encoded);
+        sent
+    }
+
+    /// Keeps the extension's output buffer for the next message, emptied, unless it grew
+    /// past [`Limits::max_retained_buffer`](crate::Limits::max_retained_buffer).
+    fn keep_encoded(&mut self, mut encoded: BytesMut) {
+        encoded.clear();
+        if encoded.capacity() <= self.limits.max_retained_buffer {
+            self.encoded = encoded;
+        }
+    }
+
+    /// The extension failed: fail the connection with 1011 (RFC 6455 §7.4.1).
+    fn extension_failed(&mut self) -> SendError {
+        self.transition(Input::Fail(CloseCode::INTERNAL_ERROR, "extension failed"));
+        SendError::ExtensionFailed
     }
 
     /// Sends one fragment of a message (§5.4); `fin` ends the message. The first fragment
     /// starts the message with `kind`; later ones must name the same kind. Text fragments
     /// must together be UTF-8, which is checked as they go. Control frames may be sent between
-    /// fragments.
+    /// fragments. A negotiated extension may encode the message piece by piece
+    /// ([`Extension::encode_fragment`](crate::extension::Extension::encode_fragment)).
     pub fn send_fragment(
         &mut self,
         kind: DataKind,
@@ -126,29 +168,58 @@ impl Connection {
         if !self.is_open() {
             return Err(SendError::Closed);
         }
-        let (opcode, mut utf8) = match self.sending.take() {
-            None => (data_opcode(kind), Utf8Validator::new()),
-            Some((k, utf8)) if k == kind => (OpCode::CONTINUATION, utf8),
+        let (opcode, mut sending) = match self.sending.take() {
+            None => (
+                data_opcode(kind),
+                Sending {
+                    kind,
+                    utf8: Utf8Validator::new(),
+                    encoded: false,
+                },
+            ),
+            Some(sending) if sending.kind == kind => (OpCode::CONTINUATION, sending),
             Some(other) => {
                 self.sending = Some(other);
                 return Err(SendError::FragmentKindMismatch);
             }
         };
         if kind == DataKind::Text {
+            let utf8 = &mut sending.utf8;
             let checked = utf8
                 .feed(data)
                 .and_then(|()| if fin { utf8.finish() } else { Ok(()) });
             if checked.is_err() {
                 // Refused: the message stays open as it was.
                 if opcode == OpCode::CONTINUATION {
-                    self.sending = Some((kind, utf8));
+                    self.sending = Some(sending);
                 }
                 return Err(SendError::InvalidUtf8);
             }
         }
-        self.send_frame(opcode, fin, 0, data)?;
+        let first = opcode != OpCode::CONTINUATION;
+        match self.extension.as_mut() {
+            Some(extension) if first || sending.encoded => {
+                self.timer.extension_used();
+                let mut encoded = core::mem::take(&mut self.encoded);
+                let result = extension.encode_fragment(data, first, fin, &mut encoded);
+                let rsv_bits = extension.rsv_bits();
+                let sent = match result {
+                    Ok(0) => self.send_frame(opcode, fin, 0, data),
+                    Ok(rsv) => {
+                        sending.encoded = true;
+                        // §5.2 / RFC 7692 §6.1: the bits mark the message on its first frame.
+                        let rsv = if first { rsv & rsv_bits } else { 0 };
+                        self.send_frame(opcode, fin, rsv, &encoded)
+                    }
+                    Err(_) => Err(self.extension_failed()),
+                };
+                self.keep_encoded(encoded);
+                sent?;
+            }
+            _ => self.send_frame(opcode, fin, 0, data)?,
+        }
         if !fin {
-            self.sending = Some((kind, utf8));
+            self.sending = Some(sending);
         }
         Ok(())
     }

@@ -52,6 +52,10 @@ pub(super) struct Timer {
     /// When the unanswered keepalive ping went out.
     ping_sent: Option<Instant>,
     close: CloseTimer,
+    /// A message went through the extension since the caller last told the time.
+    extension_used: bool,
+    /// When a message last went through the extension, as far as the clock knows.
+    extension_last: Instant,
 }
 
 impl Timer {
@@ -62,7 +66,14 @@ impl Timer {
             last_heard: Instant::default(),
             ping_sent: None,
             close: CloseTimer::Off,
+            extension_used: false,
+            extension_last: Instant::default(),
         }
+    }
+
+    /// A message went through the extension stage.
+    pub(super) fn extension_used(&mut self) {
+        self.extension_used = true;
     }
 
     /// The peer sent bytes: it is alive.
@@ -89,19 +100,38 @@ impl Connection {
         if self.transport_finished() {
             return None;
         }
-        if self.state == State::Open {
+        let protocol = if self.state == State::Open {
             let limits = &self.limits;
-            return match self.timer.ping_sent {
+            match self.timer.ping_sent {
                 Some(sent) => Some(sent.after(limits.keepalive_timeout)),
                 None => limits
                     .keepalive_interval
                     .map(|interval| self.timer.last_heard.after(interval)),
-            };
+            }
+        } else {
+            match self.timer.close {
+                CloseTimer::At(deadline) => Some(deadline),
+                CloseTimer::Off | CloseTimer::Unarmed => Some(now),
+            }
+        };
+        let release = self.release_deadline();
+        match (protocol, release) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
-        match self.timer.close {
-            CloseTimer::At(deadline) => Some(deadline),
-            CloseTimer::Off | CloseTimer::Unarmed => Some(now),
-        }
+    }
+
+    /// When the extension's rebuildable memory is next due to be freed, if it holds any: its
+    /// idle time after the last message through it (a message since the last tick counts
+    /// as now).
+    fn release_deadline(&self) -> Option<Instant> {
+        let idle = self.extension.as_ref()?.idle_release()?;
+        let last = if self.timer.extension_used {
+            self.timer.now?
+        } else {
+            self.timer.extension_last
+        };
+        Some(last.after(idle))
     }
 
     /// Tells the connection the time: call it when [`poll_timeout`](Self::poll_timeout)'s
@@ -133,6 +163,15 @@ impl Connection {
         if mem::take(&mut timer.heard) {
             timer.last_heard = now;
             timer.ping_sent = None;
+        }
+        if mem::take(&mut timer.extension_used) {
+            timer.extension_last = now;
+        }
+        if let Some(deadline) = self.release_deadline()
+            && now >= deadline
+            && let Some(extension) = self.extension.as_mut()
+        {
+            extension.release();
         }
         if self.transport_finished() {
             return;

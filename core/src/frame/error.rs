@@ -54,6 +54,9 @@ pub enum ProtocolError {
     InvalidCloseReason,
     /// Message data the negotiated extension could not decode (§9). 1007.
     InvalidExtensionData,
+    /// The negotiated extension failed on its own account while decoding (an engine could
+    /// not be set up): not the peer's fault, but the message is lost. 1011.
+    ExtensionFailed,
 }
 
 impl ProtocolError {
@@ -64,6 +67,7 @@ impl ProtocolError {
                 CloseCode::TOO_BIG
             }
             ProtocolError::TooManyFragments { .. } => CloseCode::POLICY,
+            ProtocolError::ExtensionFailed => CloseCode::INTERNAL_ERROR,
             ProtocolError::InvalidUtf8
             | ProtocolError::InvalidCloseReason
             | ProtocolError::InvalidExtensionData => CloseCode::INVALID_PAYLOAD,
@@ -91,6 +95,7 @@ impl ProtocolError {
             ProtocolError::InvalidCloseCode(_) => "invalid close code",
             ProtocolError::InvalidCloseReason => "close reason not UTF-8",
             ProtocolError::InvalidExtensionData => "extension data does not decode",
+            ProtocolError::ExtensionFailed => "extension failed",
         }
     }
 }

@@ -205,6 +205,8 @@ pub enum ClientHandshakeError {
     /// An extension we did not offer, or an answer to our offer that the extension refuses
     /// (§4.1 item 5, §9.1).
     UnofferedExtension,
+    /// A permessage-deflate answer that breaks RFC 7692 §7.1 for our offer.
+    DeflateAnswer(crate::deflate::DeflateAnswerError),
 }
 
 impl fmt::Display for ClientHandshakeError {
@@ -236,6 +238,9 @@ impl fmt::Display for ClientHandshakeError {
             }
             ClientHandshakeError::UnofferedExtension => {
                 f.write_str("server selected an extension we did not offer")
+            }
+            ClientHandshakeError::DeflateAnswer(error) => {
+                write!(f, "invalid permessage-deflate answer: {error}")
             }
         }
     }

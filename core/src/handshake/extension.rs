@@ -52,6 +52,28 @@ impl ExtensionNegotiator for NoExtensions {
     }
 }
 
+/// An optional negotiator: `None` is [`NoExtensions`], so a shell can build its handshake
+/// with or without an extension configured and keep one type.
+impl<N: ExtensionNegotiator> ExtensionNegotiator for Option<N> {
+    fn offer(&self) -> Option<&str> {
+        self.as_ref()?.offer()
+    }
+
+    fn accept(&mut self, offers: ExtensionOffers<'_>) -> Result<Option<&str>, HandshakeError> {
+        match self {
+            Some(negotiator) => negotiator.accept(offers),
+            None => Ok(None),
+        }
+    }
+
+    fn verify(&mut self, answer: ExtensionOffers<'_>) -> Result<(), ClientHandshakeError> {
+        match self {
+            Some(negotiator) => negotiator.verify(answer),
+            None => NoExtensions.verify(answer),
+        }
+    }
+}
+
 /// A `Sec-WebSocket-Extensions` element that breaks §9.1's grammar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MalformedExtension;

@@ -9,6 +9,7 @@
 
 use bytes::BytesMut;
 use core::fmt;
+use core::time::Duration;
 
 /// What an extension failed with. Each maps to the close code the connection fails with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +19,9 @@ pub enum ExtensionError {
     InvalidData,
     /// The decoded message would pass the limit the connection gave. 1009.
     TooLarge,
+    /// The extension itself failed (an engine could not be set up): not the peer's fault.
+    /// 1011.
+    Failed,
 }
 
 impl fmt::Display for ExtensionError {
@@ -25,6 +29,7 @@ impl fmt::Display for ExtensionError {
         match self {
             ExtensionError::InvalidData => f.write_str("extension data does not decode"),
             ExtensionError::TooLarge => f.write_str("decoded message over the limit"),
+            ExtensionError::Failed => f.write_str("extension failed"),
         }
     }
 }
@@ -56,7 +61,35 @@ pub trait Extension: Send {
     ) -> Result<(), ExtensionError>;
 
     /// Encodes a whole message's payload to send, appending the result to `out`, and returns
-    /// the RSV bits for its first frame: none of its bits to send the payload as is (`out`
-    /// then holds it unchanged).
-    fn encode(&mut self, payload: &[u8], out: &mut BytesMut) -> u8;
+    /// the RSV bits for its frame. Zero bits send `payload` as it is (`out` is then ignored):
+    /// the extension passed on this message.
+    fn encode(&mut self, payload: &[u8], out: &mut BytesMut) -> Result<u8, ExtensionError>;
+
+    /// Encodes one piece of a message sent in fragments (RFC 6455 §5.4), appending it to
+    /// `out`; `fin` marks the last. The first piece's returned bits decide for the whole
+    /// message (§5.2: they go on its first frame only): zero sends every piece as it is,
+    /// and later pieces are then not passed here. By default messages sent in pieces pass
+    /// through unencoded.
+    fn encode_fragment(
+        &mut self,
+        piece: &[u8],
+        first: bool,
+        fin: bool,
+        out: &mut BytesMut,
+    ) -> Result<u8, ExtensionError> {
+        let _ = (piece, first, fin, out);
+        Ok(0)
+    }
+
+    /// While the extension holds memory it can rebuild (compression engines), how long the
+    /// connection may stay without a message through it before calling
+    /// [`release`](Self::release). The connection keeps that time itself, from the instants
+    /// its caller gives it.
+    fn idle_release(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Frees what [`idle_release`](Self::idle_release) announced; it is rebuilt, unchanged in
+    /// effect, when the next message needs it.
+    fn release(&mut self) {}
 }
