@@ -812,3 +812,30 @@ async fn our_client_prefers_http2_and_falls_back_to_http1() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn permessage_deflate_is_negotiated_over_http2_as_over_http1() {
+    within(30, async {
+        let offer = (
+            "sec-websocket-extensions",
+            "permessage-deflate; client_max_window_bits",
+        );
+        let server = Server::start(&[]).await;
+        let mut send = h2c(server.addr).await;
+        let (parts, _) = connect(&mut send, "/echo", Some("websocket"), &[VERSION, offer])
+            .await
+            .unwrap();
+        assert_eq!(parts.status, StatusCode::OK);
+        let answer = parts.headers["sec-websocket-extensions"].to_str().unwrap();
+        assert!(answer.starts_with("permessage-deflate"), "{answer}");
+
+        let server = Server::start(&["--no-deflate"]).await;
+        let mut send = h2c(server.addr).await;
+        let (parts, _) = connect(&mut send, "/echo", Some("websocket"), &[VERSION, offer])
+            .await
+            .unwrap();
+        assert_eq!(parts.status, StatusCode::OK);
+        assert!(parts.headers.get("sec-websocket-extensions").is_none());
+    })
+    .await;
+}

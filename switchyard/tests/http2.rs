@@ -40,7 +40,7 @@ where
                     None => Answer::default(),
                 })
             });
-            let Ok(mut ws) = accepted else {
+            let Ok((mut ws, _)) = accepted else {
                 return;
             };
             while let Some(Ok(message)) = ws.recv().await {
@@ -183,7 +183,7 @@ async fn dropping_a_websocket_aborts_its_stream_with_cancel() {
             builder.enable_connect_protocol();
             let mut connection = builder.handshake::<_, bytes::Bytes>(tcp).await.unwrap();
             let (request, respond) = connection.accept().await.unwrap().unwrap();
-            let mut ws = http2::accept(request, respond, &Config::default(), |_, _| {
+            let (mut ws, _) = http2::accept(request, respond, &Config::default(), |_, _| {
                 Ok(Answer::default())
             })
             .unwrap();

@@ -66,20 +66,25 @@ function showHttp2Handshake(request, response) {
   $('hs-server-accept').textContent = '(none over HTTP/2)';
   $('hs-wasm-accept').textContent = 'not applicable: no key to hash';
   $('hs-webcrypto-accept').textContent = 'not applicable: no key to hash';
+  // Only what the browser offered may be agreed (RFC 6455 §4.2.2, §9.1; RFC 8441 §5).
+  const offered = (name) => (req.get(name) ?? '').split(',').map((e) => e.split(';')[0].trim().toLowerCase());
+  const agreed = (answer) => answer.split(';')[0].trim().toLowerCase();
   const checks = [
     [req.get(':method') === 'CONNECT' && req.get(':protocol') === 'websocket', 'an extended CONNECT for websocket'],
     [res.get(':status') === '200', 'answered 200'],
     [version === '13', `Sec-WebSocket-Version ${version}`],
     [origin === location.origin, `Origin ${origin} (this page's)`],
-    [protocolAnswer === null, `subprotocol: ${protocolAnswer ?? 'none asked, none given'}`],
-    [extensionAnswer === null, `extensions: ${extensionAnswer ?? 'none agreed'}`],
+    [protocolAnswer === null || offered('sec-websocket-protocol').includes(protocolAnswer),
+      `subprotocol: ${protocolAnswer ?? 'none agreed'}`],
+    [extensionAnswer === null || offered('sec-websocket-extensions').includes(agreed(extensionAnswer)),
+      `extensions: ${extensionAnswer === null ? 'none agreed' : `${extensionAnswer}, as your browser offered`}`],
   ];
   const failed = checks.filter(([ok]) => !ok).map(([, what]) => what);
   $('hs-core-check').textContent = checks.map(([ok, what]) => `${ok ? '✓' : '✗'} ${what}`).join('; ');
   setMark($('hs-core-mark'), failed.length === 0, 'valid', 'disagrees');
   if (failed.length === 0) {
     verdict('true', '✓ Verified over HTTP/2: an extended CONNECT answered 200, version 13, your ' +
-      'page\'s origin, and no subprotocol or extension agreed that was not asked for.');
+      'page\'s origin, and no subprotocol or extension agreed that your browser did not offer.');
   } else {
     handshakeFailed(failed.join('; '));
   }

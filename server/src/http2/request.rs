@@ -68,15 +68,22 @@ pub(super) async fn serve(
         &app.config,
         |parts, offer| {
             offer.check_origin(&app.origin_policy())?;
+            let mut answer = Answer::default();
             if route == Route::Inspect {
                 recorded = Some(fields_as_text(parts));
+                if let Some(mut deflate) = app.config.deflate {
+                    // RFC 7692 §7.1.1.2, as over HTTP/1.1: every frame the inspector shows
+                    // inflates on its own.
+                    deflate.client_no_context_takeover = true;
+                    answer = answer.with_deflate(deflate);
+                }
             }
-            Ok(Answer::default())
+            Ok(answer)
         },
         |stream| Metered::new(stream, Arc::clone(&counters)),
     );
-    let mut ws = match accepted {
-        Ok(ws) => ws,
+    let (mut ws, response) = match accepted {
+        Ok(accepted) => accepted,
         Err(error) => {
             log_refusal(peer, &path, &error);
             return;
@@ -93,7 +100,7 @@ pub(super) async fn serve(
             let handshake = inspect::Handshake {
                 http_version: "HTTP/2",
                 request: recorded.unwrap_or_default().into_bytes(),
-                response: Some(b":status: 200\n".to_vec()),
+                response: Some(response_as_text(&response).into_bytes()),
                 key: String::new(),
                 accept: String::new(),
                 tap,
@@ -121,6 +128,19 @@ fn fields_as_text(parts: &http::request::Parts) -> String {
         }
     }
     for (name, value) in &parts.headers {
+        let _ = writeln!(
+            text,
+            "{name}: {}",
+            String::from_utf8_lossy(value.as_bytes())
+        );
+    }
+    text
+}
+
+/// The 200 as sent: `:status`, then its fields, as [`fields_as_text`] shows a request.
+fn response_as_text(response: &http::Response<()>) -> String {
+    let mut text = format!(":status: {}\n", response.status().as_u16());
+    for (name, value) in response.headers() {
         let _ = writeln!(
             text,
             "{name}: {}",

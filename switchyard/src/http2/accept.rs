@@ -6,9 +6,10 @@ use h2::{Reason, RecvStream};
 use http::header::{HeaderName, HeaderValue};
 use switchyard_core::connection::Connection;
 use switchyard_core::handshake::h2::{self as core_h2, H2ConnectError, PseudoHeaders};
-use switchyard_core::handshake::{HandshakeError, Offer, WriteError};
+use switchyard_core::handshake::{ExtensionNegotiator, HandshakeError, Offer, WriteError};
 
 use super::H2Stream;
+use crate::extensions::{negotiator, with_extension};
 use crate::{AcceptError, Answer, Config, WebSocket};
 
 /// The pseudo-header fields of a request as h2 delivered it.
@@ -32,16 +33,18 @@ pub fn pseudo_headers(parts: &http::request::Parts) -> PseudoHeaders<'_> {
 /// path, origin, subprotocols) and answer or refuse it, as
 /// [`accept_with`](crate::accept_with) does over HTTP/1.1.
 ///
-/// A request that is not a valid WebSocket request is answered with its status (405, 501,
-/// 400, 403, 426...) or, when malformed, reset with PROTOCOL_ERROR, and returned as
-/// [`AcceptError::Http2`]. No handshake timeout applies: the request is complete when h2
+/// Extensions are negotiated as over HTTP/1.1 (permessage-deflate with the `deflate` feature
+/// and [`Config::deflate`] or the answer's). Returns the connection with the 200 response
+/// as sent. A request that is not a valid WebSocket request is answered with its status
+/// (405, 501, 400, 403, 426...) or, when malformed, reset with PROTOCOL_ERROR, and returned
+/// as [`AcceptError::Http2`]. No handshake timeout applies: the request is complete when h2
 /// delivers it.
 pub fn accept<F>(
     request: http::Request<RecvStream>,
     respond: SendResponse<Bytes>,
     config: &Config,
     decide: F,
-) -> Result<WebSocket<H2Stream>, AcceptError>
+) -> Result<(WebSocket<H2Stream>, http::Response<()>), AcceptError>
 where
     F: FnOnce(&http::request::Parts, &Offer<'_>) -> Result<Answer, HandshakeError>,
 {
@@ -56,7 +59,7 @@ pub fn accept_wrapped<F, W, S>(
     config: &Config,
     decide: F,
     wrap: W,
-) -> Result<WebSocket<S>, AcceptError>
+) -> Result<(WebSocket<S>, http::Response<()>), AcceptError>
 where
     F: FnOnce(&http::request::Parts, &Offer<'_>) -> Result<Answer, HandshakeError>,
     W: FnOnce(H2Stream) -> S,
@@ -79,17 +82,33 @@ where
             return Err(AcceptError::Http2(error));
         }
     };
+    #[cfg(feature = "deflate")]
+    let config = &Config {
+        deflate: answer.deflate.or(config.deflate),
+        ..*config
+    };
+    let mut negotiator = negotiator(config);
+    let extensions = match negotiator.accept(offer.offered_extensions()) {
+        Ok(extensions) => extensions,
+        Err(error) => {
+            let error = H2ConnectError::Handshake(error);
+            refuse(&mut respond, &error);
+            return Err(AcceptError::Http2(error));
+        }
+    };
     let agreement = offer
-        .agree(answer.protocol.as_deref(), None)
+        .agree(answer.protocol.as_deref(), extensions)
         .map_err(AcceptError::Answer)?;
+    let unsafe_header = |_| AcceptError::Answer(WriteError::UnsafeHeader);
     let mut response = http::Response::new(());
     let fields = response.headers_mut();
     if let Some(protocol) = agreement.protocol() {
-        fields.insert(
-            "sec-websocket-protocol",
-            HeaderValue::from_str(protocol)
-                .map_err(|_| AcceptError::Answer(WriteError::UnsafeHeader))?,
-        );
+        let value = HeaderValue::from_str(protocol).map_err(unsafe_header)?;
+        fields.insert("sec-websocket-protocol", value);
+    }
+    if let Some(extensions) = agreement.extensions() {
+        let value = HeaderValue::from_str(extensions).map_err(unsafe_header)?;
+        fields.insert("sec-websocket-extensions", value);
     }
     for (name, value) in &answer.headers {
         let name = HeaderName::from_bytes(name.as_bytes());
@@ -99,18 +118,15 @@ where
         };
         fields.append(name, value);
     }
+    let sent = http::Response::from_parts(response.clone().into_parts().0, ());
     // RFC 8441 §5: a 2xx completes the handshake; the stream stays open for the frames.
     let send = respond
         .send_response(response, false)
         .map_err(|e| AcceptError::Io(std::io::Error::other(e)))?;
-    let conn = Connection::server(config.limits);
+    let conn = with_extension(Connection::server(config.limits), &negotiator);
     let protocol = answer.protocol.as_deref().map(Box::from);
-    Ok(WebSocket::from_parts(
-        wrap(H2Stream::new(body, send)),
-        conn,
-        &[],
-        protocol,
-    ))
+    let ws = WebSocket::from_parts(wrap(H2Stream::new(body, send)), conn, &[], protocol);
+    Ok((ws, sent))
 }
 
 /// Answers a request that is not a WebSocket with the error's status and a one-line body,
