@@ -25,6 +25,14 @@ async fn serve_h2<T>(io: T, extended_connect: bool)
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    serve_h2_with(io, extended_connect, Config::default()).await;
+}
+
+/// [`serve_h2`] with `config` for every WebSocket.
+async fn serve_h2_with<T>(io: T, extended_connect: bool, config: Config)
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let mut builder = h2::server::Builder::new();
     if extended_connect {
         builder.enable_connect_protocol();
@@ -34,7 +42,7 @@ where
     };
     while let Some(Ok((request, respond))) = connection.accept().await {
         tokio::spawn(async move {
-            let accepted = http2::accept(request, respond, &Config::default(), |_, offer| {
+            let accepted = http2::accept(request, respond, &config, |_, offer| {
                 Ok(match offer.select_protocol(&["chat"]) {
                     Some(protocol) => Answer::default().with_protocol(protocol),
                     None => Answer::default(),
@@ -211,6 +219,37 @@ async fn dropping_a_websocket_aborts_its_stream_with_cancel() {
             .and_then(|inner| inner.downcast_ref::<h2::Error>())
             .and_then(h2::Error::reason);
         assert_eq!(reason, Some(h2::Reason::CANCEL), "{error:?}");
+    })
+    .await;
+}
+
+#[cfg(feature = "deflate")]
+#[tokio::test]
+async fn permessage_deflate_over_http2_in_both_roles() {
+    use switchyard::DeflateConfig;
+    within(20, async {
+        let (listener, addr) = listener().await;
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let config = Config::default().with_deflate(DeflateConfig::SERVER);
+            serve_h2_with(tcp, true, config).await;
+        });
+        let options = ClientOptions::default()
+            .with_config(Config::default().with_deflate(DeflateConfig::CLIENT));
+        let connection = Http2Connection::open(&format!("ws://{addr}/"), &options)
+            .await
+            .unwrap();
+        let (mut ws, response) = connection.websocket("/", &options).await.unwrap();
+        assert_eq!(
+            response.extensions().len(),
+            1,
+            "{:?}",
+            response.extensions()
+        );
+        assert!(response.extensions()[0].starts_with("permessage-deflate"));
+        let text = "compressible ".repeat(10_000);
+        ws.send(Message::Text(text.clone().into())).await.unwrap();
+        assert_eq!(ws.recv().await.unwrap().unwrap(), text_message(&text));
     })
     .await;
 }

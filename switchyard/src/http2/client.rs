@@ -10,13 +10,16 @@ use bytes::Bytes;
 use h2::client::SendRequest;
 use http::{Method, Request};
 use switchyard_core::connection::Connection;
-use switchyard_core::handshake::{ClientHandshakeError, StatusCode};
+use switchyard_core::handshake::{
+    ClientHandshakeError, ExtensionNegotiator, ExtensionOffers, StatusCode,
+};
 use switchyard_core::url::WsUrl;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 
 use super::H2Stream;
+use crate::extensions::{negotiator, with_extension};
 use crate::masks::OsMasks;
 use crate::{ClientOptions, ClientStream, ConnectError, Headers, Response, WebSocket};
 
@@ -121,7 +124,9 @@ impl Http2Connection {
             return Err(ConnectError::Http2NotNegotiated);
         }
         let deadline = Instant::now() + options.config.handshake_timeout;
-        let request = self.request(target, options)?;
+        // Extensions as over HTTP/1.1 (RFC 8441 §5): permessage-deflate if the config has it.
+        let mut negotiator = negotiator(&options.config);
+        let request = self.request(target, options, negotiator.offer())?;
         let exchange = async {
             let mut send = self.send.clone().ready().await?;
             let (response, stream) = send.send_request(request, false)?;
@@ -148,16 +153,28 @@ impl Http2Connection {
                 ClientHandshakeError::UnofferedProtocol,
             ));
         }
+        let answer = headers.list("sec-websocket-extensions").join(", ");
+        negotiator
+            .verify(ExtensionOffers::parse(&answer))
+            .map_err(ConnectError::Handshake)?;
         let response = Response::new(status, headers, protocol.as_deref());
         let io = ClientStream::Http2(Box::new(H2Stream::new(body, stream)));
-        let conn = Connection::client(options.config.limits, OsMasks::new());
+        let conn = with_extension(
+            Connection::client(options.config.limits, OsMasks::new()),
+            &negotiator,
+        );
         let ws = WebSocket::from_parts(io, conn, &[], protocol.map(Box::from));
         Ok((ws, response))
     }
 
     /// The extended CONNECT (RFC 8441 §4, §5): `:protocol websocket`, the version, and
     /// what RFC 6455 negotiates; no key.
-    fn request(&self, target: &str, options: &ClientOptions) -> Result<Request<()>, ConnectError> {
+    fn request(
+        &self,
+        target: &str,
+        options: &ClientOptions,
+        extensions: Option<&str>,
+    ) -> Result<Request<()>, ConnectError> {
         let invalid = |what| ConnectError::Handshake(ClientHandshakeError::InvalidRequest(what));
         let uri = format!("{}://{}{target}", self.scheme, self.authority);
         let mut request = Request::builder()
@@ -167,6 +184,9 @@ impl Http2Connection {
             .header("sec-websocket-version", "13");
         if !options.protocols.is_empty() {
             request = request.header("sec-websocket-protocol", options.protocols.join(", "));
+        }
+        if let Some(extensions) = extensions {
+            request = request.header("sec-websocket-extensions", extensions);
         }
         if let Some(origin) = &options.origin {
             request = request.header("origin", origin.as_str());
