@@ -32,10 +32,13 @@ check:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) build -p switchyard --no-default-features --features client
 	$(CARGO) build -p switchyard --no-default-features --features server
+	$(CARGO) build -p switchyard --no-default-features --features tls
+	$(CARGO) build -p switchyard --no-default-features --features server,http2
+	$(CARGO) clippy -p switchyard --all-targets --features tls,webpki-roots,http2 -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --workspace
-	@# A library user's build holds no CLI, logging or JSON crates.
+	@# A library user's default build holds no CLI, logging, JSON, TLS or HTTP/2 crates.
 	tree=$$($(CARGO) tree -p switchyard -e normal --prefix none); \
-	  ! grep -E '^(clap|tracing-subscriber|serde_json) ' <<< "$$tree"
+	  ! grep -E '^(clap|tracing-subscriber|serde_json|rustls|ring|h2) ' <<< "$$tree"
 	$(CARGO) clippy -p switchyard-wasm --all-targets --target wasm32-unknown-unknown -- -D warnings
 
 ## test-rust: unit, integration, interop, hostile-input and load (1,000 connections) tests

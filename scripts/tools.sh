@@ -8,9 +8,9 @@
 #   e2e       playwright-core into e2e/node_modules (never downloads a browser)
 #   fuzz      a nightly toolchain + cargo-fuzz
 #   autobahn  the Autobahn|Testsuite (Python 2.7 + wstest, from PyPI and Debian only)
-#   peers     independent peers for the interop tests: Python websockets (a venv under
-#             $PEERS_PREFIX, default /opt/switchyard-peers) and Node's ws (npm, into
-#             switchyard/tests/peers/node_modules)
+#   peers     independent peers for the interop tests: Python websockets and h2 (an RFC 8441
+#             client) in a venv under $PEERS_PREFIX, default /opt/switchyard-peers, and Node's
+#             ws (npm, into switchyard/tests/peers/node_modules)
 #   redis     redis-server (Debian): the chat scale-out tests start their own (no service)
 #   all       everything above
 # Runs non-interactively (CI has no stdin). The cargo builds are long (~10 CPU-min each) and
@@ -28,6 +28,7 @@ GECKODRIVER_VERSION=0.37.1
 NODE_MIN_MAJOR=20 # playwright-core's `engines`
 PY_WEBSOCKETS_VERSION=17.4
 PEERS_PREFIX=${PEERS_PREFIX:-/opt/switchyard-peers}
+PY_H2_VERSION=4.4.1
 
 export PATH="$HOME/.cargo/bin:$PATH"
 
@@ -96,7 +97,8 @@ apt_packages() {
 }
 
 ensure_browsers() {
-  apt_packages chromium chromium-driver firefox-esr fonts-dejavu-core
+  # libnss3-tools: certutil, to trust the test CA in a fresh NSS profile (Chromium, Firefox).
+  apt_packages chromium chromium-driver firefox-esr fonts-dejavu-core libnss3-tools
   # Debian bookworm has no geckodriver, and its npm package downloads from GitHub.
   cargo_tool geckodriver geckodriver "$GECKODRIVER_VERSION" --locked
 }
@@ -140,14 +142,15 @@ ensure_autobahn() {
 
 ensure_peers() {
   local py=$PEERS_PREFIX/venv/bin/python have
-  have=$("$py" -c 'import websockets; print(websockets.__version__)' 2>/dev/null || true)
-  if [[ "$have" == "$PY_WEBSOCKETS_VERSION" ]]; then
-    say "SKIP Python websockets $have"
+  have=$("$py" -c 'import websockets, h2; print(websockets.__version__, h2.__version__)' 2>/dev/null || true)
+  if [[ "$have" == "$PY_WEBSOCKETS_VERSION $PY_H2_VERSION" ]]; then
+    say "SKIP Python websockets and h2 ($have)"
   else
-    say "installing Python websockets $PY_WEBSOCKETS_VERSION into $PEERS_PREFIX/venv"
+    say "installing Python websockets $PY_WEBSOCKETS_VERSION and h2 $PY_H2_VERSION into $PEERS_PREFIX/venv"
     as_root mkdir -p "$PEERS_PREFIX"
     python3 -m venv "$PEERS_PREFIX/venv"
-    "$py" -m pip install -q --disable-pip-version-check "websockets==$PY_WEBSOCKETS_VERSION"
+    "$py" -m pip install -q --disable-pip-version-check \
+      "websockets==$PY_WEBSOCKETS_VERSION" "h2==$PY_H2_VERSION"
   fi
   local want
   want=$(node -p 'require("./switchyard/tests/peers/package.json").dependencies.ws')

@@ -45,7 +45,7 @@ function connectInspect(core) {
       }
       if (report.type === 'handshake') {
         seenHandshake = true;
-        showHandshake(core, report.request, report.response);
+        showHandshake(core, report.request, report.response, report.http_version);
       } else if (report.type === 'frame') {
         onFrameReport(core, report);
       }

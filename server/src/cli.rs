@@ -50,6 +50,20 @@ Durations: 250ms, 10s, 2m, 1h, or a bare number of seconds.
 Logging: one line per connection open and close, to stderr; the level comes from RUST_LOG
 (default info), e.g. RUST_LOG=debug or RUST_LOG=switchyard=warn.
 
+TLS: --tls-cert and --tls-key (PEM files; the key PKCS#8, PKCS#1 or SEC1) make the listener
+serve TLS only: https:// and wss://. SIGHUP reads both files again for the
+connections that follow (open ones are kept); if that fails, the previous pair stays and the
+log says why. Without TLS, SIGHUP is logged and ignored. --tls-self-signed makes a certificate
+for localhost and 127.0.0.1 at start and logs the file it wrote it to, for trying https://
+out: trust that file (or pass it to a client as its CA).
+
+HTTP/2: over TLS, ALPN offers h2 before http/1.1; on a plain listener a connection that
+opens with the HTTP/2 preface (prior knowledge) speaks HTTP/2. Every route is served over
+it; the WebSocket routes take extended CONNECT with :protocol websocket (RFC 8441), many on
+one connection, each counting against --max-connections (one over it is reset with
+REFUSED_STREAM). A CONNECT without :protocol gets 405, another :protocol 501, a GET to a
+WebSocket route 400, a header list over 16 KiB 431. --no-http2 turns HTTP/2 off.
+
 SIGINT or SIGTERM: stop accepting, answer handshakes in flight with 503, close every
 WebSocket with 1001 (after echoing what /echo already received), wait for the closing
 handshakes up to --shutdown-timeout, then exit 0.";
@@ -109,6 +123,30 @@ pub(crate) struct Args {
     /// Serve the demo page from DIR instead of the copy built into the binary.
     #[arg(long, value_name = "DIR")]
     pub(crate) www: Option<PathBuf>,
+
+    /// Serve TLS only, with this certificate chain (PEM, the server's certificate first);
+    /// needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1); needs --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
+
+    /// Serve TLS with a certificate made at start for localhost and 127.0.0.1; the file it
+    /// is written to is logged.
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    pub(crate) tls_self_signed: bool,
+
+    /// Serve HTTP/1.1 only: no `h2` in ALPN over TLS, no cleartext HTTP/2 (prior knowledge)
+    /// on a plain listener, so no WebSocket over HTTP/2 (RFC 8441).
+    #[arg(long)]
+    pub(crate) no_http2: bool,
+
+    /// Most streams open at once on one HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS).
+    #[arg(long, value_name = "N", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub(crate) h2_max_streams: u32,
 
     /// Do not negotiate permessage-deflate (RFC 7692). By default every WebSocket route
     /// accepts a browser's offer with 12-bit windows both ways and context takeover
@@ -297,6 +335,34 @@ mod tests {
         assert_eq!(limits.max_frame_size, 20 << 20);
         // Autobahn 9.3.1 sends 4 MiB in 64-byte fragments.
         assert!(limits.max_fragments >= 65536);
+    }
+
+    #[test]
+    fn tls_needs_both_files_and_excludes_self_signed() {
+        use clap::error::ErrorKind;
+        let parse = |args: &[&str]| Args::try_parse_from([&["switchyard"], args].concat());
+        let kind = |args: &[&str]| parse(args).err().map(|e| e.kind());
+        assert_eq!(
+            kind(&["--tls-cert", "c.pem"]),
+            Some(ErrorKind::MissingRequiredArgument)
+        );
+        assert_eq!(
+            kind(&["--tls-key", "k.pem"]),
+            Some(ErrorKind::MissingRequiredArgument)
+        );
+        assert_eq!(
+            kind(&[
+                "--tls-self-signed",
+                "--tls-cert",
+                "c.pem",
+                "--tls-key",
+                "k.pem"
+            ]),
+            Some(ErrorKind::ArgumentConflict)
+        );
+        let args = parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]).unwrap();
+        assert_eq!(args.tls_cert, Some(PathBuf::from("c.pem")));
+        assert!(parse(&["--tls-self-signed"]).unwrap().tls_self_signed);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! One accepted TCP connection: read the request, route it, answer it.
+//! One accepted connection (TCP, or TLS over it): read the request, route it, answer it.
 //!
 //! The request is read and judged by the core ([`PendingUpgrade`]); a valid upgrade to a
 //! WebSocket route is checked against the origin policy and accepted, anything else is
@@ -11,7 +11,6 @@ use std::time::Instant;
 
 use switchyard::hub::Subscription;
 use switchyard::{Answer, CloseInfo, HandshakeError, PendingUpgrade};
-use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::{debug, info};
 
@@ -22,19 +21,22 @@ use crate::routes::chat::query;
 use crate::routes::{Route, chat, echo, inspect};
 use crate::shutdown::Shutdown;
 use crate::tap::{ByteTap, lock};
+use crate::transport::Transport;
 
-/// Serves one connection. `_slot` is its place under `--max-connections`, held until it ends.
+/// Serves one connection whose first bytes, `already_read`, were read to tell HTTP/1.1 from
+/// HTTP/2 (empty if not). `_slot` is its place under `--max-connections`, held until it
+/// ends.
 pub(crate) async fn serve(
-    tcp: TcpStream,
+    transport: Transport,
+    already_read: Vec<u8>,
     peer: SocketAddr,
     app: Arc<App>,
     shutdown: Shutdown,
     _slot: OwnedSemaphorePermit,
 ) {
-    let _ = tcp.set_nodelay(true);
     let counters = Arc::new(Counters::default());
-    let stream = Metered::new(tcp, Arc::clone(&counters));
-    let pending = match PendingUpgrade::read(stream, &app.config).await {
+    let stream = Metered::new(transport, Arc::clone(&counters));
+    let pending = match PendingUpgrade::read_after(stream, already_read, &app.config).await {
         Ok(pending) => pending,
         Err(error) => {
             // A slow, silent or vanished client: nothing to answer.
@@ -104,19 +106,19 @@ fn judge<S>(pending: &PendingUpgrade<S>, app: &App) -> Verdict {
 
 /// `--max-connections` reached: answer 503 once the request is in.
 pub(crate) async fn refuse_busy(
-    tcp: TcpStream,
+    transport: Transport,
     peer: SocketAddr,
     app: Arc<App>,
     _slot: OwnedSemaphorePermit,
 ) {
-    let stream = Metered::new(tcp, Arc::default());
+    let stream = Metered::new(transport, Arc::default());
     if let Ok(pending) = PendingUpgrade::read(stream, &app.config).await {
         refuse(pending, peer, "-", HandshakeError::Unavailable).await;
     }
 }
 
 async fn refuse(
-    pending: PendingUpgrade<Metered<TcpStream>>,
+    pending: PendingUpgrade<Metered<Transport>>,
     peer: SocketAddr,
     path: &str,
     error: HandshakeError,
@@ -140,7 +142,7 @@ struct Visit<'a> {
 }
 
 async fn upgrade(
-    mut pending: PendingUpgrade<Metered<TcpStream>>,
+    mut pending: PendingUpgrade<Metered<Transport>>,
     route: Route,
     visit: Visit<'_>,
     app: &App,
@@ -149,7 +151,7 @@ async fn upgrade(
     let Visit { peer, path, .. } = visit;
     let upgrade_to = match route {
         Route::Echo => Upgrade::Echo,
-        Route::Chat(room) => match join(&pending, &room, app).await {
+        Route::Chat(room) => match join(query_of(&pending), &room, app).await {
             Ok(subscription) => {
                 pending.set_limits(app.chat_limits);
                 Upgrade::Chat(subscription)
@@ -194,12 +196,11 @@ async fn upgrade(
 /// Joins the chat room before the upgrade, so that what cannot work is answered with a
 /// status: 400 for a `since`/`epoch` the server cannot use, 503 while the rooms' backend
 /// (Redis) is unreachable.
-async fn join(
-    pending: &PendingUpgrade<Metered<TcpStream>>,
+pub(crate) async fn join(
+    query: Option<&str>,
     room: &switchyard::hub::RoomName,
     app: &App,
 ) -> Result<Subscription, (StatusCode, &'static str)> {
-    let query = pending.request().ok().and_then(|request| request.query());
     let since = query::since(query).map_err(|error| (StatusCode::BAD_REQUEST, error.detail()))?;
     app.hub
         .subscribe(room, since.as_ref())
@@ -213,9 +214,14 @@ async fn join(
         })
 }
 
+/// The request's query, if it is a valid upgrade.
+fn query_of(pending: &PendingUpgrade<Metered<Transport>>) -> Option<&str> {
+    pending.request().ok().and_then(|request| request.query())
+}
+
 /// Sets the inspector's tap on the transport before the 101 is written: it sees the answer
 /// as written, and the frames that arrived with the request as well as those after.
-fn inspect_handshake(pending: &mut PendingUpgrade<Metered<TcpStream>>) -> inspect::Handshake {
+fn inspect_handshake(pending: &mut PendingUpgrade<Metered<Transport>>) -> inspect::Handshake {
     let head_len = pending.head_len().unwrap_or(0);
     let (head, leftover) = pending.received().split_at(head_len);
     let tap = Arc::new(Mutex::new(inspect::Tap::default()));
@@ -234,7 +240,9 @@ fn inspect_handshake(pending: &mut PendingUpgrade<Metered<TcpStream>>) -> inspec
         },
     );
     let handshake = inspect::Handshake {
+        http_version: "HTTP/1.1",
         request: head.to_vec(),
+        response: None,
         key,
         accept,
         tap: Arc::clone(&tap),
@@ -263,7 +271,7 @@ fn log_close(visit: &Visit<'_>, info: Option<&CloseInfo>, started: Instant) {
 
 /// A request that is not a WebSocket upgrade.
 async fn plain(
-    pending: PendingUpgrade<Metered<TcpStream>>,
+    pending: PendingUpgrade<Metered<Transport>>,
     peer: SocketAddr,
     app: &App,
     method: &str,

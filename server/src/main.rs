@@ -5,13 +5,17 @@ mod app;
 mod assets;
 mod cli;
 mod connection;
+mod hangup;
 mod http;
+mod http2;
 mod malloc;
 mod metered;
 mod routes;
 mod server;
 mod shutdown;
 mod tap;
+mod tls;
+mod transport;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

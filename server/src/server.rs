@@ -8,13 +8,18 @@ use std::time::Duration;
 use switchyard::hub::LinkState;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::app::App;
 use crate::assets::Assets;
 use crate::cli::Args;
 use crate::connection;
+use crate::hangup;
+use crate::http2::Http2;
+use crate::http2::preface::{self, Rewound, Sniffed};
 use crate::shutdown::{self, Shutdown};
+use crate::tls::{self, Tls};
+use crate::transport::Transport;
 
 /// Connections past `--max-connections` that may be waiting for their 503 at once; beyond
 /// this they are closed at once, so refusing cannot cost more than serving.
@@ -22,6 +27,7 @@ const REFUSALS: u32 = 64;
 
 /// Serves until SIGINT or SIGTERM, then drains.
 pub(crate) async fn run(args: Args) -> io::Result<()> {
+    let tls = tls(&args).map_err(io::Error::other)?;
     let assets = Assets::new(args.www.as_deref())?;
     let listener = TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
@@ -38,8 +44,11 @@ pub(crate) async fn run(args: Args) -> io::Result<()> {
             tokio::spawn(log_link(url.to_string(), changes));
         }
     }
+    // Before the line below: from then on a SIGHUP must not kill the server.
+    hangup::watch(tls.clone())?;
     // The one line on stdout, for scripts and tests that start the server on port 0.
-    println!("switchyard listening on http://{addr}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("switchyard listening on {scheme}://{addr}");
 
     let (trigger, shutdown) = shutdown::channel();
     let limits = Limits {
@@ -47,7 +56,16 @@ pub(crate) async fn run(args: Args) -> io::Result<()> {
         max_connections: args.max_connections,
         refusals: Arc::new(Semaphore::new(REFUSALS as usize)),
     };
-    let name = accept_until_signal(&listener, &app, &limits, &shutdown).await;
+    let serving = Serving {
+        http2: (!args.no_http2).then(|| Http2 {
+            app: Arc::clone(&app),
+            slots: Arc::clone(&limits.slots),
+            max_streams: args.h2_max_streams,
+        }),
+        app,
+        tls,
+    };
+    let name = accept_until_signal(&listener, &serving, &limits, &shutdown).await;
     drop(listener);
     info!(
         signal = name,
@@ -75,6 +93,28 @@ async fn log_link(url: String, mut changes: watch::Receiver<LinkState>) {
     }
 }
 
+/// The listener's TLS, if `--tls-cert`/`--tls-key` or `--tls-self-signed` ask for it.
+fn tls(args: &Args) -> Result<Option<Arc<Tls>>, tls::LoadError> {
+    let settings = tls::Settings {
+        handshake_timeout: args.config().handshake_timeout,
+        http2: !args.no_http2,
+    };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(Tls::from_files(cert.clone(), key.clone(), settings)?),
+        _ if args.tls_self_signed => Some(Tls::self_signed(settings)?),
+        _ => None,
+    };
+    Ok(tls.map(Arc::new))
+}
+
+/// What the accept loop hands each connection.
+struct Serving {
+    app: Arc<App>,
+    tls: Option<Arc<Tls>>,
+    /// `None` with `--no-http2`.
+    http2: Option<Http2>,
+}
+
 /// The connection slots: `--max-connections` to serve, [`REFUSALS`] to refuse.
 struct Limits {
     slots: Arc<Semaphore>,
@@ -92,7 +132,7 @@ impl Limits {
 /// Accepts connections, each in its own task, until a shutdown signal; returns its name.
 async fn accept_until_signal(
     listener: &TcpListener,
-    app: &Arc<App>,
+    serving: &Serving,
     limits: &Limits,
     shutdown: &Shutdown,
 ) -> &'static str {
@@ -102,7 +142,7 @@ async fn accept_until_signal(
         tokio::select! {
             name = &mut signal => return name,
             accepted = listener.accept() => match accepted {
-                Ok((tcp, peer)) => dispatch(tcp, peer, app, limits, shutdown),
+                Ok((tcp, peer)) => dispatch(tcp, peer, serving, limits, shutdown),
                 Err(error) => {
                     // Out of file descriptors, most likely: let some connections end.
                     warn!(%error, "accept failed");
@@ -114,19 +154,105 @@ async fn accept_until_signal(
 }
 
 /// Serves a connection if a slot is free, refuses it with 503 if a refusal slot is, and
-/// drops it otherwise.
+/// drops it otherwise. Over TLS, the TLS handshake comes first, in the connection's task and
+/// holding its slot; ALPN then says HTTP/2 or HTTP/1.1. On a plain listener with HTTP/2 on,
+/// the first bytes say which.
 fn dispatch(
     tcp: TcpStream,
     peer: SocketAddr,
-    app: &Arc<App>,
+    serving: &Serving,
     limits: &Limits,
     shutdown: &Shutdown,
 ) {
+    let _ = tcp.set_nodelay(true);
+    let app = Arc::clone(&serving.app);
     if let Ok(slot) = Arc::clone(&limits.slots).try_acquire_owned() {
-        let task = connection::serve(tcp, peer, Arc::clone(app), shutdown.clone(), slot);
-        tokio::spawn(task);
+        let shutdown = shutdown.clone();
+        match (&serving.tls, &serving.http2) {
+            (None, None) => {
+                let plain = Transport::Plain(tcp);
+                let task = connection::serve(plain, Vec::new(), peer, app, shutdown, slot);
+                tokio::spawn(task);
+            }
+            (None, Some(http2)) => {
+                let http2 = http2.clone();
+                tokio::spawn(async move {
+                    let mut tcp = tcp;
+                    match preface::sniff(&mut tcp, app.config.handshake_timeout).await {
+                        Some(Sniffed::Http2(first)) => {
+                            let io = Rewound::new(first, tcp);
+                            Box::pin(http2.serve(io, peer, shutdown)).await;
+                        }
+                        Some(Sniffed::Http1(first)) => {
+                            let plain = Transport::Plain(tcp);
+                            let task = connection::serve(plain, first, peer, app, shutdown, slot);
+                            Box::pin(task).await;
+                            return;
+                        }
+                        None => {}
+                    }
+                    drop(slot);
+                });
+            }
+            (Some(tls), http2) => {
+                let (tls, http2) = (Arc::clone(tls), http2.clone());
+                tokio::spawn(async move {
+                    let Some(transport) = secure(&tls, tcp, peer).await else {
+                        return;
+                    };
+                    match http2 {
+                        Some(http2) if is_h2(&transport) => {
+                            Box::pin(http2.serve(transport, peer, shutdown)).await;
+                            drop(slot);
+                        }
+                        _ => {
+                            let task =
+                                connection::serve(transport, Vec::new(), peer, app, shutdown, slot);
+                            Box::pin(task).await;
+                        }
+                    }
+                });
+            }
+        }
     } else if let Ok(slot) = Arc::clone(&limits.refusals).try_acquire_owned() {
-        tokio::spawn(connection::refuse_busy(tcp, peer, Arc::clone(app), slot));
+        match &serving.tls {
+            None => {
+                tokio::spawn(connection::refuse_busy(
+                    Transport::Plain(tcp),
+                    peer,
+                    app,
+                    slot,
+                ));
+            }
+            Some(tls) => {
+                let tls = Arc::clone(tls);
+                tokio::spawn(async move {
+                    if let Some(transport) = secure(&tls, tcp, peer).await {
+                        connection::refuse_busy(transport, peer, app, slot).await;
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// Whether ALPN picked HTTP/2 (RFC 7301, RFC 9113 §3.2).
+fn is_h2(transport: &Transport) -> bool {
+    match transport {
+        Transport::Tls(tls) => tls.get_ref().1.alpn_protocol() == Some(b"h2"),
+        Transport::Plain(_) => false,
+    }
+}
+
+/// The TLS handshake, under the handshake timeout. A failure is the client's (a refused
+/// certificate, a browser's spare connection closed unused): logged at debug.
+async fn secure(tls: &Tls, tcp: TcpStream, peer: SocketAddr) -> Option<Transport> {
+    match tls.accept(tcp).await {
+        Ok(stream) => Some(Transport::Tls(Box::new(stream))),
+        Err(error) => {
+            debug!(%peer, %error, "TLS handshake failed");
+            None
+        }
     }
 }
 

@@ -32,6 +32,15 @@ pub struct ClientOptions {
     /// More request headers (authorization, cookies). Names must be tokens and values free
     /// of CR, LF and NUL, or the handshake fails before anything is sent.
     pub headers: Vec<(String, String)>,
+    /// The roots a `wss://` server's certificate is checked against.
+    #[cfg(feature = "tls")]
+    pub tls_roots: crate::TlsRoots,
+    /// For `wss://`: offer HTTP/2 by ALPN and, if the server picks it and advertises
+    /// extended CONNECT, open the WebSocket as an HTTP/2 stream (RFC 8441); otherwise
+    /// HTTP/1.1. (To open several on one connection, use
+    /// [`Http2Connection`](crate::http2::Http2Connection).)
+    #[cfg(all(feature = "http2", feature = "tls"))]
+    pub http2: bool,
 }
 
 impl ClientOptions {
@@ -53,6 +62,20 @@ impl ClientOptions {
         self
     }
 
+    /// Checks a `wss://` server's certificate against `roots` instead of the platform's.
+    #[cfg(feature = "tls")]
+    pub fn with_tls_roots(mut self, roots: crate::TlsRoots) -> ClientOptions {
+        self.tls_roots = roots;
+        self
+    }
+
+    /// Prefers HTTP/2 for `wss://` (see [`ClientOptions::http2`]).
+    #[cfg(all(feature = "http2", feature = "tls"))]
+    pub fn with_http2(mut self) -> ClientOptions {
+        self.http2 = true;
+        self
+    }
+
     /// Adds a request header.
     pub fn with_header(
         mut self,
@@ -64,30 +87,111 @@ impl ClientOptions {
     }
 }
 
-/// Connects to a `ws://host[:port]/path` URL over TCP with the default options, and returns
-/// the connection with the server's handshake [`Response`].
+/// Connects to a `ws://host[:port]/path` URL over TCP (or, with the `tls` feature, a
+/// `wss://` URL over TLS) with the default options, and returns the connection with the
+/// server's handshake [`Response`].
 pub async fn connect(url: &str) -> Result<(WebSocket<ClientStream>, Response), ConnectError> {
     connect_with(url, &ClientOptions::default()).await
 }
 
-/// Connects to a `ws://` URL over TCP. The whole of it, TCP connect and handshake, is bounded
-/// by the handshake timeout. A `wss://` URL fails with [`ConnectError::TlsNotBuilt`].
+/// Connects to a `ws://` URL over TCP, or a `wss://` URL over TLS (the `tls` feature; the
+/// server's certificate checked against `ClientOptions::tls_roots`). The whole of it, TCP
+/// connect, TLS and WebSocket handshakes, is bounded by the handshake timeout. Without the
+/// `tls` feature a `wss://` URL fails with [`ConnectError::TlsNotBuilt`].
 pub async fn connect_with(
     url: &str,
     options: &ClientOptions,
 ) -> Result<(WebSocket<ClientStream>, Response), ConnectError> {
     let url = WsUrl::parse(url).map_err(ConnectError::Url)?;
+    #[cfg(not(feature = "tls"))]
     if url.is_secure() {
         return Err(ConnectError::TlsNotBuilt);
     }
+    #[cfg(feature = "tls")]
+    let tls = if url.is_secure() {
+        Some(
+            options
+                .tls_roots
+                .client_config()
+                .map_err(ConnectError::Tls)?,
+        )
+    } else {
+        None
+    };
     let deadline = Instant::now() + options.config.handshake_timeout;
     let tcp = timeout_at(deadline, TcpStream::connect((url.host(), url.port())))
         .await
         .map_err(|_| ConnectError::Timeout)?
         .map_err(ConnectError::Connect)?;
     tcp.set_nodelay(true).map_err(ConnectError::Connect)?;
+    #[cfg(feature = "tls")]
+    let stream = match tls {
+        Some(config) => {
+            #[cfg(feature = "http2")]
+            let config = if options.http2 {
+                crate::tls::offering_h2(&config)
+            } else {
+                config
+            };
+            let tls = tls_connect(config, &url, tcp, deadline).await?;
+            #[cfg(feature = "http2")]
+            if tls.get_ref().1.alpn_protocol() == Some(crate::http2::client::ALPN_H2) {
+                return over_http2(tls, &url, options, deadline).await;
+            }
+            ClientStream::Tls(Box::new(tls))
+        }
+        None => ClientStream::Plain(tcp),
+    };
+    #[cfg(not(feature = "tls"))]
     let stream = ClientStream::Plain(tcp);
     handshake(stream, ClientRequest::from_url(&url), options, deadline).await
+}
+
+/// The TLS handshake for `url`'s host, within `deadline`.
+#[cfg(feature = "tls")]
+pub(crate) async fn tls_connect(
+    config: std::sync::Arc<rustls::ClientConfig>,
+    url: &WsUrl<'_>,
+    tcp: TcpStream,
+    deadline: Instant,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, ConnectError> {
+    timeout_at(deadline, crate::tls::connect(config, url.host(), tcp))
+        .await
+        .map_err(|_| ConnectError::Timeout)?
+        .map_err(|failure| match failure {
+            crate::tls::HandshakeFailure::Tls(e) => ConnectError::Tls(e),
+            crate::tls::HandshakeFailure::Io(e) => ConnectError::Io(e),
+        })
+}
+
+/// The server picked HTTP/2: the WebSocket as an extended CONNECT stream if it advertises
+/// them (RFC 8441 §3), else HTTP/1.1 on a new connection.
+#[cfg(all(feature = "http2", feature = "tls"))]
+async fn over_http2(
+    tls: tokio_rustls::client::TlsStream<TcpStream>,
+    url: &WsUrl<'_>,
+    options: &ClientOptions,
+    deadline: Instant,
+) -> Result<(WebSocket<ClientStream>, Response), ConnectError> {
+    use crate::http2::Http2Connection;
+    let connection = Http2Connection::handshake(tls, "https", url.authority(), deadline).await?;
+    let target = match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_owned(),
+    };
+    if connection.supports_websockets() {
+        return connection.websocket(&target, options).await;
+    }
+    drop(connection);
+    let http1 = ClientOptions {
+        http2: false,
+        ..options.clone()
+    };
+    Box::pin(connect_with(
+        &format!("wss://{}{target}", url.authority()),
+        &http1,
+    ))
+    .await
 }
 
 /// Performs the client's opening handshake over a stream the caller connected (a TLS stream,

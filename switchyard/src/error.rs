@@ -88,8 +88,15 @@ impl From<SendError> for Error {
 pub enum ConnectError {
     /// The URL cannot be used.
     Url(UrlError),
-    /// A `wss://` URL: this build has no TLS support.
+    /// A `wss://` URL: this build has no TLS support (the `tls` feature is off).
     TlsNotBuilt,
+    /// The TLS handshake of a `wss://` connection failed, or its roots could not be loaded.
+    #[cfg(feature = "tls")]
+    Tls(crate::TlsError),
+    /// HTTP/2 was asked for, but the server picked HTTP/1.1 by ALPN, or does not advertise
+    /// extended CONNECT (RFC 8441 §3), so no WebSocket can open over HTTP/2 there.
+    #[cfg(feature = "http2")]
+    Http2NotNegotiated,
     /// The server could not be reached: name resolution or the TCP connect failed.
     Connect(io::Error),
     /// The transport failed during the handshake, or ended before the answer was complete
@@ -125,6 +132,12 @@ impl fmt::Display for ConnectError {
             ConnectError::TlsNotBuilt => {
                 f.write_str("wss:// needs TLS support, which this build of switchyard lacks")
             }
+            #[cfg(feature = "tls")]
+            ConnectError::Tls(e) => write!(f, "{e}"),
+            #[cfg(feature = "http2")]
+            ConnectError::Http2NotNegotiated => {
+                f.write_str("the server offers no WebSocket over HTTP/2 (RFC 8441)")
+            }
             ConnectError::Connect(e) => write!(f, "cannot reach the server: {e}"),
             ConnectError::Io(e) => write!(f, "I/O error during the handshake: {e}"),
             ConnectError::Refused(response) => {
@@ -147,7 +160,11 @@ impl std::error::Error for ConnectError {
             ConnectError::Url(e) => Some(e),
             ConnectError::Connect(e) | ConnectError::Io(e) => Some(e),
             ConnectError::Handshake(e) => Some(e),
+            #[cfg(feature = "tls")]
+            ConnectError::Tls(e) => Some(e),
             ConnectError::TlsNotBuilt | ConnectError::Refused(_) | ConnectError::Timeout => None,
+            #[cfg(feature = "http2")]
+            ConnectError::Http2NotNegotiated => None,
         }
     }
 }
@@ -177,6 +194,11 @@ pub enum AcceptError {
     /// The handshake did not finish within
     /// [`Config::handshake_timeout`](crate::Config::handshake_timeout).
     Timeout,
+    /// An HTTP/2 request that is not a WebSocket (RFC 8441): it was answered with
+    /// [`H2ConnectError::status`](switchyard_core::handshake::h2::H2ConnectError::status),
+    /// or reset with PROTOCOL_ERROR if that is `None`.
+    #[cfg(feature = "http2")]
+    Http2(switchyard_core::handshake::h2::H2ConnectError),
 }
 
 #[cfg(feature = "server")]
@@ -185,6 +207,8 @@ impl AcceptError {
     pub fn status(&self) -> Option<StatusCode> {
         match self {
             AcceptError::Refused(e) => Some(e.status()),
+            #[cfg(feature = "http2")]
+            AcceptError::Http2(e) => e.status(),
             _ => None,
         }
     }
@@ -200,6 +224,8 @@ impl fmt::Display for AcceptError {
             }
             AcceptError::Answer(e) => write!(f, "cannot answer the handshake: {e}"),
             AcceptError::Timeout => f.write_str("opening handshake timed out"),
+            #[cfg(feature = "http2")]
+            AcceptError::Http2(e) => write!(f, "not a WebSocket over HTTP/2: {e}"),
         }
     }
 }
@@ -211,6 +237,8 @@ impl std::error::Error for AcceptError {
             AcceptError::Io(e) => Some(e),
             AcceptError::Refused(e) => Some(e),
             AcceptError::Answer(e) => Some(e),
+            #[cfg(feature = "http2")]
+            AcceptError::Http2(e) => Some(e),
             AcceptError::Timeout => None,
         }
     }

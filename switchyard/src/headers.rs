@@ -118,6 +118,27 @@ impl Headers {
         Headers::from_fields(head.as_bytes(), head.headers())
     }
 
+    /// The fields of an HTTP/2 response, as h2 decoded them (names lower-case).
+    #[cfg(all(feature = "http2", feature = "client"))]
+    pub(crate) fn of_h2(map: &http::HeaderMap) -> Headers {
+        let mut head = Vec::new();
+        let mut spans = Vec::with_capacity(map.len());
+        for (name, value) in map {
+            let name_at = head.len();
+            head.extend_from_slice(name.as_str().as_bytes());
+            let value_at = head.len();
+            head.extend_from_slice(value.as_bytes());
+            spans.push(Field {
+                name: name_at..value_at,
+                value: value_at..head.len(),
+            });
+        }
+        Headers {
+            head: head.into_boxed_slice(),
+            fields: spans,
+        }
+    }
+
     /// The status and fields of a complete response head, or `None` if it is not one.
     #[cfg(feature = "client")]
     pub(crate) fn of_response(head: &[u8]) -> Option<(StatusCode, Headers)> {

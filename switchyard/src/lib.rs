@@ -55,20 +55,30 @@
 //! ## Features
 //!
 //! `client` ([`connect`], [`client_handshake`]) and `server` ([`accept`], [`PendingUpgrade`])
-//! are on by default; either builds alone. `hub` adds [`hub`], a publish/subscribe hub with
-//! rooms on an in-process backend, and `redis` its Redis backend for several nodes; `deflate`
-//! adds permessage-deflate. The names `tls`, `webpki-roots`, `http2` and `proxy` are reserved
-//! for what comes next.
+//! are on by default; either builds alone.
+//!
+//! `tls` (implies `client`) opens `wss://` URLs in [`connect`] with rustls and the ring
+//! provider, checking the server's certificate against the platform's roots or
+//! `ClientOptions::tls_roots`; `webpki-roots` adds `TlsRoots::WebPki`. A server needs no
+//! feature for TLS: [`accept`] takes any stream, a `tokio_rustls` server stream included
+//! (`examples/tls_server.rs`).
+//!
+//! `http2` adds WebSocket over HTTP/2 (RFC 8441), both roles: `http2::accept` on an
+//! extended CONNECT stream of an `h2` server connection; `http2::Http2Connection` for
+//! several WebSockets on one client connection, and, with `tls`,
+//! `ClientOptions::with_http2` to prefer HTTP/2 for `wss://` in [`connect_with`].
+//!
+//! `deflate` adds permessage-deflate (RFC 7692), configured with `Config::with_deflate`.
+//!
+//! `hub` adds [`hub`], a publish/subscribe hub with rooms on an in-process backend, and
+//! `redis` its Redis backend for several nodes.
+//!
+//! The name `proxy` is reserved for what comes next.
 
-#[cfg(any(
-    feature = "tls",
-    feature = "webpki-roots",
-    feature = "http2",
-    feature = "proxy"
-))]
+#[cfg(feature = "proxy")]
 compile_error!(
-    "switchyard: the features tls, webpki-roots, http2 and proxy are reserved names for \
-     capabilities that have not landed yet; see the crate README"
+    "switchyard: the feature proxy is a reserved name for a capability that has not landed \
+     yet; see the crate README"
 );
 
 #[cfg(feature = "server")]
@@ -83,6 +93,8 @@ mod error;
 #[cfg(any(feature = "client", feature = "server"))]
 mod extensions;
 mod headers;
+#[cfg(feature = "http2")]
+pub mod http2;
 #[cfg(feature = "hub")]
 pub mod hub;
 mod incoming;
@@ -94,6 +106,8 @@ mod response;
 mod split;
 mod surface;
 mod timer;
+#[cfg(feature = "tls")]
+mod tls;
 mod wake;
 mod websocket;
 
@@ -115,7 +129,12 @@ pub use incoming::Incoming;
 pub use request::Request;
 #[cfg(feature = "client")]
 pub use response::Response;
+/// The rustls this build uses (the `tls` feature), for a [`TlsRoots::Config`] of one's own.
+#[cfg(feature = "tls")]
+pub use rustls;
 pub use split::{ReadHalf, ReuniteError, WriteHalf};
+#[cfg(feature = "tls")]
+pub use tls::{TlsError, TlsRoots};
 pub use websocket::WebSocket;
 
 pub use bytes::Bytes;

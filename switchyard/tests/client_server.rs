@@ -218,6 +218,8 @@ async fn refuses_unusable_urls() {
     }
 }
 
+/// Without the `tls` feature; with it, `tests/tls.rs` connects over `wss://`.
+#[cfg(not(feature = "tls"))]
 #[tokio::test]
 async fn wss_urls_say_tls_is_not_built() {
     let error = connect("wss://127.0.0.1/").await.unwrap_err();

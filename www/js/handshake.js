@@ -22,6 +22,7 @@ export function resetHandshake() {
   for (const id of MARKS) $(id).replaceChildren();
   $('hs-request').textContent = '—';
   $('hs-response').textContent = '—';
+  $('hs-http2-note').hidden = true;
 }
 
 /** The handshake could not be seen at all (server down, wasm missing, bad report). */
@@ -29,11 +30,79 @@ export function handshakeFailed(why) {
   verdict('false', `✗ Not verified: ${why}`);
 }
 
+/** The `name: value` fields of an HTTP/2 report, pseudo-headers included (`:method`...). */
+function h2Fields(text) {
+  const fields = new Map();
+  for (const line of text.split('\n')) {
+    const at = line.indexOf(': ', line.startsWith(':') ? 1 : 0);
+    if (at > 0) fields.set(line.slice(0, at).toLowerCase(), line.slice(at + 2));
+  }
+  return fields;
+}
+
+/**
+ * The handshake of a WebSocket over HTTP/2 (RFC 8441): an extended CONNECT answered 200. There
+ * is no Sec-WebSocket-Key, so no Sec-WebSocket-Accept to recompute (§4: the stream itself is
+ * already bound to this request, which is what the key and accept prove over HTTP/1.1). What
+ * can be checked still is: version 13, the origin, the :protocol, and the negotiation.
+ */
+function showHttp2Handshake(request, response) {
+  const req = h2Fields(request);
+  const res = h2Fields(response);
+  const version = req.get('sec-websocket-version') ?? '(missing)';
+  const origin = req.get('origin') ?? '(none)';
+  const protocolAnswer = res.get('sec-websocket-protocol') ?? null;
+  const extensionAnswer = res.get('sec-websocket-extensions') ?? null;
+  const note = $('hs-http2-note');
+  note.hidden = false;
+  note.textContent =
+    `This WebSocket runs over HTTP/2 (RFC 8441): your browser sent :method ${req.get(':method')} with ` +
+    `:protocol ${req.get(':protocol')} on ${req.get(':path')} and the server answered :status ` +
+    `${res.get(':status')}. There is no Sec-WebSocket-Key (your browser sent ` +
+    `${req.has('sec-websocket-key') ? 'one anyway' : 'none'}) and so no Sec-WebSocket-Accept: an HTTP/2 ` +
+    'stream is already bound to the request that opened it, which is what the key and accept prove ' +
+    'on a bare HTTP/1.1 connection. The version, origin and negotiation are checked instead.';
+  $('hs-key').textContent = '(none over HTTP/2)';
+  $('hs-server-accept').textContent = '(none over HTTP/2)';
+  $('hs-wasm-accept').textContent = 'not applicable: no key to hash';
+  $('hs-webcrypto-accept').textContent = 'not applicable: no key to hash';
+  // Only what the browser offered may be agreed (RFC 6455 §4.2.2, §9.1; RFC 8441 §5).
+  const offered = (name) => (req.get(name) ?? '').split(',').map((e) => e.split(';')[0].trim().toLowerCase());
+  const agreed = (answer) => answer.split(';')[0].trim().toLowerCase();
+  const checks = [
+    [req.get(':method') === 'CONNECT' && req.get(':protocol') === 'websocket', 'an extended CONNECT for websocket'],
+    [res.get(':status') === '200', 'answered 200'],
+    [version === '13', `Sec-WebSocket-Version ${version}`],
+    [origin === location.origin, `Origin ${origin} (this page's)`],
+    [protocolAnswer === null || offered('sec-websocket-protocol').includes(protocolAnswer),
+      `subprotocol: ${protocolAnswer ?? 'none agreed'}`],
+    [extensionAnswer === null || offered('sec-websocket-extensions').includes(agreed(extensionAnswer)),
+      `extensions: ${extensionAnswer === null ? 'none agreed' : `${extensionAnswer}, as your browser offered`}`],
+  ];
+  const failed = checks.filter(([ok]) => !ok).map(([, what]) => what);
+  $('hs-core-check').textContent = checks.map(([ok, what]) => `${ok ? '✓' : '✗'} ${what}`).join('; ');
+  setMark($('hs-core-mark'), failed.length === 0, 'valid', 'disagrees');
+  if (failed.length === 0) {
+    verdict('true', '✓ Verified over HTTP/2: an extended CONNECT answered 200, version 13, your ' +
+      'page\'s origin, and no subprotocol or extension agreed that your browser did not offer.');
+  } else {
+    handshakeFailed(failed.join('; '));
+  }
+}
+
 /**
  * Shows and checks one handshake. `sy` is the wasm module, or null if it failed to load (then
- * the handshake cannot be verified, and says so).
+ * the handshake cannot be verified, and says so). `httpVersion` is the server's
+ * `http_version`: over HTTP/2 there is no key and accept to verify (see above).
  */
-export async function showHandshake(sy, request, response) {
+export async function showHandshake(sy, request, response, httpVersion = 'HTTP/1.1') {
+  $('hs-http2-note').hidden = true;
+  if (httpVersion === 'HTTP/2') {
+    $('hs-request').textContent = request;
+    $('hs-response').textContent = response;
+    showHttp2Handshake(request, response);
+    return;
+  }
   $('hs-request').textContent = request;
   $('hs-response').textContent = response;
   // Read for display only; the core parses both heads itself below.

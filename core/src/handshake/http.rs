@@ -20,8 +20,12 @@ impl StatusCode {
     pub const URI_TOO_LONG: StatusCode = StatusCode(414);
     /// 426: not an upgrade, or not version 13.
     pub const UPGRADE_REQUIRED: StatusCode = StatusCode(426);
+    /// 405: a method the route does not serve (over HTTP/2, a CONNECT without `:protocol`).
+    pub const METHOD_NOT_ALLOWED: StatusCode = StatusCode(405);
     /// 431: too many or too large header fields.
     pub const HEADER_FIELDS_TOO_LARGE: StatusCode = StatusCode(431);
+    /// 501: over HTTP/2, an extended CONNECT for a protocol other than `websocket`.
+    pub const NOT_IMPLEMENTED: StatusCode = StatusCode(501);
     /// 503: draining, or at the connection limit.
     pub const SERVICE_UNAVAILABLE: StatusCode = StatusCode(503);
 
@@ -41,9 +45,11 @@ impl StatusCode {
             101 => "Switching Protocols",
             400 => "Bad Request",
             403 => "Forbidden",
+            405 => "Method Not Allowed",
             414 => "URI Too Long",
             426 => "Upgrade Required",
             431 => "Request Header Fields Too Large",
+            501 => "Not Implemented",
             503 => "Service Unavailable",
             _ => "",
         }

@@ -6,6 +6,7 @@
 //! | negotiation (§4.2.1 items 8–10, §9.1) | [`negotiate`], [`extension`], [`origin`] | version, Origin policy, subprotocol, extensions: transport-neutral |
 //! | HTTP/1.1 encoding, server (§4.2) | [`server`] | parse the GET once, the 101 answer |
 //! | HTTP/1.1 encoding, client (§4.1) | [`client`] | write the GET, check the 101 |
+//! | HTTP/2 extended CONNECT, server (RFC 8441 §4–§5) | [`h2`] | `:protocol websocket`, the pseudo-headers, then the same negotiation |
 //! | refusals | [`HandshakeError`], [`http::StatusCode`] | each with its HTTP status and response |
 //!
 //! WebSocket over HTTP/2 (RFC 8441, extended CONNECT) reuses the negotiation: its shell feeds
@@ -21,6 +22,7 @@ pub mod client;
 mod error;
 pub mod extension;
 mod fields;
+pub mod h2;
 mod head;
 pub mod http;
 pub mod negotiate;

@@ -9,7 +9,11 @@
 //! ```
 //!
 //! `request` is the head exactly as received, `response` exactly as written to the socket
-//! (both as text; bytes that are not UTF-8 would show as U+FFFD).
+//! (both as text; bytes that are not UTF-8 would show as U+FFFD). `http_version` is
+//! `HTTP/1.1`, or `HTTP/2` for a WebSocket over HTTP/2 (RFC 8441): then `request` lists the
+//! pseudo-header and header fields as decoded (HPACK leaves no raw head to show), `response`
+//! the answer's `:status: 200`, and `key` and `accept` are empty, since RFC 8441 §4 has no
+//! key and so no accept.
 //!
 //! Then one report per frame received, in order:
 //!
@@ -53,7 +57,11 @@ pub(crate) const MAX_PENDING: usize = 64;
 
 /// What the handshake looked like, taken before the connection started.
 pub(crate) struct Handshake {
+    /// `HTTP/1.1` or `HTTP/2`.
+    pub(crate) http_version: &'static str,
     pub(crate) request: Vec<u8>,
+    /// The answer, when it was not written on the tapped stream (HTTP/2's HEADERS).
+    pub(crate) response: Option<Vec<u8>>,
     pub(crate) key: String,
     pub(crate) accept: String,
     /// The tap on the connection's transport.
@@ -156,11 +164,13 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     handshake: Handshake,
     mut shutdown: Shutdown,
 ) -> Option<CloseInfo> {
-    let response = lock(&handshake.tap).take_written();
+    let written = lock(&handshake.tap).take_written();
+    let response = handshake.response.as_ref().unwrap_or(&written);
     let report = json!({
         "type": "handshake",
+        "http_version": handshake.http_version,
         "request": String::from_utf8_lossy(&handshake.request),
-        "response": String::from_utf8_lossy(&response),
+        "response": String::from_utf8_lossy(response),
         "key": handshake.key,
         "accept": handshake.accept,
     });

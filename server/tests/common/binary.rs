@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -12,35 +13,93 @@ use tokio::process::{Child, Command};
 pub struct Server {
     child: Child,
     pub addr: SocketAddr,
+    /// Whether it said `https://` (it serves TLS).
+    pub secure: bool,
+    /// Its log lines so far, if started with [`Server::start_logged`].
+    logs: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
     /// Starts the binary on a free loopback port with `args`.
     pub async fn start(args: &[&str]) -> Server {
+        Server::spawn(args, false).await
+    }
+
+    /// [`Server::start`], keeping its log (at `info`) for [`Server::wait_for_log`].
+    pub async fn start_logged(args: &[&str]) -> Server {
+        Server::spawn(args, true).await
+    }
+
+    async fn spawn(args: &[&str], logged: bool) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", if logged { "info" } else { "warn" })
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(if logged {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .kill_on_drop(true)
             .spawn()
             .expect("the switchyard binary starts");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        if let Some(stderr) = child.stderr.take() {
+            let logs = Arc::clone(&logs);
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stderr).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    logs.lock().unwrap().push(line);
+                }
+            });
+        }
         let stdout = child.stdout.take().unwrap();
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).await.unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("switchyard listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .parse()
+        let rest = line.trim().strip_prefix("switchyard listening on ");
+        let (secure, addr) = match rest.and_then(|r| r.split_once("://")) {
+            Some(("http", addr)) => (false, addr),
+            Some(("https", addr)) => (true, addr),
+            _ => panic!("unexpected first line: {line:?}"),
+        };
+        let addr = addr.parse().unwrap();
+        Server {
+            child,
+            addr,
+            secure,
+            logs,
+        }
+    }
+
+    /// Waits up to 10 s for a log line containing `text`, and returns it.
+    pub async fn wait_for_log(&self, text: &str) -> String {
+        for _ in 0..200 {
+            if let Some(line) = self.logs.lock().unwrap().iter().find(|l| l.contains(text)) {
+                return line.clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!(
+            "no log line with {text:?} in {:#?}",
+            self.logs.lock().unwrap()
+        );
+    }
+
+    /// Sends `signal` (a `kill` name such as `HUP`) to this child, and only it.
+    pub async fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status()
+            .await
             .unwrap();
-        Server { child, addr }
+        assert!(status.success());
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("ws://{}{path}", self.addr)
+        let scheme = if self.secure { "wss" } else { "ws" };
+        format!("{scheme}://{}{path}", self.addr)
     }
 
     pub fn pid(&self) -> u32 {
@@ -49,12 +108,7 @@ impl Server {
 
     /// Sends SIGTERM to this child (and only it).
     pub async fn terminate(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status()
-            .await
-            .unwrap();
-        assert!(status.success());
+        self.signal("TERM").await;
     }
 
     pub async fn wait(&mut self) -> ExitStatus {
@@ -70,6 +124,29 @@ impl Server {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .unwrap()
     }
+}
+
+/// How a `switchyard` that was meant to refuse to start ended: its exit status and what it
+/// wrote to stderr. Fails the test if it runs longer than 10 s.
+pub async fn run_to_exit(args: &[&str]) -> (ExitStatus, String) {
+    let child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the switchyard binary starts");
+    let output = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("switchyard exits")
+        .unwrap();
+    (
+        output.status,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 /// A response read to EOF: status, head, body.

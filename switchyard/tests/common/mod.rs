@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: loopback servers, time bounds, raw frames.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod certs;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
