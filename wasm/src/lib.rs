@@ -14,6 +14,7 @@
 //! | `verifyHandshake(request, response)` | [`RequestParser`](switchyard_core::handshake::RequestParser), [`ClientHandshake`](switchyard_core::handshake::ClientHandshake) |
 //! | `encodeFrame(fin, opcode, maskKey, payload)` | [`FrameHeader::encode`](switchyard_core::FrameHeader::encode), [`apply_mask`](switchyard_core::frame::mask::apply_mask) (§5.2, §5.3) |
 //! | `decodeFrame(bytes)` | [`FrameSplitter`](switchyard_core::frame::split::FrameSplitter), [`apply_mask`](switchyard_core::frame::mask::apply_mask), [`CloseFrame::parse`](switchyard_core::CloseFrame::parse) |
+//! | `receiveMessage(agreed, bytes, limit)` | a server [`Connection`](switchyard_core::connection::Connection) with [`DeflateCodec`](switchyard_core::deflate::DeflateCodec) (RFC 7692) for the agreement [`PerMessageDeflate`](switchyard_core::deflate::PerMessageDeflate) reads |
 //!
 //! Failures are thrown as JavaScript `Error`s with a `kind` and, for protocol errors, the
 //! `closeCode` and `reason` the core maps them to; nothing panics. Partial input is not a
@@ -26,6 +27,7 @@
 mod failure;
 mod frame;
 mod handshake;
+mod receive;
 
 use js_sys::{Object, Uint8Array};
 use switchyard_core::handshake::{AcceptKey, WebSocketKey};
@@ -63,6 +65,16 @@ export interface DecodedFrame {
   closeCode?: number;
   /** Close frames only: the reason. */
   closeReason?: string;
+}
+
+/** A data message a server connection of the core delivered (`receiveMessage`). */
+export interface ReceivedMessage {
+  /** "text" or "binary". */
+  kind: "text" | "binary";
+  /** The message's payload: inflated, for a compressed message. */
+  data: Uint8Array;
+  /** Text messages only: the payload, validated as UTF-8 by the core. */
+  text?: string;
 }
 
 /** What the core found in a handshake it accepted (`verifyHandshake`). */
@@ -144,4 +156,19 @@ pub fn encode_frame(
 #[wasm_bindgen(js_name = decodeFrame, unchecked_return_type = "DecodedFrame")]
 pub fn decode_frame(bytes: &[u8]) -> Result<Object, JsValue> {
     Ok(frame::decode(bytes)?.to_js())
+}
+
+/// Receives one message from `bytes`, the frames a client sent exactly as they arrived
+/// (masked; RSV1 on the first frame of a compressed message), with a server connection of the
+/// core: `agreed` is the `Sec-WebSocket-Extensions` the server answered (`WebSocket.extensions`
+/// in the browser; empty for none), `limit` the most bytes the message may hold once inflated
+/// (a larger one throws close 1009, as the server would close). A compressed message is
+/// inflated by the core's permessage-deflate codec (RFC 7692), which can take a message on its
+/// own only when the agreement has `client_no_context_takeover`: any other agreement throws a
+/// `kind: "argument"` error. Returns a `ReceivedMessage`; throws `kind: "protocol"` with
+/// `closeCode` and `reason` for bytes the server would close the connection over, and
+/// `kind: "incomplete"` when the bytes end before a data message does.
+#[wasm_bindgen(js_name = receiveMessage, unchecked_return_type = "ReceivedMessage")]
+pub fn receive_message(agreed: &str, bytes: &[u8], limit: usize) -> Result<Object, JsValue> {
+    Ok(receive::to_js(&receive::receive(agreed, bytes, limit)?))
 }
