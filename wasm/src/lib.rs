@@ -67,6 +67,14 @@ export interface DecodedFrame {
   closeReason?: string;
 }
 
+/** A permessage-deflate agreement: who resets after each message, and each window's bits. */
+export interface DeflateAgreement {
+  serverNoContextTakeover: boolean;
+  clientNoContextTakeover: boolean;
+  serverMaxWindowBits: number;
+  clientMaxWindowBits: number;
+}
+
 /** A data message a server connection of the core delivered (`receiveMessage`). */
 export interface ReceivedMessage {
   /** "text" or "binary". */
@@ -88,6 +96,8 @@ export interface HandshakeCheck {
   origin: string | null;
   /** The subprotocol the server chose, if any. */
   protocol: string | null;
+  /** What the server's permessage-deflate answer agreed (RFC 7692 §7.1), or null. */
+  deflate: DeflateAgreement | null;
   requestHeadLength: number;
   responseHeadLength: number;
 }
@@ -131,8 +141,9 @@ pub fn generate_key() -> Result<String, JsValue> {
 }
 
 /// Checks a raw handshake request head and the raw response head that answered it, with the
-/// core's server-side request parser and client-side response validator. Returns a
-/// `HandshakeCheck`; throws a `kind: "handshake"` error saying which side is wrong and why.
+/// core's server-side request parser and client-side response validator (which also checks a
+/// permessage-deflate answer against the request's offer). Returns a `HandshakeCheck`; throws
+/// a `kind: "handshake"` error saying which side is wrong and why.
 #[wasm_bindgen(js_name = verifyHandshake, unchecked_return_type = "HandshakeCheck")]
 pub fn verify_handshake(request: &str, response: &str) -> Result<Object, JsValue> {
     Ok(handshake::check(request, response)?.to_js())

@@ -471,6 +471,44 @@ fn verify_handshake_says_which_side_is_wrong() {
 }
 
 #[wasm_bindgen_test]
+fn verify_handshake_reads_the_deflate_agreement_against_the_offer() {
+    let offer = |value: &str| {
+        REQUEST.replace(
+            "Sec-WebSocket-Version",
+            &format!("Sec-WebSocket-Extensions: {value}\r\nSec-WebSocket-Version"),
+        )
+    };
+    let answer = |value: &str| {
+        RESPONSE.replace(
+            "Sec-WebSocket-Protocol",
+            &format!("Sec-WebSocket-Extensions: {value}\r\nSec-WebSocket-Protocol"),
+        )
+    };
+    let chrome = offer("permessage-deflate; client_max_window_bits");
+    let check = JsValue::from(verify_handshake(&chrome, &answer(CHROME_AGREED)).unwrap());
+    let deflate = get(&check, "deflate");
+    assert!(flag(&deflate, "clientNoContextTakeover"));
+    assert!(!flag(&deflate, "serverNoContextTakeover"));
+    assert_eq!(num(&deflate, "serverMaxWindowBits"), 12.0);
+    assert_eq!(num(&deflate, "clientMaxWindowBits"), 12.0);
+    let firefox = offer("permessage-deflate");
+    let check = JsValue::from(verify_handshake(&firefox, &answer(FIREFOX_AGREED)).unwrap());
+    assert_eq!(num(&get(&check, "deflate"), "clientMaxWindowBits"), 15.0);
+    // Declined, or never offered: no agreement.
+    let check = JsValue::from(verify_handshake(&chrome, RESPONSE).unwrap());
+    assert!(get(&check, "deflate").is_null());
+    // An answer above the offer, or to no offer, is refused on the response side.
+    let small = offer("permessage-deflate; server_max_window_bits=10");
+    for (request, response) in [
+        (small, answer(FIREFOX_AGREED)),
+        (REQUEST.to_owned(), answer(FIREFOX_AGREED)),
+    ] {
+        let error = thrown(verify_handshake(&request, &response), "handshake");
+        assert_eq!(text(&error, "side"), "response");
+    }
+}
+
+#[wasm_bindgen_test]
 fn verify_handshake_reports_a_cut_head_as_incomplete() {
     let cut_request = &REQUEST[..REQUEST.len() - 2];
     let message = text(

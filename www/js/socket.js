@@ -4,7 +4,8 @@ import { setPill, showProblem, clearProblem, wsUrl, describeClose } from './util
 
 /**
  * Connects to `path` and keeps the pill and the banner honest. Handlers: `onopen()`,
- * `onmessage(event)`, `onclose(event, wasOpen)`. Returns `{ send(data) -> bool, connect() }`.
+ * `onmessage(event)`, `onclose(event, wasOpen)`. Returns `{ send(data) -> bool, connect(),
+ * extensions() }`, the last the extensions the browser agreed to (`WebSocket.extensions`).
  */
 export function liveSocket(path, pill, handlers) {
   let socket = null;
@@ -40,5 +41,6 @@ export function liveSocket(path, pill, handlers) {
       return true;
     },
     connect,
+    extensions: () => socket?.extensions ?? '',
   };
 }
