@@ -330,6 +330,42 @@ test('a page whose wasm fails to load says so and verifies nothing', { timeout: 
   await context.close();
 });
 
+test('without compression the page says so, and cuts a long frame with a clear explanation', { timeout: 30_000 }, async () => {
+  baseUrl = await startServer(['--no-deflate']);
+  try {
+    const { page, context, problems } = await openPage();
+    await page.locator('#handshake-status[data-verified="true"]').waitFor({ timeout: WAIT });
+    assert.equal(await text(page, '#hs-ext-offer'), 'permessage-deflate; client_max_window_bits');
+    assert.equal(await text(page, '#hs-ext-answer'), '(none: no extension agreed)');
+    assert.equal(await text(page, '#hs-ext-browser'), '(none)');
+    assert.match(await text(page, '#hs-ext-core'), /^No compression/);
+    assert.doesNotMatch(await text(page, '#hs-response'), /Sec-WebSocket-Extensions/i);
+
+    await page.fill('#inspect-input', 'Hello');
+    await page.click('#inspect-send');
+    await page.locator('#inspect-match[data-match="true"]').waitFor({ timeout: WAIT });
+    assert.match(await text(page, '#inspect-fields'), /RSV1 RSV2 RSV3\s+0 0 0 — no extension applies/);
+    assert.equal(await page.locator('#inspect-inflated').getAttribute('data-state'), 'none');
+    assert.equal(await text(page, '#inspect-unmasked'), '48 65 6c 6c 6f');
+
+    // Uncompressed, a frame longer than the server reports whole is explained, not misread.
+    await page.fill('#inspect-input', 'x'.repeat(5000));
+    await page.click('#inspect-send');
+    await page.locator('#inspect-error:not([hidden])').waitFor({ timeout: WAIT });
+    assert.match(await text(page, '#inspect-error'), /too long to inspect: the server reports only its first 4096 of its 5008 bytes/);
+    // ...and the next frame is matched with what was typed for it.
+    await page.fill('#inspect-input', 'after');
+    await page.click('#inspect-send');
+    await page.waitForFunction(() => document.querySelector('#inspect-typed').textContent === '"after"', null, { timeout: WAIT });
+    assert.equal(await page.locator('#inspect-match').getAttribute('data-match'), 'true');
+    assert.deepEqual(problems, []);
+    await context.close();
+  } finally {
+    // Back to the default server for the tests after this one.
+    baseUrl = await startServer();
+  }
+});
+
 // Last: it stops the server.
 test('when the server goes away, the page says the connection closed', { timeout: 30_000 }, async () => {
   const { page, context } = await openPage();

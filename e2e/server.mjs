@@ -28,15 +28,18 @@ async function waitForHttp(url, ms) {
 }
 
 /**
- * Starts switchyard on a port the kernel picks (`--listen 127.0.0.1:0`) and resolves with the
- * base URL it prints on stdout ("switchyard listening on http://127.0.0.1:PORT"), once it
- * answers `/healthz`. Fails if the binary or the wasm package it serves is missing.
+ * Starts switchyard on a port the kernel picks (`--listen 127.0.0.1:0`, then `args`) and
+ * resolves with the base URL it prints on stdout ("switchyard listening on
+ * http://127.0.0.1:PORT"), once it answers `/healthz`. Fails if the binary or the wasm package
+ * it serves is missing. One server at a time: a new one replaces the last.
  */
-export async function startServer() {
+export async function startServer(args = []) {
+  stopServer();
+  serverLog = '';
   assert.ok(existsSync(BIN), `no server binary at ${BIN}: build it (cargo build -p switchyard-server --bin switchyard)`);
   assert.ok(existsSync(join(ROOT, 'www/pkg/switchyard_wasm.js')),
     'no wasm package: build it (wasm-pack build wasm --target web --out-dir ../www/pkg)');
-  server = spawn(BIN, ['--listen', '127.0.0.1:0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  server = spawn(BIN, ['--listen', '127.0.0.1:0', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const baseUrl = await new Promise((ok, fail) => {
     let stdout = '';
     const timer = setTimeout(() => fail(new Error(`switchyard printed no address within 20 s:\n${serverLog}`)), 20_000);
