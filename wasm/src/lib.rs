@@ -171,9 +171,10 @@ pub fn decode_frame(bytes: &[u8]) -> Result<Object, JsValue> {
 
 /// Receives one message from `bytes`, the frames a client sent exactly as they arrived
 /// (masked; RSV1 on the first frame of a compressed message), with a server connection of the
-/// core: `agreed` is the `Sec-WebSocket-Extensions` the server answered (`WebSocket.extensions`
-/// in the browser; empty for none), `limit` the most bytes the message may hold once inflated
-/// (a larger one throws close 1009, as the server would close). A compressed message is
+/// core: `agreed` is the `Sec-WebSocket-Extensions` the server answered, as written in its
+/// 101 (empty for none; Firefox's `WebSocket.extensions` holds only the name), `limit` the
+/// most bytes the message may hold once inflated (a larger one throws close 1009, as the
+/// server would close). A compressed message is
 /// inflated by the core's permessage-deflate codec (RFC 7692), which can take a message on its
 /// own only when the agreement has `client_no_context_takeover`: any other agreement throws a
 /// `kind: "argument"` error. Returns a `ReceivedMessage`; throws `kind: "protocol"` with

@@ -36,8 +36,9 @@ pub(crate) fn to_js(message: &Message) -> Object {
     object.into()
 }
 
-/// The extension a server answered with (`Sec-WebSocket-Extensions`, as the browser reports
-/// it in `WebSocket.extensions`): `None` for no extension at all.
+/// The extension a server answered with (`Sec-WebSocket-Extensions`, as the server wrote it;
+/// Chromium's `WebSocket.extensions` holds the same, Firefox's the extension's name only):
+/// `None` for no extension at all.
 ///
 /// The answer is checked by the core's client-side rules (RFC 7692 §7.1) against the widest
 /// offer a client makes, `permessage-deflate; client_max_window_bits`, which every valid
@@ -68,7 +69,8 @@ pub(crate) fn agreement(agreed: &str) -> Result<Option<DeflateAgreement>, Failur
 /// Feeds `bytes` (client frames: masked, RSV1 on a compressed message's first frame) to a
 /// fresh server connection with the extension `agreed` and a `limit` on the message's size
 /// (inflated, RFC 6455 §10.4), and returns the first data message it delivers. Control frames
-/// before it are taken and skipped; bytes after it are not looked at.
+/// before it are taken and skipped. The bytes are decoded as one read, so a protocol error
+/// anywhere in them fails the call, as it would fail the connection: give one message.
 pub(crate) fn receive(agreed: &str, bytes: &[u8], limit: usize) -> Result<Message, Failure> {
     let mut connection = Connection::server(Limits::default().with_max_message_size(limit as u64));
     if let Some(agreement) = agreement(agreed)? {

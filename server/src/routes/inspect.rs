@@ -31,9 +31,10 @@
 //! of the payload that `raw_hex` holds (still compressed where `compressed`); `payload_text` is
 //! present for uncompressed text frames (and `close_code`/`close_reason` for close frames).
 //! Reports are sent as the connection delivers events, so the frames of a fragmented message
-//! are reported when the message completes; at most [`MAX_PENDING`] frames wait, holding about
-//! the message limit or `MAX_PENDING` cut frames' bytes, whichever is more, and `dropped` counts
-//! the oldest ones lost when more arrived.
+//! are reported when the message completes. At most [`MAX_PENDING`] frames wait, and the
+//! oldest are dropped while the waiting ones would hold more than the message limit or
+//! `MAX_PENDING` cut frames' bytes, whichever is more (a newest frame alone is always kept);
+//! `dropped` counts them.
 //!
 //! The frame boundaries come from the core's incremental [`FrameSplitter`] (the same header
 //! codec the connection decodes with) and the unmasking from its [`apply_mask`]; this module
@@ -139,10 +140,8 @@ struct Captures {
     next_index: u64,
     /// The route's message limit: what a compressed message's payload is kept whole up to.
     message_limit: usize,
-    /// The data message being received is compressed.
-    in_compressed: bool,
-    /// Payload bytes kept so far of the compressed message being received.
-    message_kept: usize,
+    /// While the data message being received is compressed, its payload bytes kept so far.
+    compressed_kept: Option<usize>,
 }
 
 impl Captures {
@@ -155,8 +154,7 @@ impl Captures {
             dropped: 0,
             next_index: 0,
             message_limit,
-            in_compressed: false,
-            message_kept: 0,
+            compressed_kept: None,
         }
     }
 
@@ -167,12 +165,10 @@ impl Captures {
             match piece {
                 Piece::Header(raw) => {
                     let header = *raw.header();
-                    let compressed = self.compressed(&header);
                     let header_len = raw.as_bytes().len();
-                    let keep = if compressed {
-                        header_len + self.message_limit.saturating_sub(self.message_kept)
-                    } else {
-                        RAW_LIMIT
+                    let (compressed, keep) = match self.compressed_kept(&header) {
+                        Some(kept) => (true, header_len + self.message_limit.saturating_sub(kept)),
+                        None => (false, RAW_LIMIT),
                     };
                     self.current = Some(Captured {
                         index: self.next_index,
@@ -188,8 +184,8 @@ impl Captures {
                     if let Some(frame) = &mut self.current {
                         let room = frame.keep.saturating_sub(frame.raw.len()).min(bytes.len());
                         frame.raw.extend_from_slice(&bytes[..room]);
-                        if frame.compressed {
-                            self.message_kept += room;
+                        if let (true, Some(kept)) = (frame.compressed, &mut self.compressed_kept) {
+                            *kept += room;
                         }
                     }
                 }
@@ -202,18 +198,18 @@ impl Captures {
         }
     }
 
-    /// Whether a frame with `header` carries compressed data, tracking the message it is in:
-    /// RFC 7692 §6 sets RSV1 on a compressed message's first frame only, and control frames
-    /// (never compressed) may come between its fragments (RFC 6455 §5.4).
-    fn compressed(&mut self, header: &FrameHeader) -> bool {
+    /// For a frame with `header` that carries compressed data, the payload bytes of its
+    /// message kept before it; `None` for any other frame. RFC 7692 §6 sets RSV1 on a
+    /// compressed message's first frame only, and control frames (never compressed) may come
+    /// between its fragments (RFC 6455 §5.4).
+    fn compressed_kept(&mut self, header: &FrameHeader) -> Option<usize> {
         if header.opcode.is_control() {
-            return false;
+            return None;
         }
         if header.opcode != OpCode::CONTINUATION {
-            self.in_compressed = header.rsv & RSV1 != 0;
-            self.message_kept = 0;
+            self.compressed_kept = (header.rsv & RSV1 != 0).then_some(0);
         }
-        self.in_compressed
+        self.compressed_kept
     }
 
     /// Queues a whole frame, dropping the oldest while more than [`MAX_PENDING`] frames or
