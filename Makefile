@@ -59,7 +59,7 @@ wasm:
 test-wasm:
 	CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome --firefox --mode no-install wasm
 
-## e2e: the demo page in headless Chromium against the real server
+## e2e: the demo page in headless Chromium and Firefox against the real server
 e2e: wasm
 	$(CARGO) build -p switchyard-server --bin switchyard
 	node --test e2e/

@@ -1,9 +1,11 @@
-// End-to-end test of the demo page in a real browser (headless Chromium via playwright-core).
+// End-to-end test of the demo page in a real browser (headless Chromium via playwright-core;
+// firefox.test.mjs does the same in Firefox).
 //
 // Starts the `switchyard` binary on a free loopback port, opens the page, and checks what a
-// visitor would see: the handshake verified three ways, a typed message decoded from the exact
-// bytes the server received, echo, chat between two pages, and clear messages when wasm is
-// missing or the server goes away. Saves a screenshot to target/e2e/demo.png.
+// visitor would see: the handshake verified three ways with permessage-deflate agreed, a typed
+// message decoded and inflated from the exact bytes the server received, echo (compressed
+// JSON too), chat between two pages, and clear messages when wasm is missing or the server
+// goes away. Saves a screenshot to target/e2e/demo.png.
 //
 // Run from the repository root after building the wasm package and the server:
 //   node --test e2e/
@@ -11,75 +13,30 @@
 // /usr/bin/chromium). Never downloads a browser.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { constants as zlibConstants, inflateRawSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
+import { ROOT, startServer, stopServer, compressibleJson } from './server.mjs';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = resolve(ROOT, process.env.SWITCHYARD_BIN ?? 'target/debug/switchyard');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = join(ROOT, 'target', 'e2e');
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const KEY_RE = /^[A-Za-z0-9+/]{22}==$/; // base64 of 16 bytes
 const ACCEPT_RE = /^[A-Za-z0-9+/]{27}=$/; // base64 of a 20-byte SHA-1
 const WAIT = 15_000;
+// The server's answers to Chromium's offer (`permessage-deflate; client_max_window_bits`): 12-bit
+// windows both ways, and on /inspect a fresh window for each message the browser sends.
+const INSPECT_ANSWER = 'permessage-deflate; client_no_context_takeover; server_max_window_bits=12; client_max_window_bits=12';
+const ECHO_ANSWER = 'permessage-deflate; server_max_window_bits=12; client_max_window_bits=12';
+const hexBytes = (s) => Buffer.from(s.trim().split(/\s+/).map((h) => parseInt(h, 16)));
+/** Raw deflate data as permessage-deflate sends it, inflated by Node's zlib (RFC 7692 §7.2.2). */
+const nodeInflate = (data) => inflateRawSync(Buffer.concat([data, Buffer.from([0, 0, 0xff, 0xff])]),
+  { finishFlush: zlibConstants.Z_SYNC_FLUSH });
 
-let server;
-let serverLog = '';
 let baseUrl;
 let browser;
-
-async function waitForHttp(url, ms) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (server.exitCode !== null) throw new Error(`switchyard exited (${server.exitCode}):\n${serverLog}`);
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`switchyard did not answer ${url} within ${ms} ms:\n${serverLog}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/**
- * Starts switchyard on a port the kernel picks (`--listen 127.0.0.1:0`) and resolves with the
- * base URL it prints on stdout ("switchyard listening on http://127.0.0.1:PORT").
- */
-function startServer() {
-  server = spawn(BIN, ['--listen', '127.0.0.1:0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((ok, fail) => {
-    let stdout = '';
-    const timer = setTimeout(() => fail(new Error(`switchyard printed no address within 20 s:\n${serverLog}`)), 20_000);
-    const keep = (chunk) => {
-      serverLog = (serverLog + chunk).slice(-8000);
-    };
-    server.stderr.on('data', keep);
-    server.stdout.on('data', (chunk) => {
-      keep(chunk);
-      stdout += chunk;
-      const found = stdout.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
-      if (found) {
-        clearTimeout(timer);
-        ok(`${found[1]}/`);
-      }
-    });
-    server.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      fail(new Error(`switchyard exited (${code ?? signal}) before listening:\n${serverLog}`));
-    });
-  });
-}
-
-function stopServer() {
-  if (server && server.exitCode === null && server.signalCode === null) server.kill('SIGTERM');
-}
-process.on('exit', stopServer);
 
 /** A fresh page that fails the test on any uncaught page error. */
 async function openPage(options = {}) {
@@ -101,13 +58,9 @@ const text = (page, selector) => page.locator(selector).innerText();
 const nodeAccept = (key) => createHash('sha1').update(key + GUID).digest('base64');
 
 before(async () => {
-  assert.ok(existsSync(BIN), `no server binary at ${BIN}: build it (cargo build -p switchyard-server --bin switchyard)`);
-  assert.ok(existsSync(join(ROOT, 'www/pkg/switchyard_wasm.js')),
-    'no wasm package: build it (wasm-pack build wasm --target web --out-dir ../www/pkg)');
   assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: scripts/tools.sh browsers`);
   mkdirSync(SHOTS, { recursive: true });
   baseUrl = await startServer();
-  await waitForHttp(`${baseUrl}healthz`, 10_000);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -144,13 +97,36 @@ test('the handshake is verified three ways, with well-formed, truly equal values
   for (const id of ['#hs-key-mark', '#hs-wasm-mark', '#hs-webcrypto-mark', '#hs-core-mark']) {
     assert.equal(await page.locator(`${id} .mark`).getAttribute('data-match'), 'true', id);
   }
+
+  // Compression: the browser offered permessage-deflate, the server's answer is in the head
+  // /inspect reports, and the page's socket (WebSocket.extensions) uses exactly that.
+  assert.match(await text(page, '#hs-ext-offer'), /^permessage-deflate; client_max_window_bits$/);
+  assert.match(await text(page, '#hs-request'), /^Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits/im);
+  const response = await text(page, '#hs-response');
+  assert.equal(response.match(/^Sec-WebSocket-Extensions: ([^\r\n]*)/im)?.[1], INSPECT_ANSWER, response);
+  assert.equal(await text(page, '#hs-ext-answer'), INSPECT_ANSWER);
+  assert.equal(await text(page, '#hs-ext-browser'), INSPECT_ANSWER);
+  assert.equal(await page.evaluate(() => new Promise((ok) => {
+    const ws = new WebSocket(`ws://${location.host}/inspect`);
+    ws.onopen = () => {
+      ok(ws.extensions);
+      ws.close();
+    };
+    ws.onclose = () => ok(null);
+  })), INSPECT_ANSWER);
+  assert.match(await text(page, '#hs-ext-core'),
+    /^permessage-deflate agreed\. Your browser compresses with a window of at most 4 KiB \(12 bits\) and empties its window after every message; the server with at most 4 KiB \(12 bits\) and keeps its window/);
+  for (const id of ['#hs-ext-browser-mark', '#hs-ext-core-mark']) {
+    assert.equal(await page.locator(`${id} .mark`).getAttribute('data-match'), 'true', id);
+  }
   assert.deepEqual(problems, []);
   await context.close();
 });
 
-test('the inspector decodes the masked bytes the server received into what was typed', { timeout: 30_000 }, async () => {
+test('the inspector shows the compressed bytes the server received and the message the core inflated', { timeout: 30_000 }, async () => {
   const { page, context, problems } = await openPage();
   await page.locator('#conn-status[data-state="ok"]').waitFor({ timeout: WAIT });
+  await page.locator('#handshake-status[data-verified="true"]').waitFor({ timeout: WAIT });
 
   const message = 'Hello, Switchyard — ünïcödé ✓';
   await page.fill('#inspect-input', message);
@@ -159,18 +135,22 @@ test('the inspector decodes the masked bytes the server received into what was t
   assert.equal(await text(page, '#inspect-decoded'), JSON.stringify(message));
   assert.equal(await text(page, '#inspect-typed'), JSON.stringify(message));
 
-  // Check the page's hex independently: unmask the shown bytes here with the shown key.
-  const hexBytes = (s) => Uint8Array.from(s.trim().split(/\s+/), (h) => parseInt(h, 16));
+  // Check the page's hex independently: unmask the shown bytes here with the shown key, and
+  // inflate them with Node's zlib.
   const key = hexBytes(await text(page, '#inspect-mask-key'));
   const masked = hexBytes(await text(page, '#inspect-masked'));
   assert.equal(key.length, 4);
-  const unmasked = masked.map((b, i) => b ^ key[i % 4]);
-  assert.deepEqual(Buffer.from(unmasked).toString('utf8'), message);
-  assert.deepEqual([...hexBytes(await text(page, '#inspect-unmasked'))], [...unmasked]);
+  const deflated = masked.map((b, i) => b ^ key[i % 4]);
+  assert.deepEqual([...hexBytes(await text(page, '#inspect-unmasked'))], [...deflated]);
+  assert.equal(nodeInflate(deflated).toString('utf8'), message);
   const fields = await text(page, '#inspect-fields');
+  assert.match(fields, /RSV1 RSV2 RSV3\s+1 0 0 — RSV1 set: the payload is compressed \(permessage-deflate/);
   assert.match(fields, /Opcode\s+0x1 — text/);
   assert.match(fields, /MASK\s+1/);
-  assert.match(fields, new RegExp(`Payload length\\s+${Buffer.byteLength(message)} bytes`));
+  assert.match(fields, new RegExp(`Payload length\\s+${deflated.length} bytes`));
+  assert.equal(await page.locator('#inspect-inflated').getAttribute('data-state'), 'ok');
+  assert.match(await text(page, '#inspect-inflated'),
+    new RegExp(`^${Buffer.byteLength(message)} bytes inflated from ${deflated.length} on the wire`));
 
   // A binary frame.
   await page.check('input[name="inspect-mode"][value="binary"]');
@@ -180,19 +160,51 @@ test('the inspector decodes the masked bytes the server received into what was t
     null, { timeout: WAIT });
   assert.equal(await page.locator('#inspect-match').getAttribute('data-match'), 'true');
   assert.match(await text(page, '#inspect-fields'), /Opcode\s+0x2 — binary/);
-  assert.equal(await text(page, '#inspect-unmasked'), 'de ad be ef 00 ff');
+  assert.equal(await text(page, '#inspect-decoded'), 'de ad be ef 00 ff');
 
-  // A frame longer than the server reports whole gets a clear explanation, not a wrong decode.
+  // A long JSON message: its compressed bytes are reported whole, however many, and shrink.
+  const json = compressibleJson(400);
   await page.check('input[name="inspect-mode"][value="text"]');
-  await page.fill('#inspect-input', 'x'.repeat(5000));
+  await page.fill('#inspect-input', json);
   await page.click('#inspect-send');
-  await page.locator('#inspect-error:not([hidden])').waitFor({ timeout: WAIT });
-  assert.match(await text(page, '#inspect-error'), /too long to inspect: the server reports only its first 4096 of its 5008 bytes/);
+  await page.waitForFunction((n) => document.querySelector('#inspect-typed').textContent.length === n,
+    JSON.stringify(json).length, { timeout: WAIT });
+  assert.equal(await page.locator('#inspect-match').getAttribute('data-match'), 'true', await text(page, '#inspect-match'));
+  const bigKey = hexBytes(await text(page, '#inspect-mask-key'));
+  const bigDeflated = hexBytes(await text(page, '#inspect-masked')).map((b, i) => b ^ bigKey[i % 4]);
+  assert.equal(nodeInflate(bigDeflated).toString('utf8'), json);
+  assert.ok(bigDeflated.length * 5 < Buffer.byteLength(json), `${bigDeflated.length} bytes on the wire`);
+  assert.equal(await text(page, '#inspect-decoded'), JSON.stringify(json));
   // ...and the next frame is matched with what was typed for it.
   await page.fill('#inspect-input', 'after');
   await page.click('#inspect-send');
   await page.waitForFunction(() => document.querySelector('#inspect-typed').textContent === '"after"', null, { timeout: WAIT });
   assert.equal(await page.locator('#inspect-match').getAttribute('data-match'), 'true');
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('compressible JSON echoes whole over /echo with compression', { timeout: 30_000 }, async () => {
+  const { page, context, problems } = await openPage();
+  const messages = [compressibleJson(10), compressibleJson(3000), compressibleJson(10), 'short'];
+  const result = await page.evaluate(async (messages) => {
+    const ws = new WebSocket(`ws://${location.host}/echo`);
+    await new Promise((ok, fail) => {
+      ws.onopen = ok;
+      ws.onclose = (e) => fail(new Error(`/echo closed: ${e.code}`));
+    });
+    const echoes = [];
+    for (const message of messages) {
+      const echo = new Promise((ok) => { ws.onmessage = (e) => ok(e.data); });
+      ws.send(message);
+      echoes.push(await echo);
+    }
+    ws.close();
+    return { extensions: ws.extensions, echoes };
+  }, messages);
+  assert.equal(result.extensions, ECHO_ANSWER);
+  assert.equal(result.echoes.length, messages.length);
+  result.echoes.forEach((echo, i) => assert.ok(echo === messages[i], `message ${i} (${messages[i].length} bytes) came back changed`));
   assert.deepEqual(problems, []);
   await context.close();
 });
@@ -316,6 +328,42 @@ test('a page whose wasm fails to load says so and verifies nothing', { timeout: 
   await page.locator('#handshake-status[data-verified="false"]').waitFor({ timeout: WAIT });
   assert.match(await text(page, '#handshake-status'), /wasm/);
   await context.close();
+});
+
+test('without compression the page says so, and cuts a long frame with a clear explanation', { timeout: 30_000 }, async () => {
+  baseUrl = await startServer(['--no-deflate']);
+  try {
+    const { page, context, problems } = await openPage();
+    await page.locator('#handshake-status[data-verified="true"]').waitFor({ timeout: WAIT });
+    assert.equal(await text(page, '#hs-ext-offer'), 'permessage-deflate; client_max_window_bits');
+    assert.equal(await text(page, '#hs-ext-answer'), '(none: no extension agreed)');
+    assert.equal(await text(page, '#hs-ext-browser'), '(none)');
+    assert.match(await text(page, '#hs-ext-core'), /^No compression/);
+    assert.doesNotMatch(await text(page, '#hs-response'), /Sec-WebSocket-Extensions/i);
+
+    await page.fill('#inspect-input', 'Hello');
+    await page.click('#inspect-send');
+    await page.locator('#inspect-match[data-match="true"]').waitFor({ timeout: WAIT });
+    assert.match(await text(page, '#inspect-fields'), /RSV1 RSV2 RSV3\s+0 0 0 — no extension applies/);
+    assert.equal(await page.locator('#inspect-inflated').getAttribute('data-state'), 'none');
+    assert.equal(await text(page, '#inspect-unmasked'), '48 65 6c 6c 6f');
+
+    // Uncompressed, a frame longer than the server reports whole is explained, not misread.
+    await page.fill('#inspect-input', 'x'.repeat(5000));
+    await page.click('#inspect-send');
+    await page.locator('#inspect-error:not([hidden])').waitFor({ timeout: WAIT });
+    assert.match(await text(page, '#inspect-error'), /too long to inspect: the server reports only its first 4096 of its 5008 bytes/);
+    // ...and the next frame is matched with what was typed for it.
+    await page.fill('#inspect-input', 'after');
+    await page.click('#inspect-send');
+    await page.waitForFunction(() => document.querySelector('#inspect-typed').textContent === '"after"', null, { timeout: WAIT });
+    assert.equal(await page.locator('#inspect-match').getAttribute('data-match'), 'true');
+    assert.deepEqual(problems, []);
+    await context.close();
+  } finally {
+    // Back to the default server for the tests after this one.
+    baseUrl = await startServer();
+  }
 });
 
 // Last: it stops the server.

@@ -5,7 +5,8 @@
 #   rust      rustfmt, clippy, the wasm targets
 #   wasm      rust + wasm-bindgen-cli (the version Cargo.lock pins) + wasm-pack: builds www/pkg
 #   browsers  Chromium, chromedriver, Firefox ESR, fonts (apt) + geckodriver: wasm browser tests
-#   e2e       playwright-core into e2e/node_modules (never downloads a browser)
+#   e2e       playwright-core and selenium-webdriver into e2e/node_modules (never downloads a
+#             browser or a driver)
 #   fuzz      a nightly toolchain + cargo-fuzz
 #   autobahn  the Autobahn|Testsuite (Python 2.7 + wstest, from PyPI and Debian only)
 #   peers     independent peers for the interop tests: Python websockets and h2 (an RFC 8441
@@ -112,11 +113,12 @@ ensure_e2e() {
   if (( major < NODE_MIN_MAJOR )); then
     say "node $(node --version) is too old: playwright-core needs >= $NODE_MIN_MAJOR"; exit 1
   fi
+  # Every dependency at the version e2e/package.json pins (playwright-core, selenium-webdriver).
   local want have
-  want=$(node -p 'require("./e2e/package.json").dependencies["playwright-core"]')
-  have=$(node -p 'try { require("./e2e/node_modules/playwright-core/package.json").version } catch { "" }')
-  if [[ "$have" == "$want" ]]; then say "SKIP playwright-core $want"; return; fi
-  say "installing playwright-core $want into e2e/"
+  want=$(node -p 'Object.entries(require("./e2e/package.json").dependencies).map(([n, v]) => n + "@" + v).join(" ")')
+  have=$(node -p 'Object.keys(require("./e2e/package.json").dependencies).map((n) => { try { return n + "@" + require("./e2e/node_modules/" + n + "/package.json").version } catch { return "" } }).join(" ")')
+  if [[ "$have" == "$want" ]]; then say "SKIP $want"; return; fi
+  say "installing $want into e2e/"
   # playwright-core ships no browser; the variable makes sure nothing tries to fetch one.
   PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix e2e --no-audit --no-fund
 }

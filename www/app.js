@@ -1,8 +1,8 @@
 // The demo page's entry point: load switchyard-core (wasm), then open the connections.
-import { $, setPill, showProblem } from './js/util.js';
+import { $, headerValue, setPill, showProblem } from './js/util.js';
 import { GUID } from './js/webcrypto.js';
 import { resetHandshake, showHandshake, handshakeFailed } from './js/handshake.js';
-import { initInspector, resetInspector, onFrameReport } from './js/inspector.js';
+import { initInspector, resetInspector, setAgreement, onFrameReport } from './js/inspector.js';
 import { initCalculator } from './js/calculator.js';
 import { initEcho, initChat } from './js/chat.js';
 import { liveSocket } from './js/socket.js';
@@ -45,7 +45,10 @@ function connectInspect(core) {
       }
       if (report.type === 'handshake') {
         seenHandshake = true;
-        showHandshake(core, report.request, report.response, report.http_version);
+        showHandshake(core, report.request, report.response, inspect.extensions(), report.http_version);
+        // The server's answer as it wrote it: Firefox's WebSocket.extensions names the
+        // extension only, without the parameters the core needs to inflate.
+        setAgreement(headerValue(report.response, 'Sec-WebSocket-Extensions') ?? '', report.message_limit);
       } else if (report.type === 'frame') {
         onFrameReport(core, report);
       }

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use switchyard::hub::Subscription;
-use switchyard::{Answer, CloseInfo, HandshakeError, PendingUpgrade};
+use switchyard::{Answer, CloseInfo, Config, HandshakeError, PendingUpgrade};
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::{debug, info};
 
@@ -163,7 +163,7 @@ async fn upgrade(
                 return;
             }
         },
-        Route::Inspect => Upgrade::Inspect(inspect_handshake(&mut pending)),
+        Route::Inspect => Upgrade::Inspect(inspect_handshake(&mut pending, &app.config)),
     };
     let mut answer = Answer::default();
     if let (Upgrade::Inspect(_), Some(mut deflate)) = (&upgrade_to, app.config.deflate) {
@@ -221,10 +221,14 @@ fn query_of(pending: &PendingUpgrade<Metered<Transport>>) -> Option<&str> {
 
 /// Sets the inspector's tap on the transport before the 101 is written: it sees the answer
 /// as written, and the frames that arrived with the request as well as those after.
-fn inspect_handshake(pending: &mut PendingUpgrade<Metered<Transport>>) -> inspect::Handshake {
+fn inspect_handshake(
+    pending: &mut PendingUpgrade<Metered<Transport>>,
+    config: &Config,
+) -> inspect::Handshake {
     let head_len = pending.head_len().unwrap_or(0);
     let (head, leftover) = pending.received().split_at(head_len);
-    let tap = Arc::new(Mutex::new(inspect::Tap::default()));
+    let message_limit = usize::try_from(config.limits.max_message_size).unwrap_or(usize::MAX);
+    let tap = Arc::new(Mutex::new(inspect::Tap::new(message_limit)));
     {
         let mut tap = lock(&tap);
         tap.on_read(leftover);
@@ -245,6 +249,7 @@ fn inspect_handshake(pending: &mut PendingUpgrade<Metered<Transport>>) -> inspec
         response: None,
         key,
         accept,
+        message_limit,
         tap: Arc::clone(&tap),
     };
     pending.get_mut().set_tap(tap);

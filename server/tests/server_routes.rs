@@ -6,8 +6,10 @@ use common::binary::*;
 use common::*;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
+use switchyard::switchyard_core::connection::{Connection, Event, Message as CoreMessage, Role};
+use switchyard::switchyard_core::deflate::{DeflateAgreement, DeflateCodec, DeflateConfig};
 use switchyard::switchyard_core::frame::mask::apply_mask;
-use switchyard::switchyard_core::{FrameHeader, OpCode, Parsed};
+use switchyard::switchyard_core::{FrameHeader, Limits, OpCode, Parsed};
 use switchyard::{ClientOptions, CloseCode, Config, connect_with};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -144,6 +146,101 @@ async fn inspect_reports_the_handshake_and_frames_that_decode_back() {
         assert_eq!(payload, long[..payload.len()]);
     })
     .await;
+}
+
+#[tokio::test]
+async fn inspect_demands_a_fresh_window_and_reports_compressed_messages_whole() {
+    within(60, async {
+        let server = Server::start(&[]).await;
+        let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+        // Firefox's offer: nothing about the client's window.
+        let request = format!(
+            "GET /inspect HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
+            server.addr
+        );
+        tcp.write_all(request.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        while !response.ends_with(b"\r\n\r\n") {
+            let mut byte = [0u8; 1];
+            assert_eq!(tcp.read(&mut byte).await.unwrap(), 1);
+            response.push(byte[0]);
+        }
+        let response = String::from_utf8(response).unwrap();
+        let answer = "permessage-deflate; client_no_context_takeover; server_max_window_bits=12";
+        assert!(
+            response.contains(&format!("Sec-WebSocket-Extensions: {answer}\r\n")),
+            "{response}"
+        );
+        // The reports come compressed: read them with the core's client and its codec.
+        let agreed = DeflateAgreement {
+            server_no_context_takeover: false,
+            client_no_context_takeover: true,
+            server_max_window_bits: 12,
+            client_max_window_bits: 15,
+        };
+        let codec = DeflateCodec::new(Role::Client, &agreed, &DeflateConfig::CLIENT);
+        let mut reports = Connection::client(Limits::default(), || [0; 4]).with_extension(codec);
+
+        let handshake = next_inflated_report(&mut tcp, &mut reports).await;
+        assert_eq!(handshake["type"], "handshake");
+        assert_eq!(handshake["message_limit"], 1 << 20);
+        assert!(handshake["response"].as_str().unwrap().contains(answer));
+
+        // RFC 7692 §7.2.3.1: "Hello" compressed, RSV1 set.
+        let mut hello = client_frame(true, 0x1, &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+        hello[0] |= 0x40;
+        tcp.write_all(&hello).await.unwrap();
+        let report = next_inflated_report(&mut tcp, &mut reports).await;
+        assert_eq!(hex_bytes(&report["raw_hex"]), hello);
+        assert_eq!(
+            (report["rsv"].clone(), report["rsv1"].clone()),
+            (4.into(), true.into())
+        );
+        assert_eq!(report["compressed"], true);
+        assert_eq!(report["payload_hex"], "f248cdc9c90700");
+        assert!(
+            report.get("payload_text").is_none(),
+            "deflate data is not text"
+        );
+
+        // 10,000 bytes in a stored block (RFC 1951 §3.2.4): compressed data past the 4096
+        // bytes an uncompressed frame is cut at, reported whole.
+        let data = pattern(10_000);
+        let mut block = vec![0x00, 0x10, 0x27, 0xef, 0xd8];
+        block.extend_from_slice(&data);
+        let mut big = client_frame(true, 0x2, &block);
+        big[0] |= 0x40;
+        tcp.write_all(&big).await.unwrap();
+        let report = next_inflated_report(&mut tcp, &mut reports).await;
+        assert_eq!(report["truncated"], false);
+        assert_eq!(report["raw_length"], big.len());
+        assert_eq!(hex_bytes(&report["raw_hex"]), big);
+        assert_eq!(hex_bytes(&report["payload_hex"]), block);
+        assert_eq!(decode(&report), (OpCode::BINARY, true, block));
+    })
+    .await;
+}
+
+/// Feeds the server's bytes to `reports` (a client connection with the agreed codec) until a
+/// text message, and parses it as JSON.
+async fn next_inflated_report(tcp: &mut TcpStream, reports: &mut Connection) -> Value {
+    loop {
+        while let Some(event) = reports.poll_event() {
+            match event {
+                Event::Message(CoreMessage::Text(text)) => {
+                    return serde_json::from_str(text.as_str()).unwrap();
+                }
+                Event::Closed(info) => panic!("closed: {info:?}"),
+                _ => {}
+            }
+        }
+        let mut chunk = [0u8; 4096];
+        let n = tcp.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "the server closed before the report");
+        reports.receive_data(&chunk[..n]).unwrap();
+    }
 }
 
 /// Reads server frames until a text one, and parses it as JSON.

@@ -6,7 +6,7 @@
 //! | `"protocol"` | `ProtocolError` | `closeCode`, `reason` | the bytes break RFC 6455; the core's close code and reason |
 //! | `"incomplete"` | `IncompleteError` | — | not enough bytes yet: not the peer's fault |
 //! | `"handshake"` | `HandshakeError` | `side`, `status` (request side) | the core refused a handshake request or response |
-//! | `"argument"` | `ArgumentError` | — | the caller asked for something that cannot be encoded |
+//! | `"argument"` | `ArgumentError` | — | the caller asked for something that cannot be encoded, or gave an agreement a message cannot be inflated under |
 
 use js_sys::{Error, Reflect};
 use switchyard_core::ProtocolError;
@@ -45,7 +45,8 @@ pub(crate) enum Failure {
         message: String,
         status: Option<u16>,
     },
-    /// An argument the caller passed cannot be encoded.
+    /// An argument the caller passed cannot be encoded or used (an extension agreement
+    /// `receiveMessage` cannot inflate under).
     Argument(String),
 }
 

@@ -3,10 +3,20 @@
 //! The request goes through the server side's [`RequestParser`] (RFC 6455 §4.2.1), exactly as
 //! the server parsed it. The response goes through the client side's
 //! [`ClientHandshake::parse_response`] (§4.1), built from that request's own key, host, path,
-//! origin and subprotocols, so the answer is judged against what the browser really asked.
+//! origin, subprotocols and permessage-deflate offer, so the answer is judged against what the
+//! browser really asked.
+//!
+//! The browser's first valid permessage-deflate offer becomes the core client's
+//! [`DeflateConfig`], so its answer is checked by RFC 7692 §7.1's rules as the core applies them
+//! (echoed parameters, windows no larger than offered). One rule cannot be carried over: the
+//! core's client always offers `client_max_window_bits`, so an offer without it (Firefox's)
+//! is checked as if it had offered it without a value, and an answer that names it anyway
+//! (§7.1.2.2 forbids that) is not refused here.
 
 use js_sys::Object;
-use switchyard_core::handshake::{ClientHandshake, ClientRequest, RequestParser};
+use switchyard_core::deflate::params::{MAX_WINDOW_BITS, NAME};
+use switchyard_core::deflate::{DeflateAgreement, DeflateConfig, DeflateParams, PerMessageDeflate};
+use switchyard_core::handshake::{ClientHandshake, ClientRequest, ExtensionOffers, RequestParser};
 use switchyard_core::{Limits, Parsed};
 use wasm_bindgen::JsValue;
 
@@ -21,6 +31,8 @@ pub(crate) struct Checked {
     pub(crate) host: String,
     pub(crate) origin: Option<String>,
     pub(crate) protocol: Option<String>,
+    /// What permessage-deflate's answer agreed, when the server accepted an offer.
+    pub(crate) deflate: Option<DeflateAgreement>,
     pub(crate) request_head_len: usize,
     pub(crate) response_head_len: usize,
 }
@@ -48,6 +60,31 @@ impl Checked {
                 .as_deref()
                 .map_or(JsValue::NULL, JsValue::from_str),
         );
+        let deflate = self.deflate.map_or(JsValue::NULL, |agreed| {
+            let deflate = JsValue::from(Object::new());
+            set(
+                &deflate,
+                "serverNoContextTakeover",
+                agreed.server_no_context_takeover,
+            );
+            set(
+                &deflate,
+                "clientNoContextTakeover",
+                agreed.client_no_context_takeover,
+            );
+            set(
+                &deflate,
+                "serverMaxWindowBits",
+                agreed.server_max_window_bits,
+            );
+            set(
+                &deflate,
+                "clientMaxWindowBits",
+                agreed.client_max_window_bits,
+            );
+            deflate
+        });
+        set(&object, "deflate", deflate);
         set(&object, "requestHeadLength", self.request_head_len as f64);
         set(&object, "responseHeadLength", self.response_head_len as f64);
         object.into()
@@ -84,8 +121,14 @@ pub(crate) fn check(request: &str, response: &str) -> Result<Checked, Failure> {
         protocols: &offered,
         ..ClientRequest::new(req.host(), req.head().target())
     };
-    let mut client = ClientHandshake::new(client_request, req.key().nonce(), Limits::default())
-        .map_err(|e| refused(format!("{e}")))?;
+    let deflate = browser_offer(req.offer().offered_extensions()).map(PerMessageDeflate::new);
+    let mut client = ClientHandshake::with_extension(
+        client_request,
+        deflate,
+        req.key().nonce(),
+        Limits::default(),
+    )
+    .map_err(|e| refused(format!("{e}")))?;
     let (res, response_head_len) = match client
         .parse_response(response.as_bytes())
         .map_err(|e| refused(format!("{e}")))?
@@ -100,9 +143,31 @@ pub(crate) fn check(request: &str, response: &str) -> Result<Checked, Failure> {
         host: req.host().to_owned(),
         origin: req.origin().map(str::to_owned),
         protocol: res.protocol().map(str::to_owned),
+        deflate: client
+            .extension()
+            .as_ref()
+            .and_then(PerMessageDeflate::agreed),
         request_head_len,
         response_head_len,
     })
+}
+
+/// The browser's first permessage-deflate offer that the core can read (a server skips the
+/// others, RFC 7692 §5.1), as the settings with which the core's client makes the same offer.
+fn browser_offer(offers: ExtensionOffers<'_>) -> Option<DeflateConfig> {
+    let offer = offers
+        .flatten()
+        .filter(|offer| offer.name().eq_ignore_ascii_case(NAME))
+        .find_map(|offer| DeflateParams::parse(&offer).ok())?;
+    let mut config = DeflateConfig::CLIENT;
+    config.server_no_context_takeover = offer.server_no_context_takeover;
+    config.client_no_context_takeover = offer.client_no_context_takeover;
+    config.server_max_window_bits = offer.server_max_window_bits.unwrap_or(MAX_WINDOW_BITS);
+    config.client_max_window_bits = offer
+        .client_max_window_bits
+        .flatten()
+        .unwrap_or(MAX_WINDOW_BITS);
+    Some(config)
 }
 
 #[cfg(test)]
@@ -155,5 +220,107 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    /// The RFC sample with a permessage-deflate offer and answer.
+    fn with_deflate(offer: &str, answer: &str) -> (String, String) {
+        let request = REQUEST.replace(
+            "Sec-WebSocket-Version",
+            &format!("Sec-WebSocket-Extensions: {offer}\r\nSec-WebSocket-Version"),
+        );
+        let response = if answer.is_empty() {
+            RESPONSE.to_owned()
+        } else {
+            RESPONSE.replace(
+                "\r\n\r\n",
+                &format!("\r\nSec-WebSocket-Extensions: {answer}\r\n\r\n"),
+            )
+        };
+        (request, response)
+    }
+
+    #[test]
+    fn reads_the_deflate_agreement_of_chrome_and_firefox() {
+        let agreed = |offer, answer| {
+            let (request, response) = with_deflate(offer, answer);
+            check(&request, &response).unwrap().deflate
+        };
+        let chrome = agreed(
+            "permessage-deflate; client_max_window_bits",
+            "permessage-deflate; client_no_context_takeover; server_max_window_bits=12; client_max_window_bits=12",
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                chrome.client_no_context_takeover,
+                chrome.server_max_window_bits,
+                chrome.client_max_window_bits
+            ),
+            (true, 12, 12)
+        );
+        let firefox = agreed(
+            "permessage-deflate",
+            "permessage-deflate; client_no_context_takeover; server_max_window_bits=12",
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                firefox.client_no_context_takeover,
+                firefox.server_max_window_bits,
+                firefox.client_max_window_bits
+            ),
+            (true, 12, 15)
+        );
+        // The first offer the core can read is the one answered (RFC 7692 §5.1).
+        let second = agreed(
+            "permessage-deflate; bogus, permessage-deflate; server_max_window_bits=10",
+            "permessage-deflate; server_max_window_bits=10",
+        )
+        .unwrap();
+        assert_eq!(second.server_max_window_bits, 10);
+        // Offered and declined: nothing agreed, and nothing wrong.
+        assert_eq!(agreed("permessage-deflate", ""), None);
+        assert_eq!(check(REQUEST, RESPONSE).unwrap().deflate, None);
+    }
+
+    #[test]
+    fn refuses_a_deflate_answer_the_browser_did_not_allow() {
+        for (offer, answer) in [
+            // Nothing offered.
+            ("x-unknown", "permessage-deflate"),
+            // A window above the offer's (§7.1.2.1), an offered parameter not echoed (§7.1.1.1).
+            (
+                "permessage-deflate; server_max_window_bits=10",
+                "permessage-deflate; server_max_window_bits=12",
+            ),
+            (
+                "permessage-deflate; server_no_context_takeover",
+                "permessage-deflate",
+            ),
+            // A client window without a value (§7.1.2.2), a parameter twice.
+            (
+                "permessage-deflate; client_max_window_bits",
+                "permessage-deflate; client_max_window_bits",
+            ),
+            (
+                "permessage-deflate",
+                "permessage-deflate; client_no_context_takeover; client_no_context_takeover",
+            ),
+        ] {
+            let (request, response) = with_deflate(offer, answer);
+            assert!(
+                matches!(
+                    check(&request, &response),
+                    Err(Failure::Handshake {
+                        side: Side::Response,
+                        ..
+                    })
+                ),
+                "{offer} / {answer}"
+            );
+        }
+        // No offer at all (the RFC sample).
+        let (_, response) = with_deflate("", "permessage-deflate");
+        assert!(check(REQUEST, &response).is_err());
     }
 }

@@ -14,6 +14,7 @@
 //! | `verifyHandshake(request, response)` | [`RequestParser`](switchyard_core::handshake::RequestParser), [`ClientHandshake`](switchyard_core::handshake::ClientHandshake) |
 //! | `encodeFrame(fin, opcode, maskKey, payload)` | [`FrameHeader::encode`](switchyard_core::FrameHeader::encode), [`apply_mask`](switchyard_core::frame::mask::apply_mask) (§5.2, §5.3) |
 //! | `decodeFrame(bytes)` | [`FrameSplitter`](switchyard_core::frame::split::FrameSplitter), [`apply_mask`](switchyard_core::frame::mask::apply_mask), [`CloseFrame::parse`](switchyard_core::CloseFrame::parse) |
+//! | `receiveMessage(agreed, bytes, limit)` | a server [`Connection`](switchyard_core::connection::Connection) with [`DeflateCodec`](switchyard_core::deflate::DeflateCodec) (RFC 7692) for the agreement [`PerMessageDeflate`](switchyard_core::deflate::PerMessageDeflate) reads |
 //!
 //! Failures are thrown as JavaScript `Error`s with a `kind` and, for protocol errors, the
 //! `closeCode` and `reason` the core maps them to; nothing panics. Partial input is not a
@@ -26,6 +27,7 @@
 mod failure;
 mod frame;
 mod handshake;
+mod receive;
 
 use js_sys::{Object, Uint8Array};
 use switchyard_core::handshake::{AcceptKey, WebSocketKey};
@@ -65,6 +67,24 @@ export interface DecodedFrame {
   closeReason?: string;
 }
 
+/** A permessage-deflate agreement: who resets after each message, and each window's bits. */
+export interface DeflateAgreement {
+  serverNoContextTakeover: boolean;
+  clientNoContextTakeover: boolean;
+  serverMaxWindowBits: number;
+  clientMaxWindowBits: number;
+}
+
+/** A data message a server connection of the core delivered (`receiveMessage`). */
+export interface ReceivedMessage {
+  /** "text" or "binary". */
+  kind: "text" | "binary";
+  /** The message's payload: inflated, for a compressed message. */
+  data: Uint8Array;
+  /** Text messages only: the payload, validated as UTF-8 by the core. */
+  text?: string;
+}
+
 /** What the core found in a handshake it accepted (`verifyHandshake`). */
 export interface HandshakeCheck {
   /** The request's Sec-WebSocket-Key. */
@@ -76,6 +96,8 @@ export interface HandshakeCheck {
   origin: string | null;
   /** The subprotocol the server chose, if any. */
   protocol: string | null;
+  /** What the server's permessage-deflate answer agreed (RFC 7692 §7.1), or null. */
+  deflate: DeflateAgreement | null;
   requestHeadLength: number;
   responseHeadLength: number;
 }
@@ -119,8 +141,9 @@ pub fn generate_key() -> Result<String, JsValue> {
 }
 
 /// Checks a raw handshake request head and the raw response head that answered it, with the
-/// core's server-side request parser and client-side response validator. Returns a
-/// `HandshakeCheck`; throws a `kind: "handshake"` error saying which side is wrong and why.
+/// core's server-side request parser and client-side response validator (which also checks a
+/// permessage-deflate answer against the request's offer). Returns a `HandshakeCheck`; throws
+/// a `kind: "handshake"` error saying which side is wrong and why.
 #[wasm_bindgen(js_name = verifyHandshake, unchecked_return_type = "HandshakeCheck")]
 pub fn verify_handshake(request: &str, response: &str) -> Result<Object, JsValue> {
     Ok(handshake::check(request, response)?.to_js())
@@ -144,4 +167,20 @@ pub fn encode_frame(
 #[wasm_bindgen(js_name = decodeFrame, unchecked_return_type = "DecodedFrame")]
 pub fn decode_frame(bytes: &[u8]) -> Result<Object, JsValue> {
     Ok(frame::decode(bytes)?.to_js())
+}
+
+/// Receives one message from `bytes`, the frames a client sent exactly as they arrived
+/// (masked; RSV1 on the first frame of a compressed message), with a server connection of the
+/// core: `agreed` is the `Sec-WebSocket-Extensions` the server answered, as written in its
+/// 101 (empty for none; Firefox's `WebSocket.extensions` holds only the name), `limit` the
+/// most bytes the message may hold once inflated (a larger one throws close 1009, as the
+/// server would close). A compressed message is
+/// inflated by the core's permessage-deflate codec (RFC 7692), which can take a message on its
+/// own only when the agreement has `client_no_context_takeover`: any other agreement throws a
+/// `kind: "argument"` error. Returns a `ReceivedMessage`; throws `kind: "protocol"` with
+/// `closeCode` and `reason` for bytes the server would close the connection over, and
+/// `kind: "incomplete"` when the bytes end before a data message does.
+#[wasm_bindgen(js_name = receiveMessage, unchecked_return_type = "ReceivedMessage")]
+pub fn receive_message(agreed: &str, bytes: &[u8], limit: usize) -> Result<Object, JsValue> {
+    Ok(receive::to_js(&receive::receive(agreed, bytes, limit)?))
 }

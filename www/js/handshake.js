@@ -2,12 +2,15 @@
 //
 // The server's first message on /inspect holds the raw request head it received from this
 // browser and the raw response head it sent back. The page recomputes the accept value with
-// switchyard-core (wasm) and with WebCrypto, and lets the core check the whole 101 answer.
+// switchyard-core (wasm) and with WebCrypto, and lets the core check the whole 101 answer,
+// permessage-deflate's answer included (RFC 7692 §7.1), against what the browser offered.
 import { $, setMark, headerValue } from './util.js';
 import { webCryptoAccept } from './webcrypto.js';
 
-const FIELDS = ['hs-key', 'hs-server-accept', 'hs-wasm-accept', 'hs-webcrypto-accept', 'hs-core-check'];
-const MARKS = ['hs-key-mark', 'hs-wasm-mark', 'hs-webcrypto-mark', 'hs-core-mark'];
+const FIELDS = ['hs-key', 'hs-server-accept', 'hs-wasm-accept', 'hs-webcrypto-accept', 'hs-core-check',
+  'hs-ext-offer', 'hs-ext-answer', 'hs-ext-browser', 'hs-ext-core'];
+const MARKS = ['hs-key-mark', 'hs-wasm-mark', 'hs-webcrypto-mark', 'hs-core-mark', 'hs-ext-browser-mark',
+  'hs-ext-core-mark'];
 
 function verdict(state, text) {
   const status = $('handshake-status');
@@ -90,12 +93,58 @@ function showHttp2Handshake(request, response) {
   }
 }
 
+/** The agreement the core read, in words. */
+function describeAgreement(deflate) {
+  const window = (bits) => `${2 ** bits / 1024} KiB (${bits} bits)`;
+  const browser = deflate.clientNoContextTakeover
+    ? 'empties its window after every message'
+    : 'keeps its window from message to message';
+  const server = deflate.serverNoContextTakeover
+    ? 'empties its window after every message'
+    : 'keeps its window from message to message';
+  return `permessage-deflate agreed. Your browser compresses with a window of at most ` +
+    `${window(deflate.clientMaxWindowBits)} and ${browser}; the server with at most ` +
+    `${window(deflate.serverMaxWindowBits)} and ${server}.`;
+}
+
+/**
+ * The compression rows: what the browser offered and the server answered (from the raw heads),
+ * what the browser says it uses, and what the core read from them (`check`, null when the core
+ * refused the handshake or is not loaded).
+ */
+function showExtensions(request, response, browserExtensions, check, problems) {
+  const offer = headerValue(request, 'Sec-WebSocket-Extensions');
+  const answer = headerValue(response, 'Sec-WebSocket-Extensions');
+  $('hs-ext-offer').textContent = offer ?? '(none offered)';
+  $('hs-ext-answer').textContent = answer ?? '(none: no extension agreed)';
+  $('hs-ext-browser').textContent = browserExtensions || '(none)';
+  // Chromium reports the server's answer whole, Firefox only the extensions' names.
+  const names = (list) => (list ?? '').split(',').map((element) => element.split(';')[0].trim().toLowerCase())
+    .filter(Boolean).join(', ');
+  const same = names(browserExtensions) === names(answer);
+  const whole = browserExtensions === (answer ?? '');
+  setMark($('hs-ext-browser-mark'), same, whole ? "the server's answer" : 'the extension the server agreed',
+    "not the server's answer");
+  if (!same) problems.push("the browser reports other extensions than the server's answer");
+  if (!check) {
+    $('hs-ext-core').textContent = 'not read: see the check above';
+    setMark($('hs-ext-core-mark'), false, '', 'not checked');
+  } else if (check.deflate) {
+    $('hs-ext-core').textContent = describeAgreement(check.deflate);
+    setMark($('hs-ext-core-mark'), true, 'valid for the offer');
+  } else {
+    $('hs-ext-core').textContent = 'No compression: every message travels as it is.';
+    setMark($('hs-ext-core-mark'), true, 'valid');
+  }
+}
+
 /**
  * Shows and checks one handshake. `sy` is the wasm module, or null if it failed to load (then
- * the handshake cannot be verified, and says so). `httpVersion` is the server's
- * `http_version`: over HTTP/2 there is no key and accept to verify (see above).
+ * the handshake cannot be verified, and says so); `browserExtensions` is the socket's
+ * `WebSocket.extensions`. `httpVersion` is the server's `http_version`: over HTTP/2 there is
+ * no key and accept to verify (see above).
  */
-export async function showHandshake(sy, request, response, httpVersion = 'HTTP/1.1') {
+export async function showHandshake(sy, request, response, browserExtensions, httpVersion = 'HTTP/1.1') {
   $('hs-http2-note').hidden = true;
   if (httpVersion === 'HTTP/2') {
     $('hs-request').textContent = request;
@@ -144,9 +193,10 @@ export async function showHandshake(sy, request, response, httpVersion = 'HTTP/1
   }
 
   // Three: the core's own handshake code judges both heads, as a server and as a client would.
+  let check = null;
   if (sy) {
     try {
-      const check = sy.verifyHandshake(request, response);
+      check = sy.verifyHandshake(request, response);
       const ok = check.key === key && check.accept === serverAccept;
       $('hs-core-check').textContent =
         `101 accepted: the request is a valid upgrade for ${check.path}, and the answer has ` +
@@ -162,6 +212,7 @@ export async function showHandshake(sy, request, response, httpVersion = 'HTTP/1
     $('hs-core-check').textContent = 'unavailable: the wasm core failed to load';
     setMark($('hs-core-mark'), false, '', 'not checked');
   }
+  showExtensions(request, response, browserExtensions, check, problems);
 
   if (problems.length === 0) {
     verdict('true', '✓ Verified: the server answered your browser\'s key with exactly the accept ' +

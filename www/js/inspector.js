@@ -1,9 +1,14 @@
 // Panel 2: the frame inspector. The visitor sends a message; the server reports the exact
-// bytes it received; the page decodes them with switchyard-core (wasm) and compares.
+// bytes it received; the page decodes them with switchyard-core (wasm), inflates a compressed
+// one with the core's permessage-deflate, and compares.
 import { $, el, hex, parseHex, sameBytes } from './util.js';
 
 // Messages sent and not yet reported, oldest first: the server reports frames in order.
 const pending = [];
+// What the /inspect handshake agreed: the server's Sec-WebSocket-Extensions answer, and the
+// route's message limit, which bounds what a message may inflate to.
+const agreement = { extensions: '', messageLimit: 0 };
+const RSV1 = 0b100;
 // Payload bytes shown in the byte map before "… N more".
 const SHOWN_PAYLOAD = 48;
 
@@ -50,6 +55,30 @@ export function initInspector(send) {
 /** Forgets what was in flight (the connection was replaced). */
 export function resetInspector() {
   pending.length = 0;
+  setAgreement('', 0);
+}
+
+/** What the connection's handshake agreed (from its report). */
+export function setAgreement(extensions, messageLimit) {
+  agreement.extensions = extensions;
+  agreement.messageLimit = messageLimit;
+}
+
+/**
+ * For a compressed frame: the message the core inflated from its bytes, or why it could not.
+ * Null for an uncompressed frame.
+ */
+function inflate(sy, frame, raw) {
+  if (!(frame.rsv & RSV1)) return null;
+  if (!frame.fin) {
+    return { error: 'This compressed message continues in later frames; the inspector inflates single-frame messages.' };
+  }
+  try {
+    return { message: sy.receiveMessage(agreement.extensions, raw, agreement.messageLimit) };
+  } catch (error) {
+    const close = error.kind === 'protocol' ? ` The server closes the connection with ${error.closeCode} (${error.reason}).` : '';
+    return { error: `receiveMessage refused it: ${error.message}.${close}` };
+  }
 }
 
 /** The raw bytes of a frame report: the server sends them as `raw_hex`. */
@@ -95,7 +124,7 @@ export function onFrameReport(sy, report) {
     note.hidden = false;
     return;
   }
-  render(frame, raw, pending.shift());
+  render(frame, raw, pending.shift(), inflate(sy, frame, raw));
 }
 
 function lengthForm(frame) {
@@ -103,7 +132,12 @@ function lengthForm(frame) {
   return bits[frame.headerLength - (frame.masked ? 4 : 0)];
 }
 
-function render(frame, raw, sent) {
+function rsvMeaning(rsv) {
+  if (rsv === RSV1) return 'RSV1 set: the payload is compressed (permessage-deflate, RFC 7692 §6)';
+  return rsv ? 'set: only an extension may use them' : 'no extension applies to this frame';
+}
+
+function render(frame, raw, sent, inflated) {
   inlineError('');
   $('inspect-result').hidden = false;
 
@@ -120,7 +154,7 @@ function render(frame, raw, sent) {
   const bit = (on) => (on ? '1' : '0');
   const rows = [
     ['FIN', `${bit(frame.fin)} — ${frame.fin ? 'the final frame of its message' : 'more frames follow'}`],
-    ['RSV1 RSV2 RSV3', `${(frame.rsv >> 2) & 1} ${(frame.rsv >> 1) & 1} ${frame.rsv & 1} — ${frame.rsv ? 'set: only an extension may use them' : 'no extensions in use'}`],
+    ['RSV1 RSV2 RSV3', `${(frame.rsv >> 2) & 1} ${(frame.rsv >> 1) & 1} ${frame.rsv & 1} — ${rsvMeaning(frame.rsv)}`],
     ['Opcode', `0x${frame.opcode.toString(16)} — ${frame.opcodeName}`],
     ['MASK', `${bit(frame.masked)} — ${frame.masked ? 'masked, as every client frame must be' : 'not masked'}`],
     ['Payload length', `${frame.payloadLength} bytes, in the ${lengthForm(frame)}`],
@@ -134,19 +168,45 @@ function render(frame, raw, sent) {
   $('inspect-mask-key').textContent = frame.maskKey ? hex(frame.maskKey) : '(none)';
   $('inspect-masked').textContent = hex(frame.maskedPayload) || '(empty)';
   $('inspect-unmasked').textContent = hex(frame.payload) || '(empty)';
+  $('inspect-unmasked-note').textContent = inflated
+    ? 'byte XOR key[i mod 4]: deflate data, not yet the message'
+    : 'byte XOR key[i mod 4]';
+  // The message's bytes: inflated by the core when compressed, else the payload itself.
+  let message = frame.payload;
+  const inflatedCell = $('inspect-inflated');
+  inflatedCell.dataset.state = inflated ? (inflated.error ? 'error' : 'ok') : 'none';
+  if (!inflated) {
+    inflatedCell.textContent = 'nothing to inflate: RSV1 is clear, the payload is the message';
+  } else if (inflated.error) {
+    inflatedCell.textContent = inflated.error;
+    message = null;
+  } else {
+    message = inflated.message.data;
+    inflatedCell.textContent = `${message.length} bytes inflated from ${frame.payloadLength} on the wire, ` +
+      `by switchyard-core's receive path (inflating within the ${agreement.messageLimit}-byte message limit)`;
+  }
   const asText = frame.opcodeName === 'text' || sent?.mode === 'text';
-  $('inspect-decoded').textContent = asText
-    ? JSON.stringify(new TextDecoder().decode(frame.payload))
-    : hex(frame.payload) || '(empty)';
+  if (message === null) {
+    $('inspect-decoded').textContent = '—';
+  } else {
+    $('inspect-decoded').textContent = asText
+      ? JSON.stringify(new TextDecoder().decode(message))
+      : hex(message) || '(empty)';
+  }
   $('inspect-typed').textContent = sent ? (sent.mode === 'text' ? JSON.stringify(sent.typed) : hex(sent.bytes)) : '—';
 
   const match = $('inspect-match');
   if (!sent) {
     match.dataset.match = 'false';
     match.textContent = '✗ The server reported a frame this page did not send.';
-  } else if (sameBytes(frame.payload, sent.bytes)) {
+  } else if (message !== null && sameBytes(message, sent.bytes)) {
     match.dataset.match = 'true';
-    match.textContent = `✓ The decoded payload equals what you sent (${sent.bytes.length} bytes).`;
+    match.textContent = inflated
+      ? `✓ The inflated message equals what you sent (${sent.bytes.length} bytes, ${frame.payloadLength} on the wire).`
+      : `✓ The decoded payload equals what you sent (${sent.bytes.length} bytes).`;
+  } else if (message === null) {
+    match.dataset.match = 'false';
+    match.textContent = '✗ The compressed message could not be inflated: see above.';
   } else {
     match.dataset.match = 'false';
     match.textContent = '✗ The decoded payload differs from what you sent.';

@@ -5,8 +5,9 @@ import { setPill, showProblem, clearProblem, wsUrl, describeClose } from './util
 /**
  * Connects to `path` and keeps the pill and the banner honest. Handlers: `onopen()`,
  * `onmessage(event)`, `onclose(event, wasOpen)`, and `query()`, the query string to add to
- * the URL at each (re)connection. Returns `{ send(data) -> bool, connect() }`; `connect` does
- * nothing while a socket is connecting or open, so two retries never make two sockets.
+ * the URL at each (re)connection. Returns `{ send(data) -> bool, connect(), extensions() }`;
+ * `connect` does nothing while a socket is connecting or open, so two retries never make two
+ * sockets, and `extensions()` is what the browser agreed to (`WebSocket.extensions`).
  */
 export function liveSocket(path, pill, handlers) {
   let socket = null;
@@ -42,5 +43,6 @@ export function liveSocket(path, pill, handlers) {
       return true;
     },
     connect,
+    extensions: () => socket?.extensions ?? '',
   };
 }

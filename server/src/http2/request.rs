@@ -120,7 +120,9 @@ pub(super) async fn serve(
             None => None,
         },
         Route::Inspect => {
-            let tap = Arc::new(Mutex::new(inspect::Tap::default()));
+            let message_limit =
+                usize::try_from(config.limits.max_message_size).unwrap_or(usize::MAX);
+            let tap = Arc::new(Mutex::new(inspect::Tap::new(message_limit)));
             ws.get_mut().set_tap(tap.clone());
             let handshake = inspect::Handshake {
                 http_version: "HTTP/2",
@@ -128,6 +130,7 @@ pub(super) async fn serve(
                 response: Some(response_as_text(&response).into_bytes()),
                 key: String::new(),
                 accept: String::new(),
+                message_limit,
                 tap,
             };
             Box::pin(inspect::run(ws, handshake, shutdown)).await
