@@ -2,6 +2,8 @@
 
     websockets_peer.py server          echo server on 127.0.0.1; prints "PORT <n>" then serves
     websockets_peer.py client URL N    sends the N test messages, checks each echo, exits 0
+    websockets_peer.py bench           a plain echo server for bench/ (no greeting), at
+                                       websockets' defaults: 12-bit windows, memLevel 5
 
 websockets negotiates permessage-deflate by default in both roles (its server: 12-bit windows,
 memLevel 5; its client offers `permessage-deflate; client_max_window_bits`). Both roles print
@@ -36,6 +38,17 @@ async def server():
         await asyncio.Future()
 
 
+async def plain_echo(ws):
+    async for msg in ws:
+        await ws.send(msg)
+
+
+async def bench():
+    async with serve(plain_echo, "127.0.0.1", 0, max_size=1 << 22) as srv:
+        print("PORT", srv.sockets[0].getsockname()[1], flush=True)
+        await asyncio.Future()
+
+
 async def client(url, n):
     async with connect(url, max_size=1 << 22) as ws:
         print("EXTENSIONS", ws.response.headers.get("Sec-WebSocket-Extensions"), flush=True)
@@ -53,6 +66,8 @@ async def client(url, n):
 if __name__ == "__main__":
     if sys.argv[1:2] == ["server"]:
         asyncio.run(server())
+    elif sys.argv[1:2] == ["bench"]:
+        asyncio.run(bench())
     elif sys.argv[1:2] == ["client"] and len(sys.argv) == 4:
         sys.exit(asyncio.run(client(sys.argv[2], int(sys.argv[3]))))
     else:

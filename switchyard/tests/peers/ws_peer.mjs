@@ -2,6 +2,9 @@
 //
 //   node ws_peer.mjs server          echo server on 127.0.0.1; prints "PORT <n>" then serves
 //   node ws_peer.mjs client URL N    sends the N test messages, checks each echo, exits 0
+//   node ws_peer.mjs bench           a plain echo server for bench/ (no greeting), compressing
+//                                    as switchyard's binary does: 12-bit windows both ways,
+//                                    takeover, level 6, memLevel 5, threshold 32
 //
 // ws's server has compression off by default and its client on: both are turned on here, with
 // threshold 0 so every message is compressed. Both roles print the agreed extension as
@@ -23,6 +26,22 @@ if (mode === 'server') {
   wss.on('listening', () => console.log(`PORT ${wss.address().port}`));
   wss.on('connection', (ws) => {
     ws.send(JSON.stringify({ extensions: ws.extensions }));
+    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+  });
+} else if (mode === 'bench') {
+  const wss = new WebSocketServer({
+    host: '127.0.0.1',
+    port: 0,
+    maxPayload: 1 << 22,
+    perMessageDeflate: {
+      zlibDeflateOptions: { level: 6, memLevel: 5 },
+      serverMaxWindowBits: 12,
+      clientMaxWindowBits: 12,
+      threshold: 32,
+    },
+  });
+  wss.on('listening', () => console.log(`PORT ${wss.address().port}`));
+  wss.on('connection', (ws) => {
     ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
   });
 } else if (mode === 'client' && url && count) {

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! loadgen echo       --addr A --conns N --size BYTES [--text | --raw] [--secs S | --messages M]
-//!                    [--warmup S] [--server-pid P]
+//!                    [--warmup S] [--server-pid P] [--deflate takeover|reset]
 //! loadgen handshakes --addr A [--conns N] [--secs S] [--warmup S] [--server-pid P]
 //! loadgen idle       --addr A --conns N [--echo-bytes BYTES] [--rss-cap-kib KIB]
 //!                    [--deflate takeover|reset] --server-pid P
@@ -16,6 +16,8 @@
 //!   instructions rather than time; `--messages 0` opens and closes the same connections and
 //!   sends nothing, the baseline to subtract). With `--raw` there is no WebSocket at all:
 //!   no handshake, `--size` bytes sent and the same bytes read back, for the plain TCP floor.
+//!   With `--deflate` every connection agrees on permessage-deflate (failing otherwise) and
+//!   sends JSON text compressed by the core, each echo inflated and compared by it.
 //! - `handshakes`: N workers, each in a loop: connect, upgrade, send a close frame, read the
 //!   server's close frame and its end of the TCP stream.
 //! - `idle`: opens N connections (upgraded); with `--echo-bytes`, each then carries one
@@ -222,7 +224,106 @@ async fn close_raw(mut tcp: TcpStream) -> io::Result<()> {
     }
 }
 
+/// JSON text of `size` bytes, as a chat or an API sends: what compression is for.
+fn json(size: usize, seed: u64) -> String {
+    let mut text = String::with_capacity(size + 128);
+    let mut i = 0u64;
+    while text.len() < size {
+        text.push_str(&format!(
+            r#"{{"seq":{i},"user":"user{}","room":"lobby","text":"message {i} of the benchmark","ok":true}},"#,
+            (seed ^ i) % 113
+        ));
+        i += 1;
+    }
+    text.truncate(size);
+    text
+}
+
+/// `echo --deflate`: each connection agrees on permessage-deflate, then sends `--size` bytes
+/// of JSON text compressed by the core and checks each echo inflated by it. The client's
+/// codec costs the load generator CPU, not the server: server CPU per message is what counts.
+async fn echo_compressed(args: &Args, config: DeflateConfig) -> io::Result<String> {
+    let shared = Rc::new(Shared::default());
+    // Bytes written and messages sent over the whole run: the compression ratio on the wire.
+    let wire = Rc::new(Cell::new((0u64, 0u64)));
+    let mut tasks = Vec::new();
+    let mut ready = Vec::new();
+    for id in 0..args.conns {
+        let seed = scramble(id as u64 + 1);
+        let text = json(args.size, seed);
+        let wire = Rc::clone(&wire);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        ready.push(rx);
+        let shared = Rc::clone(&shared);
+        let addr = args.addr;
+        tasks.push(tokio::task::spawn_local(async move {
+            let run = async {
+                let (mut tcp, agreed) = open_offering(addr, seed, Some(config)).await?;
+                let agreed =
+                    agreed.ok_or_else(|| io::Error::other("the server declined compression"))?;
+                let _ = tx.send(());
+                let mut key = seed;
+                let mut conn = Connection::client(Limits::DEFAULT, move || {
+                    key = scramble(key);
+                    (key as u32).to_be_bytes()
+                })
+                .with_extension(DeflateCodec::new(Role::Client, &agreed, &config));
+                let mut buf = vec![0u8; 64 * 1024];
+                while !shared.stop.get() {
+                    conn.send_text(&text).map_err(io::Error::other)?;
+                    let (mut bytes, sent) = wire.get();
+                    while !conn.poll_transmit().is_empty() {
+                        let out = conn.poll_transmit().to_vec();
+                        tcp.write_all(&out).await?;
+                        conn.consume_transmit(out.len());
+                        bytes += out.len() as u64;
+                    }
+                    wire.set((bytes, sent + 1));
+                    let echoed = loop {
+                        if let Some(event) = conn.poll_event() {
+                            break event;
+                        }
+                        let n = timeout(IO_TIMEOUT, tcp.read(&mut buf))
+                            .await
+                            .map_err(|_| timed_out())??;
+                        if n == 0 {
+                            return Err(io::Error::other("closed before the echo"));
+                        }
+                        conn.receive_data(&buf[..n]).map_err(io::Error::other)?;
+                    };
+                    match echoed {
+                        Event::Message(Message::Text(echo)) if echo.as_str() == text => {}
+                        _ => return Err(io::Error::other("echo differs from the message sent")),
+                    }
+                    shared.done.set(shared.done.get() + 1);
+                }
+                Ok(())
+            };
+            if let Err(e) = run.await {
+                shared.failed(e);
+            }
+        }));
+    }
+    for rx in ready {
+        let _ = rx.await;
+    }
+    let line = measure(args.warmup, args.secs, args.server_pid, &shared).await;
+    for task in tasks {
+        task.abort();
+    }
+    shared.check()?;
+    let (bytes, sent) = wire.get();
+    let ratio = bytes as f64 / (sent.max(1) * args.size as u64) as f64;
+    Ok(format!(
+        "conns={} size={} wire_ratio={ratio:.4} {}",
+        args.conns, args.size, line?
+    ))
+}
+
 async fn echo(args: &Args) -> io::Result<String> {
+    if let Some(config) = args.deflate {
+        return echo_compressed(args, config).await;
+    }
     let shared = Rc::new(Shared::default());
     let mut tasks = Vec::new();
     let mut ready = Vec::new();
