@@ -94,12 +94,6 @@ impl DeflateCodec {
     pub fn holds_engines(&self) -> bool {
         self.tx.engine.is_some() || self.rx.engine.is_some()
     }
-
-    /// Bytes of window the codec keeps between messages (the takeover directions').
-    pub fn window_bytes(&self) -> usize {
-        self.tx.window.as_ref().map_or(0, Window::len)
-            + self.rx.window.as_ref().map_or(0, Window::len)
-    }
 }
 
 impl Extension for DeflateCodec {
@@ -203,13 +197,7 @@ impl Compressor {
                 ..zlib_rs::DeflateConfig::default()
             };
             let mut engine = Box::new(zlib_rs::Deflate::new_with_config(config));
-            if let Some(window) = self.window.as_mut()
-                && window.len() > 0
-            {
-                engine
-                    .set_dictionary(window.contiguous())
-                    .map_err(|_| ExtensionError::Failed)?;
-            }
+            Window::prime(self.window.as_mut(), |d| engine.set_dictionary(d).is_ok())?;
             self.engine = Some(engine);
         }
         self.engine.as_deref_mut().ok_or(ExtensionError::Failed)
@@ -287,13 +275,7 @@ impl Decompressor {
             // Inflating takes any window up to 15 bits; the 32 KiB window is allocated by
             // zlib-rs on first use whatever the agreed size.
             let mut engine = Box::new(zlib_rs::Inflate::new(false, 15));
-            if let Some(window) = self.window.as_mut()
-                && window.len() > 0
-            {
-                engine
-                    .set_dictionary(window.contiguous())
-                    .map_err(|_| ExtensionError::Failed)?;
-            }
+            Window::prime(self.window.as_mut(), |d| engine.set_dictionary(d).is_ok())?;
             self.engine = Some(engine);
         }
         self.engine.as_deref_mut().ok_or(ExtensionError::Failed)

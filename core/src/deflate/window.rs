@@ -5,6 +5,8 @@
 
 use alloc::vec::Vec;
 
+use crate::extension::ExtensionError;
+
 /// A ring of the most recent bytes, allocated at its full size on first use.
 #[derive(Debug)]
 pub(super) struct Window {
@@ -53,6 +55,24 @@ impl Window {
         self.bytes.rotate_left(self.start);
         self.start = 0;
         &self.bytes
+    }
+
+    /// Primes a new engine with what a takeover direction's window holds, if anything:
+    /// `set_dictionary` is the engine's, true on success.
+    pub(super) fn prime(
+        window: Option<&mut Window>,
+        set_dictionary: impl FnOnce(&[u8]) -> bool,
+    ) -> Result<(), ExtensionError> {
+        match window {
+            Some(window) if window.len() > 0 => {
+                if set_dictionary(window.contiguous()) {
+                    Ok(())
+                } else {
+                    Err(ExtensionError::Failed)
+                }
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Bytes held.

@@ -49,10 +49,10 @@ use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::Duration;
 
+use switchyard_core::Limits;
 use switchyard_core::OpCode;
 use switchyard_core::connection::{Connection, Event, Message, Role};
-use switchyard_core::deflate::{DeflateCodec, DeflateConfig};
-use switchyard_core::Limits;
+use switchyard_core::deflate::{DeflateAgreement, DeflateCodec, DeflateConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::LocalSet;
@@ -224,6 +224,50 @@ async fn close_raw(mut tcp: TcpStream) -> io::Result<()> {
     }
 }
 
+/// Sends `text` through `conn` (compressed by its codec), writes it, and reads until the echo
+/// is decoded; fails unless it is the same text. Returns the bytes written.
+async fn compressed_echo(
+    conn: &mut Connection,
+    tcp: &mut TcpStream,
+    buf: &mut [u8],
+    text: &str,
+) -> io::Result<u64> {
+    conn.send_text(text).map_err(io::Error::other)?;
+    let mut written = 0;
+    while !conn.poll_transmit().is_empty() {
+        let out = conn.poll_transmit().to_vec();
+        tcp.write_all(&out).await?;
+        conn.consume_transmit(out.len());
+        written += out.len() as u64;
+    }
+    let echoed = loop {
+        if let Some(event) = conn.poll_event() {
+            break event;
+        }
+        let n = timeout(IO_TIMEOUT, tcp.read(buf))
+            .await
+            .map_err(|_| timed_out())??;
+        if n == 0 {
+            return Err(io::Error::other("closed before the echo"));
+        }
+        conn.receive_data(&buf[..n]).map_err(io::Error::other)?;
+    };
+    match echoed {
+        Event::Message(Message::Text(echo)) if echo.as_str() == text => Ok(written),
+        _ => Err(io::Error::other("echo differs from the message sent")),
+    }
+}
+
+/// A client connection with the core's codec for what the server agreed.
+fn compressing_client(seed: u64, agreed: &DeflateAgreement, config: &DeflateConfig) -> Connection {
+    let mut key = seed;
+    Connection::client(Limits::DEFAULT, move || {
+        key = scramble(key);
+        (key as u32).to_be_bytes()
+    })
+    .with_extension(DeflateCodec::new(Role::Client, agreed, config))
+}
+
 /// JSON text of `size` bytes, as a chat or an API sends: what compression is for.
 fn json(size: usize, seed: u64) -> String {
     let mut text = String::with_capacity(size + 128);
@@ -262,39 +306,12 @@ async fn echo_compressed(args: &Args, config: DeflateConfig) -> io::Result<Strin
                 let agreed =
                     agreed.ok_or_else(|| io::Error::other("the server declined compression"))?;
                 let _ = tx.send(());
-                let mut key = seed;
-                let mut conn = Connection::client(Limits::DEFAULT, move || {
-                    key = scramble(key);
-                    (key as u32).to_be_bytes()
-                })
-                .with_extension(DeflateCodec::new(Role::Client, &agreed, &config));
+                let mut conn = compressing_client(seed, &agreed, &config);
                 let mut buf = vec![0u8; 64 * 1024];
                 while !shared.stop.get() {
-                    conn.send_text(&text).map_err(io::Error::other)?;
-                    let (mut bytes, sent) = wire.get();
-                    while !conn.poll_transmit().is_empty() {
-                        let out = conn.poll_transmit().to_vec();
-                        tcp.write_all(&out).await?;
-                        conn.consume_transmit(out.len());
-                        bytes += out.len() as u64;
-                    }
-                    wire.set((bytes, sent + 1));
-                    let echoed = loop {
-                        if let Some(event) = conn.poll_event() {
-                            break event;
-                        }
-                        let n = timeout(IO_TIMEOUT, tcp.read(&mut buf))
-                            .await
-                            .map_err(|_| timed_out())??;
-                        if n == 0 {
-                            return Err(io::Error::other("closed before the echo"));
-                        }
-                        conn.receive_data(&buf[..n]).map_err(io::Error::other)?;
-                    };
-                    match echoed {
-                        Event::Message(Message::Text(echo)) if echo.as_str() == text => {}
-                        _ => return Err(io::Error::other("echo differs from the message sent")),
-                    }
+                    let written = compressed_echo(&mut conn, &mut tcp, &mut buf, &text).await?;
+                    let (bytes, sent) = wire.get();
+                    wire.set((bytes + written, sent + 1));
                     shared.done.set(shared.done.get() + 1);
                 }
                 Ok(())
@@ -467,12 +484,7 @@ async fn open_compressed(
 ) -> io::Result<TcpStream> {
     let (mut tcp, agreed) = open_offering(addr, seed, Some(config)).await?;
     let agreed = agreed.ok_or_else(|| io::Error::other("the server declined compression"))?;
-    let mut key = seed;
-    let mut conn = Connection::client(Limits::DEFAULT, move || {
-        key = scramble(key);
-        (key as u32).to_be_bytes()
-    })
-    .with_extension(DeflateCodec::new(Role::Client, &agreed, &config));
+    let mut conn = compressing_client(seed, &agreed, &config);
     let mut buf = vec![0u8; 16 * 1024];
     for i in 0..DEFLATE_MESSAGES {
         let text: String = (0..12)
@@ -484,27 +496,7 @@ async fn open_compressed(
                 )
             })
             .collect();
-        conn.send_text(&text).map_err(io::Error::other)?;
-        while !conn.poll_transmit().is_empty() {
-            let out = conn.poll_transmit().to_vec();
-            tcp.write_all(&out).await?;
-            conn.consume_transmit(out.len());
-        }
-        let echoed = loop {
-            if let Some(event) = conn.poll_event() {
-                break event;
-            }
-            let n = timeout(IO_TIMEOUT, tcp.read(&mut buf))
-                .await
-                .map_err(|_| timed_out())??;
-            if n == 0 {
-                return Err(io::Error::other("closed before the echo"));
-            }
-            conn.receive_data(&buf[..n]).map_err(io::Error::other)?;
-        };
-        if echoed != Event::Message(Message::Text(text.into())) {
-            return Err(io::Error::other("echo differs from the message sent"));
-        }
+        compressed_echo(&mut conn, &mut tcp, &mut buf, &text).await?;
     }
     Ok(tcp)
 }
@@ -574,7 +566,12 @@ async fn idle(args: &Args) -> io::Result<String> {
     shared.check()?;
     // Let the server finish whatever follows each upgrade or echo (and, with compression,
     // release its idle engines).
-    sleep(if args.deflate.is_some() { DEFLATE_REST } else { Duration::from_secs(1) }).await;
+    sleep(if args.deflate.is_some() {
+        DEFLATE_REST
+    } else {
+        Duration::from_secs(1)
+    })
+    .await;
     let after = rss_kib(pid)?;
     let server_closed = server_closed.get();
     let n = opened.get() - server_closed;

@@ -5,8 +5,8 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use switchyard_core::frame::mask::apply_mask;
 use switchyard_core::deflate::{DeflateAgreement, DeflateConfig, PerMessageDeflate};
+use switchyard_core::frame::mask::apply_mask;
 use switchyard_core::handshake::{ClientHandshake, ClientRequest};
 use switchyard_core::{FrameHeader, Limits, OpCode, Parsed};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
