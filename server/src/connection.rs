@@ -151,7 +151,8 @@ async fn upgrade(
     let Visit { peer, path, .. } = visit;
     let upgrade_to = match route {
         Route::Echo => Upgrade::Echo,
-        Route::Chat(room) => match join(query_of(&pending), &room, app).await {
+        // Boxed: joining (a Redis round trip) must not weigh on every connection's future.
+        Route::Chat(room) => match Box::pin(join(query_of(&pending), &room, app)).await {
             Ok(subscription) => {
                 pending.set_limits(app.chat_limits);
                 Upgrade::Chat(subscription)
