@@ -41,6 +41,9 @@ pub struct ClientOptions {
     /// [`Http2Connection`](crate::http2::Http2Connection).)
     #[cfg(all(feature = "http2", feature = "tls"))]
     pub http2: bool,
+    /// The proxy to go through (the `proxy` feature); direct by default.
+    #[cfg(feature = "proxy")]
+    pub proxy: crate::proxy::ProxyChoice,
 }
 
 impl ClientOptions {
@@ -73,6 +76,15 @@ impl ClientOptions {
     #[cfg(all(feature = "http2", feature = "tls"))]
     pub fn with_http2(mut self) -> ClientOptions {
         self.http2 = true;
+        self
+    }
+
+    /// Goes through `proxy`: [`ProxyChoice::Always`](crate::proxy::ProxyChoice::Always)
+    /// a given proxy, or [`ProxyChoice::Env`](crate::proxy::ProxyChoice::Env) what the
+    /// environment says for each URL.
+    #[cfg(feature = "proxy")]
+    pub fn with_proxy(mut self, proxy: crate::proxy::ProxyChoice) -> ClientOptions {
+        self.proxy = proxy;
         self
     }
 
@@ -119,11 +131,9 @@ pub async fn connect_with(
         None
     };
     let deadline = Instant::now() + options.config.handshake_timeout;
-    let tcp = timeout_at(deadline, TcpStream::connect((url.host(), url.port())))
+    let tcp = timeout_at(deadline, open_tcp(&url, options))
         .await
-        .map_err(|_| ConnectError::Timeout)?
-        .map_err(ConnectError::Connect)?;
-    tcp.set_nodelay(true).map_err(ConnectError::Connect)?;
+        .map_err(|_| ConnectError::Timeout)??;
     #[cfg(feature = "tls")]
     let stream = match tls {
         Some(config) => {
@@ -145,6 +155,22 @@ pub async fn connect_with(
     #[cfg(not(feature = "tls"))]
     let stream = ClientStream::Plain(tcp);
     handshake(stream, ClientRequest::from_url(&url), options, deadline).await
+}
+
+/// A TCP connection to `url`'s server, or a tunnel to it through the options' proxy, with
+/// `TCP_NODELAY` set.
+async fn open_tcp(url: &WsUrl<'_>, options: &ClientOptions) -> Result<TcpStream, ConnectError> {
+    #[cfg(feature = "proxy")]
+    if let Some(proxy) = options.proxy.for_url(url) {
+        return crate::proxy::tunnel(proxy, url.host(), url.port()).await;
+    }
+    #[cfg(not(feature = "proxy"))]
+    let _ = options;
+    let tcp = TcpStream::connect((url.host(), url.port()))
+        .await
+        .map_err(ConnectError::Connect)?;
+    tcp.set_nodelay(true).map_err(ConnectError::Connect)?;
+    Ok(tcp)
 }
 
 /// The TLS handshake for `url`'s host, within `deadline`.
