@@ -20,7 +20,7 @@ command:
   //text                   send the text message /text
 In a pipe, each line (LF or CRLF stripped) is a text message, an empty line an empty message;
 a line that is not UTF-8 is refused on stderr and not sent. --binary sends stdin as binary
-messages of --chunk bytes (the last one shorter) instead. EOF on stdin, or SIGINT, closes with
+messages instead: what each read returns, up to --chunk bytes. EOF on stdin, or SIGINT, closes with
 1000 and waits for the server's close; a second SIGINT aborts.
 
 Output: each received message on stdout: text as is and a newline, binary as one line of hex
@@ -86,7 +86,8 @@ pub(crate) struct ConnectArgs {
     #[arg(long)]
     pub(crate) binary: bool,
 
-    /// With --binary, the size of each message.
+    /// With --binary, the largest message: each read of stdin, up to this many bytes, is
+    /// sent as one.
     #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024,
           value_parser = clap::value_parser!(u32).range(1..=(1 << 30)))]
     pub(crate) chunk: u32,

@@ -46,12 +46,14 @@ pub(crate) fn spawn_reader(binary: bool, chunk: usize, interactive: bool) -> mps
         let stdin = std::io::stdin();
         let mut stdin = stdin.lock();
         if binary {
+            // Each read is one message: what a pipe has ready, up to `chunk` bytes, so a
+            // stream that pauses is sent as it comes.
+            let mut buf = vec![0; chunk];
             loop {
-                let mut buf = Vec::with_capacity(chunk);
-                match (&mut stdin).take(chunk as u64).read_to_end(&mut buf) {
+                match stdin.read(&mut buf) {
                     Ok(0) | Err(_) => return,
-                    Ok(_) => {
-                        if tx.blocking_send(Input::Binary(buf)).is_err() {
+                    Ok(n) => {
+                        if tx.blocking_send(Input::Binary(buf[..n].to_vec())).is_err() {
                             return;
                         }
                     }
