@@ -366,3 +366,53 @@ async fn through_http_and_socks_proxies_given_or_from_the_environment() {
         run.stderr
     );
 }
+
+#[tokio::test]
+async fn show_handshake_prints_the_heads_inspect_saw_with_the_options_in_them() {
+    let server = Server::start(&[]).await;
+    let origin = format!("http://{}", server.addr);
+    let args = [
+        "--show-handshake",
+        "--jsonl",
+        "-H",
+        "X-Trace: 7",
+        "--origin",
+        &origin,
+        "--protocol",
+        "chat",
+        "--protocol",
+        "other",
+        &server.url("/inspect"),
+    ];
+    let run = connect(&args, b"", &[]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let first: serde_json::Value =
+        serde_json::from_str(run.stdout().lines().next().unwrap()).unwrap();
+    let inspected: serde_json::Value =
+        serde_json::from_str(first["text"].as_str().unwrap()).unwrap();
+    // The heads, rebuilt from the lines printed.
+    let head = |prefix: &str| {
+        let lines: Vec<&str> = run
+            .stderr
+            .lines()
+            .filter_map(|l| l.strip_prefix(prefix))
+            .collect();
+        format!("{}\r\n", lines.join("\r\n"))
+    };
+    assert_eq!(head("> "), inspected["request"].as_str().unwrap());
+    assert_eq!(head("< "), inspected["response"].as_str().unwrap());
+    let request = head("> ");
+    for field in [
+        "X-Trace: 7\r\n".to_owned(),
+        format!("Origin: {origin}\r\n"),
+        "Sec-WebSocket-Protocol: chat, other\r\n".to_owned(),
+        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n".to_owned(),
+    ] {
+        assert!(request.contains(&field), "{field:?} not in {request}");
+    }
+    assert!(
+        run.stderr.contains("Sec-WebSocket-Accept verified"),
+        "{}",
+        run.stderr
+    );
+}

@@ -282,6 +282,7 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     let (response, buf, head_len) = timeout_at(deadline, exchange)
         .await
         .map_err(|_| ConnectError::Timeout)??;
+    let response = response.with_heads(out, buf[..head_len].to_vec());
     let conn = with_extension(
         Connection::client(limits, OsMasks::new()),
         handshake.extension(),

@@ -16,6 +16,8 @@ pub struct Response {
     headers: Headers,
     protocol: Option<String>,
     extensions: Vec<String>,
+    /// The request and response heads as written and read, over HTTP/1.1.
+    heads: Option<Box<(Vec<u8>, Vec<u8>)>>,
 }
 
 impl Response {
@@ -28,7 +30,29 @@ impl Response {
             headers,
             protocol: protocol.map(String::from),
             extensions,
+            heads: None,
         }
+    }
+
+    /// Keeps the heads of an HTTP/1.1 handshake, for [`Response::request_head`] and
+    /// [`Response::head`].
+    pub(crate) fn with_heads(mut self, request: Vec<u8>, response: Vec<u8>) -> Response {
+        self.heads = Some(Box::new((request, response)));
+        self
+    }
+
+    /// The request head exactly as the client wrote it (HTTP/1.1; `None` over HTTP/2, which
+    /// has no heads): for showing the handshake to someone debugging or learning it.
+    pub fn request_head(&self) -> Option<&[u8]> {
+        self.heads.as_deref().map(|(request, _)| request.as_slice())
+    }
+
+    /// This response's head exactly as received, through the blank line (HTTP/1.1; `None`
+    /// over HTTP/2).
+    pub fn head(&self) -> Option<&[u8]> {
+        self.heads
+            .as_deref()
+            .map(|(_, response)| response.as_slice())
     }
 
     /// The HTTP status: 101 for an accepted handshake.

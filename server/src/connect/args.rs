@@ -132,6 +132,12 @@ pub(crate) struct ConnectArgs {
     #[arg(long)]
     pub(crate) http2: bool,
 
+    /// Print the opening handshake on stderr: the request and response heads line by line
+    /// as sent and received ("> " and "< " before each), or over HTTP/2 the response's
+    /// fields, and that the Sec-WebSocket-Accept key verified.
+    #[arg(long)]
+    pub(crate) show_handshake: bool,
+
     /// Go through this proxy: http://, socks5:// or socks5h:// (see Proxies below).
     #[arg(long, value_name = "URL", value_parser = proxy, conflicts_with = "no_proxy")]
     pub(crate) proxy: Option<Proxy>,

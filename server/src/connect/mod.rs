@@ -56,6 +56,9 @@ async fn session(args: &ConnectArgs) -> Result<(), Failure> {
     let (mut ws, response) = connect_with(&args.url, &options)
         .await
         .map_err(Failure::of_connect)?;
+    if args.show_handshake {
+        eprint!("{}", output::handshake(&response));
+    }
     if interactive {
         let mut agreed = String::new();
         if let Some(protocol) = response.protocol() {

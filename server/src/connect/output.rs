@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
-use switchyard::{CloseInfo, Incoming, Message};
+use switchyard::{CloseInfo, Incoming, Message, Response};
 
 use super::args::BinaryAs;
 
@@ -75,6 +75,31 @@ impl Output {
         }
         Ok(())
     }
+}
+
+/// The handshake for `--show-handshake`: each line of the heads as sent (`> `) and received
+/// (`< `), CRLF cut (so the last line of each is empty, the blank line that ends it).
+pub(crate) fn handshake(response: &Response) -> String {
+    let mut text = String::new();
+    match (response.request_head(), response.head()) {
+        (Some(request), Some(head)) => {
+            for (prefix, head) in [("> ", request), ("< ", head)] {
+                let head = String::from_utf8_lossy(head);
+                for line in head.strip_suffix("\r\n").unwrap_or(&head).split("\r\n") {
+                    let _ = writeln!(text, "{prefix}{line}");
+                }
+            }
+            text.push_str("Sec-WebSocket-Accept verified\n");
+        }
+        // HTTP/2 (RFC 8441): no heads, and no accept key; the answer's fields.
+        _ => {
+            let _ = writeln!(text, "< :status {}", response.status().as_u16());
+            for (name, value) in response.headers().iter() {
+                let _ = writeln!(text, "< {name}: {}", String::from_utf8_lossy(value));
+            }
+        }
+    }
+    text
 }
 
 /// Lower-case hex, two digits a byte.
