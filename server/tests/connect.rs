@@ -416,3 +416,64 @@ async fn show_handshake_prints_the_heads_inspect_saw_with_the_options_in_them() 
         run.stderr
     );
 }
+
+#[tokio::test]
+async fn wss_with_the_ca_file_or_insecure_and_over_http2() {
+    let server = Server::start_logged(&["--tls-self-signed"]).await;
+    let line = server.wait_for_log("self-signed certificate").await;
+    let ca = line
+        .split_whitespace()
+        .find_map(|field| field.strip_prefix("cert="))
+        .unwrap_or_else(|| panic!("no cert= in {line}"))
+        .to_owned();
+    let url = format!("wss://localhost:{}/echo", server.addr.port());
+    // Not trusted by the system: a TLS failure, exit 1, with the reason.
+    let run = connect(&[&url], b"x\n", &[]).await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("certificate"), "{}", run.stderr);
+    let run = connect(&["--ca-file", &ca, &url], b"trusted\n", &[]).await;
+    assert_eq!(
+        (run.code, run.stdout().as_str()),
+        (0, "trusted\n"),
+        "{}",
+        run.stderr
+    );
+    let run = connect(&["--insecure", &url], b"unchecked\n", &[]).await;
+    assert_eq!(
+        (run.code, run.stdout().as_str()),
+        (0, "unchecked\n"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("WARNING: --insecure"), "{}", run.stderr);
+    // Over HTTP/2: the handshake shows the answer's :status 200.
+    let args = ["--ca-file", &ca, "--http2", "--show-handshake", &url];
+    let run = connect(&args, b"over h2\n", &[]).await;
+    assert_eq!(
+        (run.code, run.stdout().as_str()),
+        (0, "over h2\n"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("< :status 200"), "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn a_server_that_stops_answering_pings_is_a_timeout() {
+    let (listener, addr) = listener().await;
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        // Accepted, then never read again: no pong for the client's ping.
+        let (ws, _) = accept(tcp).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_secs(20)).await;
+        drop(ws);
+    });
+    let args = ["--ping-interval", "200ms", &format!("ws://{addr}/")];
+    let run = connect_held(&args, b"").await;
+    assert_eq!(run.code, 6, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("stopped answering pings"),
+        "{}",
+        run.stderr
+    );
+}

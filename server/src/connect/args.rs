@@ -123,6 +123,11 @@ pub(crate) struct ConnectArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) ca_file: Option<PathBuf>,
 
+    /// For wss://: accept any certificate. INSECURE: anyone on the path can read and change
+    /// the connection; a warning says so on every run.
+    #[arg(long, conflicts_with = "ca_file")]
+    pub(crate) insecure: bool,
+
     /// Do not offer permessage-deflate (offered by default).
     #[arg(long)]
     pub(crate) no_deflate: bool,
@@ -167,6 +172,9 @@ impl ConnectArgs {
         options.origin.clone_from(&self.origin);
         if let Some(file) = &self.ca_file {
             options = options.with_tls_roots(TlsRoots::CaFile(file.clone()));
+        }
+        if self.insecure {
+            options = options.with_tls_roots(TlsRoots::Config(super::insecure::config()));
         }
         if self.http2 {
             options = options.with_http2();

@@ -8,6 +8,7 @@
 mod args;
 mod exit;
 mod input;
+mod insecure;
 mod output;
 
 use std::io::IsTerminal;
@@ -51,6 +52,12 @@ async fn session(args: &ConnectArgs) -> Result<(), Failure> {
         binary_as: args.binary_as,
         interactive,
     };
+    if args.insecure {
+        eprintln!(
+            "WARNING: --insecure: the server's certificate is NOT verified; anyone on the \
+             path can read and change this connection"
+        );
+    }
     let mut sigint = signal(SignalKind::interrupt())
         .map_err(|e| Failure::Network(format!("cannot watch SIGINT: {e}")))?;
     let (mut ws, response) = connect_with(&args.url, &options)
