@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::binary::Server;
 use common::*;
+use tokio::io::AsyncBufReadExt;
 
 /// A tmux server of the test's own (`-L`), killed when dropped, running one command.
 struct Tmux {
@@ -140,33 +141,118 @@ async fn close_with_a_code_reports_it_and_exits_4() {
 }
 
 #[tokio::test]
+async fn quit_closes_with_1000_and_exits_0() {
+    let server = Server::start(&[]).await;
+    let tmux = Tmux::start("quit", &session(&server.url("/echo")));
+    tmux.wait_for("/help lists the commands", 1);
+    tmux.type_line("/quit");
+    let screen = tmux.wait_for("EXIT=", 1);
+    assert!(screen.contains("closed: 1000"), "{screen}");
+    assert!(screen.contains("EXIT=0"), "{screen}");
+}
+
+#[tokio::test]
 async fn sigint_closes_with_1000_and_waits_for_the_answer() {
     let server = Server::start(&[]).await;
+    let (code, stderr, _) = interrupted(&[], &server.url("/echo"), b"x\n", 1).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("closed: 1000"), "{stderr}");
+}
+
+/// A server that accepts, then never reads again: a close sent to it is never answered.
+async fn deaf_server() -> std::net::SocketAddr {
+    let (listener, addr) = listener().await;
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let (ws, _) = switchyard::accept(tcp).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        drop(ws);
+    });
+    addr
+}
+
+/// Runs the client against `url` with `args`, stdin held open after `stdin`; once it is
+/// open (the handshake it prints comes after SIGINT is watched), sends it `sigints` SIGINTs
+/// 300 ms apart. Returns its exit status, its stderr and how long it ran after the first.
+async fn interrupted(
+    args: &[&str],
+    url: &str,
+    stdin: &[u8],
+    sigints: usize,
+) -> (i32, String, Duration) {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args(["connect", "--no-proxy", &server.url("/echo")])
+        .args(["connect", "--no-proxy", "--show-handshake"])
+        .args(args)
+        .arg(url)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    // Open once a line comes back... the pipe stays open: only SIGINT ends the session.
-    let mut stdin = child.stdin.take().unwrap();
-    tokio::io::AsyncWriteExt::write_all(&mut stdin, b"x\n")
+    let mut input = child.stdin.take().unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut input, stdin)
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let pid = child.id().unwrap().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
+    let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = String::new();
+    while !seen.contains("Sec-WebSocket-Accept verified") {
+        let line = within(10, stderr.next_line())
+            .await
             .unwrap()
-            .success()
-    );
-    let output = within(10, child.wait_with_output()).await.unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("closed: 1000"), "{stderr}");
-    drop(stdin);
+            .expect("still running");
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+    let started = Instant::now();
+    let pid = child.id().unwrap().to_string();
+    for i in 0..sigints {
+        if i > 0 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        assert!(
+            Command::new("kill")
+                .args(["-INT", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+    while let Some(line) = within(10, stderr.next_line()).await.unwrap() {
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+    let status = within(10, child.wait()).await.unwrap();
+    drop(input);
+    (status.code().unwrap(), seen, started.elapsed())
+}
+
+#[tokio::test]
+async fn an_unanswered_close_ends_at_the_close_timeout_as_1006() {
+    let addr = deaf_server().await;
+    let (code, stderr, took) = interrupted(
+        &["--close-timeout", "300ms"],
+        &format!("ws://{addr}/"),
+        b"",
+        1,
+    )
+    .await;
+    assert_eq!(code, 4, "{stderr}");
+    assert!(stderr.contains("1006"), "{stderr}");
+    assert!(took < Duration::from_secs(4), "{took:?}");
+}
+
+#[tokio::test]
+async fn a_second_sigint_aborts() {
+    let addr = deaf_server().await;
+    let (code, stderr, took) = interrupted(
+        &["--close-timeout", "20s"],
+        &format!("ws://{addr}/"),
+        b"",
+        2,
+    )
+    .await;
+    assert_eq!(code, 4, "{stderr}");
+    assert!(stderr.contains("aborted"), "{stderr}");
+    assert!(took < Duration::from_secs(4), "{took:?}");
 }

@@ -58,11 +58,12 @@ async fn session(args: &ConnectArgs) -> Result<(), Failure> {
              path can read and change this connection"
         );
     }
-    let mut sigint = signal(SignalKind::interrupt())
-        .map_err(|e| Failure::Network(format!("cannot watch SIGINT: {e}")))?;
     let (mut ws, response) = connect_with(&args.url, &options)
         .await
         .map_err(Failure::of_connect)?;
+    // Watched once open: until then SIGINT stops the process as usual.
+    let mut sigint = signal(SignalKind::interrupt())
+        .map_err(|e| Failure::Network(format!("cannot watch SIGINT: {e}")))?;
     if args.show_handshake {
         eprint!("{}", output::handshake(&response));
     }
