@@ -269,7 +269,11 @@ async fn exit_statuses_say_how_it_ended() {
     // 3: the server refused the upgrade.
     let run = connect(&[&server.url("/nowhere")], b"", &[]).await;
     assert_eq!(run.code, 3, "{}", run.stderr);
-    assert!(run.stderr.contains("HTTP 404"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("HTTP 404: not found\n"),
+        "{}",
+        run.stderr
+    );
     // 4: /chat closes a binary message with 1003.
     let run = connect_held(&["--binary", &server.url("/chat/room")], b"\x01").await;
     assert_eq!(run.code, 4, "{}", run.stderr);

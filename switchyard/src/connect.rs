@@ -275,14 +275,14 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
                     let response = accepted(response.head(), response.protocol());
                     return Ok((response, buf, head_len));
                 }
-                Err(error) => return Err(refused(&buf, error)),
+                Err(error) => return Err(refused(&out, &buf, error)),
             }
         }
     };
     let (response, buf, head_len) = timeout_at(deadline, exchange)
         .await
         .map_err(|_| ConnectError::Timeout)??;
-    let response = response.with_heads(out, buf[..head_len].to_vec());
+    let response = response.with_heads(&out, &buf[..head_len], &[]);
     let conn = with_extension(
         Connection::client(limits, OsMasks::new()),
         handshake.extension(),
@@ -302,12 +302,23 @@ fn accepted(head: &[u8], protocol: Option<&str>) -> Response {
 
 /// The error for an answer the core refused: a status other than 101 becomes
 /// [`ConnectError::Refused`] with the answer's fields, so the caller can read e.g. a
-/// `Retry-After` or `WWW-Authenticate`.
-fn refused(buf: &[u8], error: ClientHandshakeError) -> ConnectError {
+/// `Retry-After` or `WWW-Authenticate`, and the start of its body as it arrived.
+fn refused(request: &[u8], buf: &[u8], error: ClientHandshakeError) -> ConnectError {
     if let ClientHandshakeError::UnexpectedStatus(_) = error
         && let Some((status, headers)) = Headers::of_response(buf)
     {
-        return ConnectError::Refused(Box::new(Response::new(status, headers, None)));
+        let head_len = buf
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(buf.len(), |end| end + 4);
+        let (head, body) = buf.split_at(head_len);
+        let length = headers
+            .get_str("content-length")
+            .and_then(|n| n.trim().parse::<usize>().ok())
+            .unwrap_or(body.len());
+        let body = &body[..body.len().min(length)];
+        let response = Response::new(status, headers, None).with_heads(request, head, body);
+        return ConnectError::Refused(Box::new(response));
     }
     ConnectError::Handshake(error)
 }

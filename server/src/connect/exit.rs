@@ -13,8 +13,9 @@ pub(crate) enum Failure {
     Network(String),
     /// Exit 2: the command line (or the proxy environment) cannot be used.
     Usage(String),
-    /// Exit 3: the server answered the upgrade with another status.
-    Refused(u16),
+    /// Exit 3: the server answered the upgrade with another status (and the first line of
+    /// its body, as far as it came with the head).
+    Refused(u16, String),
     /// Exit 4: closed with a code other than 1000, 1001 and 1005, or without a close (1006).
     Abnormal(CloseCode, String),
     /// Exit 5: the server broke the protocol (or the handshake's rules).
@@ -28,7 +29,7 @@ impl Failure {
         ExitCode::from(match self {
             Failure::Network(_) => 1,
             Failure::Usage(_) => 2,
-            Failure::Refused(_) => 3,
+            Failure::Refused(..) => 3,
             Failure::Abnormal(..) => 4,
             Failure::Protocol(_) => 5,
             Failure::Timeout(_) => 6,
@@ -39,7 +40,11 @@ impl Failure {
     pub(crate) fn of_connect(error: ConnectError) -> Failure {
         match error {
             ConnectError::Url(e) => Failure::Usage(format!("invalid URL: {e}")),
-            ConnectError::Refused(response) => Failure::Refused(response.status().as_u16()),
+            ConnectError::Refused(response) => {
+                let body = String::from_utf8_lossy(response.body_start());
+                let first = body.lines().next().unwrap_or("").trim().to_owned();
+                Failure::Refused(response.status().as_u16(), first)
+            }
             ConnectError::Handshake(e) => Failure::Protocol(format!("handshake failed: {e}")),
             ConnectError::Timeout => Failure::Timeout("the connection timed out (--timeout)"),
             other => Failure::Network(other.to_string()),
@@ -87,8 +92,11 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Failure::Network(e) | Failure::Usage(e) | Failure::Protocol(e) => f.write_str(e),
-            Failure::Refused(status) => {
+            Failure::Refused(status, body) if body.is_empty() => {
                 write!(f, "the server refused the upgrade: HTTP {status}")
+            }
+            Failure::Refused(status, body) => {
+                write!(f, "the server refused the upgrade: HTTP {status}: {body}")
             }
             Failure::Abnormal(code, reason) if reason.is_empty() => {
                 write!(f, "closed abnormally: {}", code.as_u16())
