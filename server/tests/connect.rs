@@ -481,3 +481,24 @@ async fn a_server_that_stops_answering_pings_is_a_timeout() {
         run.stderr
     );
 }
+
+#[tokio::test]
+async fn jsonl_reports_the_servers_pings() {
+    let server = Server::start(&["--keepalive-interval", "100ms"]).await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["connect", "--no-proxy", "--jsonl", &server.url("/echo")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = within(10, stdout.next_line()).await.unwrap().unwrap();
+    let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(event["type"], "ping", "{line}");
+    assert_eq!(
+        event["len"],
+        event["base64"].as_str().unwrap().len() * 3 / 4
+    );
+}
