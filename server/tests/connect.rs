@@ -266,6 +266,9 @@ async fn exit_statuses_say_how_it_ended() {
         let run = connect(args, b"", &[]).await;
         assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
     }
+    let run = connect(&["ws://h/"], b"", &[("HTTPS_PROXY", "ftp://p")]).await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("HTTPS_PROXY"), "{}", run.stderr);
     // 3: the server refused the upgrade.
     let run = connect(&[&server.url("/nowhere")], b"", &[]).await;
     assert_eq!(run.code, 3, "{}", run.stderr);

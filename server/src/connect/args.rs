@@ -182,9 +182,9 @@ impl ConnectArgs {
         let proxy = match (&self.proxy, self.no_proxy) {
             (Some(proxy), _) => ProxyChoice::Always(proxy.clone()),
             (None, true) => ProxyChoice::Direct,
-            (None, false) => ProxyChoice::Env(Box::new(
-                Proxy::from_env().map_err(|e| Failure::Usage(e.to_string()))?,
-            )),
+            (None, false) => ProxyChoice::Env(Box::new(Proxy::from_env().map_err(|e| {
+                Failure::Usage(format!("{e} (--no-proxy ignores the environment)"))
+            })?)),
         };
         Ok(options.with_proxy(proxy))
     }
