@@ -453,7 +453,7 @@ async fn wss_with_the_ca_file_or_insecure_and_over_http2() {
         run.stderr
     );
     assert!(run.stderr.contains("WARNING: --insecure"), "{}", run.stderr);
-    // Over HTTP/2: the handshake shows the answer's :status 200.
+    // Over HTTP/2: the handshake shows the extended CONNECT's fields and the answer's.
     let args = ["--ca-file", &ca, "--http2", "--show-handshake", &url];
     let run = connect(&args, b"over h2\n", &[]).await;
     assert_eq!(
@@ -462,7 +462,15 @@ async fn wss_with_the_ca_file_or_insecure_and_over_http2() {
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("< :status 200"), "{}", run.stderr);
+    for line in [
+        "> :method: CONNECT\n",
+        "> :protocol: websocket\n",
+        "> :path: /echo\n",
+        "> sec-websocket-version: 13\n",
+        "< :status: 200\n",
+    ] {
+        assert!(run.stderr.contains(line), "{line:?} not in {}", run.stderr);
+    }
 }
 
 #[tokio::test]

@@ -18,6 +18,8 @@ pub struct Response {
     extensions: Vec<String>,
     /// The request and response heads as written and read, over HTTP/1.1.
     heads: Option<Box<Heads>>,
+    /// Over HTTP/2, the request's fields as sent, pseudo-header fields first.
+    request_fields: Option<Box<[(String, String)]>>,
 }
 
 /// What an HTTP/1.1 handshake wrote and read.
@@ -40,7 +42,22 @@ impl Response {
             protocol: protocol.map(String::from),
             extensions,
             heads: None,
+            request_fields: None,
         }
+    }
+
+    /// Keeps the fields of an HTTP/2 extended CONNECT, for [`Response::request_fields`].
+    #[cfg(feature = "http2")]
+    pub(crate) fn with_request_fields(mut self, fields: Vec<(String, String)>) -> Response {
+        self.request_fields = Some(fields.into_boxed_slice());
+        self
+    }
+
+    /// Over HTTP/2 (RFC 8441), the request's fields as sent: the pseudo-header fields
+    /// (`:method`, `:protocol`, `:scheme`, `:authority`, `:path`) first. `None` over
+    /// HTTP/1.1, where [`Response::request_head`] has the bytes.
+    pub fn request_fields(&self) -> Option<&[(String, String)]> {
+        self.request_fields.as_deref()
     }
 
     /// Keeps the heads of an HTTP/1.1 handshake, for [`Response::request_head`] and

@@ -138,8 +138,8 @@ pub(crate) struct ConnectArgs {
     pub(crate) http2: bool,
 
     /// Print the opening handshake on stderr: the request and response heads line by line
-    /// as sent and received ("> " and "< " before each), or over HTTP/2 the response's
-    /// fields, and that the Sec-WebSocket-Accept key verified.
+    /// as sent and received ("> " and "< " before each) and that the Sec-WebSocket-Accept
+    /// key verified; over HTTP/2, the fields of both, pseudo-headers first.
     #[arg(long)]
     pub(crate) show_handshake: bool,
 

@@ -91,9 +91,12 @@ pub(crate) fn handshake(response: &Response) -> String {
             }
             text.push_str("Sec-WebSocket-Accept verified\n");
         }
-        // HTTP/2 (RFC 8441): no heads, and no accept key; the answer's fields.
+        // HTTP/2 (RFC 8441): fields, not heads, and no accept key.
         _ => {
-            let _ = writeln!(text, "< :status {}", response.status().as_u16());
+            for (name, value) in response.request_fields().unwrap_or_default() {
+                let _ = writeln!(text, "> {name}: {value}");
+            }
+            let _ = writeln!(text, "< :status: {}", response.status().as_u16());
             for (name, value) in response.headers().iter() {
                 let _ = writeln!(text, "< {name}: {}", String::from_utf8_lossy(value));
             }
