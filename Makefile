@@ -34,7 +34,8 @@ check:
 	$(CARGO) build -p switchyard --no-default-features --features server
 	$(CARGO) build -p switchyard --no-default-features --features tls
 	$(CARGO) build -p switchyard --no-default-features --features server,http2
-	$(CARGO) clippy -p switchyard --all-targets --features tls,webpki-roots,http2 -- -D warnings
+	$(CARGO) build -p switchyard --no-default-features --features proxy
+	$(CARGO) clippy -p switchyard --all-targets --features tls,webpki-roots,http2,proxy -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --workspace
 	@# A library user's default build holds no CLI, logging, JSON, TLS or HTTP/2 crates.
 	tree=$$($(CARGO) tree -p switchyard -e normal --prefix none); \

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the tools the build and tests need, idempotently: each step checks first and skips
 # what is already there at the right version.
-# Usage: scripts/tools.sh [rust|wasm|browsers|e2e|fuzz|autobahn|peers|redis|all]
+# Usage: scripts/tools.sh [rust|wasm|browsers|e2e|fuzz|autobahn|peers|redis|proxies|all]
 #   rust      rustfmt, clippy, the wasm targets
 #   wasm      rust + wasm-bindgen-cli (the version Cargo.lock pins) + wasm-pack: builds www/pkg
 #   browsers  Chromium, chromedriver, Firefox ESR, fonts (apt) + geckodriver: wasm browser tests
@@ -13,6 +13,8 @@
 #             client) in a venv under $PEERS_PREFIX, default /opt/switchyard-peers, and Node's
 #             ws (npm, into switchyard/tests/peers/node_modules)
 #   redis     redis-server (Debian): the chat scale-out tests start their own (no service)
+#   proxies   tinyproxy (HTTP CONNECT) and dante-server (SOCKS5), Debian, plus tmux: the proxy
+#             and `switchyard connect` tests start their own on loopback (no service)
 #   all       everything above
 # Runs non-interactively (CI has no stdin). The cargo builds are long (~10 CPU-min each) and
 # run under `nice` so that they share the machine politely.
@@ -162,6 +164,10 @@ ensure_peers() {
   npm ci --prefix switchyard/tests/peers --no-audit --no-fund
 }
 
+ensure_proxies() {
+  apt_packages tinyproxy dante-server tmux
+}
+
 case "${1:-all}" in
   rust) ensure_rust ;;
   wasm) ensure_rust; ensure_wasm_tools ;;
@@ -171,6 +177,7 @@ case "${1:-all}" in
   autobahn) ensure_autobahn ;;
   peers) ensure_peers ;;
   redis) ensure_redis ;;
-  all) ensure_rust; ensure_browsers; ensure_e2e; ensure_autobahn; ensure_peers; ensure_redis; ensure_fuzz; ensure_wasm_tools ;;
-  *) echo "usage: $0 [rust|wasm|browsers|e2e|fuzz|autobahn|peers|redis|all]"; exit 2 ;;
+  proxies) ensure_proxies ;;
+  all) ensure_rust; ensure_browsers; ensure_e2e; ensure_autobahn; ensure_peers; ensure_redis; ensure_proxies; ensure_fuzz; ensure_wasm_tools ;;
+  *) echo "usage: $0 [rust|wasm|browsers|e2e|fuzz|autobahn|peers|redis|proxies|all]"; exit 2 ;;
 esac

@@ -68,6 +68,30 @@ SIGINT or SIGTERM: stop accepting, answer handshakes in flight with 503, close e
 WebSocket with 1001 (after echoing what /echo already received), wait for the closing
 handshakes up to --shutdown-timeout, then exit 0.";
 
+/// switchyard: a WebSocket (RFC 6455) server with a demo page, /echo, /chat and /inspect,
+/// and a client (`switchyard connect`).
+// Serving takes no subcommand, as before `connect` existed, so old command lines still work;
+// `serve` says the same explicitly.
+#[derive(Debug, Parser)]
+#[command(name = "switchyard", version, after_help = AFTER_HELP, args_conflicts_with_subcommands = true)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Option<Subcommand>,
+    #[command(flatten)]
+    pub(crate) serve: Args,
+}
+
+/// `switchyard serve` and `switchyard connect`.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum Subcommand {
+    /// Serve (what `switchyard` with no subcommand does).
+    #[command(after_help = AFTER_HELP)]
+    Serve(Args),
+    /// Open a WebSocket: stdin in, received messages out (a client for the terminal and for
+    /// scripts, through HTTP and SOCKS proxies).
+    Connect(crate::connect::ConnectArgs),
+}
+
 /// switchyard: a WebSocket (RFC 6455) server with a demo page, /echo, /chat and /inspect.
 #[derive(Debug, Parser)]
 #[command(name = "switchyard", version, after_help = AFTER_HELP)]
@@ -271,7 +295,7 @@ fn duration(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("`{text}` is too long"))
 }
 
-fn positive_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn positive_duration(text: &str) -> Result<Duration, String> {
     match duration(text)? {
         d if d.is_zero() => Err(String::from("must be more than 0")),
         d => Ok(d),
@@ -325,6 +349,20 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Args::command().debug_assert();
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serving_needs_no_subcommand_and_connect_takes_a_url() {
+        let cli = Cli::parse_from(["switchyard", "--listen", "127.0.0.1:9"]);
+        assert!(cli.command.is_none());
+        assert_eq!(cli.serve.listen.port(), 9);
+        let cli = Cli::parse_from(["switchyard", "serve", "--listen", "127.0.0.1:9"]);
+        assert!(matches!(cli.command, Some(Subcommand::Serve(a)) if a.listen.port() == 9));
+        let cli = Cli::parse_from(["switchyard", "connect", "ws://h/"]);
+        assert!(matches!(cli.command, Some(Subcommand::Connect(a)) if a.url == "ws://h/"));
+        let error = Cli::try_parse_from(["switchyard", "--listen", "127.0.0.1:9", "connect"]);
+        assert_eq!(error.unwrap_err().exit_code(), 2);
     }
 
     #[test]

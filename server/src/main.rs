@@ -4,6 +4,7 @@
 mod app;
 mod assets;
 mod cli;
+mod connect;
 mod connection;
 mod hangup;
 mod http;
@@ -25,7 +26,12 @@ use tracing::error;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let args = cli::Args::parse();
+    let cli = cli::Cli::parse();
+    let args = match cli.command {
+        Some(cli::Subcommand::Connect(args)) => return connect::run(args),
+        Some(cli::Subcommand::Serve(args)) => args,
+        None => cli.serve,
+    };
     // After parsing, so `--help` and usage errors stay instant; before anything else starts.
     let untuned = malloc::tune();
     tracing_subscriber::fmt()

@@ -41,6 +41,9 @@ pub struct ClientOptions {
     /// [`Http2Connection`](crate::http2::Http2Connection).)
     #[cfg(all(feature = "http2", feature = "tls"))]
     pub http2: bool,
+    /// The proxy to go through (the `proxy` feature); direct by default.
+    #[cfg(feature = "proxy")]
+    pub proxy: crate::proxy::ProxyChoice,
 }
 
 impl ClientOptions {
@@ -73,6 +76,15 @@ impl ClientOptions {
     #[cfg(all(feature = "http2", feature = "tls"))]
     pub fn with_http2(mut self) -> ClientOptions {
         self.http2 = true;
+        self
+    }
+
+    /// Goes through `proxy`: [`ProxyChoice::Always`](crate::proxy::ProxyChoice::Always)
+    /// a given proxy, or [`ProxyChoice::Env`](crate::proxy::ProxyChoice::Env) what the
+    /// environment says for each URL.
+    #[cfg(feature = "proxy")]
+    pub fn with_proxy(mut self, proxy: crate::proxy::ProxyChoice) -> ClientOptions {
+        self.proxy = proxy;
         self
     }
 
@@ -119,11 +131,9 @@ pub async fn connect_with(
         None
     };
     let deadline = Instant::now() + options.config.handshake_timeout;
-    let tcp = timeout_at(deadline, TcpStream::connect((url.host(), url.port())))
+    let tcp = timeout_at(deadline, open_tcp(&url, options))
         .await
-        .map_err(|_| ConnectError::Timeout)?
-        .map_err(ConnectError::Connect)?;
-    tcp.set_nodelay(true).map_err(ConnectError::Connect)?;
+        .map_err(|_| ConnectError::Timeout)??;
     #[cfg(feature = "tls")]
     let stream = match tls {
         Some(config) => {
@@ -145,6 +155,22 @@ pub async fn connect_with(
     #[cfg(not(feature = "tls"))]
     let stream = ClientStream::Plain(tcp);
     handshake(stream, ClientRequest::from_url(&url), options, deadline).await
+}
+
+/// A TCP connection to `url`'s server, or a tunnel to it through the options' proxy, with
+/// `TCP_NODELAY` set.
+async fn open_tcp(url: &WsUrl<'_>, options: &ClientOptions) -> Result<TcpStream, ConnectError> {
+    #[cfg(feature = "proxy")]
+    if let Some(proxy) = options.proxy.for_url(url) {
+        return crate::proxy::tunnel(proxy, url.host(), url.port()).await;
+    }
+    #[cfg(not(feature = "proxy"))]
+    let _ = options;
+    let tcp = TcpStream::connect((url.host(), url.port()))
+        .await
+        .map_err(ConnectError::Connect)?;
+    tcp.set_nodelay(true).map_err(ConnectError::Connect)?;
+    Ok(tcp)
 }
 
 /// The TLS handshake for `url`'s host, within `deadline`.
@@ -249,13 +275,14 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
                     let response = accepted(response.head(), response.protocol());
                     return Ok((response, buf, head_len));
                 }
-                Err(error) => return Err(refused(&buf, error)),
+                Err(error) => return Err(refused(&out, &buf, error)),
             }
         }
     };
     let (response, buf, head_len) = timeout_at(deadline, exchange)
         .await
         .map_err(|_| ConnectError::Timeout)??;
+    let response = response.with_heads(&out, &buf[..head_len], &[]);
     let conn = with_extension(
         Connection::client(limits, OsMasks::new()),
         handshake.extension(),
@@ -275,12 +302,23 @@ fn accepted(head: &[u8], protocol: Option<&str>) -> Response {
 
 /// The error for an answer the core refused: a status other than 101 becomes
 /// [`ConnectError::Refused`] with the answer's fields, so the caller can read e.g. a
-/// `Retry-After` or `WWW-Authenticate`.
-fn refused(buf: &[u8], error: ClientHandshakeError) -> ConnectError {
+/// `Retry-After` or `WWW-Authenticate`, and the start of its body as it arrived.
+fn refused(request: &[u8], buf: &[u8], error: ClientHandshakeError) -> ConnectError {
     if let ClientHandshakeError::UnexpectedStatus(_) = error
         && let Some((status, headers)) = Headers::of_response(buf)
     {
-        return ConnectError::Refused(Box::new(Response::new(status, headers, None)));
+        let head_len = buf
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(buf.len(), |end| end + 4);
+        let (head, body) = buf.split_at(head_len);
+        let length = headers
+            .get_str("content-length")
+            .and_then(|n| n.trim().parse::<usize>().ok())
+            .unwrap_or(body.len());
+        let body = &body[..body.len().min(length)];
+        let response = Response::new(status, headers, None).with_heads(request, head, body);
+        return ConnectError::Refused(Box::new(response));
     }
     ConnectError::Handshake(error)
 }

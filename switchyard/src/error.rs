@@ -99,6 +99,9 @@ pub enum ConnectError {
     Http2NotNegotiated,
     /// The server could not be reached: name resolution or the TCP connect failed.
     Connect(io::Error),
+    /// The proxy could not be reached, or did not open the tunnel (the `proxy` feature).
+    #[cfg(feature = "proxy")]
+    Proxy(crate::proxy::ProxyError),
     /// The transport failed during the handshake, or ended before the answer was complete
     /// ([`io::ErrorKind::UnexpectedEof`]), or the OS random source failed.
     Io(io::Error),
@@ -139,6 +142,8 @@ impl fmt::Display for ConnectError {
                 f.write_str("the server offers no WebSocket over HTTP/2 (RFC 8441)")
             }
             ConnectError::Connect(e) => write!(f, "cannot reach the server: {e}"),
+            #[cfg(feature = "proxy")]
+            ConnectError::Proxy(e) => write!(f, "{e}"),
             ConnectError::Io(e) => write!(f, "I/O error during the handshake: {e}"),
             ConnectError::Refused(response) => {
                 write!(
@@ -160,6 +165,8 @@ impl std::error::Error for ConnectError {
             ConnectError::Url(e) => Some(e),
             ConnectError::Connect(e) | ConnectError::Io(e) => Some(e),
             ConnectError::Handshake(e) => Some(e),
+            #[cfg(feature = "proxy")]
+            ConnectError::Proxy(e) => Some(e),
             #[cfg(feature = "tls")]
             ConnectError::Tls(e) => Some(e),
             ConnectError::TlsNotBuilt | ConnectError::Refused(_) | ConnectError::Timeout => None,

@@ -73,13 +73,9 @@
 //! `hub` adds [`hub`], a publish/subscribe hub with rooms on an in-process backend, and
 //! `redis` its Redis backend for several nodes.
 //!
-//! The name `proxy` is reserved for what comes next.
-
-#[cfg(feature = "proxy")]
-compile_error!(
-    "switchyard: the feature proxy is a reserved name for a capability that has not landed \
-     yet; see the crate README"
-);
+//! `proxy` (implies `client`) lets [`connect_with`] go through an HTTP CONNECT or SOCKS5
+//! proxy (`ClientOptions::with_proxy`), or the one the environment names
+//! (`proxy::Proxy::from_env`); TLS to a `wss://` server runs inside the tunnel.
 
 #[cfg(feature = "server")]
 mod accept;
@@ -99,6 +95,8 @@ pub mod http2;
 pub mod hub;
 mod incoming;
 mod masks;
+#[cfg(feature = "proxy")]
+pub mod proxy;
 #[cfg(feature = "server")]
 mod request;
 #[cfg(feature = "client")]

@@ -16,6 +16,19 @@ pub struct Response {
     headers: Headers,
     protocol: Option<String>,
     extensions: Vec<String>,
+    /// The request and response heads as written and read, over HTTP/1.1.
+    heads: Option<Box<Heads>>,
+    /// Over HTTP/2, the request's fields as sent, pseudo-header fields first.
+    request_fields: Option<Box<[(String, String)]>>,
+}
+
+/// What an HTTP/1.1 handshake wrote and read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Heads {
+    request: Vec<u8>,
+    response: Vec<u8>,
+    /// For a refusal, the start of its body: what arrived with the head.
+    body: Vec<u8>,
 }
 
 impl Response {
@@ -28,7 +41,56 @@ impl Response {
             headers,
             protocol: protocol.map(String::from),
             extensions,
+            heads: None,
+            request_fields: None,
         }
+    }
+
+    /// Keeps the fields of an HTTP/2 extended CONNECT, for [`Response::request_fields`].
+    #[cfg(feature = "http2")]
+    pub(crate) fn with_request_fields(mut self, fields: Vec<(String, String)>) -> Response {
+        self.request_fields = Some(fields.into_boxed_slice());
+        self
+    }
+
+    /// Over HTTP/2 (RFC 8441), the request's fields as sent: the pseudo-header fields
+    /// (`:method`, `:protocol`, `:scheme`, `:authority`, `:path`) first. `None` over
+    /// HTTP/1.1, where [`Response::request_head`] has the bytes.
+    pub fn request_fields(&self) -> Option<&[(String, String)]> {
+        self.request_fields.as_deref()
+    }
+
+    /// Keeps the heads of an HTTP/1.1 handshake, for [`Response::request_head`] and
+    /// [`Response::head`].
+    pub(crate) fn with_heads(mut self, request: &[u8], response: &[u8], body: &[u8]) -> Response {
+        self.heads = Some(Box::new(Heads {
+            request: request.to_vec(),
+            response: response.to_vec(),
+            body: body.to_vec(),
+        }));
+        self
+    }
+
+    /// The request head exactly as the client wrote it (HTTP/1.1; `None` over HTTP/2, which
+    /// has no heads): for showing the handshake to someone debugging or learning it.
+    pub fn request_head(&self) -> Option<&[u8]> {
+        self.heads.as_deref().map(|heads| heads.request.as_slice())
+    }
+
+    /// This response's head exactly as received, through the blank line (HTTP/1.1; `None`
+    /// over HTTP/2).
+    pub fn head(&self) -> Option<&[u8]> {
+        self.heads.as_deref().map(|heads| heads.response.as_slice())
+    }
+
+    /// For a refusal ([`ConnectError::Refused`](crate::ConnectError::Refused)), the start
+    /// of its body: the bytes that arrived with the head, up to its `Content-Length`. The
+    /// client reads no further (the body is the server's explanation, not the protocol's),
+    /// so it may be cut short; empty after a 101.
+    pub fn body_start(&self) -> &[u8] {
+        self.heads
+            .as_deref()
+            .map_or(&[], |heads| heads.body.as_slice())
     }
 
     /// The HTTP status: 101 for an accepted handshake.

@@ -390,3 +390,44 @@ async fn an_answer_the_core_cannot_write_fails_before_anything_is_sent() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_heads_and_a_refusals_body_start_are_kept_as_on_the_wire() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    within(10, async {
+        let (listener, addr) = listener().await;
+        // Past the Content-Length, "extra" is not the body's.
+        let server = tokio::spawn(async move {
+            let (mut tcp, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            while !request.ends_with(b"\r\n\r\n") {
+                request.push(tcp.read_u8().await.unwrap());
+            }
+            tcp.write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 6\r\n\r\nnope!\nextra")
+                .await
+                .unwrap();
+            request
+        });
+        let url = format!("ws://{addr}/where?q=1");
+        let Err(ConnectError::Refused(response)) = connect(&url).await else {
+            panic!("not refused");
+        };
+        let request = server.await.unwrap();
+        assert_eq!(response.request_head(), Some(&request[..]));
+        assert_eq!(
+            response.head(),
+            Some(&b"HTTP/1.1 403 Forbidden\r\nContent-Length: 6\r\n\r\n"[..])
+        );
+        assert_eq!(response.body_start(), b"nope!\n");
+        // An accepted handshake: the heads as written and read, no body.
+        let addr = echo_server(Config::default()).await;
+        let (_ws, response) = connect(&format!("ws://{addr}/")).await.unwrap();
+        assert!(response.request_head().is_some_and(|r| r != &request[..]));
+        let request = String::from_utf8(response.request_head().unwrap().to_vec()).unwrap();
+        assert!(request.starts_with("GET / HTTP/1.1\r\n") && request.ends_with("\r\n\r\n"));
+        let head = String::from_utf8(response.head().unwrap().to_vec()).unwrap();
+        assert!(head.starts_with("HTTP/1.1 101 ") && head.ends_with("\r\n\r\n"));
+        assert!(response.body_start().is_empty());
+    })
+    .await;
+}

@@ -127,6 +127,7 @@ impl Http2Connection {
         // Extensions as over HTTP/1.1 (RFC 8441 §5): permessage-deflate if the config has it.
         let mut negotiator = negotiator(&options.config);
         let request = self.request(target, options, negotiator.offer())?;
+        let sent = fields(&request);
         let exchange = async {
             let mut send = self.send.clone().ready().await?;
             let (response, stream) = send.send_request(request, false)?;
@@ -157,7 +158,8 @@ impl Http2Connection {
         negotiator
             .verify(ExtensionOffers::parse(&answer))
             .map_err(ConnectError::Handshake)?;
-        let response = Response::new(status, headers, protocol.as_deref());
+        let response =
+            Response::new(status, headers, protocol.as_deref()).with_request_fields(sent);
         let io = ClientStream::Http2(Box::new(H2Stream::new(body, stream)));
         let conn = with_extension(
             Connection::client(options.config.limits, OsMasks::new()),
@@ -198,6 +200,35 @@ impl Http2Connection {
             .body(())
             .map_err(|_| invalid("a header or the target"))
     }
+}
+
+/// The request's fields as h2 sends them: pseudo-header fields first (RFC 9113 §8.3).
+fn fields(request: &Request<()>) -> Vec<(String, String)> {
+    let uri = request.uri();
+    let text = |v: Option<String>| v.unwrap_or_default();
+    let mut fields = vec![
+        (":method".to_owned(), request.method().to_string()),
+        (":protocol".to_owned(), super::PROTOCOL.to_owned()),
+        (
+            ":scheme".to_owned(),
+            text(uri.scheme_str().map(str::to_owned)),
+        ),
+        (
+            ":authority".to_owned(),
+            text(uri.authority().map(ToString::to_string)),
+        ),
+        (
+            ":path".to_owned(),
+            text(uri.path_and_query().map(ToString::to_string)),
+        ),
+    ];
+    fields.extend(request.headers().iter().map(|(name, value)| {
+        (
+            name.to_string(),
+            String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        )
+    }));
+    fields
 }
 
 fn h2_error(error: h2::Error) -> ConnectError {
