@@ -160,7 +160,8 @@ async fn upgrade(
             Err((status, detail)) => {
                 info!(%peer, path, status = status.as_u16(), detail, "refused");
                 let body = format!("{detail}\n");
-                let _ = pending.respond(&http::text(status, &body, false)).await;
+                // Boxed: a refusal's state must not weigh on every accepted connection.
+                let _ = Box::pin(pending.respond(&http::text(status, &body, false))).await;
                 return;
             }
         },

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use switchyard::hub::LinkState;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tracing::{debug, info, warn};
 
 use crate::app::App;
@@ -175,24 +175,8 @@ fn dispatch(
                 tokio::spawn(task);
             }
             (None, Some(http2)) => {
-                let http2 = http2.clone();
-                tokio::spawn(async move {
-                    let mut tcp = tcp;
-                    match preface::sniff(&mut tcp, app.config.handshake_timeout).await {
-                        Some(Sniffed::Http2(first)) => {
-                            let io = Rewound::new(first, tcp);
-                            Box::pin(http2.serve(io, peer, shutdown)).await;
-                        }
-                        Some(Sniffed::Http1(first)) => {
-                            let plain = Transport::Plain(tcp);
-                            let task = connection::serve(plain, first, peer, app, shutdown, slot);
-                            Box::pin(task).await;
-                            return;
-                        }
-                        None => {}
-                    }
-                    drop(slot);
-                });
+                let task = sniff_and_serve(tcp, http2.clone(), peer, app, shutdown, slot);
+                tokio::spawn(task);
             }
             (Some(tls), http2) => {
                 let (tls, http2) = (Arc::clone(tls), http2.clone());
@@ -234,6 +218,32 @@ fn dispatch(
             }
         }
     }
+}
+
+/// A plain connection that may open with the HTTP/2 preface (prior knowledge): HTTP/1.1 is
+/// served inline, so that the task is one allocation of the connection's own size, as
+/// without HTTP/2; the sniffing and HTTP/2 (the rarer cases here) are boxed.
+async fn sniff_and_serve(
+    mut tcp: TcpStream,
+    http2: Http2,
+    peer: SocketAddr,
+    app: Arc<App>,
+    shutdown: Shutdown,
+    slot: OwnedSemaphorePermit,
+) {
+    match Box::pin(preface::sniff(&mut tcp, app.config.handshake_timeout)).await {
+        Some(Sniffed::Http2(first)) => {
+            let io = Rewound::new(first, tcp);
+            Box::pin(http2.serve(io, peer, shutdown)).await;
+        }
+        Some(Sniffed::Http1(first)) => {
+            let plain = Transport::Plain(tcp);
+            connection::serve(plain, first, peer, app, shutdown, slot).await;
+            return;
+        }
+        None => {}
+    }
+    drop(slot);
 }
 
 /// Whether ALPN picked HTTP/2 (RFC 7301, RFC 9113 §3.2).
