@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use switchyard::hub::Subscription;
-use switchyard::{Answer, CloseInfo, Config, HandshakeError, PendingUpgrade};
+use switchyard::{Answer, CloseInfo, Config, HandshakeError, PendingUpgrade, WebSocket};
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::{debug, info};
 
@@ -18,22 +18,63 @@ use crate::app::App;
 use crate::http::{self, StatusCode, path_of};
 use crate::metered::{Counters, Metered};
 use crate::routes::chat::query;
-use crate::routes::{Route, chat, echo, inspect};
+use crate::routes::{Route, Running, Upgrade, inspect};
 use crate::shutdown::Shutdown;
 use crate::tap::{ByteTap, lock};
 use crate::transport::Transport;
 
 /// Serves one connection whose first bytes, `already_read`, were read to tell HTTP/1.1 from
-/// HTTP/2 (empty if not). `_slot` is its place under `--max-connections`, held until it
+/// HTTP/2 (empty if not). `slot` is its place under `--max-connections`, held until it
 /// ends.
-pub(crate) async fn serve(
+///
+/// Two phases, each in a box of its own size: answering the request, then running the
+/// route on the WebSocket it opened. A future's size is that of its largest state, and this
+/// task lives as long as the connection: were the handshake's state (the request, the 101
+/// being written) or every route's inline, each open connection would keep room for them.
+/// The task keeps a pointer and the closing log line's fields; an idle `/echo` connection
+/// is its WebSocket and little else. An `async move` block rather than an `async fn`: an
+/// async fn's future keeps its arguments twice, as passed and as its body's locals
+/// (rust-lang/rust#62958).
+#[expect(clippy::manual_async_fn, reason = "an async fn keeps its arguments twice")]
+pub(crate) fn serve(
     transport: Transport,
     already_read: Vec<u8>,
     peer: SocketAddr,
     app: Arc<App>,
     shutdown: Shutdown,
-    _slot: OwnedSemaphorePermit,
-) {
+    slot: OwnedSemaphorePermit,
+) -> impl Future<Output = ()> {
+    async move {
+        let answered = Box::pin(answer(transport, already_read, peer, &app, shutdown)).await;
+        let Some(opened) = answered else {
+            return;
+        };
+        info!(%peer, path = opened.path, "open");
+        let started = Instant::now();
+        let info = opened.running.await;
+        log_close(peer, &opened.path, &opened.counters, info.as_ref(), started);
+        // Named so that the block holds it until here (a block captures only what it uses).
+        drop(slot);
+    }
+}
+
+/// A WebSocket opened by [`answer`]: its route, running, and what the closing log line
+/// needs.
+struct Opened<'a> {
+    running: Running<'a>,
+    path: String,
+    counters: Arc<Counters>,
+}
+
+/// Reads the request and answers it: plain HTTP, a refusal, or a 101 and the WebSocket it
+/// opened.
+async fn answer(
+    transport: Transport,
+    already_read: Vec<u8>,
+    peer: SocketAddr,
+    app: &App,
+    shutdown: Shutdown,
+) -> Option<Opened<'_>> {
     let counters = Arc::new(Counters::default());
     let stream = Metered::new(transport, Arc::clone(&counters));
     let pending = match PendingUpgrade::read_after(stream, already_read, &app.config).await {
@@ -41,28 +82,32 @@ pub(crate) async fn serve(
         Err(error) => {
             // A slow, silent or vanished client: nothing to answer.
             debug!(%peer, %error, "no request");
-            return;
+            return None;
         }
     };
     let verdict = if shutdown.is_draining() {
         Verdict::Refuse("-".to_owned(), HandshakeError::Unavailable)
     } else {
-        judge(&pending, &app)
+        judge(&pending, app)
     };
-    // Boxed, as every branch's future: the task then holds only the state of the branch
+    // Boxed, as every branch's future: this one then holds only the state of the branch
     // taken.
     match verdict {
         Verdict::Upgrade(route, path) => {
-            let visit = Visit {
-                peer,
-                path: &path,
-                counters: &counters,
-            };
-            Box::pin(upgrade(pending, route, visit, &app, shutdown)).await;
+            let (ws, upgrade) = Box::pin(upgrade(pending, route, peer, &path, app)).await?;
+            Some(Opened {
+                running: upgrade.run(ws, app, peer, shutdown),
+                path,
+                counters,
+            })
         }
-        Verdict::Refuse(path, error) => Box::pin(refuse(pending, peer, &path, error)).await,
+        Verdict::Refuse(path, error) => {
+            Box::pin(refuse(pending, peer, &path, error)).await;
+            None
+        }
         Verdict::Plain(method, target) => {
-            Box::pin(plain(pending, peer, &app, &method, &target)).await;
+            Box::pin(plain(pending, peer, app, &method, &target)).await;
+            None
         }
     }
 }
@@ -127,31 +172,18 @@ async fn refuse(
     let _ = pending.refuse(error).await;
 }
 
-/// A WebSocket route with what it needs from the handshake.
-enum Upgrade {
-    Echo,
-    Chat(Subscription),
-    Inspect(inspect::Handshake),
-}
-
-/// Who asked for what, for the log lines.
-struct Visit<'a> {
-    peer: SocketAddr,
-    path: &'a str,
-    counters: &'a Counters,
-}
-
+/// Accepts the upgrade to `route`: joins the chat room first (a refusal is answered with
+/// its status), sets the inspector's tap, and writes the 101.
 async fn upgrade(
     mut pending: PendingUpgrade<Metered<Transport>>,
     route: Route,
-    visit: Visit<'_>,
+    peer: SocketAddr,
+    path: &str,
     app: &App,
-    shutdown: Shutdown,
-) {
-    let Visit { peer, path, .. } = visit;
+) -> Option<(WebSocket<Metered<Transport>>, Upgrade)> {
     let upgrade_to = match route {
         Route::Echo => Upgrade::Echo,
-        // Boxed: joining (a Redis round trip) must not weigh on every connection's future.
+        // Boxed: joining (a Redis round trip) must not weigh on an echo's handshake.
         Route::Chat(room) => match Box::pin(join(query_of(&pending), &room, app)).await {
             Ok(subscription) => {
                 pending.set_limits(app.chat_limits);
@@ -160,9 +192,8 @@ async fn upgrade(
             Err((status, detail)) => {
                 info!(%peer, path, status = status.as_u16(), detail, "refused");
                 let body = format!("{detail}\n");
-                // Boxed: a refusal's state must not weigh on every accepted connection.
                 let _ = Box::pin(pending.respond(&http::text(status, &body, false))).await;
-                return;
+                return None;
             }
         },
         Route::Inspect => Upgrade::Inspect(inspect_handshake(&mut pending, &app.config)),
@@ -174,25 +205,13 @@ async fn upgrade(
         deflate.client_no_context_takeover = true;
         answer = answer.with_deflate(deflate);
     }
-    // Boxed so the handshake's state is freed once the connection runs.
-    let ws = match Box::pin(pending.accept(&answer)).await {
-        Ok((ws, _)) => ws,
+    match pending.accept(&answer).await {
+        Ok((ws, _)) => Some((ws, upgrade_to)),
         Err(error) => {
             debug!(%peer, path, %error, "handshake failed");
-            return;
+            None
         }
-    };
-    info!(%peer, path, "open");
-    let started = Instant::now();
-    let info = match upgrade_to {
-        Upgrade::Echo => Box::pin(echo::run(ws, shutdown)).await,
-        Upgrade::Chat(subscription) => {
-            let chat = chat::run(ws, subscription, &app.hub, app.chat_rate, peer, shutdown);
-            Box::pin(chat).await
-        }
-        Upgrade::Inspect(handshake) => Box::pin(inspect::run(ws, handshake, shutdown)).await,
-    };
-    log_close(&visit, info.as_ref(), started);
+    }
 }
 
 /// Joins the chat room before the upgrade, so that what cannot work is answered with a
@@ -258,20 +277,26 @@ fn inspect_handshake(
     handshake
 }
 
-fn log_close(visit: &Visit<'_>, info: Option<&CloseInfo>, started: Instant) {
+fn log_close(
+    peer: SocketAddr,
+    path: &str,
+    counters: &Counters,
+    info: Option<&CloseInfo>,
+    started: Instant,
+) {
     let duration_ms = started.elapsed().as_millis() as u64;
     let (code, reason, clean) = info.map_or((1006, "", false), |info| {
         (info.code.as_u16(), info.reason.as_str(), info.clean)
     });
     info!(
-        peer = %visit.peer,
-        path = visit.path,
+        %peer,
+        path,
         code,
         reason,
         clean,
         duration_ms,
-        bytes_in = visit.counters.read(),
-        bytes_out = visit.counters.written(),
+        bytes_in = counters.read(),
+        bytes_out = counters.written(),
         "close"
     );
 }

@@ -222,28 +222,34 @@ fn dispatch(
 
 /// A plain connection that may open with the HTTP/2 preface (prior knowledge): HTTP/1.1 is
 /// served inline, so that the task is one allocation of the connection's own size, as
-/// without HTTP/2; the sniffing and HTTP/2 (the rarer cases here) are boxed.
-async fn sniff_and_serve(
+/// without HTTP/2; the sniffing and HTTP/2 (the rarer cases here) are boxed. An `async move`
+/// block rather than an `async fn`, which would keep its arguments twice (see
+/// [`connection::serve`]).
+#[expect(clippy::manual_async_fn, reason = "an async fn keeps its arguments twice")]
+fn sniff_and_serve(
     mut tcp: TcpStream,
     http2: Http2,
     peer: SocketAddr,
     app: Arc<App>,
     shutdown: Shutdown,
     slot: OwnedSemaphorePermit,
-) {
-    match Box::pin(preface::sniff(&mut tcp, app.config.handshake_timeout)).await {
-        Some(Sniffed::Http2(first)) => {
-            let io = Rewound::new(first, tcp);
-            Box::pin(http2.serve(io, peer, shutdown)).await;
+) -> impl Future<Output = ()> {
+    async move {
+        match Box::pin(preface::sniff(&mut tcp, app.config.handshake_timeout)).await {
+            Some(Sniffed::Http2(first)) => {
+                let io = Rewound::new(first, tcp);
+                Box::pin(http2.serve(io, peer, shutdown)).await;
+            }
+            Some(Sniffed::Http1(first)) => {
+                let plain = Transport::Plain(tcp);
+                connection::serve(plain, first, peer, app, shutdown, slot).await;
+                return;
+            }
+            None => {}
         }
-        Some(Sniffed::Http1(first)) => {
-            let plain = Transport::Plain(tcp);
-            connection::serve(plain, first, peer, app, shutdown, slot).await;
-            return;
-        }
-        None => {}
+        // Named so that the block holds it until here (a block captures only what it uses).
+        drop(slot);
     }
-    drop(slot);
 }
 
 /// Whether ALPN picked HTTP/2 (RFC 7301, RFC 9113 §3.2).

@@ -71,50 +71,57 @@ impl Answer {
 /// ([`OriginPolicy::SAME_HOST`], RFC 6455 §10.2) is refused with 403, so a page on another
 /// site cannot open a connection with the user's cookies; requests without `Origin`
 /// (non-browser clients) are accepted. Use [`accept_with`] to allow other origins.
-pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
+pub fn accept<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
-) -> Result<(WebSocket<S>, Request), AcceptError> {
-    accept_with_config(stream, &Config::default()).await
+) -> impl Future<Output = Result<(WebSocket<S>, Request), AcceptError>> {
+    accept_with_config(stream, &Config::default())
 }
 
 /// [`accept`] with limits and timers from `config`. The whole handshake is bounded by
 /// [`Config::handshake_timeout`].
-pub async fn accept_with_config<S: AsyncRead + AsyncWrite + Unpin>(
+pub fn accept_with_config<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     config: &Config,
-) -> Result<(WebSocket<S>, Request), AcceptError> {
+) -> impl Future<Output = Result<(WebSocket<S>, Request), AcceptError>> + use<S> {
     accept_with(stream, config, |request| {
         request.check_origin(&OriginPolicy::SAME_HOST)?;
         Ok(Answer::default())
     })
-    .await
 }
 
 /// Accepts a WebSocket connection, letting `decide` check each valid request (its origin,
 /// path, subprotocols, credentials) and answer it or refuse it with a [`HandshakeError`]
 /// (e.g. [`HandshakeError::ForbiddenOrigin`] for 403). `decide` applies no origin policy of
 /// its own accord: call [`Request::check_origin`] in it.
-pub async fn accept_with<S, F>(
+///
+/// The handshake runs in a box of its own, freed when it ends: a caller that accepts and
+/// then serves the connection in one task (the usual way) has a future as large as its
+/// largest state, for as long as the connection lives, and this way that state is a pointer
+/// rather than the request and the response being written.
+pub fn accept_with<S, F>(
     stream: S,
     config: &Config,
     decide: F,
-) -> Result<(WebSocket<S>, Request), AcceptError>
+) -> impl Future<Output = Result<(WebSocket<S>, Request), AcceptError>> + use<S, F>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(&Request) -> Result<Answer, HandshakeError>,
 {
-    let pending = PendingUpgrade::read(stream, config).await?;
-    let verdict = match pending.request() {
-        Ok(request) => decide(request),
-        Err(error) => Err(error),
-    };
-    match verdict {
-        Ok(answer) => pending.accept(&answer).await,
-        Err(error) => {
-            pending.refuse(error).await?;
-            Err(AcceptError::Refused(error))
+    let config = *config;
+    Box::pin(async move {
+        let pending = PendingUpgrade::read(stream, &config).await?;
+        let verdict = match pending.request() {
+            Ok(request) => decide(request),
+            Err(error) => Err(error),
+        };
+        match verdict {
+            Ok(answer) => pending.accept(&answer).await,
+            Err(error) => {
+                pending.refuse(error).await?;
+                Err(AcceptError::Refused(error))
+            }
         }
-    }
+    })
 }
 
 /// A request read from a stream and judged by the core, not answered yet.

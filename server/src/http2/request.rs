@@ -17,7 +17,7 @@ use tracing::{debug, info};
 use super::Http2;
 use crate::connection::join;
 use crate::metered::{Counters, Metered};
-use crate::routes::{Route, chat, echo, inspect};
+use crate::routes::{Route, Upgrade, inspect};
 use crate::shutdown::Shutdown;
 
 /// Serves one request (its own task).
@@ -109,22 +109,19 @@ pub(super) async fn serve(
     };
     info!(%peer, path, http = "2", "open");
     let started = Instant::now();
-    let info = match route {
-        Route::Echo => Box::pin(echo::run(ws, shutdown)).await,
+    let upgrade = match route {
+        Route::Echo => Upgrade::Echo,
         Route::Chat(_) => match subscription {
-            Some(subscription) => {
-                let chat = chat::run(ws, subscription, &app.hub, app.chat_rate, peer, shutdown);
-                Box::pin(chat).await
-            }
+            Some(subscription) => Upgrade::Chat(subscription),
             // Unreachable: an upgraded chat stream was joined first.
-            None => None,
+            None => return,
         },
         Route::Inspect => {
             let message_limit =
                 usize::try_from(config.limits.max_message_size).unwrap_or(usize::MAX);
             let tap = Arc::new(Mutex::new(inspect::Tap::new(message_limit)));
             ws.get_mut().set_tap(tap.clone());
-            let handshake = inspect::Handshake {
+            Upgrade::Inspect(inspect::Handshake {
                 http_version: "HTTP/2",
                 request: recorded.unwrap_or_default().into_bytes(),
                 response: Some(response_as_text(&response).into_bytes()),
@@ -132,10 +129,10 @@ pub(super) async fn serve(
                 accept: String::new(),
                 message_limit,
                 tap,
-            };
-            Box::pin(inspect::run(ws, handshake, shutdown)).await
+            })
         }
     };
+    let info = upgrade.run(ws, app, peer, shutdown).await;
     drop(slot);
     log_close(peer, &path, info.as_ref(), started, &counters);
 }

@@ -9,34 +9,40 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::shutdown::Shutdown;
 
-pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+/// An `async move` block rather than an `async fn`, for the reason given at
+/// [`connection::serve`](crate::connection::serve): the WebSocket is most of what an open
+/// connection holds.
+#[expect(clippy::manual_async_fn, reason = "an async fn keeps its arguments twice")]
+pub(crate) fn run<S: AsyncRead + AsyncWrite + Unpin>(
     mut ws: WebSocket<S>,
     mut shutdown: Shutdown,
-) -> Option<CloseInfo> {
-    loop {
-        tokio::select! {
-            biased;
-            () = shutdown.wait() => break,
-            message = ws.recv() => match message {
-                // A failed send means the connection is closing: the next recv ends it.
-                Some(Ok(message)) => drop(ws.send(message).await),
-                Some(Err(_)) => {}
-                None => return ws.close_info(),
-            },
+) -> impl Future<Output = Option<CloseInfo>> {
+    async move {
+        loop {
+            tokio::select! {
+                biased;
+                () = shutdown.wait() => break,
+                message = ws.recv() => match message {
+                    // A failed send means the connection is closing: the next recv ends it.
+                    Some(Ok(message)) => drop(ws.send(message).await),
+                    Some(Err(_)) => {}
+                    None => return ws.close_info(),
+                },
+            }
         }
-    }
-    // Shutting down: nothing already received is lost. Echo every message the transport
-    // already holds (`recv` is cancel-safe, so polling it once and dropping it is fine), then
-    // say goodbye.
-    while let Some(Some(Ok(message))) = now_or_never(ws.recv()) {
-        if ws.send(message).await.is_err() {
-            break;
+        // Shutting down: nothing already received is lost. Echo every message the transport
+        // already holds (`recv` is cancel-safe, so polling it once and dropping it is fine), then
+        // say goodbye.
+        while let Some(Some(Ok(message))) = now_or_never(ws.recv()) {
+            if ws.send(message).await.is_err() {
+                break;
+            }
         }
+        let _ = ws
+            .close(CloseCode::GOING_AWAY, "server shutting down")
+            .await;
+        ws.closed().await.ok()
     }
-    let _ = ws
-        .close(CloseCode::GOING_AWAY, "server shutting down")
-        .await;
-    ws.closed().await.ok()
 }
 
 /// Polls `future` once: its output if it is ready without waiting.

@@ -243,46 +243,51 @@ impl Captures {
     }
 }
 
-pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+/// An `async move` block rather than an `async fn`, for the reason given at
+/// [`connection::serve`](crate::connection::serve).
+#[expect(clippy::manual_async_fn, reason = "an async fn keeps its arguments twice")]
+pub(crate) fn run<S: AsyncRead + AsyncWrite + Unpin>(
     mut ws: WebSocket<S>,
     handshake: Handshake,
     mut shutdown: Shutdown,
-) -> Option<CloseInfo> {
-    let written = lock(&handshake.tap).take_written();
-    let response = handshake.response.as_ref().unwrap_or(&written);
-    let report = json!({
-        "type": "handshake",
-        "http_version": handshake.http_version,
-        "request": String::from_utf8_lossy(&handshake.request),
-        "response": String::from_utf8_lossy(response),
-        "key": handshake.key,
-        "accept": handshake.accept,
-        "message_limit": handshake.message_limit,
-    });
-    let mut ok = ws
-        .send(Message::Text(report.to_string().into()))
-        .await
-        .is_ok();
-    loop {
-        tokio::select! {
-            biased;
-            () = shutdown.wait() => {
-                let _ = ws.close(CloseCode::GOING_AWAY, "server shutting down").await;
-                let _ = ws.closed().await;
-                break;
-            }
-            event = ws.recv_event() => match event {
-                Some(Ok(_)) => {
-                    while ok && let Some(report) = next_report(&handshake.tap) {
-                        ok = ws.send(Message::Text(report.to_string().into())).await.is_ok();
-                    }
+) -> impl Future<Output = Option<CloseInfo>> {
+    async move {
+        let written = lock(&handshake.tap).take_written();
+        let response = handshake.response.as_ref().unwrap_or(&written);
+        let report = json!({
+            "type": "handshake",
+            "http_version": handshake.http_version,
+            "request": String::from_utf8_lossy(&handshake.request),
+            "response": String::from_utf8_lossy(response),
+            "key": handshake.key,
+            "accept": handshake.accept,
+            "message_limit": handshake.message_limit,
+        });
+        let mut ok = ws
+            .send(Message::Text(report.to_string().into()))
+            .await
+            .is_ok();
+        loop {
+            tokio::select! {
+                biased;
+                () = shutdown.wait() => {
+                    let _ = ws.close(CloseCode::GOING_AWAY, "server shutting down").await;
+                    let _ = ws.closed().await;
+                    break;
                 }
-                Some(Err(_)) => {}
-                None => break,
-            },
+                event = ws.recv_event() => match event {
+                    Some(Ok(_)) => {
+                        while ok && let Some(report) = next_report(&handshake.tap) {
+                            ok = ws.send(Message::Text(report.to_string().into())).await.is_ok();
+                        }
+                    }
+                    Some(Err(_)) => {}
+                    None => break,
+                },
+            }
         }
+        ws.close_info()
     }
-    ws.close_info()
 }
 
 fn next_report(tap: &Mutex<Tap>) -> Option<Value> {

@@ -5,7 +5,15 @@ pub(crate) mod chat;
 pub(crate) mod echo;
 pub(crate) mod inspect;
 
-use switchyard::hub::RoomName;
+use std::net::SocketAddr;
+use std::pin::Pin;
+
+use switchyard::hub::{RoomName, Subscription};
+use switchyard::{CloseInfo, WebSocket};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::app::App;
+use crate::shutdown::Shutdown;
 
 /// A WebSocket route.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +37,44 @@ impl Route {
                 let name = path.strip_prefix("/chat/")?;
                 RoomName::new(name).ok().map(Route::Chat)
             }
+        }
+    }
+}
+
+/// A WebSocket route with what it took from the handshake.
+pub(crate) enum Upgrade {
+    Echo,
+    Chat(Subscription),
+    Inspect(inspect::Handshake),
+}
+
+/// A route running on its connection, until it reports how the connection ended.
+pub(crate) type Running<'a> = Pin<Box<dyn Future<Output = Option<CloseInfo>> + Send + 'a>>;
+
+impl Upgrade {
+    /// Runs the route on `ws`, boxed at the route's own size: the connection's task keeps a
+    /// pointer, not room for the largest route (chat) whatever the route.
+    pub(crate) fn run<'a, S>(
+        self,
+        ws: WebSocket<S>,
+        app: &'a App,
+        peer: SocketAddr,
+        shutdown: Shutdown,
+    ) -> Running<'a>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'a,
+    {
+        match self {
+            Upgrade::Echo => Box::pin(echo::run(ws, shutdown)),
+            Upgrade::Chat(subscription) => Box::pin(chat::run(
+                ws,
+                subscription,
+                &app.hub,
+                app.chat_rate,
+                peer,
+                shutdown,
+            )),
+            Upgrade::Inspect(handshake) => Box::pin(inspect::run(ws, handshake, shutdown)),
         }
     }
 }
