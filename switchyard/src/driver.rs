@@ -143,10 +143,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         if self.ended {
             return Poll::Ready(None);
         }
-        let waker = self.shared_waker(cx, side);
-        let mut shared = Context::from_waker(&waker);
+        let shared = self.shared_waker(cx, side);
+        let mut drive = true;
         loop {
-            self.drive(&mut shared);
+            if drive {
+                self.drive(cx, shared.as_ref());
+            }
             let mut closed = false;
             while let Some(event) = self.conn.poll_event() {
                 match event {
@@ -161,6 +163,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             }
             if closed {
                 // Polling `Closed` may have queued our close reply: drive again.
+                drive = true;
                 continue;
             }
             if self.close_info.is_some() && self.transport_done() {
@@ -173,6 +176,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 return Poll::Pending;
             }
             ready!(self.poll_read(cx));
+            // A read that queued nothing for the transport (the usual one: a message, or part
+            // of one) needs no drive before its events are handed out: the timer this poll
+            // registered still stands, as reading only moves the core's deadline later. A
+            // reply, an EOF or a closing state drives first.
+            drive = self.read_eof || !self.conn.is_open() || self.conn.wants_write();
         }
     }
 
@@ -182,12 +190,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         cx: &mut Context<'_>,
         side: Side,
     ) -> Poll<Result<(), Error>> {
-        let waker = self.shared_waker(cx, side);
-        self.drive(&mut Context::from_waker(&waker));
+        let bound = self.conn.limits().write_buffer_size;
+        // Room already: the flush that follows a send drives the connection.
+        if self.conn.is_open() && self.conn.buffered_amount() <= bound {
+            return Poll::Ready(Ok(()));
+        }
+        let shared = self.shared_waker(cx, side);
+        self.drive(cx, shared.as_ref());
         if !self.conn.is_open() {
             return Poll::Ready(Err(Error::Send(SendError::Closed)));
         }
-        if self.conn.buffered_amount() <= self.conn.limits().write_buffer_size {
+        if self.conn.buffered_amount() <= bound {
             Poll::Ready(Ok(()))
         } else {
             Poll::Pending
@@ -207,8 +220,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         cx: &mut Context<'_>,
         side: Side,
     ) -> Poll<Result<(), Error>> {
-        let waker = self.shared_waker(cx, side);
-        self.drive(&mut Context::from_waker(&waker));
+        let shared = self.shared_waker(cx, side);
+        self.drive(cx, shared.as_ref());
         if let Some(kind) = self.failed {
             return Poll::Ready(Err(Error::Io(kind.into())));
         }
@@ -222,16 +235,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         Poll::Pending
     }
 
-    /// The waker for what both halves share (writes, the timer): the caller's own before a
-    /// split, a [`FanOut`] after.
-    fn shared_waker(&self, cx: &Context<'_>, side: Side) -> Waker {
-        match &self.fanout {
-            None => cx.waker().clone(),
-            Some(fanout) => {
-                fanout.register(side, cx.waker());
-                Waker::from(Arc::clone(fanout))
-            }
-        }
+    /// The waker for what both halves share (writes, the timer) once split: a [`FanOut`]
+    /// that wakes both. `None` before a split, when the caller's own waker is used as it is.
+    fn shared_waker(&self, cx: &Context<'_>, side: Side) -> Option<Waker> {
+        let fanout = self.fanout.as_ref()?;
+        fanout.register(side, cx.waker());
+        Some(Waker::from(Arc::clone(fanout)))
     }
 
     /// Wakes the other half after a change it did not cause by I/O readiness.
@@ -242,8 +251,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     }
 
     /// Writes, carries out the core's transport actions, and tells the core the time when its
-    /// deadline passes, until nothing more is ready.
-    fn drive(&mut self, cx: &mut Context<'_>) {
+    /// deadline passes, until nothing more is ready; registers `shared` (once split) or the
+    /// caller's waker.
+    fn drive(&mut self, cx: &mut Context<'_>, shared: Option<&Waker>) {
+        match shared {
+            None => self.drive_with(cx),
+            Some(waker) => self.drive_with(&mut Context::from_waker(waker)),
+        }
+    }
+
+    fn drive_with(&mut self, cx: &mut Context<'_>) {
         loop {
             self.write_out(cx);
             while let Some(action) = self.conn.poll_action() {
@@ -269,7 +286,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     }
 
     fn write_out(&mut self, cx: &mut Context<'_>) {
-        if self.failed.is_some() {
+        if self.failed.is_some() || !(self.needs_flush || self.conn.wants_write()) {
             return;
         }
         let bound = self.conn.limits().write_buffer_size;

@@ -7,18 +7,25 @@
 //! every read would cost a timer-wheel update each time. Instead the sleep fires at the older
 //! deadline, the core (told the time) does nothing, and the sleep is re-armed.
 //!
-//! The sleep is polled every time, never skipped on a remembered waker: under Tokio's
-//! cooperative budget a `Pending` may come back before the waker was registered.
+//! The connection polls its clock on every drive, several times per message; polling a
+//! [`Sleep`] registers the waker again each time (and spends the task's cooperative budget).
+//! So a sleep known to hold the caller's waker is not polled again until it has elapsed, its
+//! deadline moves, or the waker changes. "Known to hold": Tokio's cooperative budget may make
+//! a poll return `Pending` without registering anything (the task is woken at once instead),
+//! so a poll made without budget left registers nothing here either.
 
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker};
 
 use switchyard_core::connection::Instant;
+use tokio::task::coop;
 use tokio::time::{self, Sleep, sleep_until};
 
 pub(crate) struct Clock {
     origin: time::Instant,
     sleep: Option<Pin<Box<Sleep>>>,
+    /// The waker the sleep holds, while it is known to hold one.
+    registered: Option<Waker>,
 }
 
 impl Clock {
@@ -27,6 +34,7 @@ impl Clock {
         Clock {
             origin: time::Instant::now(),
             sleep: None,
+            registered: None,
         }
     }
 
@@ -44,14 +52,27 @@ impl Clock {
     ) -> Poll<Instant> {
         let Some(deadline) = deadline else {
             self.sleep = None;
+            self.registered = None;
             return Poll::Pending;
         };
         let at = self.origin + deadline.since_origin();
         let sleep = self.sleep.get_or_insert_with(|| Box::pin(sleep_until(at)));
-        if sleep.deadline() > at || (sleep.is_elapsed() && sleep.deadline() < at) {
+        let elapsed = sleep.is_elapsed();
+        if sleep.deadline() > at || (elapsed && sleep.deadline() < at) {
             sleep.as_mut().reset(at);
+            self.registered = None;
+        } else if !elapsed
+            && let Some(waker) = &self.registered
+            && waker.will_wake(cx.waker())
+        {
+            return Poll::Pending;
         }
-        ready!(sleep.as_mut().poll(cx));
+        let budget = coop::has_budget_remaining();
+        if sleep.as_mut().poll(cx).is_pending() {
+            self.registered = budget.then(|| cx.waker().clone());
+            return Poll::Pending;
+        }
+        self.registered = None;
         // The sleep's own deadline has passed, whatever a coarse clock says.
         let fired = Instant::from_origin(sleep.deadline() - self.origin);
         Poll::Ready(self.now().max(fired))

@@ -282,6 +282,12 @@ impl Connection {
         self.out.len()
     }
 
+    /// Whether bytes wait for the transport: [`poll_transmit`](Self::poll_transmit) would
+    /// return some (queued output, or a coalesced pong that joins it when asked for).
+    pub fn wants_write(&self) -> bool {
+        !self.out.is_empty() || self.pong.is_some()
+    }
+
     /// Whether the caller should read from the transport: false while automatic replies
     /// (pongs) queued since the output was last empty exceed [`Limits::write_buffer_size`],
     /// until the output drains, so a peer that pings and never reads cannot make us queue
