@@ -7,8 +7,9 @@
 #   Python websockets, every server at 12-bit windows both ways, level 6 (ws and websockets at
 #   memLevel 5 like the binary; the Rust crates cannot set it and use 8), the server on CPU 0
 #   and the load generator on CPU 1, REPEATS (3) rounds of SECS (3) each, every server once per
-#   round (each round starting with the next), medians; ratios are the binary's CPU per message ÷ each peer's within a
-#   round. The extension each server agreed to is read from its 101 and printed in the table.
+#   round (each round starting with the next), medians; ratios are the binary's CPU per
+#   message ÷ each peer's within a round. The extension each server agreed to is read from its
+#   101 and printed in the table.
 #   Then memory: RSS per idle connection of the binary after each of 10,000 connections carried
 #   three compressed messages each way, with and without takeover. Then the compression ratio of
 #   the same JSON against C zlib (CPython's zlib) at the same window, level and memLevel, one
