@@ -10,7 +10,8 @@
 //!   of any echo server's cost ([`floor`]).
 //! - `switchyard-lib`: the library's minimal echo server ([`library`]).
 //! - with the `peers` feature: `tungstenite`, `fastwebsockets`, `tokio-websockets`,
-//!   `sockudo-ws`, `yawc` ([`peers`]).
+//!   `sockudo-ws`, `yawc`, and the last two with permessage-deflate: `sockudo-ws-deflate`,
+//!   `yawc-deflate` ([`peers`]).
 //!
 //! Once bound it prints `listening ADDR:PORT` (so `--listen 127.0.0.1:0` takes a free port).
 //!
@@ -64,7 +65,8 @@ fn main() -> ExitCode {
         eprintln!(
             "usage: echo_server --impl {{floor,switchyard-lib{}}} --listen ADDR:PORT",
             if cfg!(feature = "peers") {
-                ",tungstenite,fastwebsockets,tokio-websockets,sockudo-ws,yawc"
+                ",tungstenite,fastwebsockets,tokio-websockets,sockudo-ws,yawc,\
+                 sockudo-ws-deflate,yawc-deflate"
             } else {
                 "; peers need --features peers"
             }
