@@ -3,6 +3,7 @@
 
 mod common;
 
+use bytes::BytesMut;
 use common::*;
 use switchyard_core::Limits;
 use switchyard_core::connection::{Connection, Event, Message};
@@ -108,4 +109,79 @@ fn receive_data_takes_nothing_while_decoding_waits_for_polling() {
     let events = drain_events(&mut server);
     assert_ten_in_order(&events);
     assert_eq!(server.receive_data(&wire[..1]), Ok(1));
+}
+
+/// One binary message from a client, as its frame.
+fn one_message(len: usize) -> Vec<u8> {
+    let mut client = client(Limits::DEFAULT);
+    client.send_binary(&vec![7; len]).unwrap();
+    drain_output(&mut client)
+}
+
+/// Reads `wire` whole into `conn` through `spare`, returns the start of the allocation read into.
+fn read_with(conn: &mut Connection, wire: &[u8], spare: &mut Option<BytesMut>) -> *const u8 {
+    let mut buf = conn.read_buffer_with(spare);
+    let start = buf.as_ptr();
+    buf.extend_from_slice(wire);
+    conn.receive_buffer_with(buf, spare).unwrap();
+    start
+}
+
+/// A read that would block: lent, given back empty.
+fn would_block(conn: &mut Connection, spare: &mut Option<BytesMut>) -> *const u8 {
+    let buf = conn.read_buffer_with(spare);
+    let start = buf.as_ptr();
+    conn.receive_buffer_with(buf, spare).unwrap();
+    start
+}
+
+#[test]
+fn a_drained_buffer_becomes_the_spare_and_the_next_read_anywhere_takes_it() {
+    let mut spare = None;
+    let (mut a, mut b) = (
+        Connection::server(Limits::DEFAULT),
+        Connection::server(Limits::DEFAULT),
+    );
+    let first = read_with(&mut a, &one_message(16), &mut spare);
+    drop(drain_events(&mut a));
+    // The message is gone: the same allocation is lent again, then handed out as the spare.
+    assert_eq!(would_block(&mut a, &mut spare), first);
+    assert!(
+        spare.is_some(),
+        "the drained buffer was freed, not kept as the spare"
+    );
+    // Another connection's read takes it.
+    assert_eq!(read_with(&mut b, &one_message(16), &mut spare), first);
+    assert!(spare.is_none());
+}
+
+#[test]
+fn a_buffer_a_live_message_uses_is_not_lent_again() {
+    let mut spare = None;
+    let mut a = Connection::server(Limits::DEFAULT);
+    let first = read_with(&mut a, &one_message(16), &mut spare);
+    let held = drain_events(&mut a);
+    assert_ne!(would_block(&mut a, &mut spare), first);
+    match &held[..] {
+        [Event::Message(Message::Binary(m))] => assert_eq!(&m[..], &[7; 16]),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_large_message_buffer_is_never_kept_as_the_spare() {
+    let mut spare = None;
+    let mut a = Connection::server(Limits::DEFAULT);
+    let wire = one_message(1 << 20);
+    let mut sent = 0;
+    while a.pending_events() == 0 {
+        sent += read(&mut a, &wire[sent..]);
+    }
+    drop(drain_events(&mut a));
+    would_block(&mut a, &mut spare);
+    assert!(
+        spare.as_ref().is_none_or(|s| s.capacity() <= 32 * 1024),
+        "{:?}",
+        spare.map(|s| s.capacity())
+    );
 }

@@ -30,11 +30,13 @@
 //!
 //! [`Limits::write_buffer_size`]: switchyard_core::Limits::write_buffer_size
 
+use std::cell::Cell;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker, ready};
 
+use bytes::BytesMut;
 use switchyard_core::CloseCode;
 use switchyard_core::connection::{
     AbortReason, Action, CloseInfo, Connection, Event, Message, SendError,
@@ -46,6 +48,14 @@ use crate::Error;
 use crate::incoming::Incoming;
 use crate::timer::Clock;
 use crate::wake::{FanOut, Side};
+
+thread_local! {
+    /// One read buffer per thread, between reads: a connection whose read would block gives
+    /// its (drained) buffer back here rather than keep it, and the next read on this thread
+    /// takes it, so reading allocates nothing while idle connections hold no buffer. At most
+    /// 32 KiB per thread.
+    static SPARE: Cell<Option<BytesMut>> = const { Cell::new(None) };
+}
 
 /// Most pieces handed to one vectored write.
 const MAX_SLICES: usize = 16;
@@ -409,12 +419,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 
     /// One read, straight into the core's read buffer, which it then decodes in place.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let mut buf = self.conn.read_buffer();
+        let mut spare = SPARE.take();
+        let mut buf = self.conn.read_buffer_with(&mut spare);
         let read = poll_read_buf(Pin::new(&mut self.io), cx, &mut buf);
         // A protocol error is reported through `Event::Closed`; after a close, the bytes are
         // read only to reach EOF and are ignored. Given back empty (nothing read), the buffer
-        // is dropped unless a partial frame waits in it.
-        let _ = self.conn.receive_buffer(buf);
+        // leaves the connection, as this thread's spare unless a partial frame waits in it.
+        let _ = self.conn.receive_buffer_with(buf, &mut spare);
+        SPARE.set(spare);
         match ready!(read) {
             Ok(0) => {
                 self.read_eof = true;

@@ -23,6 +23,16 @@ const MIN_READ: usize = 16 * 1024;
 /// declared length is a promise, not bytes, so the reservation grows only as they arrive.
 const READ_AHEAD: usize = 64 * 1024;
 
+/// Largest allocation kept as a spare or reused in place for a read: twice [`MIN_READ`], so
+/// that a buffer a large message lived in is freed rather than revived for small reads.
+const MAX_SPARE: usize = 2 * MIN_READ;
+
+/// Whether `buf` can be lent again as a whole: empty, no view of it alive (so its whole
+/// allocation can be reclaimed in place), at least `room` and at most [`MAX_SPARE`] bytes.
+fn reusable(buf: &mut BytesMut, room: usize) -> bool {
+    buf.is_empty() && buf.try_reclaim(room) && buf.capacity() <= MAX_SPARE.max(room)
+}
+
 /// Received bytes: first the current frame's payload decoded so far (when it is decoded in
 /// place), then bytes not yet decoded.
 pub(super) struct ReadBuffer {
@@ -61,13 +71,21 @@ impl ReadBuffer {
 
     /// Lends the free space after the buffered bytes, as an empty buffer sharing the
     /// allocation: at least `room` bytes, or the free space already there if that is more
-    /// than half of it (not worth a new allocation and a copy for one read).
-    pub(super) fn lend(&mut self, room: usize) -> BytesMut {
+    /// than half of it (not worth a new allocation and a copy for one read). With nothing
+    /// buffered, a whole allocation of about `room` bytes: the one the last read went into,
+    /// once no message handed out from it is alive; else the caller's `spare`; else a new one.
+    pub(super) fn lend(&mut self, room: usize, spare: &mut Option<BytesMut>) -> BytesMut {
         if self.bytes.is_empty() {
-            // Nothing waits to be decoded: a fresh allocation of the size wanted. Reserving on
-            // the drained handle could instead revive an earlier, larger allocation (one a
-            // 1 MiB message lived in) and keep it for good.
-            self.bytes = BytesMut::new();
+            let mut drained = core::mem::take(&mut self.bytes);
+            if reusable(&mut drained, room) {
+                return drained;
+            }
+            if let Some(mut offered) = spare.take() {
+                if reusable(&mut offered, room) {
+                    return offered;
+                }
+                *spare = Some(offered);
+            }
             return BytesMut::with_capacity(room);
         }
         if self.bytes.capacity() - self.bytes.len() <= room / 2 {
@@ -75,6 +93,16 @@ impl ReadBuffer {
         }
         let len = self.bytes.len();
         self.bytes.split_off(len)
+    }
+
+    /// Takes back a lent buffer that nothing was read into. When it was a whole allocation
+    /// (nothing was buffered) and `spare` is free, it becomes the spare, for the caller to
+    /// offer to the next read of this or another connection; else it is dropped. Either way
+    /// the connection keeps no allocation of it.
+    pub(super) fn unused(&mut self, lent: BytesMut, spare: &mut Option<BytesMut>) {
+        if self.bytes.is_empty() && spare.is_none() && lent.capacity() <= MAX_SPARE {
+            *spare = Some(lent);
+        }
     }
 
     /// Appends a lent buffer after it was read into: without a copy when it is the space

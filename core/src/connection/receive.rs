@@ -148,8 +148,17 @@ impl Connection {
     /// Read only while [`wants_read`](Self::wants_read) holds.
     #[must_use = "give the buffer back with receive_buffer"]
     pub fn read_buffer(&mut self) -> BytesMut {
+        self.read_buffer_with(&mut None)
+    }
+
+    /// [`read_buffer`](Self::read_buffer), taking `spare` (a buffer
+    /// [`receive_buffer_with`](Self::receive_buffer_with) handed out) when a fresh allocation
+    /// would be lent and it fits: a shell that keeps one spare per thread reads without
+    /// allocating, while its idle connections still hold no buffer.
+    #[must_use = "give the buffer back with receive_buffer_with"]
+    pub fn read_buffer_with(&mut self, spare: &mut Option<BytesMut>) -> BytesMut {
         let hint = self.rx.buf.hint(self.rx.frame);
-        self.rx.buf.lend(hint)
+        self.rx.buf.lend(hint, spare)
     }
 
     /// Takes back a buffer lent by [`read_buffer`](Self::read_buffer) with the bytes read into
@@ -163,11 +172,23 @@ impl Connection {
     /// for [`receive_data`](Self::receive_data). Another buffer than the one lent is taken
     /// too, at the cost of a copy.
     pub fn receive_buffer(&mut self, filled: BytesMut) -> Result<(), ProtocolError> {
+        self.receive_buffer_with(filled, &mut None)
+    }
+
+    /// [`receive_buffer`](Self::receive_buffer); a buffer given back empty that was a whole
+    /// allocation goes into `spare` if it is free, for the next
+    /// [`read_buffer_with`](Self::read_buffer_with) of this or another connection.
+    pub fn receive_buffer_with(
+        &mut self,
+        filled: BytesMut,
+        spare: &mut Option<BytesMut>,
+    ) -> Result<(), ProtocolError> {
         if let Some(error) = self.failure {
             return Err(error);
         }
         if filled.is_empty() {
             self.rx.buf.release_if_drained(0);
+            self.rx.buf.unused(filled, spare);
             self.rx.buf.shrink_while_waiting();
             return Ok(());
         }
