@@ -8,6 +8,7 @@
 //! loadgen handshakes --addr A [--conns N] [--secs S] [--warmup S] [--server-pid P]
 //! loadgen idle       --addr A --conns N [--echo-bytes BYTES] [--rss-cap-kib KIB]
 //!                    [--deflate takeover|reset] --server-pid P
+//! loadgen chat       --addr A[,B...] --subs N --pubs M [--rooms R] [--rate PER_S] ...
 //! ```
 //!
 //! - `echo`: N connections; each sends one message, reads the whole echo, compares it with
@@ -33,12 +34,15 @@
 //!   `DEFLATE_MESSAGES` JSON messages of about 1 KiB each way, compressed, the echoes
 //!   inflated and checked by the core; the RSS is read after `DEFLATE_REST`, so the server's
 //!   idle engines have been released (`DeflateConfig::release_after`, 1 s by default).
+//! - `chat`: the binary's `/chat` rooms on one node or several, at a fixed offered rate,
+//!   every delivery checked, with publish → receive latency; its own flags (`chat.rs`).
 //!
 //! Counting starts after the warm-up; at the start and end of the measured window the
 //! generator reads its own CPU time and the server's (`utime + stime` of `/proc/P/stat`),
 //! so both CPU figures cover exactly the messages counted. It prints one line of
 //! `key=value` fields and exits 1 if any connection failed or any echo differed.
 
+mod chat;
 mod probe;
 mod wire;
 
@@ -155,12 +159,26 @@ fn parse_args() -> Option<Args> {
     Some(parsed)
 }
 
+/// What to run: an echo-server mode, or the chat rooms with flags of their own.
+enum Job {
+    Server(Args),
+    Chat(chat::Args),
+}
+
 fn main() -> ExitCode {
-    let Some(args) = parse_args() else {
+    let job = if std::env::args().nth(1).as_deref() == Some("chat") {
+        chat::Args::parse(std::env::args().skip(2)).map(Job::Chat)
+    } else {
+        parse_args().map(Job::Server)
+    };
+    let Some(job) = job else {
         eprintln!(
             "usage: loadgen {{echo|handshakes|idle}} --addr ADDR:PORT [--conns N] [--size BYTES] \
              [--text | --raw] [--secs S | --messages M] [--warmup S] [--echo-bytes BYTES] \
-             [--rss-cap-kib KIB] [--server-pid PID]"
+             [--rss-cap-kib KIB] [--server-pid PID]\n       \
+             loadgen chat --addr ADDR:PORT[,ADDR:PORT...] [--subs N] [--pubs M] [--rooms R] \
+             [--rate PER_S] [--size BYTES] [--secs S] [--warmup S] [--server-pid PID[,PID...]] \
+             [--broker-pid PID]"
         );
         return ExitCode::from(2);
     };
@@ -169,10 +187,13 @@ fn main() -> ExitCode {
         .build()
         .expect("a Tokio runtime");
     let result = LocalSet::new().block_on(&runtime, async {
-        match args.mode {
-            Mode::Echo => echo(&args).await,
-            Mode::Handshakes => handshakes(&args).await,
-            Mode::Idle => idle(&args).await,
+        match job {
+            Job::Server(args) => match args.mode {
+                Mode::Echo => echo(&args).await,
+                Mode::Handshakes => handshakes(&args).await,
+                Mode::Idle => idle(&args).await,
+            },
+            Job::Chat(args) => chat::run(&args).await,
         }
     });
     match result {
@@ -324,7 +345,7 @@ async fn echo_compressed(args: &Args, config: DeflateConfig) -> io::Result<Strin
     for rx in ready {
         let _ = rx.await;
     }
-    let line = measure(args.warmup, args.secs, args.server_pid, &shared).await;
+    let line = measure(args.warmup, args.secs, args.server_pid.as_slice(), &shared).await;
     for task in tasks {
         task.abort();
     }
@@ -406,13 +427,16 @@ async fn echo(args: &Args) -> io::Result<String> {
         let _ = rx.await;
     }
     let line = if args.messages.is_some() {
-        let start = Snapshot::take(&shared, args.server_pid)?;
+        let start = Snapshot::take(&shared, args.server_pid.as_slice())?;
         for task in tasks {
             let _ = task.await;
         }
-        Ok(report(&start, &Snapshot::take(&shared, args.server_pid)?))
+        Ok(report(
+            &start,
+            &Snapshot::take(&shared, args.server_pid.as_slice())?,
+        ))
     } else {
-        let line = measure(args.warmup, args.secs, args.server_pid, &shared).await;
+        let line = measure(args.warmup, args.secs, args.server_pid.as_slice(), &shared).await;
         for task in tasks {
             let _ = task.await;
         }
@@ -443,7 +467,7 @@ async fn handshakes(args: &Args) -> io::Result<String> {
             }
         }));
     }
-    let line = measure(args.warmup, args.secs, args.server_pid, &shared).await;
+    let line = measure(args.warmup, args.secs, args.server_pid.as_slice(), &shared).await;
     for task in tasks {
         let _ = task.await;
     }

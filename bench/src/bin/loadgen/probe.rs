@@ -64,7 +64,8 @@ pub(crate) fn rss_kib(pid: u32) -> io::Result<u64> {
         .ok_or_else(|| io::Error::other("no VmRSS"))
 }
 
-/// One reading of the clock, the work counter and both processes' CPU time.
+/// One reading of the clock, the work counter, the generator's CPU time and the servers'
+/// (summed: several nodes serve one run as one system).
 pub(crate) struct Snapshot {
     at: Instant,
     done: u64,
@@ -73,30 +74,38 @@ pub(crate) struct Snapshot {
 }
 
 impl Snapshot {
-    pub(crate) fn take(shared: &Shared, server_pid: Option<u32>) -> io::Result<Snapshot> {
+    pub(crate) fn take(shared: &Shared, server_pids: &[u32]) -> io::Result<Snapshot> {
+        let server_cpu = if server_pids.is_empty() {
+            None
+        } else {
+            Some(cpu_sum(server_pids)?)
+        };
         Ok(Snapshot {
             at: Instant::now(),
             done: shared.done.get(),
             own_cpu: cpu_seconds("self")?,
-            server_cpu: server_pid
-                .map(|p| cpu_seconds(&p.to_string()))
-                .transpose()?,
+            server_cpu,
         })
     }
+}
+
+/// CPU seconds used so far by several processes together.
+pub(crate) fn cpu_sum(pids: &[u32]) -> io::Result<f64> {
+    pids.iter().map(|p| cpu_seconds(&p.to_string())).sum()
 }
 
 /// The measured window: warm up, read the counters, run `secs`, read them again, stop.
 pub(crate) async fn measure(
     warmup: f64,
     secs: f64,
-    server_pid: Option<u32>,
+    server_pids: &[u32],
     shared: &Shared,
 ) -> io::Result<String> {
     sleep(Duration::from_secs_f64(warmup)).await;
     shared.check()?;
-    let start = Snapshot::take(shared, server_pid)?;
+    let start = Snapshot::take(shared, server_pids)?;
     sleep(Duration::from_secs_f64(secs)).await;
-    let end = Snapshot::take(shared, server_pid)?;
+    let end = Snapshot::take(shared, server_pids)?;
     shared.stop.set(true);
     Ok(report(&start, &end))
 }

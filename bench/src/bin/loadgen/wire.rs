@@ -42,6 +42,22 @@ pub(crate) async fn open_offering(
     seed: u64,
     deflate: Option<DeflateConfig>,
 ) -> io::Result<(TcpStream, Option<DeflateAgreement>)> {
+    let (tcp, agreed, rest) = open_at(addr, "/echo", seed, deflate).await?;
+    // The echo server speaks first only after we do: nothing may follow the head.
+    if !rest.is_empty() {
+        return Err(io::Error::other("unsolicited bytes after 101"));
+    }
+    Ok((tcp, agreed))
+}
+
+/// Connects and upgrades on `path`; returns the stream, what the server agreed to, and the
+/// bytes that came after the 101's head (a route that speaks first, as `/chat` does).
+pub(crate) async fn open_at(
+    addr: SocketAddr,
+    path: &str,
+    seed: u64,
+    deflate: Option<DeflateConfig>,
+) -> io::Result<(TcpStream, Option<DeflateAgreement>, Vec<u8>)> {
     let mut tcp = timeout(IO_TIMEOUT, TcpStream::connect(addr))
         .await
         .map_err(|_| timed_out())??;
@@ -51,7 +67,7 @@ pub(crate) async fn open_offering(
     nonce[..8].copy_from_slice(&scramble(seed).to_le_bytes());
     nonce[8..].copy_from_slice(&scramble(!seed).to_le_bytes());
     let mut handshake = ClientHandshake::with_extension(
-        ClientRequest::new(&host, "/echo"),
+        ClientRequest::new(&host, path),
         deflate.map(PerMessageDeflate::new),
         nonce,
         Limits::DEFAULT,
@@ -78,12 +94,11 @@ pub(crate) async fn open_offering(
             .map_err(io::Error::other)?
         {
             Parsed::Partial => {}
-            // The server speaks first only after we do: nothing may follow the head.
-            Parsed::Complete(_, head_len) if head_len == response.len() => {
+            Parsed::Complete(_, head_len) => {
                 let agreed = handshake.extension().as_ref().and_then(|n| n.agreed());
-                return Ok((tcp, agreed));
+                response.drain(..head_len);
+                return Ok((tcp, agreed, response));
             }
-            Parsed::Complete(..) => return Err(io::Error::other("unsolicited bytes after 101")),
         }
     }
 }
