@@ -19,7 +19,10 @@
 //!   GOAWAY), as an HTTP/1.1 client has it to send its request.
 
 pub(crate) mod preface;
+mod refuse;
 mod request;
+
+pub(crate) use refuse::refuse_busy;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
