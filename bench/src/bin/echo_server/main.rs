@@ -3,7 +3,7 @@
 //! socket, each library used the way its own documentation and examples use it.
 //!
 //! ```text
-//! echo_server --impl NAME --listen 127.0.0.1:PORT
+//! echo_server --impl NAME --listen 127.0.0.1:PORT [--tls-cert FILE --tls-key FILE]
 //! ```
 //!
 //! - `floor`: plain TCP, no WebSocket: one read and one write per message, the kernel's share
@@ -11,6 +11,9 @@
 //! - `switchyard-lib`: the library's minimal echo server ([`library`]).
 //! - with the `peers` feature: `tungstenite`, `fastwebsockets`, `tokio-websockets`,
 //!   `sockudo-ws`, `yawc` ([`peers`]).
+//! - with the `tls` feature: `switchyard-lib-tls` and `tungstenite-tls`, `switchyard-lib`
+//!   and the `tungstenite` peer over TLS with the certificate and key in `--tls-cert` and
+//!   `--tls-key` ([`tls`]).
 //!
 //! Once bound it prints `listening ADDR:PORT` (so `--listen 127.0.0.1:0` takes a free port).
 //!
@@ -22,8 +25,11 @@ mod floor;
 mod library;
 #[cfg(feature = "peers")]
 mod peers;
+#[cfg(feature = "tls")]
+mod tls;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use tokio::net::TcpListener;
@@ -34,6 +40,16 @@ enum Impl {
     SwitchyardLib,
     #[cfg(feature = "peers")]
     Peer(peers::Peer),
+    #[cfg(feature = "tls")]
+    Tls(Secure),
+}
+
+/// The `wss://` servers ([`tls`]).
+#[cfg(feature = "tls")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Secure {
+    SwitchyardLib,
+    Tungstenite,
 }
 
 impl Impl {
@@ -41,6 +57,10 @@ impl Impl {
         match name {
             "floor" => Some(Impl::Floor),
             "switchyard-lib" => Some(Impl::SwitchyardLib),
+            #[cfg(feature = "tls")]
+            "switchyard-lib-tls" => Some(Impl::Tls(Secure::SwitchyardLib)),
+            #[cfg(feature = "tls")]
+            "tungstenite-tls" => Some(Impl::Tls(Secure::Tungstenite)),
             #[cfg(feature = "peers")]
             _ => peers::Peer::parse(name).map(Impl::Peer),
             #[cfg(not(feature = "peers"))]
@@ -52,18 +72,25 @@ impl Impl {
 fn main() -> ExitCode {
     let mut which = None;
     let mut listen: Option<SocketAddr> = None;
+    let (mut cert, mut key) = (None, None);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
             ("--impl", Some(v)) => which = Impl::parse(&v),
             ("--listen", Some(v)) => listen = v.parse().ok(),
+            ("--tls-cert", Some(v)) => cert = Some(PathBuf::from(v)),
+            ("--tls-key", Some(v)) => key = Some(PathBuf::from(v)),
             _ => which = None,
         }
     }
     let (Some(which), Some(listen)) = (which, listen) else {
         eprintln!(
-            "usage: echo_server --impl {{floor,switchyard-lib{}}} --listen ADDR:PORT",
-            if cfg!(feature = "peers") {
+            "usage: echo_server --impl {{floor,switchyard-lib{}}} --listen ADDR:PORT \
+             [--tls-cert FILE --tls-key FILE]",
+            if cfg!(feature = "tls") {
+                ",tungstenite,fastwebsockets,tokio-websockets,sockudo-ws,yawc,switchyard-lib-tls,\
+                 tungstenite-tls"
+            } else if cfg!(feature = "peers") {
                 ",tungstenite,fastwebsockets,tokio-websockets,sockudo-ws,yawc"
             } else {
                 "; peers need --features peers"
@@ -75,7 +102,8 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("a Tokio runtime");
-    match runtime.block_on(serve(which, listen)) {
+    let tls = Tls { cert, key };
+    match runtime.block_on(serve(which, listen, tls)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("echo_server: {e}");
@@ -84,7 +112,29 @@ fn main() -> ExitCode {
     }
 }
 
-async fn serve(which: Impl, listen: SocketAddr) -> std::io::Result<()> {
+/// `--tls-cert` and `--tls-key`, for the `wss://` servers.
+struct Tls {
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+}
+
+async fn serve(which: Impl, listen: SocketAddr, tls: Tls) -> std::io::Result<()> {
+    #[cfg(feature = "tls")]
+    let acceptor = match (which, &tls.cert, &tls.key) {
+        (Impl::Tls(_), Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        (Impl::Tls(_), ..) => {
+            return Err(std::io::Error::other(
+                "a wss:// server needs --tls-cert and --tls-key",
+            ));
+        }
+        _ => None,
+    };
+    #[cfg(not(feature = "tls"))]
+    if tls.cert.is_some() || tls.key.is_some() {
+        return Err(std::io::Error::other(
+            "--tls-cert: built without the tls feature",
+        ));
+    }
     let listener = TcpListener::bind(listen).await?;
     // The one line a script waits for (port 0 picks a free port).
     println!("listening {}", listener.local_addr()?);
@@ -96,6 +146,14 @@ async fn serve(which: Impl, listen: SocketAddr) -> std::io::Result<()> {
             Impl::SwitchyardLib => drop(tokio::spawn(library::echo(tcp))),
             #[cfg(feature = "peers")]
             Impl::Peer(peer) => peer.spawn(tcp),
+            #[cfg(feature = "tls")]
+            Impl::Tls(secure) => {
+                let acceptor = acceptor.clone().expect("loaded before the first accept");
+                match secure {
+                    Secure::SwitchyardLib => drop(tokio::spawn(tls::switchyard_lib(acceptor, tcp))),
+                    Secure::Tungstenite => drop(tokio::spawn(tls::tungstenite(acceptor, tcp))),
+                }
+            }
         }
     }
 }
