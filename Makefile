@@ -83,7 +83,9 @@ autobahn:
 ## bench: the load benchmark (bench/README.md): the library, the binary and the plain TCP floor
 ## against five peers, then callgrind's instructions per echo; writes bench/results.md and the
 ## chart bench/results.svg; then permessage-deflate's CPU, memory and ratio against Node ws and
-## Python websockets (bench/deflate.sh → bench/deflate.md)
+## Python websockets (bench/deflate.sh → bench/deflate.md); then wss:// against tokio-tungstenite
+## over the same rustls provider, and WebSockets over HTTP/2 against our own wss:// HTTP/1.1
+## (bench/tls.sh → bench/tls.md)
 ## (a failed run is recorded in results.raw and reported, and fails the target at the end)
 bench:
 	scripts/tools.sh peers
@@ -92,7 +94,8 @@ bench:
 	(cd bench && target/release/report --svg results.svg --criterion ../target/criterion \
 		results.raw callgrind.raw >results.md); \
 	echo "wrote bench/results.md and bench/results.svg"; \
-	bench/deflate.sh || status=$$?; exit $$status
+	bench/deflate.sh || status=$$?; \
+	bench/tls.sh || status=$$?; exit $$status
 
 ## bench-smoke: the library, the binary and the floor only (the peers are not built), a few
 ## short cells and 100 idle connections; fails if any server answered wrongly

@@ -9,7 +9,11 @@
 #     tokio-tungstenite 0.30, each behind the same tokio-rustls acceptor (echo_server);
 #   - switchyard-bin-h2: the same binary, the 16 WebSockets as streams of one HTTP/2
 #     connection (RFC 8441; ALPN h2). No peer on crates.io serves RFC 8441 in a comparable
-#     way, so it is reported as a ratio to the binary's own wss:// HTTP/1.1 cell.
+#     way, so it is reported as a ratio to the binary's own wss:// HTTP/1.1 cell;
+#   - switchyard-bin-128k and switchyard-bin-h2-128k: the same two, the binary started with
+#     GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072 instead of the 16 KiB threshold it
+#     sets itself (server/src/malloc.rs), under which rustls' per-record buffers are mapped
+#     and unmapped on every message (strace: two mmap and two munmap per 1 KiB echo).
 #   The server on CPU 0 and the load generator on CPU 1, REPEATS (3) interleaved runs of
 #   SECS (3) each after WARMUP (0.5), the order of the servers rotating from cell to cell;
 #   medians. The certificate: a CA and a `localhost` leaf made with openssl for the run.
@@ -18,7 +22,8 @@ cd "$(dirname "$0")"
 REPEATS=${REPEATS:-3} SECS=${SECS:-3} WARMUP=${WARMUP:-0.5}
 SIZES=(1024 16384)
 CONNS=16
-IMPLS=(switchyard-bin switchyard-lib-tls tungstenite-tls switchyard-bin-h2)
+IMPLS=(switchyard-bin switchyard-bin-h2 switchyard-lib-tls tungstenite-tls
+    switchyard-bin-128k switchyard-bin-h2-128k)
 OUT=tls.md
 RAW=target/tls.raw
 command -v openssl >/dev/null || { echo "tls.sh: needs openssl (apt-get install openssl)" >&2; exit 1; }
@@ -59,7 +64,9 @@ start() {
     : >"$out"
     case $1 in
     switchyard-bin*)
-        "${SERVER_CPU[@]}" ../target/release/switchyard --listen 127.0.0.1:0 \
+        local tunables=()
+        [[ $1 == *-128k ]] && tunables=(env GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072)
+        "${SERVER_CPU[@]}" "${tunables[@]}" ../target/release/switchyard --listen 127.0.0.1:0 \
             --tls-cert "$CERT" --tls-key "$KEY" >"$out" 2>"$log" &
         ;;
     *)
@@ -89,7 +96,7 @@ for ((r = 1; r <= REPEATS; r++)); do
         for ((i = 0; i < n; i++)); do
             impl=${IMPLS[(i + ROTATION) % n]}
             mode=(--tls "$CA")
-            [[ $impl == *-h2 ]] && mode+=(--http2)
+            [[ $impl == *-h2* ]] && mode+=(--http2)
             start "$impl"
             line=$("${LOADGEN_CPU[@]}" "$LOADGEN" echo --addr "$ADDR" --conns "$CONNS" \
                 --size "$size" --secs "$SECS" --warmup "$WARMUP" --server-pid "$PID" "${mode[@]}")
@@ -109,27 +116,30 @@ done
     echo "- machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs), $(nproc) CPUs, Linux $(uname -r); server on CPU 0, load generator on CPU 1"
     echo "- every server: rustls with the ring provider, the same P-256 certificate; raw lines in \`bench/$RAW\`"
     echo
-    echo "Server CPU µs per echoed message (median of $REPEATS), messages/s (median) in parentheses:"
+    echo "Server CPU µs per echoed message (median of $REPEATS), and messages/s (median):"
     echo
-    echo "| size | switchyard-bin (wss, HTTP/1.1) | switchyard-lib-tls | tungstenite-tls | switchyard-bin-h2 (wss, HTTP/2) |"
+    echo "| server | 1 KiB: CPU µs | 1 KiB: msg/s | 16 KiB: CPU µs | 16 KiB: msg/s |"
     echo "|---|---:|---:|---:|---:|"
     declare -A M
-    for size in "${SIZES[@]}"; do
-        row="| $size B |"
-        for impl in "${IMPLS[@]}"; do
+    for impl in "${IMPLS[@]}"; do
+        row="| $impl |"
+        for size in "${SIZES[@]}"; do
             M[$impl:$size]=$(tr ' ' '\n' <<<"${CPU[$impl:$size]}" | grep . | median)
             rate=$(tr ' ' '\n' <<<"${RATE[$impl:$size]}" | grep . | median)
-            row+=" ${M[$impl:$size]} ($(printf '%.0f' "$rate")) |"
+            row+=" ${M[$impl:$size]} | $(printf '%.0f' "$rate") |"
         done
         echo "$row"
     done
     echo
     echo "Ratios of server CPU per message (below 1: the first is cheaper):"
     echo
-    echo "| size | switchyard-bin ÷ tungstenite-tls | switchyard-lib-tls ÷ tungstenite-tls | HTTP/2 ÷ HTTP/1.1 (switchyard-bin-h2 ÷ switchyard-bin) |"
-    echo "|---|---:|---:|---:|"
-    for size in "${SIZES[@]}"; do
-        echo "| $size B | $(ratio "${M[switchyard-bin:$size]}" "${M[tungstenite-tls:$size]}") | $(ratio "${M[switchyard-lib-tls:$size]}" "${M[tungstenite-tls:$size]}") | $(ratio "${M[switchyard-bin-h2:$size]}" "${M[switchyard-bin:$size]}") |"
+    echo "| ratio | 1 KiB | 16 KiB |"
+    echo "|---|---:|---:|"
+    for pair in switchyard-bin:tungstenite-tls switchyard-lib-tls:tungstenite-tls \
+        switchyard-bin-128k:tungstenite-tls switchyard-bin-h2:switchyard-bin \
+        switchyard-bin-h2-128k:switchyard-bin-128k; do
+        a=${pair%%:*} b=${pair#*:}
+        echo "| $a ÷ $b | $(ratio "${M[$a:1024]}" "${M[$b:1024]}") | $(ratio "${M[$a:16384]}" "${M[$b:16384]}") |"
     done
 } >"$OUT"
 cat "$OUT"
