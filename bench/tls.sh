@@ -25,7 +25,7 @@ CONNS=16
 IMPLS=(switchyard-bin switchyard-bin-h2 switchyard-lib-tls tungstenite-tls
     switchyard-bin-128k switchyard-bin-h2-128k)
 OUT=tls.md
-RAW=target/tls.raw
+RAW=tls.raw
 command -v openssl >/dev/null || { echo "tls.sh: needs openssl (apt-get install openssl)" >&2; exit 1; }
 nice cargo build --release --quiet --bins --features tls
 (cd .. && nice cargo build --release --quiet -p switchyard-server --bin switchyard)
