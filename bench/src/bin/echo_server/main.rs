@@ -102,8 +102,8 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("a Tokio runtime");
-    let tls = Tls { cert, key };
-    match runtime.block_on(serve(which, listen, tls)) {
+    let files = TlsFiles { cert, key };
+    match runtime.block_on(serve(which, listen, files)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("echo_server: {e}");
@@ -113,14 +113,14 @@ fn main() -> ExitCode {
 }
 
 /// `--tls-cert` and `--tls-key`, for the `wss://` servers.
-struct Tls {
+struct TlsFiles {
     cert: Option<PathBuf>,
     key: Option<PathBuf>,
 }
 
-async fn serve(which: Impl, listen: SocketAddr, tls: Tls) -> std::io::Result<()> {
+async fn serve(which: Impl, listen: SocketAddr, files: TlsFiles) -> std::io::Result<()> {
     #[cfg(feature = "tls")]
-    let acceptor = match (which, &tls.cert, &tls.key) {
+    let acceptor = match (which, &files.cert, &files.key) {
         (Impl::Tls(_), Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
         (Impl::Tls(_), ..) => {
             return Err(std::io::Error::other(
@@ -130,7 +130,7 @@ async fn serve(which: Impl, listen: SocketAddr, tls: Tls) -> std::io::Result<()>
         _ => None,
     };
     #[cfg(not(feature = "tls"))]
-    if tls.cert.is_some() || tls.key.is_some() {
+    if files.cert.is_some() || files.key.is_some() {
         return Err(std::io::Error::other(
             "--tls-cert: built without the tls feature",
         ));
