@@ -84,7 +84,9 @@ autobahn:
 ## against five peers, then callgrind's instructions per echo; writes bench/results.md and the
 ## chart bench/results.svg; then permessage-deflate's CPU, memory and ratio against Node ws and
 ## Python websockets (bench/deflate.sh → bench/deflate.md); then /chat rooms on one node, one
-## node on Redis and three nodes on one Redis (bench/chat.sh → bench/chat.md)
+## node on Redis and three nodes on one Redis (bench/chat.sh → bench/chat.md); then wss://
+## against tokio-tungstenite over the same rustls provider, and WebSockets over HTTP/2 against our own wss:// HTTP/1.1
+## (bench/tls.sh → bench/tls.md)
 ## (a failed run is recorded in results.raw and reported, and fails the target at the end)
 bench:
 	scripts/tools.sh peers
@@ -95,7 +97,8 @@ bench:
 		results.raw callgrind.raw >results.md); \
 	echo "wrote bench/results.md and bench/results.svg"; \
 	bench/deflate.sh || status=$$?; \
-	bench/chat.sh || status=$$?; exit $$status
+	bench/chat.sh || status=$$?; \
+	bench/tls.sh || status=$$?; exit $$status
 
 ## bench-smoke: the library, the binary and the floor only (the peers are not built), a few
 ## short cells and 100 idle connections; fails if any server answered wrongly

@@ -149,15 +149,17 @@ fn judge<S>(pending: &PendingUpgrade<S>, app: &App) -> Verdict {
     }
 }
 
-/// `--max-connections` reached: answer 503 once the request is in.
+/// `--max-connections` reached: answer 503 once the request is in (its first bytes,
+/// `already_read`, as [`serve`] takes them).
 pub(crate) async fn refuse_busy(
     transport: Transport,
+    already_read: Vec<u8>,
     peer: SocketAddr,
     app: Arc<App>,
     _slot: OwnedSemaphorePermit,
 ) {
     let stream = Metered::new(transport, Arc::default());
-    if let Ok(pending) = PendingUpgrade::read(stream, &app.config).await {
+    if let Ok(pending) = PendingUpgrade::read_after(stream, already_read, &app.config).await {
         refuse(pending, peer, "-", HandshakeError::Unavailable).await;
     }
 }

@@ -15,8 +15,8 @@ use crate::assets::Assets;
 use crate::cli::Args;
 use crate::connection;
 use crate::hangup;
-use crate::http2::Http2;
 use crate::http2::preface::{self, Rewound, Sniffed};
+use crate::http2::{self, Http2};
 use crate::shutdown::{self, Shutdown};
 use crate::tls::{self, Tls};
 use crate::transport::Transport;
@@ -153,8 +153,8 @@ async fn accept_until_signal(
     }
 }
 
-/// Serves a connection if a slot is free, refuses it with 503 if a refusal slot is, and
-/// drops it otherwise. Over TLS, the TLS handshake comes first, in the connection's task and
+/// Serves a connection if a slot is free, refuses it with 503 (in the HTTP it speaks) if a
+/// refusal slot is, and drops it otherwise. Over TLS, the TLS handshake comes first, in the connection's task and
 /// holding its slot; ALPN then says HTTP/2 or HTTP/1.1. On a plain listener with HTTP/2 on,
 /// the first bytes say which.
 fn dispatch(
@@ -199,24 +199,50 @@ fn dispatch(
             }
         }
     } else if let Ok(slot) = Arc::clone(&limits.refusals).try_acquire_owned() {
-        match &serving.tls {
-            None => {
-                tokio::spawn(connection::refuse_busy(
-                    Transport::Plain(tcp),
-                    peer,
-                    app,
-                    slot,
-                ));
+        match (&serving.tls, &serving.http2) {
+            (None, None) => {
+                let plain = Transport::Plain(tcp);
+                let task = connection::refuse_busy(plain, Vec::new(), peer, app, slot);
+                tokio::spawn(task);
             }
-            Some(tls) => {
+            (None, Some(_)) => {
+                tokio::spawn(sniff_and_refuse(tcp, peer, app, slot));
+            }
+            (Some(tls), _) => {
                 let tls = Arc::clone(tls);
                 tokio::spawn(async move {
-                    if let Some(transport) = secure(&tls, tcp, peer).await {
-                        connection::refuse_busy(transport, peer, app, slot).await;
+                    let Some(transport) = secure(&tls, tcp, peer).await else {
+                        return;
+                    };
+                    if is_h2(&transport) {
+                        let timeout = app.config.handshake_timeout;
+                        http2::refuse_busy(transport, peer, timeout).await;
+                    } else {
+                        connection::refuse_busy(transport, Vec::new(), peer, app, slot).await;
                     }
                 });
             }
         }
+    }
+}
+
+/// [`sniff_and_serve`]'s refusing twin: the 503 in whichever HTTP the first bytes speak.
+async fn sniff_and_refuse(
+    mut tcp: TcpStream,
+    peer: SocketAddr,
+    app: Arc<App>,
+    slot: OwnedSemaphorePermit,
+) {
+    let timeout = app.config.handshake_timeout;
+    match preface::sniff(&mut tcp, timeout).await {
+        Some(Sniffed::Http2(first)) => {
+            http2::refuse_busy(Rewound::new(first, tcp), peer, timeout).await;
+        }
+        Some(Sniffed::Http1(first)) => {
+            let plain = Transport::Plain(tcp);
+            connection::refuse_busy(plain, first, peer, app, slot).await;
+        }
+        None => {}
     }
 }
 

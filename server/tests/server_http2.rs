@@ -367,6 +367,76 @@ async fn websockets_past_max_connections_are_refused_streams() {
     .await;
 }
 
+/// A client past `--max-connections` that speaks HTTP/2 on `io`: its handshake completes, a
+/// plain request and an extended CONNECT sent together are both answered 503, and the server
+/// then ends the connection.
+async fn assert_refused_in_http2<T>(io: T)
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (send, connection) = h2::client::handshake(io).await.unwrap();
+    let connection = tokio::spawn(connection);
+    // The server's SETTINGS advertise extended CONNECT, as when it serves.
+    let settings = async {
+        while !send.is_extended_connect_protocol_enabled() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), settings)
+        .await
+        .expect("the server's SETTINGS, with extended CONNECT");
+    let mut send = send.ready().await.unwrap();
+    let get = Request::get("http://localhost/healthz").body(()).unwrap();
+    let (get, _) = send.send_request(get, true).unwrap();
+    let mut send = send.ready().await.unwrap();
+    let connect = Request::builder()
+        .method(Method::CONNECT)
+        .uri("http://localhost/echo")
+        .extension(h2::ext::Protocol::from("websocket"))
+        .header(VERSION.0, VERSION.1)
+        .body(())
+        .unwrap();
+    let (connect, _stream) = send.send_request(connect, false).unwrap();
+    for response in [get.await.unwrap(), connect.await.unwrap()] {
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = read_body(response.into_body()).await;
+        assert_eq!(body, "server unavailable, try again later\n");
+    }
+    drop(send);
+    // GOAWAY, then the end of the connection: well before the handshake timeout.
+    let ended = tokio::time::timeout(Duration::from_secs(5), connection).await;
+    assert!(ended.is_ok(), "the refused connection ends");
+}
+
+#[tokio::test]
+async fn past_max_connections_an_http2_client_is_answered_503_in_http2() {
+    within(30, async {
+        let dir = TempDir::new("h2-busy");
+        let ca = TestCa::new("busy CA");
+        let leaf = ca.leaf(&["localhost"]);
+        dir.write("cert.pem", leaf.cert_pem.as_bytes());
+        dir.write("key.pem", leaf.key_pem.as_bytes());
+        let cert = dir.path().join("cert.pem").display().to_string();
+        let key = dir.path().join("key.pem").display().to_string();
+        let limit = ["--max-connections", "1"];
+
+        // Over TLS, ALPN h2: the one slot is held by another HTTP/2 connection.
+        let server =
+            Server::start(&[&["--tls-cert", &cert, "--tls-key", &key], &limit[..]].concat()).await;
+        let config = tls_config(&ca, &[b"h2", b"http/1.1"]);
+        let _held = h2_on(tls_connect(server.addr, Arc::clone(&config)).await).await;
+        let tls = tls_connect(server.addr, config).await;
+        assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+        assert_refused_in_http2(tls).await;
+
+        // Cleartext with prior knowledge.
+        let server = Server::start(&limit).await;
+        let _held = h2c(server.addr).await;
+        assert_refused_in_http2(TcpStream::connect(server.addr).await.unwrap()).await;
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn advertises_the_stream_limit_and_extended_connect() {
     within(30, async {

@@ -16,10 +16,15 @@
 //!   before they are accepted and the CONTINUATION frames of a header block, and ends the
 //!   connection with GOAWAY(ENHANCE_YOUR_CALM) past them;
 //! - the client preface, and any time without an open stream: the handshake timeout (then
-//!   GOAWAY), as an HTTP/1.1 client has it to send its request.
+//!   GOAWAY), as an HTTP/1.1 client has it to send its request;
+//! - a connection past `--max-connections`: answered in HTTP/2, 503 on each request, then
+//!   GOAWAY, all within the handshake timeout ([`refuse_busy`]).
 
 pub(crate) mod preface;
+mod refuse;
 mod request;
+
+pub(crate) use refuse::refuse_busy;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

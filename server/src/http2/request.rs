@@ -255,7 +255,7 @@ async fn plain(
     info!(%peer, %method, path, status = status.as_u16(), http = "2", "http");
 }
 
-fn respond_text(
+pub(super) fn respond_text(
     respond: &mut SendResponse<Bytes>,
     status: StatusCode,
     body: &str,

@@ -3,7 +3,7 @@
 //! socket, each library used the way its own documentation and examples use it.
 //!
 //! ```text
-//! echo_server --impl NAME --listen 127.0.0.1:PORT
+//! echo_server --impl NAME --listen 127.0.0.1:PORT [--tls-cert FILE --tls-key FILE]
 //! ```
 //!
 //! - `floor`: plain TCP, no WebSocket: one read and one write per message, the kernel's share
@@ -12,6 +12,9 @@
 //! - with the `peers` feature: `tungstenite`, `fastwebsockets`, `tokio-websockets`,
 //!   `sockudo-ws`, `yawc`, and the last two with permessage-deflate: `sockudo-ws-deflate`,
 //!   `yawc-deflate` ([`peers`]).
+//! - with the `tls` feature: `switchyard-lib-tls` and `tungstenite-tls`, `switchyard-lib`
+//!   and the `tungstenite` peer over TLS with the certificate and key in `--tls-cert` and
+//!   `--tls-key` ([`tls`]).
 //!
 //! Once bound it prints `listening ADDR:PORT` (so `--listen 127.0.0.1:0` takes a free port).
 //!
@@ -23,8 +26,11 @@ mod floor;
 mod library;
 #[cfg(feature = "peers")]
 mod peers;
+#[cfg(feature = "tls")]
+mod tls;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use tokio::net::TcpListener;
@@ -35,6 +41,16 @@ enum Impl {
     SwitchyardLib,
     #[cfg(feature = "peers")]
     Peer(peers::Peer),
+    #[cfg(feature = "tls")]
+    Tls(Secure),
+}
+
+/// The `wss://` servers ([`tls`]).
+#[cfg(feature = "tls")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Secure {
+    SwitchyardLib,
+    Tungstenite,
 }
 
 impl Impl {
@@ -42,6 +58,10 @@ impl Impl {
         match name {
             "floor" => Some(Impl::Floor),
             "switchyard-lib" => Some(Impl::SwitchyardLib),
+            #[cfg(feature = "tls")]
+            "switchyard-lib-tls" => Some(Impl::Tls(Secure::SwitchyardLib)),
+            #[cfg(feature = "tls")]
+            "tungstenite-tls" => Some(Impl::Tls(Secure::Tungstenite)),
             #[cfg(feature = "peers")]
             _ => peers::Peer::parse(name).map(Impl::Peer),
             #[cfg(not(feature = "peers"))]
@@ -53,18 +73,25 @@ impl Impl {
 fn main() -> ExitCode {
     let mut which = None;
     let mut listen: Option<SocketAddr> = None;
+    let (mut cert, mut key) = (None, None);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
             ("--impl", Some(v)) => which = Impl::parse(&v),
             ("--listen", Some(v)) => listen = v.parse().ok(),
+            ("--tls-cert", Some(v)) => cert = Some(PathBuf::from(v)),
+            ("--tls-key", Some(v)) => key = Some(PathBuf::from(v)),
             _ => which = None,
         }
     }
     let (Some(which), Some(listen)) = (which, listen) else {
         eprintln!(
-            "usage: echo_server --impl {{floor,switchyard-lib{}}} --listen ADDR:PORT",
-            if cfg!(feature = "peers") {
+            "usage: echo_server --impl {{floor,switchyard-lib{}}} --listen ADDR:PORT \
+             [--tls-cert FILE --tls-key FILE]",
+            if cfg!(feature = "tls") {
+                ",tungstenite,fastwebsockets,tokio-websockets,sockudo-ws,yawc,\
+                 sockudo-ws-deflate,yawc-deflate,switchyard-lib-tls,tungstenite-tls"
+            } else if cfg!(feature = "peers") {
                 ",tungstenite,fastwebsockets,tokio-websockets,sockudo-ws,yawc,\
                  sockudo-ws-deflate,yawc-deflate"
             } else {
@@ -77,7 +104,8 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("a Tokio runtime");
-    match runtime.block_on(serve(which, listen)) {
+    let files = TlsFiles { cert, key };
+    match runtime.block_on(serve(which, listen, files)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("echo_server: {e}");
@@ -86,7 +114,29 @@ fn main() -> ExitCode {
     }
 }
 
-async fn serve(which: Impl, listen: SocketAddr) -> std::io::Result<()> {
+/// `--tls-cert` and `--tls-key`, for the `wss://` servers.
+struct TlsFiles {
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+}
+
+async fn serve(which: Impl, listen: SocketAddr, files: TlsFiles) -> std::io::Result<()> {
+    #[cfg(feature = "tls")]
+    let acceptor = match (which, &files.cert, &files.key) {
+        (Impl::Tls(_), Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        (Impl::Tls(_), ..) => {
+            return Err(std::io::Error::other(
+                "a wss:// server needs --tls-cert and --tls-key",
+            ));
+        }
+        _ => None,
+    };
+    #[cfg(not(feature = "tls"))]
+    if files.cert.is_some() || files.key.is_some() {
+        return Err(std::io::Error::other(
+            "--tls-cert: built without the tls feature",
+        ));
+    }
     let listener = TcpListener::bind(listen).await?;
     // The one line a script waits for (port 0 picks a free port).
     println!("listening {}", listener.local_addr()?);
@@ -98,6 +148,14 @@ async fn serve(which: Impl, listen: SocketAddr) -> std::io::Result<()> {
             Impl::SwitchyardLib => drop(tokio::spawn(library::echo(tcp))),
             #[cfg(feature = "peers")]
             Impl::Peer(peer) => peer.spawn(tcp),
+            #[cfg(feature = "tls")]
+            Impl::Tls(secure) => {
+                let acceptor = acceptor.clone().expect("loaded before the first accept");
+                match secure {
+                    Secure::SwitchyardLib => drop(tokio::spawn(tls::switchyard_lib(acceptor, tcp))),
+                    Secure::Tungstenite => drop(tokio::spawn(tls::tungstenite(acceptor, tcp))),
+                }
+            }
         }
     }
 }

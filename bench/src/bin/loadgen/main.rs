@@ -5,6 +5,7 @@
 //! ```text
 //! loadgen echo       --addr A --conns N --size BYTES [--text | --raw] [--secs S | --messages M]
 //!                    [--warmup S] [--server-pid P] [--deflate takeover|reset]
+//!                    [--tls CA_FILE [--http2]]
 //! loadgen handshakes --addr A [--conns N] [--secs S] [--warmup S] [--server-pid P]
 //! loadgen idle       --addr A --conns N [--echo-bytes BYTES] [--rss-cap-kib KIB]
 //!                    [--deflate takeover|reset] --server-pid P
@@ -19,6 +20,9 @@
 //!   no handshake, `--size` bytes sent and the same bytes read back, for the plain TCP floor.
 //!   With `--deflate` every connection agrees on permessage-deflate (failing otherwise) and
 //!   sends JSON text compressed by the core, each echo inflated and compared by it.
+//!   With `--tls` (the `tls` feature) every connection is `wss://` over HTTP/1.1, trusting
+//!   the CA in the file; with `--http2` as well, every WebSocket is a stream of one HTTP/2
+//!   connection (RFC 8441) ([`secure`]).
 //! - `handshakes`: N workers, each in a loop: connect, upgrade, send a close frame, read the
 //!   server's close frame and its end of the TCP stream.
 //! - `idle`: opens N connections (upgraded); with `--echo-bytes`, each then carries one
@@ -44,11 +48,14 @@
 
 mod chat;
 mod probe;
+#[cfg(feature = "tls")]
+mod secure;
 mod wire;
 
 use std::cell::Cell;
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::Duration;
@@ -57,15 +64,15 @@ use switchyard_core::Limits;
 use switchyard_core::OpCode;
 use switchyard_core::connection::{Connection, Event, Message, Role};
 use switchyard_core::deflate::{DeflateAgreement, DeflateCodec, DeflateConfig};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::LocalSet;
 use tokio::time::{sleep, timeout};
 
 use probe::{Shared, Snapshot, measure, report, rss_kib};
 use wire::{
-    IO_TIMEOUT, answer_pings, close, masked_frame, open, open_offering, scramble, server_frame,
-    timed_out,
+    IO_TIMEOUT, answer_pings, close, connect, masked_frame, open, open_offering, scramble,
+    server_frame, timed_out,
 };
 
 /// Most connections opening, or carrying their one message, at once in `idle`.
@@ -99,6 +106,9 @@ struct Args {
     rss_cap_kib: Option<u64>,
     server_pid: Option<u32>,
     deflate: Option<DeflateConfig>,
+    /// `--tls`: the CA file to trust.
+    tls: Option<PathBuf>,
+    http2: bool,
 }
 
 fn parse_args() -> Option<Args> {
@@ -123,11 +133,14 @@ fn parse_args() -> Option<Args> {
         rss_cap_kib: None,
         server_pid: None,
         deflate: None,
+        tls: None,
+        http2: false,
     };
     while let Some(flag) = args.next() {
         match flag.as_str() {
             "--text" => parsed.text = true,
             "--raw" => parsed.raw = true,
+            "--http2" => parsed.http2 = true,
             _ => {
                 let value = args.next()?;
                 match flag.as_str() {
@@ -140,6 +153,7 @@ fn parse_args() -> Option<Args> {
                     "--echo-bytes" => parsed.echo_bytes = value.parse().ok()?,
                     "--rss-cap-kib" => parsed.rss_cap_kib = Some(value.parse().ok()?),
                     "--server-pid" => parsed.server_pid = Some(value.parse().ok()?),
+                    "--tls" => parsed.tls = Some(PathBuf::from(value)),
                     "--deflate" => {
                         parsed.deflate = Some(match value.as_str() {
                             "takeover" => DeflateConfig::CLIENT,
@@ -154,6 +168,13 @@ fn parse_args() -> Option<Args> {
     }
     // Raw bytes have no opcode, and an empty raw message would never be answered.
     if parsed.raw && (parsed.text || parsed.size == 0) {
+        return None;
+    }
+    // TLS is for `echo` over a WebSocket, HTTP/2 for TLS.
+    let secure = parsed.tls.is_some();
+    if (secure && (mode != Mode::Echo || parsed.raw || parsed.deflate.is_some()))
+        || (parsed.http2 && !secure)
+    {
         return None;
     }
     Some(parsed)
@@ -175,7 +196,8 @@ fn main() -> ExitCode {
         eprintln!(
             "usage: loadgen {{echo|handshakes|idle}} --addr ADDR:PORT [--conns N] [--size BYTES] \
              [--text | --raw] [--secs S | --messages M] [--warmup S] [--echo-bytes BYTES] \
-             [--rss-cap-kib KIB] [--server-pid PID]\n       \
+             [--rss-cap-kib KIB] [--server-pid PID] [--deflate takeover|reset] \
+             [--tls CA_FILE [--http2]]\n       \
              loadgen chat --addr ADDR:PORT[,ADDR:PORT...] [--subs N] [--pubs M] [--rooms R] \
              [--rate PER_S] [--size BYTES] [--secs S] [--warmup S] [--server-pid PID[,PID...]] \
              [--broker-pid PID]"
@@ -358,10 +380,79 @@ async fn echo_compressed(args: &Args, config: DeflateConfig) -> io::Result<Strin
     ))
 }
 
+/// How each connection of `echo` reaches the server.
+#[derive(Clone)]
+enum Link {
+    /// `--raw`: plain TCP, no WebSocket.
+    Raw,
+    /// `ws://`.
+    Ws,
+    /// `wss://` over HTTP/1.1, each connection its own TLS session.
+    #[cfg(feature = "tls")]
+    Wss(std::sync::Arc<switchyard::rustls::ClientConfig>),
+    /// `wss://` over HTTP/2: every WebSocket a stream of this one connection.
+    #[cfg(feature = "tls")]
+    Http2(h2::client::SendRequest<bytes::Bytes>),
+}
+
+impl Link {
+    async fn of(args: &Args) -> io::Result<Link> {
+        match &args.tls {
+            None if args.raw => Ok(Link::Raw),
+            None => Ok(Link::Ws),
+            #[cfg(feature = "tls")]
+            Some(ca_file) if args.http2 => {
+                let config = secure::client_config(ca_file, b"h2")?;
+                Ok(Link::Http2(secure::open_http2(args.addr, &config).await?))
+            }
+            #[cfg(feature = "tls")]
+            Some(ca_file) => Ok(Link::Wss(secure::client_config(ca_file, b"http/1.1")?)),
+            #[cfg(not(feature = "tls"))]
+            Some(_) => Err(io::Error::other("--tls: built without the tls feature")),
+        }
+    }
+}
+
+/// What one connection of `echo` sends and expects back, and how many times (`None`: until
+/// the measured window ends).
+struct Round {
+    request: Vec<u8>,
+    expected: Vec<u8>,
+    messages: Option<u64>,
+}
+
+impl Round {
+    /// Says the connection is open (`ready`), then sends and checks the echoes; returns the
+    /// stream for the closing handshake.
+    async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        mut io: S,
+        ready: tokio::sync::oneshot::Sender<()>,
+        shared: &Shared,
+    ) -> io::Result<S> {
+        let _ = ready.send(());
+        let mut reply = vec![0u8; self.expected.len()];
+        let mut left = self.messages.unwrap_or(u64::MAX);
+        while !shared.stop.get() && left > 0 {
+            left -= 1;
+            io.write_all(&self.request).await?;
+            timeout(IO_TIMEOUT, io.read_exact(&mut reply))
+                .await
+                .map_err(|_| timed_out())??;
+            if reply != self.expected {
+                return Err(io::Error::other("echo differs from the message sent"));
+            }
+            shared.done.set(shared.done.get() + 1);
+        }
+        Ok(io)
+    }
+}
+
 async fn echo(args: &Args) -> io::Result<String> {
     if let Some(config) = args.deflate {
         return echo_compressed(args, config).await;
     }
+    let link = Link::of(args).await?;
     let shared = Rc::new(Shared::default());
     let mut tasks = Vec::new();
     let mut ready = Vec::new();
@@ -385,36 +476,31 @@ async fn echo(args: &Args) -> io::Result<String> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         ready.push(rx);
         let shared = Rc::clone(&shared);
-        let (addr, messages, raw) = (args.addr, args.messages, args.raw);
+        let round = Round {
+            request,
+            expected,
+            messages: args.messages,
+        };
+        let (addr, link) = (args.addr, link.clone());
         tasks.push(tokio::task::spawn_local(async move {
             let run = async {
-                let mut tcp = if raw {
-                    let tcp = timeout(IO_TIMEOUT, TcpStream::connect(addr))
-                        .await
-                        .map_err(|_| timed_out())??;
-                    tcp.set_nodelay(true)?;
-                    tcp
-                } else {
-                    open(addr, seed).await?
-                };
-                let _ = tx.send(());
-                let mut reply = vec![0u8; expected.len()];
-                let mut left = messages.unwrap_or(u64::MAX);
-                while !shared.stop.get() && left > 0 {
-                    left -= 1;
-                    tcp.write_all(&request).await?;
-                    timeout(IO_TIMEOUT, tcp.read_exact(&mut reply))
-                        .await
-                        .map_err(|_| timed_out())??;
-                    if reply != expected {
-                        return Err(io::Error::other("echo differs from the message sent"));
+                match link {
+                    Link::Raw => {
+                        close_raw(round.run(connect(addr).await?, tx, &shared).await?).await
                     }
-                    shared.done.set(shared.done.get() + 1);
-                }
-                if raw {
-                    close_raw(tcp).await
-                } else {
-                    close(tcp, key).await
+                    Link::Ws => {
+                        close(round.run(open(addr, seed).await?, tx, &shared).await?, key).await
+                    }
+                    #[cfg(feature = "tls")]
+                    Link::Wss(config) => {
+                        let tls = secure::open_wss(addr, seed, &config).await?;
+                        close(round.run(tls, tx, &shared).await?, key).await
+                    }
+                    #[cfg(feature = "tls")]
+                    Link::Http2(send) => {
+                        let stream = secure::open_stream(&send).await?;
+                        close(round.run(stream, tx, &shared).await?, key).await
+                    }
                 }
             };
             if let Err(e) = run.await {

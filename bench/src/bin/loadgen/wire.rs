@@ -9,7 +9,7 @@ use switchyard_core::deflate::{DeflateAgreement, DeflateConfig, PerMessageDeflat
 use switchyard_core::frame::mask::apply_mask;
 use switchyard_core::handshake::{ClientHandshake, ClientRequest};
 use switchyard_core::{FrameHeader, Limits, OpCode, Parsed};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
@@ -42,11 +42,8 @@ pub(crate) async fn open_offering(
     seed: u64,
     deflate: Option<DeflateConfig>,
 ) -> io::Result<(TcpStream, Option<DeflateAgreement>)> {
-    let (tcp, agreed, rest) = open_at(addr, "/echo", seed, deflate).await?;
-    // The echo server speaks first only after we do: nothing may follow the head.
-    if !rest.is_empty() {
-        return Err(io::Error::other("unsolicited bytes after 101"));
-    }
+    let mut tcp = connect(addr).await?;
+    let agreed = upgrade(&mut tcp, &addr.to_string(), seed, deflate).await?;
     Ok((tcp, agreed))
 }
 
@@ -58,16 +55,49 @@ pub(crate) async fn open_at(
     seed: u64,
     deflate: Option<DeflateConfig>,
 ) -> io::Result<(TcpStream, Option<DeflateAgreement>, Vec<u8>)> {
-    let mut tcp = timeout(IO_TIMEOUT, TcpStream::connect(addr))
+    let mut tcp = connect(addr).await?;
+    let (agreed, rest) = upgrade_at(&mut tcp, &addr.to_string(), path, seed, deflate).await?;
+    Ok((tcp, agreed, rest))
+}
+
+/// A TCP connection with `TCP_NODELAY`, as every server under test has it.
+pub(crate) async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+    let tcp = timeout(IO_TIMEOUT, TcpStream::connect(addr))
         .await
         .map_err(|_| timed_out())??;
     tcp.set_nodelay(true)?;
-    let host = addr.to_string();
+    Ok(tcp)
+}
+
+/// The opening handshake on a connected stream (TCP or TLS), for `/echo` at `host`. The echo
+/// server speaks first only after we do: nothing may follow the head.
+pub(crate) async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut S,
+    host: &str,
+    seed: u64,
+    deflate: Option<DeflateConfig>,
+) -> io::Result<Option<DeflateAgreement>> {
+    let (agreed, rest) = upgrade_at(io, host, "/echo", seed, deflate).await?;
+    if !rest.is_empty() {
+        return Err(io::Error::other("unsolicited bytes after 101"));
+    }
+    Ok(agreed)
+}
+
+/// The opening handshake for `path`; returns what the server agreed to and the bytes that
+/// came after the 101's head.
+pub(crate) async fn upgrade_at<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut S,
+    host: &str,
+    path: &str,
+    seed: u64,
+    deflate: Option<DeflateConfig>,
+) -> io::Result<(Option<DeflateAgreement>, Vec<u8>)> {
     let mut nonce = [0u8; 16];
     nonce[..8].copy_from_slice(&scramble(seed).to_le_bytes());
     nonce[8..].copy_from_slice(&scramble(!seed).to_le_bytes());
     let mut handshake = ClientHandshake::with_extension(
-        ClientRequest::new(&host, path),
+        ClientRequest::new(host, path),
         deflate.map(PerMessageDeflate::new),
         nonce,
         Limits::DEFAULT,
@@ -77,10 +107,10 @@ pub(crate) async fn open_at(
     let len = handshake
         .write_request(&mut request)
         .map_err(|_| io::Error::other("request too long"))?;
-    tcp.write_all(&request[..len]).await?;
+    io.write_all(&request[..len]).await?;
     let mut response = Vec::with_capacity(512);
     loop {
-        let n = timeout(IO_TIMEOUT, tcp.read_buf(&mut response))
+        let n = timeout(IO_TIMEOUT, io.read_buf(&mut response))
             .await
             .map_err(|_| timed_out())??;
         if n == 0 {
@@ -97,7 +127,7 @@ pub(crate) async fn open_at(
             Parsed::Complete(_, head_len) => {
                 let agreed = handshake.extension().as_ref().and_then(|n| n.agreed());
                 response.drain(..head_len);
-                return Ok((tcp, agreed, response));
+                return Ok((agreed, response));
             }
         }
     }
@@ -133,8 +163,12 @@ pub(crate) fn server_frame(opcode: OpCode, payload: &[u8]) -> Vec<u8> {
 }
 
 /// The closing handshake from the client side: send a 1000 close, read the server's close
-/// frame (its code must be 1000 too; nothing else may come first), then its end of stream.
-pub(crate) async fn close(mut tcp: TcpStream, key: [u8; 4]) -> io::Result<()> {
+/// frame (its code must be 1000 too; nothing else may come first), then its end of stream
+/// (over TCP, TLS or an HTTP/2 stream).
+pub(crate) async fn close<S: AsyncRead + AsyncWrite + Unpin>(
+    mut tcp: S,
+    key: [u8; 4],
+) -> io::Result<()> {
     // RFC 6455 §7.4.1: 1000, normal closure.
     let code = 1000u16.to_be_bytes();
     tcp.write_all(&masked_frame(OpCode::CLOSE, &code, key))
@@ -169,7 +203,16 @@ pub(crate) async fn close(mut tcp: TcpStream, key: [u8; 4]) -> io::Result<()> {
     match timeout(IO_TIMEOUT, tcp.read(&mut rest)).await {
         Ok(Ok(0)) => Ok(()),
         Ok(Ok(_)) => Err(io::Error::other("bytes after the close frame")),
-        Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionReset => Ok(()),
+        // A reset, or over TLS a server that closes without close_notify (RFC 8446 §6.1
+        // makes it optional once the application protocol has said it is done).
+        Ok(Err(e))
+            if matches!(
+                e.kind(),
+                io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof
+            ) =>
+        {
+            Ok(())
+        }
         Ok(Err(e)) => Err(e),
         Err(_) => Err(io::Error::other("server kept TCP open after the close")),
     }
