@@ -76,9 +76,11 @@ impl Output {
         self.tail.advance(n.min(self.tail.len()));
     }
 
-    /// Once empty, lets go of a copy buffer that grew past `max_retained` bytes.
+    /// Once empty, lets go of a copy buffer that grew past `max_retained` bytes; with
+    /// `max_retained` 0, of any copy buffer (one advanced to its end reports no capacity yet
+    /// keeps its allocation).
     pub(super) fn release_if_drained(&mut self, max_retained: usize) {
-        if self.is_empty() && self.tail.capacity() > max_retained {
+        if self.is_empty() && (max_retained == 0 || self.tail.capacity() > max_retained) {
             self.tail = BytesMut::new();
         }
     }

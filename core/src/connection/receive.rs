@@ -89,11 +89,6 @@ impl Receiver {
         }
     }
 
-    /// Whether the extension's output buffer holds an allocation.
-    pub(super) fn holds_assembled(&self) -> bool {
-        self.assembled.capacity() > 0
-    }
-
     /// Bytes in the read buffer not decoded yet.
     pub(super) fn undecoded(&self) -> usize {
         let kept = self.frame.map_or(0, |f| f.kept());

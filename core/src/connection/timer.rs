@@ -57,6 +57,10 @@ pub(super) struct Timer {
     extension_used: bool,
     /// When a message last went through the extension, as far as the clock knows.
     extension_last: Instant,
+    /// A message went through the extension since its memory was last released. Buffers are
+    /// not asked whether they hold memory: a `BytesMut` split or advanced to its end reports
+    /// no capacity yet keeps its whole allocation alive.
+    release_owed: bool,
 }
 
 impl Timer {
@@ -69,12 +73,14 @@ impl Timer {
             close: CloseTimer::Off,
             extension_used: false,
             extension_last: Instant::default(),
+            release_owed: false,
         }
     }
 
     /// A message went through the extension stage.
     pub(super) fn extension_used(&mut self) {
         self.extension_used = true;
+        self.release_owed = true;
     }
 
     /// The peer sent bytes: it is alive.
@@ -129,9 +135,7 @@ impl Connection {
     fn release_deadline(&self) -> Option<Instant> {
         let extension = self.extension.as_ref()?;
         let idle = extension.release_after()?;
-        let holds =
-            extension.holds_memory() || self.encoded.capacity() > 0 || self.rx.holds_assembled();
-        if !holds {
+        if !(self.timer.release_owed || extension.holds_memory()) {
             return None;
         }
         let last = if self.timer.extension_used {
@@ -179,10 +183,13 @@ impl Connection {
             && now >= deadline
             && let Some(extension) = self.extension.as_mut()
         {
-            // The engines go, and with them the buffers only the extension stage fills.
+            // The engines go, and with them the buffers the extension stage fills and the
+            // output's copy buffer (compressed messages are copied into it).
             extension.release();
             self.encoded = BytesMut::new();
             self.rx.release_assembled();
+            self.out.release_if_drained(0);
+            self.timer.release_owed = false;
         }
         if self.transport_finished() {
             return;
