@@ -35,7 +35,10 @@ use crate::transport::Transport;
 /// is its WebSocket and little else. An `async move` block rather than an `async fn`: an
 /// async fn's future keeps its arguments twice, as passed and as its body's locals
 /// (rust-lang/rust#62958).
-#[expect(clippy::manual_async_fn, reason = "an async fn keeps its arguments twice")]
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice"
+)]
 pub(crate) fn serve(
     transport: Transport,
     already_read: Vec<u8>,

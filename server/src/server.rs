@@ -251,7 +251,10 @@ async fn sniff_and_refuse(
 /// without HTTP/2; the sniffing and HTTP/2 (the rarer cases here) are boxed. An `async move`
 /// block rather than an `async fn`, which would keep its arguments twice (see
 /// [`connection::serve`]).
-#[expect(clippy::manual_async_fn, reason = "an async fn keeps its arguments twice")]
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice"
+)]
 fn sniff_and_serve(
     mut tcp: TcpStream,
     http2: Http2,

@@ -12,7 +12,10 @@ use crate::shutdown::Shutdown;
 /// An `async move` block rather than an `async fn`, for the reason given at
 /// [`connection::serve`](crate::connection::serve): the WebSocket is most of what an open
 /// connection holds.
-#[expect(clippy::manual_async_fn, reason = "an async fn keeps its arguments twice")]
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice"
+)]
 pub(crate) fn run<S: AsyncRead + AsyncWrite + Unpin>(
     mut ws: WebSocket<S>,
     mut shutdown: Shutdown,

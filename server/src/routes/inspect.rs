@@ -245,7 +245,10 @@ impl Captures {
 
 /// An `async move` block rather than an `async fn`, for the reason given at
 /// [`connection::serve`](crate::connection::serve).
-#[expect(clippy::manual_async_fn, reason = "an async fn keeps its arguments twice")]
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice"
+)]
 pub(crate) fn run<S: AsyncRead + AsyncWrite + Unpin>(
     mut ws: WebSocket<S>,
     handshake: Handshake,
