@@ -53,8 +53,14 @@ count() {
     profile=target/callgrind/$impl-$size-$messages.out
     : >target/callgrind/server.out
     local server=("$BIN/echo_server" --impl "$impl" --listen 127.0.0.1:0)
-    [[ $impl == switchyard-bin ]] && server=(../target/release/switchyard --listen 127.0.0.1:0)
-    taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$profile" "${server[@]}" \
+    # The binary tunes glibc's malloc by executing itself again with GLIBC_TUNABLES set, which
+    # valgrind would not follow; valgrind replaces malloc anyway, so any value keeps it in place.
+    local tunables=${GLIBC_TUNABLES:-}
+    if [[ $impl == switchyard-bin ]]; then
+        server=(../target/release/switchyard --listen 127.0.0.1:0)
+        tunables=glibc.malloc.check=0
+    fi
+    GLIBC_TUNABLES=$tunables taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$profile" "${server[@]}" \
         >target/callgrind/server.out 2>target/callgrind/valgrind.log &
     SERVER_PID=$!
     for _ in $(seq 600); do
@@ -86,6 +92,10 @@ for size in "${SIZES[@]}"; do
     for impl in "${IMPLS[@]}"; do
         total=$(count "$impl" "$size" "$messages")
         baseline=$(count "$impl" "$size" 0)
+        if [[ -z $total || -z $baseline ]]; then
+            echo "callgrind.sh: no profile for $impl at $size B (see bench/target/callgrind/valgrind.log)" >&2
+            exit 1
+        fi
         echoes=$((CONNS * messages))
         line="kind=callgrind impl=$impl conns=$CONNS size=$size echoes=$echoes instructions=$total baseline=$baseline instructions_per_echo=$(((total - baseline) / echoes))"
         echo "$line" >>"$OUT"

@@ -162,7 +162,7 @@ fn client_initiated_close_handshake() {
     let server_events = pair.take_server_events();
     assert!(matches!(&server_events[..], [Event::Closed(i)]
         if i.code == CloseCode::GOING_AWAY && i.reason == "tab closed" && i.initiator == Initiator::Peer && i.clean));
-    assert_eq!(drain_actions(&mut pair.server), vec![Action::HalfClose]);
+    assert_eq!(drain_actions(&mut pair.server), vec![Action::Close]);
     let client_events = pair.take_client_events();
     assert!(
         matches!(&client_events[..], [Event::Closed(i)] if i.code == CloseCode::GOING_AWAY && i.initiator == Initiator::Local && i.clean)
@@ -193,7 +193,7 @@ fn server_initiated_close_handshake() {
     assert!(
         matches!(&pair.take_server_events()[..], [Event::Closed(i)] if i.initiator == Initiator::Local && i.clean)
     );
-    assert_eq!(drain_actions(&mut pair.server), vec![Action::HalfClose]);
+    assert_eq!(drain_actions(&mut pair.server), vec![Action::Close]);
 }
 
 #[test]
@@ -344,5 +344,5 @@ fn failing_after_the_peers_close_sends_one_close_frame() {
         out, b"\x88\x09\x03\xf3crashed",
         "one close frame, the application's"
     );
-    assert_eq!(drain_actions(&mut pair.server), vec![Action::HalfClose]);
+    assert_eq!(drain_actions(&mut pair.server), vec![Action::Close]);
 }

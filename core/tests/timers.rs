@@ -153,12 +153,75 @@ fn the_close_timeout_also_bounds_a_peer_initiated_close() {
     server.handle_timeout(at(101));
     assert_eq!(server.poll_timeout(), Some(at(111)));
     let _ = drain_events(&mut server);
-    let _echo = drain_output(&mut server);
-    assert_eq!(drain_actions(&mut server), vec![Action::HalfClose]);
-    // The client never sends its EOF.
+    // The client never reads: the close reply stays unwritten, and nothing is done with the
+    // transport while it waits.
+    assert!(server.wants_write());
+    assert_eq!(drain_actions(&mut server), vec![]);
     server.handle_timeout(at(111));
     assert_eq!(drain_actions(&mut server), vec![Action::Abort]);
     assert_eq!(server.poll_timeout(), None);
+}
+
+#[test]
+fn once_its_close_reply_is_written_the_server_closes_without_waiting_for_eof() {
+    let mut server = server();
+    let mut client = client(Limits::DEFAULT);
+    client.close(CloseCode::NORMAL, "").unwrap();
+    server.receive_data(&drain_output(&mut client)).unwrap();
+    server.handle_timeout(at(101));
+    let _ = drain_events(&mut server);
+    assert_eq!(
+        drain_actions(&mut server),
+        vec![],
+        "the reply is not written yet"
+    );
+    let _echo = drain_output(&mut server);
+    assert_eq!(drain_actions(&mut server), vec![Action::Close]);
+    assert_eq!(
+        server.poll_timeout(),
+        None,
+        "no timer once the transport is closed"
+    );
+}
+
+#[test]
+fn over_a_stream_transport_the_server_waits_for_the_peers_end_after_a_clean_close() {
+    let mut server = Connection::server(Limits::DEFAULT).with_stream_transport();
+    server.handle_timeout(at(100));
+    let mut client = client(Limits::DEFAULT);
+    client.close(CloseCode::NORMAL, "").unwrap();
+    server.receive_data(&drain_output(&mut client)).unwrap();
+    server.handle_timeout(at(101));
+    let _ = drain_events(&mut server);
+    let _echo = drain_output(&mut server);
+    assert_eq!(drain_actions(&mut server), vec![Action::HalfClose]);
+    assert_eq!(
+        server.poll_timeout(),
+        Some(at(111)),
+        "bounded by the close timeout"
+    );
+    server.receive_eof();
+    assert_eq!(drain_actions(&mut server), vec![Action::Close]);
+}
+
+#[test]
+fn a_client_waits_for_the_servers_eof_under_the_close_timeout() {
+    let mut client = client(Limits::DEFAULT);
+    let mut server = server();
+    server.close(CloseCode::NORMAL, "").unwrap();
+    client.handle_timeout(at(100));
+    client.receive_data(&drain_output(&mut server)).unwrap();
+    let _ = drain_events(&mut client);
+    let _echo = drain_output(&mut client);
+    assert_eq!(
+        drain_actions(&mut client),
+        vec![],
+        "§7.1.1: the server closes first"
+    );
+    client.handle_timeout(at(101));
+    assert_eq!(client.poll_timeout(), Some(at(111)));
+    client.handle_timeout(at(111));
+    assert_eq!(drain_actions(&mut client), vec![Action::Abort]);
 }
 
 #[test]

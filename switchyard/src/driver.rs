@@ -391,7 +391,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     }
 
     /// The transport is finished with: failed, aborted, or closed (RFC 6455 §7.1.1: the
-    /// server half-closes first, then waits for the client's EOF; the client waits first).
+    /// server closes first, once the close frames have passed; the client waits for the
+    /// server's EOF; a failing side half-closes and waits for the peer's).
     fn transport_done(&self) -> bool {
         self.failed.is_some()
             || self.transport == Some(Action::Abort)

@@ -73,9 +73,9 @@
 //! [`Action::Abort`]). While open, silence ([`Limits::keepalive_interval`]) sends a ping, and
 //! silence after it ([`Limits::keepalive_timeout`]) fails the connection with 1011 and aborts.
 //!
-//! The transport: once the output is written, a server half-closes first after close frames
-//! have passed (§7.1.1); either role half-closes after failing; the transport closes at the
-//! peer's EOF; an abort drops it at once.
+//! The transport: once the output is written, a server closes it as soon as close frames have
+//! passed (§7.1.1), while a client waits for the server's EOF; either role half-closes after
+//! failing, and closes at the peer's EOF; an abort drops it at once.
 
 mod message;
 mod output;
@@ -189,6 +189,9 @@ pub struct Connection {
     /// The peer's EOF has been received.
     eof: bool,
     transport: Transport,
+    /// The transport is a stream of a connection that outlives it (HTTP/2, RFC 8441): the
+    /// server waits for the peer's end of it even after a clean close.
+    stream_transport: bool,
     timer: Timer,
 }
 
@@ -232,6 +235,7 @@ impl Connection {
             failure: None,
             eof: false,
             transport: Transport::Open,
+            stream_transport: false,
             timer: Timer::new(),
         }
     }
@@ -241,6 +245,16 @@ impl Connection {
     /// assembly, and messages sent are offered to it to encode (`send_unencoded` skips it).
     pub fn with_extension(mut self, extension: impl Extension + 'static) -> Connection {
         self.extension = Some(Box::new(extension));
+        self
+    }
+
+    /// Says the transport is one stream of a connection that outlives it (WebSocket over
+    /// HTTP/2, RFC 8441) rather than a connection of its own. After a clean closing handshake
+    /// a server then half-closes (END_STREAM) and waits for the peer's end of the stream, as it
+    /// does after failing: dropping the stream before that resets it (RST_STREAM, RFC 9113
+    /// §8.1), which the peer may report as an error. Over TCP it closes at once.
+    pub fn with_stream_transport(mut self) -> Connection {
+        self.stream_transport = true;
         self
     }
 
@@ -401,9 +415,21 @@ impl Connection {
             self.transport = Transport::Finished;
             return Some(Action::Close);
         }
-        // RFC 6455 §7.1.1: the server closes the TCP connection first; §7.1.7: failing closes it.
-        let half_close = end == End::Failed || (end == End::Handshake && self.role == Role::Server);
-        if half_close && self.transport == Transport::Open {
+        // RFC 6455 §7.1.1: the server closes the TCP connection first. After a closing
+        // handshake both close frames have passed and the client sends nothing more (§5.5.1),
+        // so there is nothing left to read: the server closes at once rather than wait for the
+        // client's EOF (which costs it a wake-up and a read per connection), and no unread
+        // byte turns its FIN into a reset.
+        let server_closes = end == End::Handshake && self.role == Role::Server;
+        if server_closes && !self.stream_transport {
+            self.transport = Transport::Finished;
+            return Some(Action::Close);
+        }
+        // §7.1.7: failing closes the connection; the peer may still be sending, unaware, and
+        // a close with bytes unread would reset the connection and could destroy our close
+        // frame in flight: shut the write side down, and read to EOF. A stream transport
+        // waits for the peer's end after a clean close too (see `with_stream_transport`).
+        if (end == End::Failed || server_closes) && self.transport == Transport::Open {
             self.transport = Transport::HalfClosed;
             return Some(Action::HalfClose);
         }

@@ -123,7 +123,10 @@ where
     let send = respond
         .send_response(response, false)
         .map_err(|e| AcceptError::Io(std::io::Error::other(e)))?;
-    let conn = with_extension(Connection::server(config.limits), &negotiator);
+    let conn = with_extension(
+        Connection::server(config.limits).with_stream_transport(),
+        &negotiator,
+    );
     let protocol = answer.protocol.as_deref().map(Box::from);
     let ws = WebSocket::from_parts(wrap(H2Stream::new(body, send)), conn, &[], protocol);
     Ok((ws, sent))
