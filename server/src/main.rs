@@ -9,6 +9,7 @@ mod connection;
 mod hangup;
 mod http;
 mod http2;
+mod log_line;
 mod malloc;
 mod metered;
 mod routes;
@@ -34,13 +35,18 @@ fn main() -> ExitCode {
     };
     // After parsing, so `--help` and usage errors stay instant; before anything else starts.
     let untuned = malloc::tune();
-    tracing_subscriber::fmt()
+    let terminal = std::io::stderr().is_terminal();
+    let log = tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_ansi(terminal);
+    if terminal {
+        log.init();
+    } else {
+        log.event_format(log_line::PlainLine).init();
+    }
     if let Some(error) = untuned {
         tracing::warn!(%error, "running with glibc's default malloc settings");
     }

@@ -1,0 +1,300 @@
+//! The log line when the log is not a terminal: the same text as `tracing-subscriber`'s
+//! default format without colours (`2026-12-02T16:25:23.019072Z  INFO target: message
+//! key=value ...`), written with a fraction of its work.
+//!
+//! Every WebSocket connection logs two lines (open, close), so their cost is part of every
+//! handshake: the default formatter pads each field of the timestamp through `core::fmt` and
+//! paints every part with an empty style, about 6,000 instructions a line (callgrind), a sixth
+//! of a handshake's work in the library. This one writes the timestamp's digits directly.
+//! On a terminal the default formatter stays, with its colours.
+//!
+//! The binary opens no spans, so a line has no span context.
+
+use std::fmt::{self, Debug};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::fmt::FmtContext;
+use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
+use tracing_subscriber::registry::LookupSpan;
+
+/// The plain format: timestamp, level, target, message, fields.
+pub(crate) struct PlainLine;
+
+impl<S, N> FormatEvent<S, N> for PlainLine
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let mut stamp = [0u8; STAMP_LEN];
+        write_timestamp(SystemTime::now(), &mut stamp);
+        // ASCII digits and separators only.
+        writer.write_str(std::str::from_utf8(&stamp).map_err(|_| fmt::Error)?)?;
+        let metadata = event.metadata();
+        writer.write_str(level(*metadata.level()))?;
+        writer.write_str(metadata.target())?;
+        writer.write_str(": ")?;
+        let mut fields = Fields {
+            writer: &mut writer,
+            result: Ok(()),
+            first: true,
+        };
+        event.record(&mut fields);
+        fields.result?;
+        writer.write_char('\n')
+    }
+}
+
+/// The level as the default format shows it: right-aligned to five, a space either side.
+fn level(level: Level) -> &'static str {
+    match level {
+        Level::ERROR => " ERROR ",
+        Level::WARN => "  WARN ",
+        Level::INFO => "  INFO ",
+        Level::DEBUG => " DEBUG ",
+        Level::TRACE => " TRACE ",
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
+const STAMP_LEN: usize = 27;
+
+/// Writes `time` as RFC 3339 UTC with microseconds into `out`.
+fn write_timestamp(time: SystemTime, out: &mut [u8; STAMP_LEN]) {
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (year, month, day) = civil_from_days(secs / 86_400);
+    let of_day = secs % 86_400;
+    let mut put = |at: usize, value: u64, digits: usize| {
+        let mut value = value;
+        for i in (0..digits).rev() {
+            out[at + i] = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, year, 4);
+    put(5, month, 2);
+    put(8, day, 2);
+    put(11, of_day / 3600, 2);
+    put(14, of_day / 60 % 60, 2);
+    put(17, of_day % 60, 2);
+    put(20, u64::from(since.subsec_micros()), 6);
+    for (at, separator) in [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b'T'),
+        (13, b':'),
+        (16, b':'),
+        (19, b'.'),
+        (26, b'Z'),
+    ] {
+        out[at] = separator;
+    }
+}
+
+/// Year, month and day of the `days`-th day after 1970-01-01 (proleptic Gregorian; Howard
+/// Hinnant's `civil_from_days`, for days on or after the epoch).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let day_of_era = z % 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = era * 400 + year_of_era + u64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Writes the message, then `name=value` for each other field, a space between items:
+/// strings quoted and escaped (`Debug`), everything else as its `Debug` says (`%x` fields
+/// are already `Display`).
+struct Fields<'a, 'w> {
+    writer: &'a mut Writer<'w>,
+    result: fmt::Result,
+    first: bool,
+}
+
+impl Fields<'_, '_> {
+    fn field(&mut self, field: &Field, value: &dyn Debug) {
+        if self.result.is_err() {
+            return;
+        }
+        let space = if std::mem::take(&mut self.first) {
+            ""
+        } else {
+            " "
+        };
+        self.result = if field.name() == "message" {
+            write!(self.writer, "{space}{value:?}")
+        } else {
+            let name = field.name();
+            let name = name.strip_prefix("r#").unwrap_or(name);
+            write!(self.writer, "{space}{name}={value:?}")
+        };
+    }
+}
+
+/// An error's sources, as the default format lists them: `[first, second]`.
+struct Sources<'a>(&'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Sources<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut list = f.debug_list();
+        let mut source = Some(self.0);
+        while let Some(error) = source {
+            list.entry(&format_args!("{error}"));
+            source = error.source();
+        }
+        list.finish()
+    }
+}
+
+impl Visit for Fields<'_, '_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            // A message given as a string is shown as it is, not quoted.
+            self.field(field, &format_args!("{value}"));
+        } else {
+            self.field(field, &value);
+        }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.field(field, &value);
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.field(field, &value);
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.field(field, &value);
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn Debug) {
+        self.field(field, value);
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        match value.source() {
+            Some(source) => self.field(
+                field,
+                &format_args!("{value} {}.sources={}", field.name(), Sources(source)),
+            ),
+            None => self.field(field, &format_args!("{value}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use tracing_subscriber::fmt::MakeWriter;
+
+    use super::*;
+
+    #[test]
+    fn timestamps_match_rfc_3339_across_the_calendar() {
+        for (secs, micros, want) in [
+            (0, 0, "1970-01-01T00:00:00.000000Z"),
+            (951_782_400, 7, "2000-02-29T00:00:00.000007Z"),
+            (1_709_164_799, 999_999, "2024-02-28T23:59:59.999999Z"),
+            (1_735_689_599, 500_000, "2024-12-31T23:59:59.500000Z"),
+            (1_796_228_723, 19_072, "2026-12-02T16:25:23.019072Z"),
+            (4_102_444_800, 1, "2100-01-01T00:00:00.000001Z"),
+        ] {
+            let time = UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_micros(micros);
+            let mut out = [0u8; STAMP_LEN];
+            write_timestamp(time, &mut out);
+            assert_eq!(std::str::from_utf8(&out).unwrap(), want);
+        }
+    }
+
+    /// Collects what a subscriber writes.
+    #[derive(Clone, Default)]
+    struct Collect(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Collect {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Collect {
+        type Writer = Collect;
+
+        fn make_writer(&'a self) -> Collect {
+            self.clone()
+        }
+    }
+
+    /// The line each format writes for the same event, timestamps cut off.
+    fn lines(log: impl Fn()) -> (String, String) {
+        let ours = Collect::default();
+        let default = Collect::default();
+        let plain = tracing_subscriber::fmt()
+            .with_writer(ours.clone())
+            .with_max_level(Level::TRACE)
+            .with_ansi(false)
+            .event_format(PlainLine)
+            .finish();
+        tracing::subscriber::with_default(plain, &log);
+        let stock = tracing_subscriber::fmt()
+            .with_writer(default.clone())
+            .with_max_level(Level::TRACE)
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(stock, &log);
+        let cut =
+            |c: Collect| String::from_utf8(c.0.lock().unwrap()[STAMP_LEN..].to_vec()).unwrap();
+        (cut(ours), cut(default))
+    }
+
+    #[test]
+    fn writes_what_the_default_format_writes() {
+        let peer: std::net::SocketAddr = "127.0.0.1:47104".parse().unwrap();
+        let error = std::io::Error::other("broken \"pipe\"");
+        let nested = std::io::Error::other(std::io::Error::other("the cause"));
+        let cases: [&dyn Fn(); 6] = [
+            &|| {
+                tracing::info!(%peer, path = "/echo", code = 1000u16, reason = "", clean = true,
+                    duration_ms = 0u64, bytes_in = 8u64, bytes_out = -133i64, "close")
+            },
+            &|| tracing::warn!(%error, detail = ?Some("x\ny"), "refused"),
+            &|| tracing::error!("cannot serve: {}", 42),
+            &|| tracing::info!(r#type = "ping", "message with a raw identifier"),
+            &|| tracing::debug!(a = 1u8, b = "two"),
+            &|| {
+                tracing::warn!(
+                    error = &nested as &(dyn std::error::Error + 'static),
+                    "sources"
+                )
+            },
+        ];
+        for log in cases {
+            let (ours, default) = lines(log);
+            assert_eq!(ours, default);
+        }
+    }
+}
