@@ -123,8 +123,45 @@ fn stalled_frame_growth(sent: usize) -> isize {
     held as isize - idle as isize
 }
 
+/// A server receives `per_read` small messages per read, `reads` times, polls them, and a read
+/// finds nothing: the live bytes it then holds over what it held when new.
+fn growth_after_small_messages(per_read: usize, reads: usize) -> isize {
+    let mut client = client(Limits::DEFAULT);
+    let mut wires = vec![];
+    for _ in 0..reads {
+        for _ in 0..per_read {
+            client.send_binary(&[9; 20]).unwrap();
+        }
+        wires.push(drain_output(&mut client));
+    }
+    let mut server = Connection::server(Limits::DEFAULT);
+    let fresh = ALLOCATOR.allocated();
+    for wire in &wires {
+        let mut buf = server.read_buffer();
+        buf.extend_from_slice(wire);
+        server.receive_buffer(buf).unwrap();
+        let events = drain_events(&mut server);
+        assert_eq!(events.len(), per_read);
+        drop(events);
+    }
+    would_block(&mut server);
+    let after = ALLOCATOR.allocated();
+    drop((client, server, wires));
+    after as isize - fresh as isize
+}
+
 #[test]
 fn buffers_are_released_after_a_large_message() {
+    // A connection that received messages and went idle holds what a new one holds: nothing
+    // of its event queue either, whether one message came per read or several.
+    for (per_read, reads) in [(1, 3), (5, 2)] {
+        let held = growth_after_small_messages(per_read, reads);
+        assert!(
+            held <= 0,
+            "{held} bytes held after {reads} reads of {per_read} messages"
+        );
+    }
+
     // A stalled partial frame costs about what was sent, not a read's worth of room.
     for sent in [1, 100, 2000] {
         let held = stalled_frame_growth(sent);

@@ -77,6 +77,7 @@
 //! passed (§7.1.1), while a client waits for the server's EOF; either role half-closes after
 //! failing, and closes at the peer's EOF; an abort drops it at once.
 
+mod events;
 mod message;
 mod output;
 mod read_buffer;
@@ -86,7 +87,6 @@ mod state;
 mod timer;
 
 use alloc::boxed::Box;
-use alloc::collections::VecDeque;
 use bytes::BytesMut;
 use core::fmt;
 
@@ -98,6 +98,7 @@ use crate::extension::Extension;
 use crate::frame::ProtocolError;
 use crate::limits::Limits;
 use crate::utf8::Utf8Validator;
+use events::EventQueue;
 use output::Output;
 use receive::Receiver;
 use state::{End, Input, Reply, State};
@@ -171,7 +172,7 @@ pub struct Connection {
     extension: Option<Box<dyn Extension>>,
     state: State,
     rx: Receiver,
-    events: VecDeque<Event>,
+    events: EventQueue,
     out: Output,
     /// Bytes of automatic replies (pongs) queued since `out` was last empty.
     replies: usize,
@@ -225,7 +226,7 @@ impl Connection {
             extension: None,
             state: State::Open,
             rx: Receiver::new(),
-            events: VecDeque::new(),
+            events: EventQueue::default(),
             out: Output::default(),
             replies: 0,
             write_stalled: false,
@@ -337,9 +338,6 @@ impl Connection {
             // Decoding stopped while the queue was full: the rest of the buffer goes now.
             self.resume_decoding();
         }
-        if self.events.is_empty() && self.events.capacity() > RETAINED_EVENTS {
-            self.events = VecDeque::new();
-        }
         Some(event)
     }
 
@@ -440,6 +438,3 @@ impl Connection {
         self.transport == Transport::Finished
     }
 }
-
-/// Event-queue capacity kept once the queue empties; a burst's larger queue is released.
-const RETAINED_EVENTS: usize = 32;

@@ -76,12 +76,20 @@ impl Output {
         self.tail.advance(n.min(self.tail.len()));
     }
 
-    /// Once empty, lets go of a copy buffer that grew past `max_retained` bytes; with
-    /// `max_retained` 0, of any copy buffer (one advanced to its end reports no capacity yet
-    /// keeps its allocation).
+    /// Once empty, lets go of a copy buffer that grew past `max_retained` bytes (with
+    /// `max_retained` 0, of any copy buffer: one advanced to its end reports no capacity yet
+    /// keeps its allocation), and of the deque of shared pieces.
     pub(super) fn release_if_drained(&mut self, max_retained: usize) {
-        if self.is_empty() && (max_retained == 0 || self.tail.capacity() > max_retained) {
+        if !self.is_empty() {
+            return;
+        }
+        if max_retained == 0 || self.tail.capacity() > max_retained {
             self.tail = BytesMut::new();
+        }
+        // The deque of pieces sent by reference is needed only while large payloads wait: an
+        // idle connection that once sent one should not keep it.
+        if self.shared.capacity() > 0 {
+            self.shared = VecDeque::new();
         }
     }
 

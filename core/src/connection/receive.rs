@@ -182,6 +182,9 @@ impl Connection {
             return Err(error);
         }
         if filled.is_empty() {
+            // The read would block: the connection is idle until the next bytes, and keeps
+            // no buffer it can do without until then.
+            self.events.release();
             self.rx.buf.release_if_drained(0);
             self.rx.buf.unused(filled, spare);
             self.rx.buf.shrink_while_waiting();
