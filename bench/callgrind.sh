@@ -13,14 +13,16 @@
 #
 # Environment: IMPLS (default: switchyard-lib, switchyard-bin, and the peers that contend
 # for cheapest: fastwebsockets, tokio-websockets, sockudo-ws and yawc; tungstenite never
-# does), SIZES (16 65536), CONNS (16).
+# does), SIZES (16 65536), CONNS (16), ECHO_ARGS (more `loadgen echo` arguments, such as
+# `--deflate takeover` for deflate.sh) and OUT (callgrind.raw).
 set -euo pipefail
 
 cd "$(dirname "$0")"
 read -r -a IMPLS <<<"${IMPLS:-switchyard-lib switchyard-bin fastwebsockets tokio-websockets sockudo-ws yawc}"
 read -r -a SIZES <<<"${SIZES:-16 65536}"
+read -r -a ECHO_ARGS <<<"${ECHO_ARGS:-}"
 CONNS=${CONNS:-16}
-OUT=callgrind.raw
+OUT=${OUT:-callgrind.raw}
 
 # valgrind from the distribution, installed only if missing.
 if ! command -v valgrind >/dev/null; then
@@ -76,14 +78,14 @@ count() {
         return 1
     fi
     taskset -c 1 "$BIN/loadgen" echo --addr "$addr" --conns "$CONNS" --size "$size" \
-        --messages "$messages" >/dev/null
+        --messages "$messages" "${ECHO_ARGS[@]}" >/dev/null
     stop_server
     # The profile's `totals:` line (one event, instructions).
     awk '/^totals:/ { print $2 }' "$profile"
 }
 
 {
-    echo "# callgrind: $(date -u +%FT%TZ) $(valgrind --version) conns=$CONNS"
+    echo "# callgrind: $(date -u +%FT%TZ) $(valgrind --version) conns=$CONNS ${ECHO_ARGS[*]}"
 } >"$OUT"
 for size in "${SIZES[@]}"; do
     # Enough echoes that they dwarf what differs between two runs of nothing (about 10^5

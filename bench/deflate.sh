@@ -33,6 +33,9 @@ trap stop EXIT
 # start IMPL: runs the server on CPU 0, sets PID and ADDR.
 start() {
     local log=target/deflate-server.log
+    # Emptied first: the server below truncates it only once it runs, and the wait for its
+    # address must not read the previous server's.
+    : >"$log.out"
     case $1 in
         switchyard-bin) taskset -c 0 ../target/release/switchyard --listen 127.0.0.1:0 >"$log.out" 2>"$log" & ;;
         ws) taskset -c 0 node "$PEERS_DIR/ws_peer.mjs" bench >"$log.out" 2>"$log" & ;;
@@ -92,6 +95,18 @@ ratio() {
     done | sort -g | awk '{ a[NR] = $1 } END { printf "%.2f× (%.2f–%.2f)", a[int((NR + 1) / 2)], a[1], a[NR] }'
 }
 
+# Instructions per compressed echo under callgrind, for the binary and the two Rust peers:
+# the figure this machine's noise cannot move (callgrind.sh; bench/callgrind-deflate.raw).
+declare -A INSTR
+CALLGRIND_IMPLS=(switchyard-bin yawc-deflate sockudo-ws-deflate)
+OUT=callgrind-deflate.raw IMPLS="${CALLGRIND_IMPLS[*]}" SIZES="1024 16384" \
+    ECHO_ARGS="--deflate takeover" ./callgrind.sh
+while read -r line; do
+    [[ $line == kind=callgrind* ]] || continue
+    INSTR[$(field "$line" impl):$(field "$line" size)]=$(field "$line" instructions_per_echo)
+done <callgrind-deflate.raw
+instr_ratio() { awk -v a="${INSTR[switchyard-bin:$2]}" -v b="${INSTR[$1:$2]}" 'BEGIN { printf "%.2f×", a / b }'; }
+
 declare -A MEM
 for mode in takeover reset; do
     start switchyard-bin
@@ -138,6 +153,20 @@ PY
         echo "$row"
         row="| $size B, switchyard ÷ peer | |"
         for impl in "${PEERS[@]}"; do row+=" $(ratio "$impl" "$size") |"; done
+        echo "$row"
+    done
+    echo
+    echo "User-space instructions per compressed echo (callgrind, 16 connections, \`bench/callgrind.sh\` with \`ECHO_ARGS=\"--deflate takeover\"\`; the engine's work included, the kernel's not), and the binary's ÷ each peer's:"
+    echo
+    echo "| size | switchyard-bin | yawc 0.5 | sockudo-ws 3.1 |"
+    echo "|---|---:|---:|---:|"
+    for size in 1024 16384; do
+        row="| $size B |"
+        for impl in "${CALLGRIND_IMPLS[@]}"; do
+            row+=" ${INSTR[$impl:$size]}"
+            [[ $impl == switchyard-bin ]] || row+=" ($(instr_ratio "$impl" "$size"))"
+            row+=" |"
+        done
         echo "$row"
     done
     echo

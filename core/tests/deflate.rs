@@ -237,6 +237,18 @@ fn corpus() -> Vec<(bool, Vec<u8>)> {
     messages.push((true, (0..70_000u32).map(|i| (i % 251) as u8).collect()));
     messages.push((false, json(99)));
     messages.push((true, json(100).repeat(50)));
+    // Incompressible: the output outgrows the first guess of its size, so it is compressed
+    // in more than one round.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let noise = (0..50_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    messages.push((true, noise));
     messages
 }
 

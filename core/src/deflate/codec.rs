@@ -213,10 +213,16 @@ impl Compressor {
     ) -> Result<(), ExtensionError> {
         let engine = self.engine()?;
         let mut rest = input;
+        // Deflate's worst case is a little over its input. Room for a quarter of the input
+        // comes first: text and JSON shrink far below that, and each round's room is
+        // zero-filled before the engine writes into it (reserving the worst case cost more
+        // zeroing than compressing a short message). What does not fit goes in the next
+        // round, given the rest of the worst case.
+        let worst = input.len() + input.len() / 16 + 64;
+        let mut room = input.len() / 4 + 64;
+        let mut written = 0;
         loop {
             let start = out.len();
-            // Deflate's worst case is a little over its input; the loop covers the rest.
-            let room = (rest.len() + rest.len() / 16 + 64).max(64);
             out.resize(start + room, 0);
             let before = engine.total_in();
             let produced_before = engine.total_out();
@@ -234,6 +240,8 @@ impl Compressor {
             if status == Status::BufError && took == 0 && wrote == 0 {
                 return Err(ExtensionError::Failed);
             }
+            written += wrote;
+            room = worst.saturating_sub(written).max(64);
         }
         if let Some(window) = self.window.as_mut() {
             window.push(input);

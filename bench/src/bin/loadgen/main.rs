@@ -342,7 +342,7 @@ async fn echo_compressed(args: &Args, config: DeflateConfig) -> io::Result<Strin
         let (tx, rx) = tokio::sync::oneshot::channel();
         ready.push(rx);
         let shared = Rc::clone(&shared);
-        let addr = args.addr;
+        let (addr, messages) = (args.addr, args.messages);
         tasks.push(tokio::task::spawn_local(async move {
             let run = async {
                 let (mut tcp, agreed) = open_offering(addr, seed, Some(config)).await?;
@@ -351,13 +351,15 @@ async fn echo_compressed(args: &Args, config: DeflateConfig) -> io::Result<Strin
                 let _ = tx.send(());
                 let mut conn = compressing_client(seed, &agreed, &config);
                 let mut buf = vec![0u8; 64 * 1024];
-                while !shared.stop.get() {
+                let mut left = messages.unwrap_or(u64::MAX);
+                while !shared.stop.get() && left > 0 {
+                    left -= 1;
                     let written = compressed_echo(&mut conn, &mut tcp, &mut buf, &text).await?;
                     let (bytes, sent) = wire.get();
                     wire.set((bytes + written, sent + 1));
                     shared.done.set(shared.done.get() + 1);
                 }
-                Ok(())
+                close(tcp, (seed as u32).to_le_bytes()).await
             };
             if let Err(e) = run.await {
                 shared.failed(e);
@@ -367,10 +369,7 @@ async fn echo_compressed(args: &Args, config: DeflateConfig) -> io::Result<Strin
     for rx in ready {
         let _ = rx.await;
     }
-    let line = measure(args.warmup, args.secs, args.server_pid.as_slice(), &shared).await;
-    for task in tasks {
-        task.abort();
-    }
+    let line = run_to_end(args, &shared, tasks).await;
     shared.check()?;
     let (bytes, sent) = wire.get();
     let ratio = bytes as f64 / (sent.max(1) * args.size as u64) as f64;
@@ -512,24 +511,32 @@ async fn echo(args: &Args) -> io::Result<String> {
         // A connection that failed to open has recorded why.
         let _ = rx.await;
     }
-    let line = if args.messages.is_some() {
-        let start = Snapshot::take(&shared, args.server_pid.as_slice())?;
-        for task in tasks {
-            let _ = task.await;
-        }
-        Ok(report(
-            &start,
-            &Snapshot::take(&shared, args.server_pid.as_slice())?,
-        ))
-    } else {
-        let line = measure(args.warmup, args.secs, args.server_pid.as_slice(), &shared).await;
-        for task in tasks {
-            let _ = task.await;
-        }
-        line
-    };
+    let line = run_to_end(args, &shared, tasks).await;
     shared.check()?;
     Ok(format!("conns={} size={} {}", args.conns, args.size, line?))
+}
+
+/// Lets the open connections of `echo` run: with `--messages`, until each has carried them
+/// (measured from when all are open); otherwise for the warm-up and the measured window.
+/// Either way each connection ends with the closing handshake.
+async fn run_to_end(
+    args: &Args,
+    shared: &Shared,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+) -> io::Result<String> {
+    let pids = args.server_pid.as_slice();
+    if args.messages.is_some() {
+        let start = Snapshot::take(shared, pids)?;
+        for task in tasks {
+            let _ = task.await;
+        }
+        return Ok(report(&start, &Snapshot::take(shared, pids)?));
+    }
+    let line = measure(args.warmup, args.secs, pids, shared).await;
+    for task in tasks {
+        let _ = task.await;
+    }
+    line
 }
 
 async fn handshakes(args: &Args) -> io::Result<String> {
