@@ -41,7 +41,10 @@ impl EventQueue {
     }
 
     pub(super) fn pop_front(&mut self) -> Option<Event> {
-        let event = self.first.take().or_else(|| self.rest.pop_front())?;
+        if let Some(event) = self.first.take() {
+            return Some(event);
+        }
+        let event = self.rest.pop_front()?;
         if self.rest.is_empty() && self.rest.capacity() > RETAINED_EVENTS {
             self.rest = VecDeque::new();
         }
@@ -50,7 +53,7 @@ impl EventQueue {
 
     /// Gives the deque's allocation back if nothing waits in it: the connection is idle.
     pub(super) fn release(&mut self) {
-        if self.rest.is_empty() && self.rest.capacity() > 0 {
+        if self.rest.capacity() > 0 && self.rest.is_empty() {
             self.rest = VecDeque::new();
         }
     }
