@@ -342,7 +342,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             if n == 0 {
                 return Poll::Ready(Ok(None));
             }
-            let slices = pieces.map(IoSlice::new);
+            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+            for (slice, piece) in slices.iter_mut().zip(&pieces[..n]) {
+                *slice = IoSlice::new(piece);
+            }
             return io.poll_write_vectored(cx, &slices[..n]).map_ok(Some);
         }
         let front = self.conn.poll_transmit();
@@ -420,14 +423,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 
     /// One read, straight into the core's read buffer, which it then decodes in place.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let mut spare = SPARE.take();
-        let mut buf = self.conn.read_buffer_with(&mut spare);
-        let read = poll_read_buf(Pin::new(&mut self.io), cx, &mut buf);
-        // A protocol error is reported through `Event::Closed`; after a close, the bytes are
-        // read only to reach EOF and are ignored. Given back empty (nothing read), the buffer
-        // leaves the connection, as this thread's spare unless a partial frame waits in it.
-        let _ = self.conn.receive_buffer_with(buf, &mut spare);
-        SPARE.set(spare);
+        // One thread-local access per read (taking and setting the spare separately would
+        // look the slot up twice).
+        let read = SPARE.with(|slot| {
+            let mut spare = slot.take();
+            let mut buf = self.conn.read_buffer_with(&mut spare);
+            let read = poll_read_buf(Pin::new(&mut self.io), cx, &mut buf);
+            // A protocol error is reported through `Event::Closed`; after a close, the bytes
+            // are read only to reach EOF and are ignored. Given back empty (nothing read),
+            // the buffer leaves the connection, as this thread's spare unless a partial frame
+            // waits in it.
+            let _ = self.conn.receive_buffer_with(buf, &mut spare);
+            slot.set(spare);
+            read
+        });
         match ready!(read) {
             Ok(0) => {
                 self.read_eof = true;
