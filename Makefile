@@ -10,7 +10,7 @@ LISTEN ?= 127.0.0.1:8080
 # of downloading anything.
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run test tools check test-rust nostd wasm test-wasm e2e fuzz-smoke fuzz autobahn \
+.PHONY: run test tools check test-rust nostd miri wasm test-wasm e2e fuzz-smoke fuzz autobahn \
         bench bench-smoke soak clean
 
 ## run: build the demo's wasm package and the server, and start it on $(LISTEN)
@@ -21,7 +21,7 @@ run:
 	exec target/release/switchyard --listen $(LISTEN)
 
 ## test: install every tool the tests need, then run every test and check
-test: tools check test-rust nostd test-wasm e2e fuzz-smoke autobahn bench-smoke
+test: tools check test-rust nostd miri test-wasm e2e fuzz-smoke autobahn bench-smoke
 	@echo "make test: every test and check passed"
 
 tools:
@@ -50,6 +50,14 @@ test-rust: wasm
 nostd:
 	RUSTFLAGS="-D warnings" $(CARGO) build -p switchyard-core --no-default-features --target wasm32v1-none
 	RUSTFLAGS="-D warnings" $(CARGO) build -p switchyard-core --no-default-features --features alloc --target wasm32v1-none
+
+## miri: the crate's one `unsafe` (masking's AVX2 path, core/src/frame/mask.rs) under Miri,
+## with AVX2 enabled (the wide path is taken) and without (Miri rejects the call if the
+## run-time check ever let it through)
+miri:
+	scripts/tools.sh miri
+	RUSTFLAGS="-C target-feature=+avx2" $(CARGO) +nightly miri test -p switchyard-core --features std --lib frame::mask
+	$(CARGO) +nightly miri test -p switchyard-core --features std --lib frame::mask
 
 ## wasm: the demo's wasm package in www/pkg (git-ignored); built before the server, which
 ## embeds www/ at compile time

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the tools the build and tests need, idempotently: each step checks first and skips
 # what is already there at the right version.
-# Usage: scripts/tools.sh [rust|wasm|browsers|e2e|fuzz|autobahn|peers|redis|proxies|all]
+# Usage: scripts/tools.sh [rust|wasm|browsers|e2e|fuzz|miri|autobahn|peers|redis|proxies|all]
 #   rust      rustfmt, clippy, the wasm targets
 #   wasm      rust + wasm-bindgen-cli (the version Cargo.lock pins) + wasm-pack: builds www/pkg
 #   browsers  Chromium, chromedriver, Firefox ESR, fonts (apt) + geckodriver: wasm browser tests
 #   e2e       playwright-core and selenium-webdriver into e2e/node_modules (never downloads a
 #             browser or a driver)
 #   fuzz      a nightly toolchain + cargo-fuzz
+#   miri      a nightly toolchain + its miri and rust-src components (the SIMD masking check)
 #   autobahn  the Autobahn|Testsuite (Python 2.7 + wstest, from PyPI and Debian only)
 #   peers     independent peers for the interop tests: Python websockets and h2 (an RFC 8441
 #             client) in a venv under $PEERS_PREFIX, default /opt/switchyard-peers, and Node's
@@ -126,14 +127,25 @@ ensure_e2e() {
 }
 
 ensure_fuzz() {
-  local toolchains
-  toolchains=$(rustup toolchain list)
-  if grep -q '^nightly' <<<"$toolchains"; then
+  ensure_nightly
+  cargo_tool cargo-fuzz cargo-fuzz "$CARGO_FUZZ_VERSION" --locked
+}
+
+ensure_nightly() {
+  if grep -q '^nightly' <<<"$(rustup toolchain list)"; then
     say "SKIP nightly toolchain"
   else
     rustup toolchain install nightly --profile minimal
   fi
-  cargo_tool cargo-fuzz cargo-fuzz "$CARGO_FUZZ_VERSION" --locked
+}
+
+ensure_miri() {
+  ensure_nightly
+  local have
+  have=$(rustup +nightly component list --installed)
+  for c in miri rust-src; do
+    if grep -q "^$c" <<<"$have"; then say "SKIP nightly $c"; else rustup component add --toolchain nightly "$c"; fi
+  done
 }
 
 ensure_redis() {
@@ -174,10 +186,11 @@ case "${1:-all}" in
   browsers) ensure_browsers ;;
   e2e) ensure_e2e ;;
   fuzz) ensure_fuzz ;;
+  miri) ensure_miri ;;
   autobahn) ensure_autobahn ;;
   peers) ensure_peers ;;
   redis) ensure_redis ;;
   proxies) ensure_proxies ;;
-  all) ensure_rust; ensure_browsers; ensure_e2e; ensure_autobahn; ensure_peers; ensure_redis; ensure_proxies; ensure_fuzz; ensure_wasm_tools ;;
+  all) ensure_rust; ensure_browsers; ensure_e2e; ensure_autobahn; ensure_peers; ensure_redis; ensure_proxies; ensure_fuzz; ensure_miri; ensure_wasm_tools ;;
   *) echo "usage: $0 [rust|wasm|browsers|e2e|fuzz|autobahn|peers|redis|proxies|all]"; exit 2 ;;
 esac

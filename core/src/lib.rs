@@ -73,7 +73,8 @@
 //!
 //! - `alloc` (default): the [`connection`] module (message assembly needs a buffer).
 //! - `std`: `std::error::Error` impls, and runtime CPU detection so UTF-8 validation uses
-//!   AVX2/SSE4.2 (through `simdutf8`) where the processor has them.
+//!   AVX2/SSE4.2 (through `simdutf8`) and masking AVX2 ([`frame::mask`]) where the processor
+//!   has them.
 //! - `deflate`: permessage-deflate's codec, on zlib-rs, which allocates through `std::alloc`
 //!   (so it links std; the crate's own code stays `no_std`). Negotiation needs no feature.
 //! - With neither, the handshake, frame codec, masking, UTF-8 and close layers still work:

@@ -51,6 +51,49 @@ fn a_declared_length_lends_room_only_as_its_bytes_arrive() {
     }
 }
 
+/// Reads `wire` into `conn` as a shell would, one lent buffer at a time; returns how many
+/// reads it took and whether the one message came out as a view of a lent buffer.
+fn reads_for(conn: &mut Connection, wire: &[u8]) -> (usize, bool) {
+    let (mut sent, mut reads, mut lent) = (0, 0, Vec::new());
+    while sent < wire.len() {
+        let mut buf = conn.read_buffer();
+        lent.push(buf.as_ptr() as usize..buf.as_ptr() as usize + buf.capacity());
+        let n = (wire.len() - sent).min(buf.capacity());
+        buf.extend_from_slice(&wire[sent..sent + n]);
+        conn.receive_buffer(buf).unwrap();
+        sent += n;
+        reads += 1;
+    }
+    let in_place = match conn.poll_event() {
+        Some(Event::Message(Message::Binary(m))) => {
+            let start = m.as_ptr() as usize;
+            lent.iter()
+                .any(|r| r.contains(&start) && start + m.len() <= r.end)
+        }
+        other => panic!("{other:?}"),
+    };
+    (reads, in_place)
+}
+
+#[test]
+fn after_a_large_frame_the_next_is_read_whole_into_one_allocation() {
+    let mut server = Connection::server(Limits::DEFAULT);
+    let wire = one_message(64 * 1024);
+    // The first 64 KiB frame: a 16 KiB read finds its header, then the buffer grows.
+    let (reads, _) = reads_for(&mut server, &wire);
+    assert!(reads > 1);
+    // The next one gets room for all of it at once: no growth, so no copy of what came first.
+    let (reads, in_place) = reads_for(&mut server, &wire);
+    assert_eq!(reads, 1);
+    assert!(
+        in_place,
+        "the message is not a view of the buffer it was read into"
+    );
+    // After a small frame, reads are small again.
+    reads_for(&mut server, &one_message(16));
+    assert!(server.read_buffer().capacity() <= 16 * 1024);
+}
+
 #[test]
 fn small_frames_get_a_small_read() {
     let mut server = Connection::server(Limits::DEFAULT);

@@ -1,5 +1,6 @@
 //! `switchyard`: the demo server. Serves the demo page, `/healthz`, and the WebSocket routes
 //! `/echo`, `/chat` and `/inspect`; `switchyard --help` documents every option.
+#![forbid(unsafe_code)]
 
 mod app;
 mod assets;

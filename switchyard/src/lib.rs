@@ -76,6 +76,7 @@
 //! `proxy` (implies `client`) lets [`connect_with`] go through an HTTP CONNECT or SOCKS5
 //! proxy (`ClientOptions::with_proxy`), or the one the environment names
 //! (`proxy::Proxy::from_env`); TLS to a `wss://` server runs inside the tunnel.
+#![forbid(unsafe_code)]
 
 #[cfg(feature = "server")]
 mod accept;

@@ -23,6 +23,7 @@
 //! The functions are plain Rust too (this crate builds on any target), but everything that
 //! touches a JavaScript value needs a JavaScript host: the tests run in real browsers
 //! (`wasm-pack test --headless --chrome --firefox wasm`).
+#![forbid(unsafe_code)]
 
 mod failure;
 mod frame;

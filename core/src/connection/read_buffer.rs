@@ -37,22 +37,44 @@ fn reusable(buf: &mut BytesMut, room: usize) -> bool {
 /// place), then bytes not yet decoded.
 pub(super) struct ReadBuffer {
     bytes: BytesMut,
+    /// Room for a read with no frame in progress: the last data frame's size (header and
+    /// payload) within [`MIN_READ`]..=[`READ_AHEAD`] + a header. A connection that carries
+    /// large frames then reads the next one whole into one allocation, instead of growing a
+    /// small buffer under its first bytes (a reallocation and a copy per message); one that
+    /// carries small frames keeps reading into [`MIN_READ`]. The room is only lent, for the
+    /// read: an idle connection still holds no buffer.
+    first_read: u32,
 }
+
+/// The largest [`ReadBuffer::first_read`]: what a declared large frame is lent anyway.
+const MAX_FIRST_READ: usize = READ_AHEAD + MAX_HEADER_LEN;
 
 impl ReadBuffer {
     pub(super) fn new() -> ReadBuffer {
         ReadBuffer {
             bytes: BytesMut::new(),
+            first_read: MIN_READ as u32,
         }
+    }
+
+    /// A data frame of `payload_len` bytes started: the next frame is likely of its size.
+    pub(super) fn note_data_frame(&mut self, payload_len: u64) {
+        let room = usize::try_from(payload_len)
+            .unwrap_or(usize::MAX)
+            .saturating_add(MAX_HEADER_LEN)
+            .clamp(MIN_READ, MAX_FIRST_READ);
+        // At most MAX_FIRST_READ, 64 KiB and a header: fits.
+        self.first_read = room as u32;
     }
 
     /// How much room the next read should have, given the frame in progress: enough for the
     /// rest of its payload and the next header, but at most [`READ_AHEAD`] or the payload
-    /// already kept, whichever is more; and at least what fills the buffer to [`MIN_READ`],
-    /// so a few bytes of a small frame or a header never make it grow. Frame sizes are
-    /// already within `max_frame_size`, checked from the header.
+    /// already kept, whichever is more; and at least what fills the buffer to
+    /// [`first_read`](Self::first_read) ([`MIN_READ`] after small frames), so a few bytes of
+    /// a small frame or a header never make it grow. Frame sizes are already within
+    /// `max_frame_size`, checked from the header.
     pub(super) fn hint(&self, frame: Option<Frame>) -> usize {
-        let least = MIN_READ
+        let least = (self.first_read as usize)
             .saturating_sub(self.bytes.len())
             .max(MAX_HEADER_LEN);
         let Some(frame) = frame else {
@@ -66,7 +88,8 @@ impl ReadBuffer {
             .saturating_add(MAX_HEADER_LEN as u64);
         usize::try_from(missing)
             .unwrap_or(usize::MAX)
-            .clamp(least, READ_AHEAD.max(kept))
+            .min(READ_AHEAD.max(kept))
+            .max(least)
     }
 
     /// Lends the free space after the buffered bytes, as an empty buffer sharing the

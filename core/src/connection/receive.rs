@@ -318,6 +318,7 @@ impl Connection {
                 });
             }
             in_place = identity;
+            self.rx.buf.note_data_frame(header.payload_len);
         }
         let frame = Frame {
             opcode: header.opcode,
