@@ -45,7 +45,10 @@ pub struct Limits {
     /// Default 256.
     pub max_queued_events: usize,
     /// Silence from the peer after which a ping is sent; `None` turns keepalive off.
-    /// Default 20 s.
+    /// Default 20 s. Silence is measured from the
+    /// [`handle_timeout`](crate::connection::Connection::handle_timeout) call that follows the
+    /// last byte heard: a shell that tells the time only at deadlines (as `switchyard` does)
+    /// pings between one and two intervals after the last byte.
     pub keepalive_interval: Option<Duration>,
     /// How long after that ping the peer may stay silent (not one byte) before the connection
     /// is given up: close 1011 is tried once, then the transport is aborted. Default 20 s.

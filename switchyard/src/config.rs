@@ -60,7 +60,9 @@ impl Config {
 
     /// Pings after `interval` of silence and gives up with
     /// [`Error::KeepaliveTimeout`](crate::Error::KeepaliveTimeout) after `timeout` more;
-    /// `None` turns keepalive off.
+    /// `None` turns keepalive off. Silence is checked at ticks one interval apart, so the
+    /// ping goes out between one and two intervals after the last byte heard (traffic costs
+    /// no clock reads).
     pub const fn with_keepalive(mut self, interval: Option<Duration>, timeout: Duration) -> Config {
         self.limits.keepalive_interval = interval;
         self.limits.keepalive_timeout = timeout;

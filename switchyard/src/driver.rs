@@ -11,7 +11,9 @@
 //! replies), carries out the core's transport actions ([`Action::HalfClose`] and
 //! [`Action::Close`]: shut the write side down; [`Action::Abort`]: drop the transport), and
 //! sleeps until [`Connection::poll_timeout`], telling the core the time when it passes (the
-//! core decides keepalive pings, the pong deadline and the close timeout). Reading then feeds
+//! core decides keepalive pings, the pong deadline and the close timeout). The time is told
+//! only then, not after every read: the core notes that bytes arrived and measures silence
+//! from the next tick, so a busy connection reads no clock per message. Reading then feeds
 //! the core, whose events come back out in order; [`Event::Closed`] is kept, not returned,
 //! and the read side ends once the transport is finished too, so the close reply is never
 //! lost to an early drop.
@@ -409,8 +411,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             && self.conn.wants_read()
     }
 
-    /// Feeds the bytes read past the handshake to the core (a copy, once per connection),
-    /// then tells it the time (silence is measured from the last byte heard).
+    /// Feeds the bytes read past the handshake to the core (a copy, once per connection).
     fn receive(&mut self, leftover: &[u8]) {
         if leftover.is_empty() {
             return;
@@ -418,7 +419,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         // A protocol error is reported through `Event::Closed`. The core has no events yet,
         // so it takes every byte.
         let _ = self.conn.receive_data(leftover);
-        self.conn.handle_timeout(self.clock.now());
     }
 
     /// One read, straight into the core's read buffer, which it then decodes in place.
@@ -442,7 +442,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 self.read_eof = true;
                 self.conn.receive_eof();
             }
-            Ok(_) => self.conn.handle_timeout(self.clock.now()),
+            // The core is not told the time here: it notes that the peer was heard, and the
+            // next tick (at its deadline) measures silence from then. So a read costs no
+            // clock read, and a keepalive ping goes out between one and two intervals after
+            // the last byte.
+            Ok(_) => {}
             Err(e) => self.fail(e),
         }
         Poll::Ready(())

@@ -2,10 +2,9 @@
 //!
 //! The policy (keepalive, the pong deadline, the close timeout) is the core's; this only maps
 //! its [`Instant`]s onto Tokio's clock. The sleep is created on first use (so a connection can
-//! be built outside a runtime) and moved sooner at once, but not later: silence is measured
-//! from the last byte heard, which moves the core's deadline on every read, and re-arming on
-//! every read would cost a timer-wheel update each time. Instead the sleep fires at the older
-//! deadline, the core (told the time) does nothing, and the sleep is re-armed.
+//! be built outside a runtime) and moved sooner at once, but not later. The driver tells the
+//! core the time only when the sleep fires; bytes heard since the last tick push the core's
+//! keepalive deadline one interval past that tick, and the sleep is re-armed there.
 //!
 //! The connection polls its clock on every drive, several times per message; polling a
 //! [`Sleep`] registers the waker again each time (and spends the task's cooperative budget).

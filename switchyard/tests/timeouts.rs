@@ -83,6 +83,41 @@ async fn a_peer_that_answers_pings_stays_connected() {
     .await;
 }
 
+/// Reads tell the core only that the peer was heard, not the time: the tick at the deadline
+/// must still see it, so a peer that talks more often than the interval is never pinged, and
+/// one that falls silent is pinged within two intervals of its last byte.
+#[tokio::test]
+async fn traffic_defers_the_ping_until_silence() {
+    within(30, async {
+        let config = Config::default().with_keepalive(Some(ms(200)), ms(5000));
+        let addr = echo_server(config).await;
+        let client =
+            ClientOptions::default().with_config(Config::default().with_keepalive(None, ms(0)));
+        let (mut ws, _) = connect_with(&format!("ws://{addr}/"), &client)
+            .await
+            .unwrap();
+        // A message every 50 ms for a second: five intervals, no silence.
+        for i in 0..20 {
+            let text = format!("message {i}");
+            ws.send_text(&text).await.unwrap();
+            match ws.recv_event().await.unwrap().unwrap() {
+                switchyard::Incoming::Message(m) => assert_eq!(m, text_message(&text)),
+                other => panic!("pinged during traffic, before message {i}: {other:?}"),
+            }
+            tokio::time::sleep(ms(50)).await;
+        }
+        // Then silence: a ping comes, at most two intervals (and some slack) later.
+        let silent = Instant::now();
+        match ws.recv_event().await.unwrap().unwrap() {
+            switchyard::Incoming::Ping(_) => {}
+            other => panic!("{other:?}"),
+        }
+        let waited = silent.elapsed();
+        assert!(waited >= ms(150) && waited < ms(1000), "{waited:?}");
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_slowloris_handshake_is_closed_after_the_handshake_timeout() {
     within(30, async {
