@@ -287,7 +287,7 @@ impl<'b> Request<'b> {
     ) -> Result<usize, WriteError> {
         self.check_answer(agreement, extra_headers)?;
         let mut w = Writer::new(out);
-        self.put_response(agreement, extra_headers, &mut w);
+        self.put_response(&self.accept_key(), agreement, extra_headers, &mut w);
         w.finish().map_err(WriteError::BufferTooSmall)
     }
 
@@ -300,8 +300,10 @@ impl<'b> Request<'b> {
         extra_headers: &[(&str, &str)],
     ) -> Result<alloc::vec::Vec<u8>, WriteError> {
         self.check_answer(agreement, extra_headers)?;
+        // Hashed once: `to_vec` writes twice (to size the vector, then to fill it).
+        let accept = self.accept_key();
         Ok(crate::write::to_vec(|w| {
-            self.put_response(agreement, extra_headers, w);
+            self.put_response(&accept, agreement, extra_headers, w);
         }))
     }
 
@@ -323,11 +325,11 @@ impl<'b> Request<'b> {
 
     fn put_response(
         &self,
+        accept: &AcceptKey,
         agreement: &Agreement<'_>,
         extra_headers: &[(&str, &str)],
         w: &mut Writer<'_>,
     ) {
-        let accept = self.accept_key();
         w.put(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n");
         w.header("Sec-WebSocket-Accept", accept.as_bytes());
         if let Some(p) = agreement.protocol() {
