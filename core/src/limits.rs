@@ -47,8 +47,10 @@ pub struct Limits {
     /// Silence from the peer after which a ping is sent; `None` turns keepalive off.
     /// Default 20 s. Silence is measured from the
     /// [`handle_timeout`](crate::connection::Connection::handle_timeout) call that follows the
-    /// last byte heard: a shell that tells the time only at deadlines (as `switchyard` does)
-    /// pings between one and two intervals after the last byte.
+    /// last byte heard, or from our ping if the peer was heard after it: a shell that tells
+    /// the time only at deadlines (as `switchyard` does) pings between one and two intervals
+    /// after the last byte, and a peer that only answers pings once per interval or per
+    /// `keepalive_timeout`, whichever is longer.
     pub keepalive_interval: Option<Duration>,
     /// How long after that ping the peer may stay silent (not one byte) before the connection
     /// is given up: close 1011 is tried once, then the transport is aborted. Default 20 s.

@@ -76,8 +76,38 @@ fn an_answered_ping_resets_keepalive() {
     client.send_pong(b"").unwrap();
     server.receive_data(&drain_output(&mut client)).unwrap();
     server.handle_timeout(at(125));
-    assert_eq!(server.poll_timeout(), Some(at(145)));
-    server.handle_timeout(at(145));
+    // Silence counts from the ping the peer answered: the next goes out an interval after it.
+    assert_eq!(server.poll_timeout(), Some(at(140)));
+    server.handle_timeout(at(139));
+    assert!(drain_output(&mut server).is_empty(), "not yet");
+    server.handle_timeout(at(140));
+    assert_eq!(opcodes(&drain_output(&mut server)), vec![OpCode::PING]);
+    assert!(server.is_open());
+}
+
+/// A shell that tells the time only at deadlines (as `switchyard` does): after the ping, the
+/// next tick is the pong deadline. A peer that answered in time is not given up, and is
+/// pinged again at once, one interval after the last ping (the default interval and timeout
+/// are both 20 s), rather than an interval after that tick.
+#[test]
+fn ticking_only_at_deadlines_pings_an_answering_peer_once_per_interval() {
+    let mut server = server();
+    let mut client = client(Limits::DEFAULT);
+    for round in 0..3u64 {
+        let ping_at = 120 + 20 * round;
+        assert_eq!(server.poll_timeout(), Some(at(ping_at)), "round {round}");
+        server.handle_timeout(at(ping_at));
+        assert_eq!(opcodes(&drain_output(&mut server)), vec![OpCode::PING]);
+        // The answer arrives; nobody tells the server the time until the pong deadline.
+        client.send_pong(b"").unwrap();
+        server.receive_data(&drain_output(&mut client)).unwrap();
+        assert_eq!(
+            server.poll_timeout(),
+            Some(at(ping_at + 20)),
+            "the pong deadline"
+        );
+    }
+    server.handle_timeout(at(180));
     assert_eq!(opcodes(&drain_output(&mut server)), vec![OpCode::PING]);
     assert!(server.is_open());
 }
@@ -326,7 +356,11 @@ fn a_peer_that_drains_a_stalled_output_counts_as_alive() {
     );
     server.consume_transmit(100);
     server.handle_timeout(at(130));
-    assert_eq!(server.poll_timeout(), Some(at(150)), "heard at 130 s");
+    assert_eq!(
+        server.poll_timeout(),
+        Some(at(140)),
+        "heard after the ping at 120 s: pinged again an interval after it"
+    );
     server.handle_timeout(at(140));
     assert!(server.is_open(), "not given up at the old pong deadline");
 }

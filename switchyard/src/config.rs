@@ -62,7 +62,8 @@ impl Config {
     /// [`Error::KeepaliveTimeout`](crate::Error::KeepaliveTimeout) after `timeout` more;
     /// `None` turns keepalive off. Silence is checked at ticks one interval apart, so the
     /// ping goes out between one and two intervals after the last byte heard (traffic costs
-    /// no clock reads).
+    /// no clock reads); a peer that only answers pings is pinged once per `interval` or per
+    /// `timeout`, whichever is longer.
     pub const fn with_keepalive(mut self, interval: Option<Duration>, timeout: Duration) -> Config {
         self.limits.keepalive_interval = interval;
         self.limits.keepalive_timeout = timeout;

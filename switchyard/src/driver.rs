@@ -221,8 +221,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 
     /// Queues a message (a large payload by reference, without copying it). Call after
     /// [`poll_ready`](Self::poll_ready).
-    pub(crate) fn start_send(&mut self, message: &Message) -> Result<(), Error> {
-        self.conn.send_message(message.clone()).map_err(Error::Send)
+    pub(crate) fn start_send(&mut self, message: Message) -> Result<(), Error> {
+        self.conn.send_message(message).map_err(Error::Send)
     }
 
     /// Ready once everything queued is written and flushed; an error if the transport failed

@@ -157,7 +157,7 @@ macro_rules! send_methods {
                 &mut self,
                 message: ::switchyard_core::connection::Message,
             ) -> Result<(), crate::Error> {
-                crate::surface::write_with(self, |driver| driver.start_send(&message)).await
+                crate::surface::write_with(self, move |driver| driver.start_send(message)).await
             }
 
             /// Sends a text message.
@@ -250,7 +250,7 @@ macro_rules! send_methods {
                 self: ::std::pin::Pin<&mut Self>,
                 item: ::switchyard_core::connection::Message,
             ) -> Result<(), crate::Error> {
-                crate::surface::Handle::with(self.get_mut(), |driver| driver.start_send(&item))
+                crate::surface::Handle::with(self.get_mut(), |driver| driver.start_send(item))
             }
 
             fn poll_flush(

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use switchyard::{
-    AcceptError, ClientOptions, CloseCode, Config, Error, Initiator, accept_with_config,
-    connect_with,
+    AcceptError, ClientOptions, ClientStream, CloseCode, Config, Error, Initiator, WebSocket,
+    accept_with_config, connect_with,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -52,17 +52,25 @@ async fn a_peer_that_stops_answering_pings_is_closed_after_the_keepalive_timeout
     .await;
 }
 
+/// A client connected to an echo server that pings after `interval` of silence and gives up
+/// `timeout` later. The client's own keepalive is off: only the core's automatic pongs answer.
+async fn client_of_pinging_server(
+    interval: Duration,
+    timeout: Duration,
+) -> WebSocket<ClientStream> {
+    let addr = echo_server(Config::default().with_keepalive(Some(interval), timeout)).await;
+    let client =
+        ClientOptions::default().with_config(Config::default().with_keepalive(None, ms(0)));
+    let (ws, _) = connect_with(&format!("ws://{addr}/"), &client)
+        .await
+        .unwrap();
+    ws
+}
+
 #[tokio::test]
 async fn a_peer_that_answers_pings_stays_connected() {
     within(30, async {
-        let config = Config::default().with_keepalive(Some(ms(50)), ms(100));
-        let addr = echo_server(config).await;
-        // The client's own keepalive is off: only the core's automatic pongs answer.
-        let client =
-            ClientOptions::default().with_config(Config::default().with_keepalive(None, ms(0)));
-        let (mut ws, _) = connect_with(&format!("ws://{addr}/"), &client)
-            .await
-            .unwrap();
+        let mut ws = client_of_pinging_server(ms(50), ms(100)).await;
         let mut pings = 0;
         let idle = tokio::time::timeout(ms(800), async {
             while let Some(event) = ws.recv_event().await {
@@ -89,13 +97,7 @@ async fn a_peer_that_answers_pings_stays_connected() {
 #[tokio::test]
 async fn traffic_defers_the_ping_until_silence() {
     within(30, async {
-        let config = Config::default().with_keepalive(Some(ms(200)), ms(5000));
-        let addr = echo_server(config).await;
-        let client =
-            ClientOptions::default().with_config(Config::default().with_keepalive(None, ms(0)));
-        let (mut ws, _) = connect_with(&format!("ws://{addr}/"), &client)
-            .await
-            .unwrap();
+        let mut ws = client_of_pinging_server(ms(200), ms(5000)).await;
         // A message every 50 ms for a second: five intervals, no silence.
         for i in 0..20 {
             let text = format!("message {i}");

@@ -173,8 +173,12 @@ impl Connection {
         };
         timer.now = Some(now);
         if mem::take(&mut timer.heard) {
-            timer.last_heard = now;
-            timer.ping_sent = None;
+            // The peer was heard since the last tick. With a ping out, silence is measured
+            // from that ping, which the peer answered after: a shell that ticks only at
+            // deadlines (the next one being the pong deadline) still pings a peer that only
+            // answers once per interval (or per keepalive timeout, if that is longer), not
+            // once per interval plus the pong deadline.
+            timer.last_heard = timer.ping_sent.take().unwrap_or(now);
         }
         if mem::take(&mut timer.extension_used) {
             timer.extension_last = now;
