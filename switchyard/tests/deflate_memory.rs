@@ -61,11 +61,16 @@ async fn per_pair(deflate: Option<(DeflateConfig, DeflateConfig)>) -> (usize, us
         open.push(ws);
     }
     let busy = ALLOCATOR.allocated().saturating_sub(before) / CONNS;
-    // Idle past the release time, on both ends (the client's reads are not polled: its
-    // timers run in its driver only while polled, so poll each once with a short timeout).
-    tokio::time::sleep(RELEASE * 3).await;
-    for ws in &mut open {
-        let _ = tokio::time::timeout(Duration::from_millis(1), ws.recv()).await;
+    // Idle past the release time, on both ends. The clients' timers run in their drivers
+    // only while polled, and a driver tells its core the time only when a deadline passes:
+    // the first tick after the traffic starts the idle time, a later one frees the engines.
+    // So each client is polled briefly once per release time, as an application waiting in
+    // `recv` is woken at its deadlines.
+    for _ in 0..3 {
+        tokio::time::sleep(RELEASE).await;
+        for ws in &mut open {
+            let _ = tokio::time::timeout(Duration::from_millis(1), ws.recv()).await;
+        }
     }
     let idle = ALLOCATOR.allocated().saturating_sub(before) / CONNS;
     // Close every connection and let the server's tasks end, so that the next measurement's
