@@ -15,7 +15,9 @@
 //!   wants to send, or that it ends the connection.
 //! - [`abort`](Connection::abort): the transport failed, or the application gives up now.
 //! - [`handle_timeout`](Connection::handle_timeout): the time, when
-//!   [`poll_timeout`](Connection::poll_timeout) says, and after each batch of received bytes.
+//!   [`poll_timeout`](Connection::poll_timeout) says. Received bytes need no tick of their
+//!   own: the connection notes that the peer was heard, and the next tick measures silence
+//!   from then (a shell may tick after reads too, for keepalive measured to the byte).
 //!
 //! Outputs, drained by the caller after each input:
 //! - [`poll_event`](Connection::poll_event): messages, pings, pongs, then one
@@ -63,8 +65,9 @@
 //! [`poll_event`](Connection::poll_event) drains them.
 //!
 //! Memory: the room lent for a read follows what is awaited (16 KiB for headers and small
-//! frames; a large frame's remaining payload, but at most 64 KiB, or as much as it has already
-//! sent if that is more), so nothing is reserved from a declared length alone. The read buffer
+//! frames, or the last data frame's size up to 64 KiB, so large frames are read whole; a large
+//! frame's remaining payload, but at most 64 KiB, or as much as it has already sent if that is
+//! more), so nothing is reserved from a declared length alone. The read buffer
 //! is dropped once drained when a read finds nothing (and at once after `receive_data`, which
 //! copies into it), and any buffer that grew past [`Limits::max_retained_buffer`] is released
 //! once drained, so an idle connection holds no read buffer.

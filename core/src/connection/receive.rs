@@ -135,10 +135,12 @@ impl Connection {
     /// Lends the read buffer's free space, for the shell to read the next bytes into (with
     /// `tokio_util::io::poll_read_buf`, for example) and give back with
     /// [`receive_buffer`](Self::receive_buffer). Its capacity is sized for what is awaited:
-    /// 16 KiB for headers and small frames; for a large frame its remaining payload, so
-    /// the payload lands where the message will be handed out from, capped at 64 KiB or at
-    /// what the frame has already sent, whichever is more (a peer that declares a large frame
-    /// and sends little of it gets little room).
+    /// between frames, 16 KiB, or the last data frame's size if that was larger (at most
+    /// 64 KiB and a header), so a connection that carries large frames reads the next one
+    /// whole; for a large frame its remaining payload, so the payload lands where the
+    /// message will be handed out from, capped at 64 KiB or at what the frame has already
+    /// sent, whichever is more (a peer that declares a large frame and sends little of it
+    /// gets little room).
     ///
     /// Read only while [`wants_read`](Self::wants_read) holds.
     #[must_use = "give the buffer back with receive_buffer"]

@@ -147,8 +147,10 @@ impl Connection {
     }
 
     /// Tells the connection the time: call it when [`poll_timeout`](Self::poll_timeout)'s
-    /// instant has passed, and after each batch of received bytes, since silence is measured
-    /// from the call that follows the last byte heard. `now` must come from one monotonic
+    /// instant has passed. Silence is measured from the call that follows the last byte heard
+    /// (or from our ping, if the peer was heard after it), so a shell that also calls it after
+    /// each read measures keepalive to the byte, and one that calls it only at deadlines
+    /// (reading no clock per message) pings between one and two intervals after the last byte. `now` must come from one monotonic
     /// clock with one origin per connection; an instant earlier than a previous one counts
     /// as that one.
     ///
