@@ -185,26 +185,77 @@ fn a_drained_buffer_becomes_the_spare_and_the_next_read_anywhere_takes_it() {
         Connection::server(Limits::DEFAULT),
         Connection::server(Limits::DEFAULT),
     );
-    let first = read_with(&mut a, &one_message(16), &mut spare);
+    let message = one_message(16);
+    let first = read_with(&mut a, &message, &mut spare);
     drop(drain_events(&mut a));
-    // The message is gone: the same allocation is lent again, then handed out as the spare.
-    assert_eq!(would_block(&mut a, &mut spare), first);
+    // The rest of the same allocation is lent again (a small read takes what is left after
+    // the message), then handed out as the spare.
+    assert_eq!(
+        would_block(&mut a, &mut spare),
+        first.wrapping_add(message.len())
+    );
     assert!(
         spare.is_some(),
         "the drained buffer was freed, not kept as the spare"
     );
     // Another connection's read takes it.
-    assert_eq!(read_with(&mut b, &one_message(16), &mut spare), first);
+    assert_eq!(
+        read_with(&mut b, &message, &mut spare),
+        first.wrapping_add(message.len())
+    );
     assert!(spare.is_none());
 }
 
 #[test]
-fn a_buffer_a_live_message_uses_is_not_lent_again() {
+fn small_reads_fill_one_allocation_then_reclaim_it_in_place() {
+    let mut spare = None;
+    let mut conn = Connection::server(Limits::DEFAULT);
+    let message = one_message(100);
+    let first = read_with(&mut conn, &message, &mut spare);
+    drop(drain_events(&mut conn));
+    // Each read goes after the last message, in the same allocation, until less than half
+    // of it is left; then, no message being alive, the whole of it is lent again.
+    let mut starts = vec![first];
+    for _ in 0..200 {
+        let start = read_with(&mut conn, &message, &mut spare);
+        drop(drain_events(&mut conn));
+        starts.push(start);
+    }
+    let wrapped = starts
+        .windows(2)
+        .position(|w| w[1] == first)
+        .expect("the allocation was never reclaimed in place");
+    for (i, pair) in starts[..=wrapped].windows(2).enumerate() {
+        assert_eq!(
+            pair[1],
+            pair[0].wrapping_add(message.len()),
+            "read {i} did not follow the last message in the same allocation"
+        );
+    }
+    // Reclaimed once at least half of the room was used.
+    let used = (wrapped + 1) * message.len();
+    assert!(
+        (8 * 1024..=16 * 1024).contains(&used),
+        "reclaimed after {used} bytes"
+    );
+}
+
+#[test]
+fn the_bytes_a_live_message_uses_are_not_lent_again() {
     let mut spare = None;
     let mut a = Connection::server(Limits::DEFAULT);
-    let first = read_with(&mut a, &one_message(16), &mut spare);
+    let wire = one_message(16);
+    let first = read_with(&mut a, &wire, &mut spare);
     let held = drain_events(&mut a);
-    assert_ne!(would_block(&mut a, &mut spare), first);
+    // The next read fills its whole room; the message must not change.
+    let mut buf = a.read_buffer_with(&mut spare);
+    let start = buf.as_ptr();
+    let room = buf.capacity();
+    buf.resize(room, 0xff);
+    assert!(
+        start >= first.wrapping_add(wire.len()) || start.wrapping_add(room) <= first,
+        "lent {room} bytes at {start:?}, over the message read at {first:?}"
+    );
     match &held[..] {
         [Event::Message(Message::Binary(m))] => assert_eq!(&m[..], &[7; 16]),
         other => panic!("{other:?}"),

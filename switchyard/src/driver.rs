@@ -13,7 +13,9 @@
 //! sleeps until [`Connection::poll_timeout`], telling the core the time when it passes (the
 //! core decides keepalive pings, the pong deadline and the close timeout). The time is told
 //! only then, not after every read: the core notes that bytes arrived and measures silence
-//! from the next tick, so a busy connection reads no clock per message. Reading then feeds
+//! from the next tick, so a busy connection reads no clock per message. A drive that left
+//! nothing to do but wait is not repeated until something changes: a read, a polled event,
+//! a queued frame, the sleep firing, or a new waker. Reading then feeds
 //! the core, whose events come back out in order; [`Event::Closed`] is kept, not returned,
 //! and the read side ends once the transport is finished too, so the close reply is never
 //! lost to an early drop.
@@ -40,9 +42,7 @@ use std::task::{Context, Poll, Wake, Waker, ready};
 
 use bytes::BytesMut;
 use switchyard_core::CloseCode;
-use switchyard_core::connection::{
-    AbortReason, Action, CloseInfo, Connection, Event, Message, SendError,
-};
+use switchyard_core::connection::{AbortReason, Action, CloseInfo, Connection, Event, SendError};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::io::poll_read_buf;
 
@@ -68,7 +68,7 @@ const COALESCE_BELOW: usize = 4 * 1024;
 
 pub(crate) struct Driver<S> {
     pub(crate) io: S,
-    pub(crate) conn: Connection,
+    conn: Connection,
     clock: Clock,
     /// The subprotocol agreed in the handshake.
     pub(crate) protocol: Option<Box<str>>,
@@ -89,9 +89,20 @@ pub(crate) struct Driver<S> {
     terminal: Option<Error>,
     /// The read side has ended.
     ended: bool,
+    /// The last drive left nothing to do but wait: nothing to write or flush, no shutdown
+    /// owed. Whatever changes the core outside a drive (a read, a polled event, a queued
+    /// frame) clears it; a drive finds it set and returns at once while the clock's sleep
+    /// still holds the caller's waker and has not fired ([`Clock::is_quiet`]), so a message
+    /// costs one drive (the flush of its answer) rather than one per poll.
+    settled: bool,
 }
 
 impl<S> Driver<S> {
+    /// The core, to look at; it changes only through the driver.
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
     pub(crate) fn close_info(&self) -> Option<&CloseInfo> {
         self.close_info.as_ref()
     }
@@ -125,6 +136,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             close_info: None,
             terminal: None,
             ended: false,
+            settled: false,
         };
         // The core's clock starts now.
         driver.conn.handle_timeout(driver.clock.now());
@@ -134,6 +146,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 
     /// Queues a close frame, unless one was already sent or received.
     pub(crate) fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.settled = false;
         match self.conn.close(code, reason) {
             Ok(()) => {
                 // The other half may be parked on a read: it should see the close timer.
@@ -163,6 +176,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             }
             let mut closed = false;
             while let Some(event) = self.conn.poll_event() {
+                // Polling may resume decoding (which may queue pongs) or queue the close
+                // reply.
+                self.settled = false;
                 match event {
                     Event::Message(m) => return Poll::Ready(Some(Ok(Incoming::Message(m)))),
                     Event::Ping(p) => return Poll::Ready(Some(Ok(Incoming::Ping(p)))),
@@ -219,10 +235,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
     }
 
-    /// Queues a message (a large payload by reference, without copying it). Call after
+    /// Queues what `queue` sends (a message, a fragment, a control frame). Call after
     /// [`poll_ready`](Self::poll_ready).
-    pub(crate) fn start_send(&mut self, message: Message) -> Result<(), Error> {
-        self.conn.send_message(message).map_err(Error::Send)
+    pub(crate) fn queue(
+        &mut self,
+        queue: impl FnOnce(&mut Connection) -> Result<(), SendError>,
+    ) -> Result<(), Error> {
+        self.settled = false;
+        queue(&mut self.conn).map_err(Error::Send)
     }
 
     /// Ready once everything queued is written and flushed; an error if the transport failed
@@ -273,15 +293,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     }
 
     fn drive_with(&mut self, cx: &mut Context<'_>) {
+        if self.settled && self.clock.is_quiet(cx.waker()) {
+            return;
+        }
         loop {
             self.write_out(cx);
             while let Some(action) = self.conn.poll_action() {
                 self.transport = Some(action);
                 self.notify();
             }
-            if matches!(self.transport, Some(Action::HalfClose | Action::Close))
-                && !self.shut_down
-                && self.failed.is_none()
+            if self.shutdown_owed()
                 && let Poll::Ready(result) = Pin::new(&mut self.io).poll_shutdown(cx)
             {
                 self.shut_down = true;
@@ -295,6 +316,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 Poll::Ready(now) => self.conn.handle_timeout(now),
             }
         }
+        self.settled = self.failed.is_some()
+            || !(self.needs_flush || self.conn.wants_write() || self.shutdown_owed());
+    }
+
+    /// The core asked for the write side to be shut down, and it is not yet.
+    fn shutdown_owed(&self) -> bool {
+        matches!(self.transport, Some(Action::HalfClose | Action::Close))
+            && !self.shut_down
+            && self.failed.is_none()
     }
 
     fn write_out(&mut self, cx: &mut Context<'_>) {
@@ -374,6 +404,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 
     /// The transport failed: the core gives up, and nothing more is written.
     fn fail(&mut self, error: io::Error) {
+        self.settled = false;
         self.failed = Some(error.kind());
         if self.close_info.is_none() {
             self.terminal.get_or_insert(Error::Io(error));
@@ -437,7 +468,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             slot.set(spare);
             read
         });
-        match ready!(read) {
+        let read = ready!(read);
+        self.settled = false;
+        match read {
             Ok(0) => {
                 self.read_eof = true;
                 self.conn.receive_eof();

@@ -13,7 +13,7 @@
 use std::future::poll_fn;
 use std::task::{Context, Poll};
 
-use switchyard_core::connection::Message;
+use switchyard_core::connection::{Connection, Message, SendError};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::Error;
@@ -56,14 +56,14 @@ pub(crate) fn poll_message<S: AsyncRead + AsyncWrite + Unpin>(
 /// a later flush.
 pub(crate) async fn write_with<S, H>(
     handle: &mut H,
-    queue: impl FnOnce(&mut Driver<S>) -> Result<(), Error>,
+    queue: impl FnOnce(&mut Connection) -> Result<(), SendError>,
 ) -> Result<(), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     H: Handle<S>,
 {
     poll_fn(|cx| handle.with(|driver| driver.poll_ready(cx, Side::Write))).await?;
-    handle.with(queue)?;
+    handle.with(|driver| driver.queue(queue))?;
     flush(handle).await
 }
 
@@ -157,17 +157,17 @@ macro_rules! send_methods {
                 &mut self,
                 message: ::switchyard_core::connection::Message,
             ) -> Result<(), crate::Error> {
-                crate::surface::write_with(self, move |driver| driver.start_send(message)).await
+                crate::surface::write_with(self, move |conn| conn.send_message(message)).await
             }
 
             /// Sends a text message.
             pub async fn send_text(&mut self, text: &str) -> Result<(), crate::Error> {
-                crate::surface::write_with(self, |driver| Ok(driver.conn.send_text(text)?)).await
+                crate::surface::write_with(self, |conn| conn.send_text(text)).await
             }
 
             /// Sends a binary message.
             pub async fn send_binary(&mut self, data: &[u8]) -> Result<(), crate::Error> {
-                crate::surface::write_with(self, |driver| Ok(driver.conn.send_binary(data)?)).await
+                crate::surface::write_with(self, |conn| conn.send_binary(data)).await
             }
 
             /// Sends a message as it is, past permessage-deflate: for a payload already
@@ -179,10 +179,7 @@ macro_rules! send_methods {
                 kind: ::switchyard_core::connection::DataKind,
                 data: &[u8],
             ) -> Result<(), crate::Error> {
-                crate::surface::write_with(self, |driver| {
-                    Ok(driver.conn.send_unencoded(kind, data)?)
-                })
-                .await
+                crate::surface::write_with(self, |conn| conn.send_unencoded(kind, data)).await
             }
 
             /// Sends one fragment of a message (RFC 6455 §5.4); `fin` ends it. The core
@@ -194,21 +191,18 @@ macro_rules! send_methods {
                 data: &[u8],
                 fin: bool,
             ) -> Result<(), crate::Error> {
-                crate::surface::write_with(self, |driver| {
-                    Ok(driver.conn.send_fragment(kind, data, fin)?)
-                })
-                .await
+                crate::surface::write_with(self, |conn| conn.send_fragment(kind, data, fin)).await
             }
 
             /// Sends a ping (at most 125 bytes of payload, RFC 6455 §5.5).
             pub async fn ping(&mut self, payload: &[u8]) -> Result<(), crate::Error> {
-                crate::surface::write_with(self, |driver| Ok(driver.conn.send_ping(payload)?)).await
+                crate::surface::write_with(self, |conn| conn.send_ping(payload)).await
             }
 
             /// Sends an unsolicited pong (at most 125 bytes), e.g. as a one-way heartbeat
             /// (RFC 6455 §5.5.3).
             pub async fn pong(&mut self, payload: &[u8]) -> Result<(), crate::Error> {
-                crate::surface::write_with(self, |driver| Ok(driver.conn.send_pong(payload)?)).await
+                crate::surface::write_with(self, |conn| conn.send_pong(payload)).await
             }
 
             /// Writes everything queued.
@@ -250,7 +244,9 @@ macro_rules! send_methods {
                 self: ::std::pin::Pin<&mut Self>,
                 item: ::switchyard_core::connection::Message,
             ) -> Result<(), crate::Error> {
-                crate::surface::Handle::with(self.get_mut(), |driver| driver.start_send(item))
+                crate::surface::Handle::with(self.get_mut(), |driver| {
+                    driver.queue(|conn| conn.send_message(item))
+                })
             }
 
             fn poll_flush(
@@ -281,7 +277,7 @@ macro_rules! state_methods {
         impl<S> $ty<S> {
             /// Which end this is.
             pub fn role(&self) -> ::switchyard_core::connection::Role {
-                crate::surface::Handle::peek(self, |driver| driver.conn.role())
+                crate::surface::Handle::peek(self, |driver| driver.conn().role())
             }
 
             /// The subprotocol agreed in the handshake, if any.
@@ -292,12 +288,12 @@ macro_rules! state_methods {
             /// Whether messages may still be sent (no close frame sent or received, no
             /// failure).
             pub fn is_open(&self) -> bool {
-                crate::surface::Handle::peek(self, |driver| driver.conn.is_open())
+                crate::surface::Handle::peek(self, |driver| driver.conn().is_open())
             }
 
             /// Bytes queued and not yet written to the transport.
             pub fn buffered_amount(&self) -> usize {
-                crate::surface::Handle::peek(self, |driver| driver.conn.buffered_amount())
+                crate::surface::Handle::peek(self, |driver| driver.conn().buffered_amount())
             }
 
             /// How the connection ended, once it has.

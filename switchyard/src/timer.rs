@@ -42,6 +42,16 @@ impl Clock {
         Instant::from_origin(self.origin.elapsed())
     }
 
+    /// Whether a [`poll`](Self::poll) with the same deadline and `waker` would find nothing
+    /// to do: there is no deadline, or the sleep holds `waker` and has not fired.
+    pub(crate) fn is_quiet(&self, waker: &Waker) -> bool {
+        match (&self.sleep, &self.registered) {
+            (None, _) => true,
+            (Some(sleep), Some(registered)) => !sleep.is_elapsed() && registered.will_wake(waker),
+            (Some(_), None) => false,
+        }
+    }
+
     /// Ready with the time once `deadline` (or an earlier one the sleep still holds) has
     /// passed: the caller then tells the core. Pending without a deadline.
     pub(crate) fn poll(

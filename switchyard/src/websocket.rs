@@ -56,7 +56,7 @@ pub struct WebSocket<S> {
 impl<S> fmt::Debug for WebSocket<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebSocket")
-            .field("conn", &self.driver.conn)
+            .field("conn", self.driver.conn())
             .field("protocol", &self.driver.protocol)
             .finish_non_exhaustive()
     }

@@ -73,7 +73,13 @@ impl Output {
             }
             self.shared.pop_front();
         }
-        self.tail.advance(n.min(self.tail.len()));
+        if n >= self.tail.len() {
+            // Cleared rather than advanced: the next frame is copied in from the start of the
+            // same allocation, where an advanced buffer would have to be reclaimed first.
+            self.tail.clear();
+        } else {
+            self.tail.advance(n);
+        }
     }
 
     /// Once empty, lets go of a copy buffer that grew past `max_retained` bytes (with

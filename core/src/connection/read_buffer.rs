@@ -27,10 +27,18 @@ const READ_AHEAD: usize = 64 * 1024;
 /// that a buffer a large message lived in is freed rather than revived for small reads.
 const MAX_SPARE: usize = 2 * MIN_READ;
 
-/// Whether `buf` can be lent again as a whole: empty, no view of it alive (so its whole
-/// allocation can be reclaimed in place), at least `room` and at most [`MAX_SPARE`] bytes.
+/// Whether `buf` can be lent again: empty, and at most [`MAX_SPARE`] bytes (or `room`). For
+/// a small read (`room` at most [`MIN_READ`]), what is left of it after the messages handed
+/// out as views of it will do while that is at least half of [`MIN_READ`]; otherwise, and
+/// for a large read, it must hold `room` once reclaimed in place, which needs no view of it
+/// alive. (Reclaiming checks the allocation's reference count: not worth it for every small
+/// read.)
 fn reusable(buf: &mut BytesMut, room: usize) -> bool {
-    buf.is_empty() && buf.try_reclaim(room) && buf.capacity() <= MAX_SPARE.max(room)
+    if !buf.is_empty() || buf.capacity() > MAX_SPARE.max(room) {
+        return false;
+    }
+    (room <= MIN_READ && buf.capacity() >= MIN_READ / 2)
+        || (buf.try_reclaim(room) && buf.capacity() <= MAX_SPARE.max(room))
 }
 
 /// Received bytes: first the current frame's payload decoded so far (when it is decoded in
