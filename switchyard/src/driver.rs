@@ -55,7 +55,7 @@ thread_local! {
     /// One read buffer per thread, between reads: a connection whose read would block gives
     /// its (drained) buffer back here rather than keep it, and the next read on this thread
     /// takes it, so reading allocates nothing while idle connections hold no buffer. At most
-    /// 32 KiB per thread.
+    /// 64 KiB per thread.
     static SPARE: Cell<Option<BytesMut>> = const { Cell::new(None) };
 }
 
@@ -343,6 +343,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     self.needs_flush = true;
                     if was_full && self.conn.buffered_amount() <= bound {
                         self.notify();
+                    }
+                    if !self.conn.wants_write() {
+                        // Everything went (the usual case): no need to ask again.
+                        break;
                     }
                 }
                 Poll::Ready(Err(e)) => return self.fail(e),

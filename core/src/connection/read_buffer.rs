@@ -23,22 +23,25 @@ const MIN_READ: usize = 16 * 1024;
 /// declared length is a promise, not bytes, so the reservation grows only as they arrive.
 const READ_AHEAD: usize = 64 * 1024;
 
-/// Largest allocation kept as a spare or reused in place for a read: twice [`MIN_READ`], so
-/// that a buffer a large message lived in is freed rather than revived for small reads.
-const MAX_SPARE: usize = 2 * MIN_READ;
+/// Largest allocation kept as a spare: what a read with no frame in progress is lent at
+/// most, so a connection carrying 64 KiB messages reads each into the buffer the last one
+/// left, rather than allocating and freeing 64 KiB per message.
+const MAX_SPARE: usize = MAX_FIRST_READ;
 
-/// Whether `buf` can be lent again: empty, and at most [`MAX_SPARE`] bytes (or `room`). For
-/// a small read (`room` at most [`MIN_READ`]), what is left of it after the messages handed
-/// out as views of it will do while that is at least half of [`MIN_READ`]; otherwise, and
-/// for a large read, it must hold `room` once reclaimed in place, which needs no view of it
-/// alive. (Reclaiming checks the allocation's reference count: not worth it for every small
-/// read.)
+/// Whether `buf` can be lent again for a read of `room`: empty, and at most twice `room` (or
+/// [`MIN_READ`]), so a buffer a large message lived in serves large reads, not small ones.
+/// For a small read (`room` at most [`MIN_READ`]), what is left of it after the messages
+/// handed out as views of it will do while that is at least half of [`MIN_READ`];
+/// otherwise, and for a large read, it must hold `room` once reclaimed in place, which
+/// needs no view of it alive. (Reclaiming checks the allocation's reference count: not
+/// worth it for every small read.)
 fn reusable(buf: &mut BytesMut, room: usize) -> bool {
-    if !buf.is_empty() || buf.capacity() > MAX_SPARE.max(room) {
+    let most = 2 * room.max(MIN_READ);
+    if !buf.is_empty() || buf.capacity() > most {
         return false;
     }
     (room <= MIN_READ && buf.capacity() >= MIN_READ / 2)
-        || (buf.try_reclaim(room) && buf.capacity() <= MAX_SPARE.max(room))
+        || (buf.try_reclaim(room) && buf.capacity() <= most)
 }
 
 /// Received bytes: first the current frame's payload decoded so far (when it is decoded in
