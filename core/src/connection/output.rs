@@ -1,15 +1,89 @@
 //! The bytes waiting for the transport: frames copied into one buffer, and large payloads
-//! queued by reference (no copy) between them, always in wire order.
+//! queued by reference (no copy) behind their headers, always in wire order.
 
 use alloc::collections::VecDeque;
 use bytes::{Buf, Bytes, BytesMut};
+
+use crate::frame::MAX_HEADER_LEN;
+
+/// Most pieces kept in the deque's allocation once everything is written: a connection that
+/// sends large payloads keeps room for a few (a few hundred bytes) rather than allocate and
+/// free the deque for each one.
+const RETAINED_PIECES: usize = 4;
+
+/// A piece of the output that is not in the copy buffer.
+#[derive(Debug)]
+enum Piece {
+    /// A run of copied frames, frozen when a payload sent by reference was queued after it.
+    Copied(Bytes),
+    /// A frame whose payload is sent by reference: its header (kept here, so queueing one
+    /// touches no buffer), then the payload.
+    ByReference {
+        head: [u8; MAX_HEADER_LEN],
+        /// Header bytes already written.
+        start: u8,
+        len: u8,
+        payload: Bytes,
+    },
+}
+
+impl Piece {
+    fn len(&self) -> usize {
+        match self {
+            Piece::Copied(bytes) => bytes.len(),
+            Piece::ByReference {
+                start,
+                len,
+                payload,
+                ..
+            } => usize::from(len - start) + payload.len(),
+        }
+    }
+
+    /// The piece's next one or two slices, in order (an empty one when nothing is left).
+    fn slices(&self) -> [&[u8]; 2] {
+        match self {
+            Piece::Copied(bytes) => [bytes, &[]],
+            Piece::ByReference {
+                head,
+                start,
+                len,
+                payload,
+            } => [&head[usize::from(*start)..usize::from(*len)], payload],
+        }
+    }
+
+    /// Drops up to `n` bytes from the front; returns how many.
+    fn consume(&mut self, n: usize) -> usize {
+        match self {
+            Piece::Copied(bytes) => {
+                let k = n.min(bytes.len());
+                bytes.advance(k);
+                k
+            }
+            Piece::ByReference {
+                start,
+                len,
+                payload,
+                ..
+            } => {
+                // At most MAX_HEADER_LEN: fits.
+                let from_head = n.min(usize::from(*len - *start));
+                *start += from_head as u8;
+                let from_payload = (n - from_head).min(payload.len());
+                payload.advance(from_payload);
+                from_head + from_payload
+            }
+        }
+    }
+}
 
 /// The output queue. Everything in `shared` precedes `tail`: a payload queued by reference
 /// first moves what `tail` holds into `shared`, so frames never reorder.
 #[derive(Debug, Default)]
 pub(super) struct Output {
-    /// Whole pieces, in order: frozen runs of copied frames and payloads sent by reference.
-    shared: VecDeque<Bytes>,
+    /// Whole pieces, in order: frozen runs of copied frames and frames sent by reference.
+    shared: VecDeque<Piece>,
     shared_len: usize,
     /// Frames copied in after the last shared piece.
     tail: BytesMut,
@@ -30,32 +104,58 @@ impl Output {
         &mut self.tail
     }
 
-    /// Queues `payload` by reference, after everything copied so far.
-    pub(super) fn push_shared(&mut self, payload: Bytes) {
+    /// Queues a frame of header `head` (at most [`MAX_HEADER_LEN`] bytes) and `payload`, by
+    /// reference, after everything copied so far.
+    pub(super) fn push_by_reference(&mut self, head: &[u8], payload: Bytes) {
         if !self.tail.is_empty() {
             let copied = self.tail.split().freeze();
             self.shared_len += copied.len();
-            self.shared.push_back(copied);
+            self.shared.push_back(Piece::Copied(copied));
         }
-        self.shared_len += payload.len();
-        self.shared.push_back(payload);
+        let mut inline = [0u8; MAX_HEADER_LEN];
+        inline[..head.len()].copy_from_slice(head);
+        let piece = Piece::ByReference {
+            head: inline,
+            start: 0,
+            // At most MAX_HEADER_LEN: fits.
+            len: head.len() as u8,
+            payload,
+        };
+        self.shared_len += piece.len();
+        self.shared.push_back(piece);
     }
 
-    /// The next contiguous piece to write (empty when nothing waits).
+    /// The next contiguous bytes to write (empty when nothing waits).
     pub(super) fn front(&self) -> &[u8] {
-        match self.shared.front() {
-            Some(piece) => piece,
-            None => &self.tail,
+        let Some(piece) = self.shared.front() else {
+            return &self.tail;
+        };
+        match piece.slices() {
+            [first, _] if !first.is_empty() => first,
+            [_, second] => second,
         }
     }
 
-    /// Fills `dst` with the next pieces to write, in order, and returns how many it filled.
+    /// Fills `dst` with the next slices to write, in order, and returns how many it filled.
     pub(super) fn gather<'a>(&'a self, dst: &mut [&'a [u8]]) -> usize {
+        if self.shared.is_empty() {
+            // The usual case: copied frames only.
+            let Some(slot) = dst.first_mut() else {
+                return 0;
+            };
+            *slot = &self.tail;
+            return usize::from(!self.tail.is_empty());
+        }
         let tail = (!self.tail.is_empty()).then_some(&self.tail[..]);
-        let pieces = self.shared.iter().map(|piece| &piece[..]).chain(tail);
+        let slices = self
+            .shared
+            .iter()
+            .flat_map(Piece::slices)
+            .filter(|slice| !slice.is_empty())
+            .chain(tail);
         let mut filled = 0;
-        for (slot, piece) in dst.iter_mut().zip(pieces) {
-            *slot = piece;
+        for (slot, slice) in dst.iter_mut().zip(slices) {
+            *slot = slice;
             filled += 1;
         }
         filled
@@ -64,11 +164,10 @@ impl Output {
     /// Drops the first `n` bytes (at most all of them), written.
     pub(super) fn consume(&mut self, mut n: usize) {
         while let Some(piece) = self.shared.front_mut() {
-            let k = n.min(piece.len());
-            piece.advance(k);
+            let k = piece.consume(n);
             self.shared_len -= k;
             n -= k;
-            if !piece.is_empty() {
+            if piece.len() > 0 {
                 return;
             }
             self.shared.pop_front();
@@ -84,7 +183,8 @@ impl Output {
 
     /// Once empty, lets go of a copy buffer that grew past `max_retained` bytes (with
     /// `max_retained` 0, of any copy buffer: one advanced to its end reports no capacity yet
-    /// keeps its allocation), and of the deque of shared pieces.
+    /// keeps its allocation), and of a deque of pieces grown past [`RETAINED_PIECES`] (with
+    /// `max_retained` 0, of any).
     pub(super) fn release_if_drained(&mut self, max_retained: usize) {
         if !self.is_empty() {
             return;
@@ -92,9 +192,7 @@ impl Output {
         if max_retained == 0 || self.tail.capacity() > max_retained {
             self.tail = BytesMut::new();
         }
-        // The deque of pieces sent by reference is needed only while large payloads wait: an
-        // idle connection that once sent one should not keep it.
-        if self.shared.capacity() > 0 {
+        if self.shared.capacity() > RETAINED_PIECES || max_retained == 0 {
             self.shared = VecDeque::new();
         }
     }

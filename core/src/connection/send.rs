@@ -97,8 +97,7 @@ impl Connection {
             // it the same way.
             return self.send_copied(opcode, &payload);
         };
-        self.out.tail().extend_from_slice(&head[..head_len]);
-        self.out.push_shared(payload);
+        self.out.push_by_reference(&head[..head_len], payload);
         Ok(())
     }
 
