@@ -363,7 +363,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     }
 
     /// One write of what the core queued: `None` when nothing waits. A vectored transport
-    /// takes header and payload pieces in one call; otherwise small pieces are coalesced into
+    /// takes header and payload pieces in one call (and one piece, in a plain write: no
+    /// slices to set up); otherwise small pieces are coalesced into
     /// one buffer first, so a frame's header and a short payload never cost two writes (two
     /// system calls, or two TLS records).
     fn poll_write_some(
@@ -373,6 +374,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     ) -> Poll<io::Result<Option<usize>>> {
         let io = Pin::new(&mut self.io);
         if vectored {
+            let front = self.conn.poll_transmit().len();
+            if front == self.conn.buffered_amount() {
+                // One piece holds it all (the usual case: copied frames only): a plain write.
+                if front == 0 {
+                    return Poll::Ready(Ok(None));
+                }
+                return io.poll_write(cx, self.conn.poll_transmit()).map_ok(Some);
+            }
             let mut pieces: [&[u8]; MAX_SLICES] = [&[]; MAX_SLICES];
             let n = self.conn.poll_transmit_vectored(&mut pieces);
             if n == 0 {
