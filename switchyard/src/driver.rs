@@ -175,7 +175,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 self.drive(cx, shared.as_ref());
             }
             let mut closed = false;
-            while let Some(event) = self.conn.poll_event() {
+            // (Asking first is cheaper than polling for none: an event is returned by value.)
+            while self.conn.pending_events() > 0
+                && let Some(event) = self.conn.poll_event()
+            {
                 // Polling may resume decoding (which may queue pongs) or queue the close
                 // reply.
                 self.settled = false;

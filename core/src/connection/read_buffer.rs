@@ -111,7 +111,9 @@ impl ReadBuffer {
     pub(super) fn lend(&mut self, room: usize, spare: &mut Option<BytesMut>) -> BytesMut {
         if self.bytes.is_empty() {
             let mut drained = core::mem::take(&mut self.bytes);
-            if reusable(&mut drained, room) {
+            // (A buffer with no room left is asked last: reclaiming it costs a check of its
+            // reference count, and it is usually the empty one a would-block read left.)
+            if drained.capacity() > 0 && reusable(&mut drained, room) {
                 return drained;
             }
             if let Some(mut offered) = spare.take() {
@@ -119,6 +121,9 @@ impl ReadBuffer {
                     return offered;
                 }
                 *spare = Some(offered);
+            }
+            if drained.capacity() == 0 && reusable(&mut drained, room) {
+                return drained;
             }
             return BytesMut::with_capacity(room);
         }
