@@ -11,7 +11,7 @@
 //! | [`state_methods`]: `role`, `protocol`, `is_open`, `buffered_amount`, `close_info` | yes | yes | yes |
 
 use std::future::poll_fn;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use switchyard_core::connection::{Connection, Message, SendError};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -53,7 +53,8 @@ pub(crate) fn poll_message<S: AsyncRead + AsyncWrite + Unpin>(
 
 /// Waits for room in the write buffer, queues with `queue`, and writes everything queued.
 /// Cancel-safe: before `queue` runs nothing is queued; after it, the frame goes out whole on
-/// a later flush.
+/// a later flush. One future with one poll function, so a send that completes at once takes
+/// the driver (a split half: its lock) once.
 pub(crate) async fn write_with<S, H>(
     handle: &mut H,
     queue: impl FnOnce(&mut Connection) -> Result<(), SendError>,
@@ -62,9 +63,19 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     H: Handle<S>,
 {
-    poll_fn(|cx| handle.with(|driver| driver.poll_ready(cx, Side::Write))).await?;
-    handle.with(|driver| driver.queue(queue))?;
-    flush(handle).await
+    let mut queue = Some(queue);
+    poll_fn(|cx| {
+        handle.with(|driver| {
+            if queue.is_some() {
+                ready!(driver.poll_ready(cx, Side::Write))?;
+                if let Some(queue) = queue.take() {
+                    driver.queue(queue)?;
+                }
+            }
+            driver.poll_flush(cx, Side::Write)
+        })
+    })
+    .await
 }
 
 /// Writes everything queued.
