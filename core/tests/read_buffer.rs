@@ -170,6 +170,14 @@ fn read_with(conn: &mut Connection, wire: &[u8], spare: &mut Option<BytesMut>) -
     start
 }
 
+/// Two server connections, to share one spare.
+fn two_servers() -> (Connection, Connection) {
+    (
+        Connection::server(Limits::DEFAULT),
+        Connection::server(Limits::DEFAULT),
+    )
+}
+
 /// A read that would block: lent, given back empty.
 fn would_block(conn: &mut Connection, spare: &mut Option<BytesMut>) -> *const u8 {
     let buf = conn.read_buffer_with(spare);
@@ -181,10 +189,7 @@ fn would_block(conn: &mut Connection, spare: &mut Option<BytesMut>) -> *const u8
 #[test]
 fn a_drained_buffer_becomes_the_spare_and_the_next_read_anywhere_takes_it() {
     let mut spare = None;
-    let (mut a, mut b) = (
-        Connection::server(Limits::DEFAULT),
-        Connection::server(Limits::DEFAULT),
-    );
+    let (mut a, mut b) = two_servers();
     let message = one_message(16);
     let first = read_with(&mut a, &message, &mut spare);
     drop(drain_events(&mut a));
@@ -285,10 +290,7 @@ fn a_large_message_buffer_is_never_kept_as_the_spare() {
 #[test]
 fn a_64_kib_message_is_read_into_the_buffer_the_last_one_left() {
     let mut spare = None;
-    let (mut a, mut b) = (
-        Connection::server(Limits::DEFAULT),
-        Connection::server(Limits::DEFAULT),
-    );
+    let (mut a, mut b) = two_servers();
     let wire = one_message(64 * 1024);
     // The first frame of that size teaches the connection to lend room for a whole one.
     let mut sent = 0;

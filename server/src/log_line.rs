@@ -156,26 +156,6 @@ impl Fields<'_, '_> {
     }
 }
 
-/// `value` in decimal, as `Display` writes it.
-fn write_decimal(writer: &mut Writer<'_>, negative: bool, mut value: u64) -> fmt::Result {
-    let mut digits = [0u8; 21];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
-    }
-    if negative {
-        at -= 1;
-        digits[at] = b'-';
-    }
-    // ASCII digits and a sign only.
-    writer.write_str(std::str::from_utf8(&digits[at..]).map_err(|_| fmt::Error)?)
-}
-
 /// `value` quoted, as `Debug` writes it: directly when nothing in it needs escaping
 /// (printable ASCII other than `"` and `\`), else through `Debug`.
 fn write_quoted(writer: &mut Writer<'_>, value: &str) -> fmt::Result {
@@ -216,12 +196,14 @@ impl Visit for Fields<'_, '_> {
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.put(field, |writer| write_decimal(writer, false, value));
+        self.put(field, |writer| {
+            writer.write_str(itoa::Buffer::new().format(value))
+        });
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
         self.put(field, |writer| {
-            write_decimal(writer, value < 0, value.unsigned_abs())
+            writer.write_str(itoa::Buffer::new().format(value))
         });
     }
 
