@@ -229,8 +229,9 @@ fuzz_target!(|input: Input| {
                     }
                 }
                 let front = conn.poll_transmit().to_vec();
-                // Each message by value adds at most two pieces (the frames before it, itself).
-                let mut pieces = vec![&[][..]; 2 * by_value + 2];
+                // Each message by value adds at most three slices (the frames copied before it,
+                // its header, its payload).
+                let mut pieces = vec![&[][..]; 3 * by_value + 2];
                 let room = pieces.len();
                 let filled = conn.poll_transmit_vectored(&mut pieces);
                 assert!(filled < room, "more pieces than messages by value explain");
