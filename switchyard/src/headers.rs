@@ -7,7 +7,6 @@
 //! [`Limits`](switchyard_core::Limits) and its field count within [`MAX_HEADER_SLOTS`].
 
 use std::fmt;
-use std::ops::Range;
 
 #[cfg(feature = "client")]
 use switchyard_core::handshake::MAX_HEADER_SLOTS;
@@ -15,23 +14,17 @@ use switchyard_core::handshake::MAX_HEADER_SLOTS;
 use switchyard_core::handshake::RequestHead;
 #[cfg(feature = "client")]
 use switchyard_core::handshake::StatusCode;
+use switchyard_core::handshake::head_fields;
 
 /// Header fields in the order received, names as sent (compare them case-insensitively,
 /// RFC 9110 §5.1), values as bytes (RFC 9110 §5.5 allows bytes beyond ASCII).
 ///
-/// Held as one copy of the head plus where each field lies in it: two allocations per
-/// handshake, however many fields.
+/// Held as one copy of the validated head, whose lines are walked when a field is asked
+/// for: one allocation per handshake, and nothing spent on fields no one reads.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Headers {
+    /// A head the core or `httparse` accepted: start line, field lines, blank line.
     head: Box<[u8]>,
-    fields: Vec<Field>,
-}
-
-/// Where one field's name and value lie in the head.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Field {
-    name: Range<usize>,
-    value: Range<usize>,
 }
 
 impl Headers {
@@ -57,21 +50,17 @@ impl Headers {
 
     /// Every field, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
-        self.fields.iter().map(|field| {
-            // Names are tokens (RFC 9110 §5.1), which `from_parsed` checked are ASCII.
-            let name = std::str::from_utf8(&self.head[field.name.clone()]).unwrap_or_default();
-            (name, &self.head[field.value.clone()])
-        })
+        head_fields(&self.head)
     }
 
     /// How many fields there are.
     pub fn len(&self) -> usize {
-        self.fields.len()
+        self.iter().count()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.fields.is_empty()
+        self.iter().next().is_none()
     }
 
     /// The comma-separated elements of every field named `name` (RFC 9110 §5.6.1), trimmed,
@@ -87,59 +76,40 @@ impl Headers {
             .collect()
     }
 
-    /// Copies `head` and records where each of `fields` (views into it) lies. A field that
-    /// does not lie in `head`, or whose name is not ASCII, cannot come from a parse of it and
-    /// is left out.
-    fn from_fields<'h>(head: &[u8], fields: impl Iterator<Item = (&'h str, &'h [u8])>) -> Headers {
-        let start = head.as_ptr() as usize;
-        let span = |part: &[u8]| {
-            let offset = (part.as_ptr() as usize).checked_sub(start)?;
-            let end = offset.checked_add(part.len())?;
-            (end <= head.len()).then_some(offset..end)
-        };
-        let fields = fields
-            .filter(|(name, _)| name.is_ascii())
-            .filter_map(|(name, value)| {
-                Some(Field {
-                    name: span(name.as_bytes())?,
-                    value: span(value)?,
-                })
-            })
-            .collect();
-        Headers {
-            head: Box::from(head),
-            fields,
-        }
+    /// The head's bytes: [`Request`](crate::Request) finds its target, host and origin in them.
+    #[cfg(feature = "server")]
+    pub(crate) fn head(&self) -> &[u8] {
+        &self.head
     }
 
-    /// The fields of a request head, from the core's one parse of it.
+    /// A request head the core validated.
     #[cfg(feature = "server")]
     pub(crate) fn of_request(head: RequestHead<'_>) -> Headers {
-        Headers::from_fields(head.as_bytes(), head.headers())
+        Headers {
+            head: Box::from(head.as_bytes()),
+        }
     }
 
-    /// The fields of an HTTP/2 response, as h2 decoded them (names lower-case).
+    /// An HTTP/2 response's fields, written out as the field lines of a head (with an empty
+    /// start line) so they are read like any other. `http` refused CR, LF and NUL in names
+    /// and values, so each field stays one line.
     #[cfg(all(feature = "http2", feature = "client"))]
     pub(crate) fn of_h2(map: &http::HeaderMap) -> Headers {
-        let mut head = Vec::new();
-        let mut spans = Vec::with_capacity(map.len());
+        let mut head = b"\r\n".to_vec();
         for (name, value) in map {
-            let name_at = head.len();
             head.extend_from_slice(name.as_str().as_bytes());
-            let value_at = head.len();
+            head.extend_from_slice(b": ");
             head.extend_from_slice(value.as_bytes());
-            spans.push(Field {
-                name: name_at..value_at,
-                value: value_at..head.len(),
-            });
+            head.extend_from_slice(b"\r\n");
         }
+        head.extend_from_slice(b"\r\n");
         Headers {
             head: head.into_boxed_slice(),
-            fields: spans,
         }
     }
 
-    /// The status and fields of a complete response head, or `None` if it is not one.
+    /// A response head: its status and fields, `None` unless `head` starts with a whole,
+    /// well-formed one.
     #[cfg(feature = "client")]
     pub(crate) fn of_response(head: &[u8]) -> Option<(StatusCode, Headers)> {
         let mut slots = [httparse::EMPTY_HEADER; MAX_HEADER_SLOTS];
@@ -147,10 +117,9 @@ impl Headers {
         match response.parse(head) {
             Ok(httparse::Status::Complete(len)) => Some((
                 StatusCode::new(response.code?),
-                Headers::from_fields(
-                    &head[..len],
-                    response.headers.iter().map(|h| (h.name, h.value)),
-                ),
+                Headers {
+                    head: Box::from(&head[..len]),
+                },
             )),
             _ => None,
         }
@@ -191,5 +160,23 @@ mod tests {
         let head = b"HTTP/1.1 101 Switching Protocols\r\nP: x, y\r\nP: ,z\r\n\r\n";
         let (_, headers) = Headers::of_response(head).unwrap();
         assert_eq!(headers.list("p"), ["x", "y", "z"]);
+    }
+
+    #[cfg(feature = "http2")]
+    #[test]
+    fn h2_fields_read_like_a_head_in_order() {
+        let mut map = http::HeaderMap::new();
+        map.append("set-cookie", http::HeaderValue::from_static("a=1"));
+        map.insert(
+            "sec-websocket-protocol",
+            http::HeaderValue::from_static("chat"),
+        );
+        map.append("set-cookie", http::HeaderValue::from_static("b=2; Path=/"));
+        let headers = Headers::of_h2(&map);
+        assert_eq!(headers.len(), 3);
+        let cookies: Vec<&[u8]> = headers.get_all("Set-Cookie").collect();
+        assert_eq!(cookies, [&b"a=1"[..], b"b=2; Path=/"]);
+        assert_eq!(headers.get_str("sec-websocket-protocol"), Some("chat"));
+        assert!(Headers::of_h2(&http::HeaderMap::new()).is_empty());
     }
 }

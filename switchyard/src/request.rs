@@ -1,5 +1,7 @@
 //! [`Request`]: the opening handshake request a server accepted, owned.
 
+use std::ops::Range;
+
 use switchyard_core::handshake::{self, AcceptKey, HandshakeError, OriginPolicy, WebSocketKey};
 
 use crate::Headers;
@@ -12,24 +14,28 @@ use crate::Headers;
 /// callback of [`accept_with`](crate::accept_with).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
-    target: String,
-    host: String,
-    origin: Option<String>,
-    key: WebSocketKey,
+    /// The head, copied once; target, host and origin are found in it.
     headers: Headers,
+    target: Range<usize>,
+    host: Range<usize>,
+    origin: Option<Range<usize>>,
+    key: WebSocketKey,
     protocols: Vec<String>,
     extensions: Vec<String>,
 }
 
 impl Request {
-    /// Copies out what the application may want from a request the core accepted.
+    /// Copies out what the application may want from a request the core accepted: the head
+    /// in one allocation, and the offers (none, in most requests: no allocation).
     pub(crate) fn from_core(request: &handshake::Request<'_>) -> Request {
+        let head = request.head();
+        let bytes = head.as_bytes();
         Request {
-            target: request.head().target().to_owned(),
-            host: request.host().to_owned(),
-            origin: request.origin().map(String::from),
+            headers: Headers::of_request(head),
+            target: span(bytes, head.target()),
+            host: span(bytes, request.host()),
+            origin: request.origin().map(|origin| span(bytes, origin)),
             key: *request.key(),
-            headers: Headers::of_request(request.head()),
             protocols: request
                 .offer()
                 .offered_protocols()
@@ -55,32 +61,41 @@ impl Request {
         }
     }
 
+    /// The text at `range` of the head: a span [`span`] took from the core's `&str`, so
+    /// always UTF-8 on a char boundary (the empty string otherwise, never a panic).
+    fn text(&self, range: &Range<usize>) -> &str {
+        self.headers
+            .head()
+            .get(range.clone())
+            .and_then(|bytes| std::str::from_utf8(bytes).ok())
+            .unwrap_or_default()
+    }
+
     /// The request target as sent: path and query.
     pub fn target(&self) -> &str {
-        &self.target
+        self.text(&self.target)
     }
 
     /// The path: the target without its query.
     pub fn path(&self) -> &str {
-        self.target
-            .split_once('?')
-            .map_or(&*self.target, |(path, _)| path)
+        let target = self.target();
+        target.split_once('?').map_or(target, |(path, _)| path)
     }
 
     /// The query, without its `?`, if the target has one.
     pub fn query(&self) -> Option<&str> {
-        self.target.split_once('?').map(|(_, query)| query)
+        self.target().split_once('?').map(|(_, query)| query)
     }
 
     /// The `Host` value (RFC 6455 §4.2.1 item 2).
     pub fn host(&self) -> &str {
-        &self.host
+        self.text(&self.host)
     }
 
     /// The `Origin` value, if the client sent one (browsers always do, RFC 6455 §4.1
     /// item 8).
     pub fn origin(&self) -> Option<&str> {
-        self.origin.as_deref()
+        self.origin.as_ref().map(|range| self.text(range))
     }
 
     /// The client's `Sec-WebSocket-Key` (RFC 6455 §4.2.1 item 5).
@@ -125,11 +140,21 @@ impl Request {
         &self,
         policy: &OriginPolicy<'_, S>,
     ) -> Result<(), HandshakeError> {
-        if policy.allows(self.origin.as_deref(), &self.host) {
+        if policy.allows(self.origin(), self.host()) {
             Ok(())
         } else {
             Err(HandshakeError::ForbiddenOrigin)
         }
+    }
+}
+
+/// Where `part`, a slice of `head`, lies in it (empty if it is not one: never, for the
+/// core's views of the head it validated).
+fn span(head: &[u8], part: &str) -> Range<usize> {
+    let offset = (part.as_ptr() as usize).wrapping_sub(head.as_ptr() as usize);
+    match offset.checked_add(part.len()) {
+        Some(end) if end <= head.len() => offset..end,
+        _ => 0..0,
     }
 }
 

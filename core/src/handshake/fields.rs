@@ -48,6 +48,24 @@ pub(crate) fn list_contains(value: &[u8], token: &str) -> bool {
     list_elements(value).any(|element| element.eq_ignore_ascii_case(token.as_bytes()))
 }
 
+/// The header fields of a head this crate's parser accepted (a request's or a response's):
+/// each name as sent and its value with surrounding whitespace removed (RFC 9110 §5.5), in
+/// order. It walks the lines, skipping the start line and stopping at the blank one; the
+/// parse already refused what would make that ambiguous (obsolete line folding, a name that
+/// is no token), so it needs no second validation. A line without a colon or a name that is
+/// not UTF-8 is skipped rather than trusted, should it be handed another buffer.
+pub fn head_fields(head: &[u8]) -> impl Iterator<Item = (&str, &[u8])> {
+    head.split(|&b| b == b'\n')
+        .skip(1)
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+        .take_while(|line| !line.is_empty())
+        .filter_map(|line| {
+            let colon = line.iter().position(|&b| b == b':')?;
+            let name = core::str::from_utf8(&line[..colon]).ok()?;
+            Some((name, line[colon + 1..].trim_ascii()))
+        })
+}
+
 /// Whether `bytes` is an RFC 9110 token: one or more `tchar`.
 pub(crate) fn is_token(bytes: &[u8]) -> bool {
     !bytes.is_empty()

@@ -35,6 +35,7 @@ pub use error::{ClientHandshakeError, HandshakeError, WriteError};
 pub use extension::{
     ExtensionNegotiator, ExtensionOffer, ExtensionOffers, MalformedExtension, NoExtensions,
 };
+pub use fields::head_fields;
 pub use http::StatusCode;
 pub use negotiate::{Agreement, Offer, OfferFields};
 pub use origin::OriginPolicy;

@@ -186,19 +186,10 @@ impl<'b> RequestHead<'b> {
     }
 
     /// The header fields in order, each name as sent and its value with surrounding
-    /// whitespace removed. The head was validated when it was parsed; this only walks its
-    /// lines.
+    /// whitespace removed ([`head_fields`](super::head_fields)). The head was validated when
+    /// it was parsed; this only walks its lines.
     pub fn headers(&self) -> impl Iterator<Item = (&'b str, &'b [u8])> + 'b {
-        self.bytes
-            .split(|&b| b == b'\n')
-            .skip(1)
-            .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
-            .take_while(|line| !line.is_empty())
-            .filter_map(|line| {
-                let colon = line.iter().position(|&b| b == b':')?;
-                let name = core::str::from_utf8(&line[..colon]).ok()?;
-                Some((name, line[colon + 1..].trim_ascii()))
-            })
+        super::head_fields(self.bytes)
     }
 
     /// The value of the first field named `name` (ASCII case-insensitive).
