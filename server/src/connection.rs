@@ -16,6 +16,7 @@ use tracing::{debug, info};
 
 use crate::app::App;
 use crate::http::{self, StatusCode, path_of};
+use crate::log_line::Peer;
 use crate::metered::{Counters, Metered};
 use crate::routes::chat::query;
 use crate::routes::{Route, Running, Upgrade, inspect};
@@ -52,7 +53,9 @@ pub(crate) fn serve(
         let Some(opened) = answered else {
             return;
         };
-        info!(%peer, path = opened.path, "open");
+        // One line per connection at `info`, as it closes (it has the path, the outcome, the
+        // duration and the bytes); its opening is a detail for `debug`.
+        debug!(peer = %Peer(peer), path = opened.path, "open");
         let started = Instant::now();
         let info = opened.running.await;
         log_close(peer, &opened.path, &opened.counters, info.as_ref(), started);
@@ -84,7 +87,7 @@ async fn answer(
         Ok(pending) => pending,
         Err(error) => {
             // A slow, silent or vanished client: nothing to answer.
-            debug!(%peer, %error, "no request");
+            debug!(peer = %Peer(peer), %error, "no request");
             return None;
         }
     };
@@ -173,7 +176,7 @@ async fn refuse(
     path: &str,
     error: HandshakeError,
 ) {
-    info!(%peer, path, status = error.status().as_u16(), %error, "refused");
+    info!(peer = %Peer(peer), path, status = error.status().as_u16(), %error, "refused");
     let _ = pending.refuse(error).await;
 }
 
@@ -195,7 +198,7 @@ async fn upgrade(
                 Upgrade::Chat(subscription)
             }
             Err((status, detail)) => {
-                info!(%peer, path, status = status.as_u16(), detail, "refused");
+                info!(peer = %Peer(peer), path, status = status.as_u16(), detail, "refused");
                 let body = format!("{detail}\n");
                 let _ = Box::pin(pending.respond(&http::text(status, &body, false))).await;
                 return None;
@@ -213,7 +216,7 @@ async fn upgrade(
     match pending.accept(&answer).await {
         Ok((ws, _)) => Some((ws, upgrade_to)),
         Err(error) => {
-            debug!(%peer, path, %error, "handshake failed");
+            debug!(peer = %Peer(peer), path, %error, "handshake failed");
             None
         }
     }
@@ -294,7 +297,7 @@ fn log_close(
         (info.code.as_u16(), info.reason.as_str(), info.clean)
     });
     info!(
-        %peer,
+        peer = %Peer(peer),
         path,
         code,
         reason,
@@ -354,8 +357,8 @@ async fn plain(
         }
     };
     let (status, bytes) = response;
-    info!(%peer, method, path, status = status.as_u16(), "http");
+    info!(peer = %Peer(peer), method, path, status = status.as_u16(), "http");
     if let Err(error) = pending.respond(&bytes).await {
-        debug!(%peer, %error, "response not delivered");
+        debug!(peer = %Peer(peer), %error, "response not delivered");
     }
 }

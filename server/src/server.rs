@@ -17,6 +17,7 @@ use crate::connection;
 use crate::hangup;
 use crate::http2::preface::{self, Rewound, Sniffed};
 use crate::http2::{self, Http2};
+use crate::log_line::Peer;
 use crate::shutdown::{self, Shutdown};
 use crate::tls::{self, Tls};
 use crate::transport::Transport;
@@ -295,7 +296,7 @@ async fn secure(tls: &Tls, tcp: TcpStream, peer: SocketAddr) -> Option<Transport
     match tls.accept(tcp).await {
         Ok(stream) => Some(Transport::Tls(Box::new(stream))),
         Err(error) => {
-            debug!(%peer, %error, "TLS handshake failed");
+            debug!(peer = %Peer(peer), %error, "TLS handshake failed");
             None
         }
     }

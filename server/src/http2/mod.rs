@@ -36,6 +36,7 @@ use tokio::sync::Semaphore;
 use tracing::debug;
 
 use crate::app::App;
+use crate::log_line::Peer;
 use crate::shutdown::Shutdown;
 
 /// Largest header list (RFC 9113 §6.5.2: the uncompressed size, 32 bytes counted per field)
@@ -89,11 +90,11 @@ impl Http2 {
                 Ok(Ok(connection)) => connection,
                 Ok(Err(error)) => {
                     // Chromium's spare connection, closed unused, ends here too.
-                    debug!(%peer, %error, "HTTP/2 handshake failed");
+                    debug!(peer = %Peer(peer), %error, "HTTP/2 handshake failed");
                     return;
                 }
                 Err(_) => {
-                    debug!(%peer, "HTTP/2 handshake timed out");
+                    debug!(peer = %Peer(peer), "HTTP/2 handshake timed out");
                     return;
                 }
             };
@@ -116,7 +117,7 @@ impl Http2 {
                     if Arc::strong_count(&streams) > 1 {
                         last_busy = Instant::now();
                     } else if last_busy.elapsed() >= idle_limit {
-                        debug!(%peer, "HTTP/2 connection idle: closing it");
+                        debug!(peer = %Peer(peer), "HTTP/2 connection idle: closing it");
                         draining = true;
                         // Abrupt: no stream is open, and a silent client would never answer
                         // the graceful shutdown's PING.
@@ -140,7 +141,7 @@ impl Http2 {
                         });
                     }
                     Some(Err(error)) => {
-                        debug!(%peer, %error, "HTTP/2 connection ended with an error");
+                        debug!(peer = %Peer(peer), %error, "HTTP/2 connection ended with an error");
                         break;
                     }
                     None => break,

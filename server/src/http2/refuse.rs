@@ -25,6 +25,7 @@ use tracing::{debug, info};
 
 use super::MAX_HEADER_LIST;
 use super::request::respond_text;
+use crate::log_line::Peer;
 
 /// Streams a refused connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS).
 const REFUSED_STREAMS: u32 = 8;
@@ -48,7 +49,7 @@ where
         let mut going_away = false;
         while let Some(accepted) = connection.accept().await {
             let (request, mut respond) = accepted?;
-            info!(%peer, path = request.uri().path(), status = 503, http = "2", "refused: --max-connections reached");
+            info!(peer = %Peer(peer), path = request.uri().path(), status = 503, http = "2", "refused: --max-connections reached");
             drop(request);
             respond_text(&mut respond, StatusCode::SERVICE_UNAVAILABLE, &body, false);
             if !going_away {
@@ -60,7 +61,7 @@ where
     };
     match tokio::time::timeout(timeout, refusing).await {
         Ok(Ok(())) => {}
-        Ok(Err(error)) => debug!(%peer, %error, "HTTP/2 refusal ended with an error"),
-        Err(_) => debug!(%peer, "HTTP/2 refusal timed out"),
+        Ok(Err(error)) => debug!(peer = %Peer(peer), %error, "HTTP/2 refusal ended with an error"),
+        Err(_) => debug!(peer = %Peer(peer), "HTTP/2 refusal timed out"),
     }
 }

@@ -16,6 +16,7 @@ use tracing::{debug, info};
 
 use super::Http2;
 use crate::connection::join;
+use crate::log_line::Peer;
 use crate::metered::{Counters, Metered};
 use crate::routes::{Route, Upgrade, inspect};
 use crate::shutdown::Shutdown;
@@ -44,7 +45,7 @@ pub(super) async fn serve(
                 "shutting down\n",
                 false,
             );
-            info!(%peer, path, status = 503, http = "2", "refused");
+            info!(peer = %Peer(peer), path, status = 503, http = "2", "refused");
             return;
         }
         match Arc::clone(&h2.slots).try_acquire_owned() {
@@ -52,7 +53,7 @@ pub(super) async fn serve(
             Err(_) => {
                 // RFC 9113 §8.7: REFUSED_STREAM says nothing was done, so a retry is safe.
                 respond.send_reset(Reason::REFUSED_STREAM);
-                info!(%peer, path, http = "2", "refused: --max-connections reached");
+                info!(peer = %Peer(peer), path, http = "2", "refused: --max-connections reached");
                 return;
             }
         }
@@ -67,7 +68,7 @@ pub(super) async fn serve(
         match join(parts.uri.query(), room, &h2.app).await {
             Ok(joined) => subscription = Some(joined),
             Err((status, detail)) => {
-                info!(%peer, path, status = status.as_u16(), detail, http = "2", "refused");
+                info!(peer = %Peer(peer), path, status = status.as_u16(), detail, http = "2", "refused");
                 let status = StatusCode::from_u16(status.as_u16())
                     .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
                 respond_text(&mut respond, status, &format!("{detail}\n"), false);
@@ -107,7 +108,7 @@ pub(super) async fn serve(
             return;
         }
     };
-    info!(%peer, path, http = "2", "open");
+    debug!(peer = %Peer(peer), path, http = "2", "open");
     let started = Instant::now();
     let upgrade = match route {
         Route::Echo => Upgrade::Echo,
@@ -178,9 +179,9 @@ fn response_as_text(response: &http::Response<()>) -> String {
 fn log_refusal(peer: SocketAddr, path: &str, error: &AcceptError) {
     match error.status() {
         Some(status) => {
-            info!(%peer, path, status = status.as_u16(), http = "2", %error, "refused");
+            info!(peer = %Peer(peer), path, status = status.as_u16(), http = "2", %error, "refused");
         }
-        None => debug!(%peer, path, http = "2", %error, "stream reset"),
+        None => debug!(peer = %Peer(peer), path, http = "2", %error, "stream reset"),
     }
 }
 
@@ -196,7 +197,7 @@ fn log_close(
         (info.code.as_u16(), info.reason.as_str(), info.clean)
     });
     info!(
-        %peer,
+        peer = %Peer(peer),
         path,
         http = "2",
         code,
@@ -252,7 +253,7 @@ async fn plain(
             }
         }
     };
-    info!(%peer, %method, path, status = status.as_u16(), http = "2", "http");
+    info!(peer = %Peer(peer), %method, path, status = status.as_u16(), http = "2", "http");
 }
 
 pub(super) fn respond_text(

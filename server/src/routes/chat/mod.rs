@@ -20,6 +20,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
+use crate::log_line::Peer;
 use crate::shutdown::Shutdown;
 use rate::TokenBucket;
 use wire::Reason;
@@ -72,7 +73,7 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                     if !bucket.take(Instant::now()) {
                         Note::Error(Reason::RateLimited, "over the publish rate: not sent")
                     } else if let Err(error) = hub.publish(&room, text).await {
-                        debug!(%peer, %room, %error, "chat: publish failed");
+                        debug!(peer = %Peer(peer), %room, %error, "chat: publish failed");
                         Note::Error(Reason::Unavailable, "the rooms are unavailable: not sent")
                     } else {
                         continue;
@@ -109,7 +110,7 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                             Ok(delivery) => wire::message(&delivery),
                             Err(RecvError::Lagged) => return Some(Stop::TooSlow),
                             Err(RecvError::Replay(error)) => {
-                                warn!(%peer, %room, %error, "chat: replay failed");
+                                warn!(peer = %Peer(peer), %room, %error, "chat: replay failed");
                                 return Some(Stop::Close(CloseCode::TRY_AGAIN_LATER, "history unavailable"));
                             }
                             Err(_) => return Some(Stop::Shutdown),
@@ -134,7 +135,7 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         match stop {
             Stop::TooSlow => {
                 let queue = hub.config().queue();
-                warn!(%peer, %room, queue, "chat: closing a client that fell behind");
+                warn!(peer = %Peer(peer), %room, queue, "chat: closing a client that fell behind");
                 let reason = format!("too slow: fell {queue} messages behind the room");
                 let _ = write.close(CloseCode::POLICY, &reason).await;
             }
