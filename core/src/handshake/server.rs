@@ -20,28 +20,37 @@ use crate::Parsed;
 use crate::limits::Limits;
 use crate::write::Writer;
 
-/// Where a part of the head lies in it.
+/// Where a part of the head lies in it, in 32 bits: the index of a head is moved with every
+/// pending upgrade, so it is kept small. A part past 4 GiB (which no sane
+/// [`Limits::max_header_bytes`] admits) gets a span that lies nowhere: viewing it gives `None`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Span {
-    start: usize,
-    end: usize,
+    start: u32,
+    end: u32,
 }
 
 impl Span {
     const EMPTY: Span = Span { start: 0, end: 0 };
+    const NOWHERE: Span = Span {
+        start: u32::MAX,
+        end: 0,
+    };
 
     /// The position of `part`, a subslice of `head` (as `httparse` returns them).
     fn of(head: &[u8], part: &[u8]) -> Span {
         let start = part.as_ptr().addr().wrapping_sub(head.as_ptr().addr());
         debug_assert!(start <= head.len() && start + part.len() <= head.len());
-        Span {
-            start,
-            end: start.saturating_add(part.len()),
+        match (
+            u32::try_from(start),
+            u32::try_from(start.saturating_add(part.len())),
+        ) {
+            (Ok(start), Ok(end)) => Span { start, end },
+            _ => Span::NOWHERE,
         }
     }
 
     fn get(self, head: &[u8]) -> Option<&[u8]> {
-        head.get(self.start..self.end)
+        head.get(self.start as usize..self.end as usize)
     }
 
     fn text(self, head: &[u8]) -> Option<&str> {
@@ -483,6 +492,15 @@ mod tests {
         Upgrade: websocket\r\nConnection: Upgrade\r\n\
         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
         Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Extensions: x-a\r\n\r\n";
+
+    /// A span for a part past 4 GiB lies nowhere: viewing it gives `None`, never a panic or
+    /// another part of the head.
+    #[test]
+    fn a_span_that_does_not_fit_views_nothing() {
+        let head = b"GET / HTTP/1.1\r\n\r\n";
+        assert_eq!(Span::NOWHERE.get(head), None);
+        assert_eq!(Span::of(head, &head[4..5]).text(head), Some("/"));
+    }
 
     #[test]
     fn an_index_views_the_request_again_without_parsing_it() {
