@@ -146,14 +146,22 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-free_ports() {     # free_ports N: N distinct free TCP ports on 127.0.0.1
+# free_ports N: N distinct free TCP ports on 127.0.0.1, below the kernel's ephemeral range. A
+# port is released before the server binds it; one from the ephemeral range could meanwhile be
+# handed to another suite's listener (port 0) or outgoing connection, running in parallel under
+# `make test`, and the port would then answer for someone else. Below the range, nothing does.
+free_ports() {
   python3 - "$1" <<'EOF'
-import socket, sys
+import random, socket, sys
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
 socks = []
-for _ in range(int(sys.argv[1])):
+while len(socks) < int(sys.argv[1]):
     s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
+    try:
+        s.bind(("127.0.0.1", random.randrange(min(10000, low // 2), low)))
+        socks.append(s)
+    except OSError:
+        s.close()
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 EOF
 }
