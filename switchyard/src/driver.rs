@@ -68,7 +68,11 @@ const COALESCE_BELOW: usize = 4 * 1024;
 
 pub(crate) struct Driver<S> {
     pub(crate) io: S,
-    conn: Connection,
+    /// Boxed: the core's state is about 760 bytes, and a connection is moved several times
+    /// before it is served (out of the accept future, into the caller's, into Tokio's task
+    /// cell, whose every stage change copies the whole future). A pointer moves instead: a
+    /// handshake copies about 1,300 instructions' worth less (callgrind), for one allocation.
+    conn: Box<Connection>,
     clock: Clock,
     /// The subprotocol agreed in the handshake.
     pub(crate) protocol: Option<Box<str>>,
@@ -124,7 +128,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     ) -> Driver<S> {
         let mut driver = Driver {
             io,
-            conn,
+            conn: Box::new(conn),
             clock: Clock::new(),
             protocol,
             fanout: None,
