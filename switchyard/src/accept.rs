@@ -109,18 +109,20 @@ where
 {
     let config = *config;
     Box::pin(async move {
-        let pending = PendingUpgrade::read(stream, &config).await?;
-        let verdict = match pending.request() {
-            Ok(request) => decide(request),
-            Err(error) => Err(error),
-        };
-        match verdict {
-            Ok(answer) => pending.accept(&answer).await,
-            Err(error) => {
-                pending.refuse(error).await?;
-                Err(AcceptError::Refused(error))
-            }
-        }
+        let mut stream = stream;
+        let mut buf = Vec::new();
+        let deadline = Instant::now() + config.handshake_timeout;
+        let parsed = read_head(&mut stream, &mut buf, &config, deadline).await?;
+        // One view of the request, decided on and answered before anything is awaited (a
+        // `PendingUpgrade` is viewed twice: once to read, once to answer).
+        let outcome = parsed.and_then(|index| index.request(&buf)).map(|view| {
+            let request = Request::from_core(&view);
+            decide(&request)
+                .map_err(ResponseError::Refused)
+                .and_then(|answer| prepare(&view, request, &answer, config))
+        });
+        let outcome = outcome.unwrap_or_else(|error| Err(ResponseError::Refused(error)));
+        conclude(stream, &buf, deadline, outcome).await
     })
 }
 
@@ -207,25 +209,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PendingUpgrade<S> {
         config: &Config,
     ) -> Result<PendingUpgrade<S>, AcceptError> {
         let deadline = Instant::now() + config.handshake_timeout;
-        let mut parser = RequestParser::new(config.limits);
         let mut buf = already_read;
-        let parsed = loop {
-            if !buf.is_empty() {
-                match parser.parse_index(&buf) {
-                    Ok(Parsed::Complete(index, _)) => break Ok(index),
-                    Ok(Parsed::Partial) => {}
-                    Err(error) => break Err(error),
-                }
-            }
-            // The parser refuses a head past `max_header_bytes`, so this stays bounded.
-            buf.reserve(2048);
-            let read = timeout_at(deadline, stream.read_buf(&mut buf))
-                .await
-                .map_err(|_| AcceptError::Timeout)??;
-            if read == 0 {
-                return Err(AcceptError::Io(std::io::ErrorKind::UnexpectedEof.into()));
-            }
-        };
+        let parsed = read_head(&mut stream, &mut buf, config, deadline).await?;
         let request = parsed
             .and_then(|index| index.request(&buf))
             .map(|request| Request::from_core(&request));
@@ -245,47 +230,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PendingUpgrade<S> {
     /// [`AcceptError::Answer`] before anything is sent.
     pub async fn accept(self, answer: &Answer) -> Result<(WebSocket<S>, Request), AcceptError> {
         let PendingUpgrade {
-            mut stream,
+            stream,
             buf,
             parsed,
             request,
             config,
             deadline,
         } = self;
-        #[cfg(feature = "deflate")]
-        let config = Config {
-            deflate: answer.deflate.or(config.deflate),
-            ..config
-        };
-        let mut negotiator = negotiator(&config);
-        let response = match (parsed, request) {
+        let outcome = match (parsed, request) {
             (Ok(index), Ok(request)) => index
                 .request(&buf)
                 .map_err(ResponseError::Refused)
-                .and_then(|view| response(&view, answer, &mut negotiator))
-                .map(|bytes| (index.head_len(), request, bytes)),
+                .and_then(|view| prepare(&view, request, answer, config)),
             (Err(error), _) | (_, Err(error)) => Err(ResponseError::Refused(error)),
         };
-        let (head_len, request, response) = match response {
-            Ok(accepted) => accepted,
-            Err(ResponseError::Refused(error)) => {
-                // Boxed: the refusal's state need not weigh on every accepted connection.
-                Box::pin(refuse(&mut stream, deadline, error)).await?;
-                return Err(AcceptError::Refused(error));
-            }
-            Err(ResponseError::Unwritable(error)) => return Err(AcceptError::Answer(error)),
-        };
-        let write = async {
-            stream.write_all(&response).await?;
-            stream.flush().await
-        };
-        timeout_at(deadline, write)
-            .await
-            .map_err(|_| AcceptError::Timeout)??;
-        let conn = with_extension(Connection::server(config.limits), &negotiator);
-        let protocol = answer.protocol.as_deref().map(Box::from);
-        let ws = WebSocket::from_parts(stream, conn, &buf[head_len..], protocol);
-        Ok((ws, request))
+        conclude(stream, &buf, deadline, outcome).await
     }
 
     /// Refuses the request with the core's response for `error` (its status, a one-line
@@ -302,6 +261,101 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PendingUpgrade<S> {
     pub async fn respond(mut self, response: &[u8]) -> Result<(), AcceptError> {
         respond(&mut self.stream, self.deadline, response).await
     }
+}
+
+/// Reads into `buf` (which may hold bytes read already) until the core finds a complete
+/// request head or refuses it; fails if the transport does, ends early, or `deadline` passes.
+async fn read_head<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    config: &Config,
+    deadline: Instant,
+) -> Result<Result<RequestIndex, HandshakeError>, AcceptError> {
+    let mut parser = RequestParser::new(config.limits);
+    loop {
+        if !buf.is_empty() {
+            match parser.parse_index(buf) {
+                Ok(Parsed::Complete(index, _)) => return Ok(Ok(index)),
+                Ok(Parsed::Partial) => {}
+                Err(error) => return Ok(Err(error)),
+            }
+        }
+        // The parser refuses a head past `max_header_bytes`, so this stays bounded.
+        buf.reserve(2048);
+        let read = timeout_at(deadline, stream.read_buf(buf))
+            .await
+            .map_err(|_| AcceptError::Timeout)??;
+        if read == 0 {
+            return Err(AcceptError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+        }
+    }
+}
+
+/// A request answered, before the answer is written.
+struct Accepted {
+    /// The head's length: the bytes read after it are the first frames.
+    head_len: usize,
+    request: Request,
+    /// The 101 response's bytes.
+    response: Vec<u8>,
+    negotiator: Negotiator,
+    limits: Limits,
+    protocol: Option<Box<str>>,
+}
+
+/// Works out the answer to the request `view` (its bytes, and the extension agreed) under
+/// `config` and `answer`; `request` is the application's copy, returned with the connection.
+fn prepare(
+    view: &handshake::Request<'_>,
+    request: Request,
+    answer: &Answer,
+    config: Config,
+) -> Result<Accepted, ResponseError> {
+    #[cfg(feature = "deflate")]
+    let config = Config {
+        deflate: answer.deflate.or(config.deflate),
+        ..config
+    };
+    let mut negotiator = negotiator(&config);
+    let response = response(view, answer, &mut negotiator)?;
+    Ok(Accepted {
+        head_len: view.head().as_bytes().len(),
+        request,
+        response,
+        negotiator,
+        limits: config.limits,
+        protocol: answer.protocol.as_deref().map(Box::from),
+    })
+}
+
+/// Writes the answer worked out for the request whose head `buf` holds: 101 and the
+/// connection (its first frames are the bytes after the head), or the refusal.
+async fn conclude<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    buf: &[u8],
+    deadline: Instant,
+    outcome: Result<Accepted, ResponseError>,
+) -> Result<(WebSocket<S>, Request), AcceptError> {
+    let accepted = match outcome {
+        Ok(accepted) => accepted,
+        Err(ResponseError::Refused(error)) => {
+            // Boxed: the refusal's state need not weigh on every accepted connection.
+            Box::pin(refuse(&mut stream, deadline, error)).await?;
+            return Err(AcceptError::Refused(error));
+        }
+        Err(ResponseError::Unwritable(error)) => return Err(AcceptError::Answer(error)),
+    };
+    let write = async {
+        stream.write_all(&accepted.response).await?;
+        stream.flush().await
+    };
+    timeout_at(deadline, write)
+        .await
+        .map_err(|_| AcceptError::Timeout)??;
+    let conn = with_extension(Connection::server(accepted.limits), &accepted.negotiator);
+    let leftover = buf.get(accepted.head_len..).unwrap_or_default();
+    let ws = WebSocket::from_parts(stream, conn, leftover, accepted.protocol);
+    Ok((ws, accepted.request))
 }
 
 /// [`PendingUpgrade::refuse`] on the parts of one.
