@@ -74,14 +74,20 @@ impl WebSocketKey {
     }
 
     /// Checks a received key: §4.2.1 item 5, "a base64-encoded value that, when decoded, is 16
-    /// bytes in length". Only the canonical 24-character padded form passes.
+    /// bytes in length". Only the canonical 24-character padded form passes (what a base64
+    /// decoder that refuses non-zero trailing bits, RFC 4648 §3.5, decodes to 16 bytes), and
+    /// only its alphabet is checked: the nonce itself is never needed to answer.
     pub fn parse(value: &[u8]) -> Option<WebSocketKey> {
         let text: [u8; 24] = value.try_into().ok()?;
-        let mut nonce = [0u8; 18];
-        match STANDARD.decode_slice(text, &mut nonce) {
-            Ok(16) => Some(WebSocketKey(text)),
-            _ => None,
-        }
+        let (digits, padding) = text.split_at(22);
+        // 16 bytes are 21 digits and a 22nd holding the last byte's low 2 bits followed by 4
+        // zero bits: one of `A`, `Q`, `g`, `w`.
+        let canonical = padding == b"=="
+            && matches!(digits[21], b'A' | b'Q' | b'g' | b'w')
+            && digits
+                .iter()
+                .fold(true, |ok, &b| ok & BASE64_DIGIT[usize::from(b)]);
+        canonical.then_some(WebSocketKey(text))
     }
 
     /// The key as text.
@@ -114,9 +120,23 @@ impl fmt::Debug for WebSocketKey {
     }
 }
 
+/// Whether a byte is a digit of the standard base64 alphabet (RFC 4648 §4): a table, so a
+/// key costs one load a byte and no branch.
+const BASE64_DIGIT: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        table[b] = byte.is_ascii_alphanumeric() || byte == b'+' || byte == b'/';
+        b += 1;
+    }
+    table
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn rfc_section_1_3_example() {
@@ -154,6 +174,40 @@ mod tests {
             b"dGhlIHNhbXBsZSBub25jZQ  ",
         ] {
             assert_eq!(WebSocketKey::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    /// `parse` accepts exactly what the base64 crate decodes to 16 bytes, over keys made of
+    /// the alphabet, padding and a few bytes outside it, and over valid keys with one byte
+    /// changed.
+    fn decodes_to_16(text: &[u8]) -> bool {
+        let mut nonce = [0u8; 18];
+        text.len() == 24 && STANDARD.decode_slice(text, &mut nonce) == Ok(16)
+    }
+
+    const ALPHABET: &[u8] =
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ .\0\xff";
+
+    proptest! {
+        #[test]
+        fn parse_agrees_with_a_base64_decoder(
+            picks in proptest::collection::vec(0..ALPHABET.len(), 22..=26),
+        ) {
+            let text: alloc::vec::Vec<u8> = picks.iter().map(|&i| ALPHABET[i]).collect();
+            prop_assert_eq!(WebSocketKey::parse(&text).is_some(), decodes_to_16(&text));
+        }
+
+        #[test]
+        fn parse_agrees_on_valid_keys_changed_in_one_byte(
+            nonce in any::<[u8; 16]>(),
+            at in 0..24usize,
+            byte in any::<u8>(),
+        ) {
+            let key = WebSocketKey::from_nonce(&nonce);
+            prop_assert_eq!(WebSocketKey::parse(key.as_str().as_bytes()), Some(key));
+            let mut text: [u8; 24] = key.as_str().as_bytes().try_into().unwrap();
+            text[at] = byte;
+            prop_assert_eq!(WebSocketKey::parse(&text).is_some(), decodes_to_16(&text));
         }
     }
 }
