@@ -43,9 +43,13 @@ pub(crate) fn list_elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
         .filter(|element| !element.is_empty())
 }
 
-/// Whether a comma-separated list holds `token`, compared ASCII case-insensitively.
+/// Whether a comma-separated list holds `token`, compared ASCII case-insensitively. A list of
+/// just the token (`Upgrade: websocket`, `Connection: Upgrade`: every browser's) is decided by
+/// one comparison before the list is walked.
 pub(crate) fn list_contains(value: &[u8], token: &str) -> bool {
-    list_elements(value).any(|element| element.eq_ignore_ascii_case(token.as_bytes()))
+    let token = token.as_bytes();
+    value.trim_ascii().eq_ignore_ascii_case(token)
+        || list_elements(value).any(|element| element.eq_ignore_ascii_case(token))
 }
 
 /// The header fields of a head this crate's parser accepted (a request's or a response's):
@@ -91,6 +95,12 @@ mod tests {
         assert_eq!(elements, [&b"keep-alive"[..], b"Upgrade"]);
         assert!(list_contains(b"keep-alive, Upgrade", "upgrade"));
         assert!(!list_contains(b"keep-alive, Upgrades", "upgrade"));
+        // A value that is the token alone, in any case, with whitespace around.
+        assert!(list_contains(b"UPGRADE", "upgrade"));
+        assert!(list_contains(b" Upgrade\t", "upgrade"));
+        for other in [&b""[..], b"Upgrade2", b"upgrad", b"up grade", b","] {
+            assert!(!list_contains(other, "upgrade"), "{other:?}");
+        }
     }
 
     #[test]
