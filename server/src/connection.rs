@@ -132,13 +132,16 @@ enum Verdict {
 /// a request for anything else is plain HTTP, and the rest is refused with the core's status.
 fn judge<S>(pending: &PendingUpgrade<S>, app: &App) -> Verdict {
     match pending.request() {
-        Ok(request) => match Route::at(request.path()) {
-            Some(route) => match request.check_origin(&app.origin_policy()) {
-                Ok(()) => Verdict::Upgrade(route, request.path().to_owned()),
-                Err(error) => Verdict::Refuse(request.path().to_owned(), error),
-            },
-            None => Verdict::Plain("GET".to_owned(), request.target().to_owned()),
-        },
+        Ok(request) => {
+            let path = request.path();
+            match Route::at(path) {
+                Some(route) => match request.check_origin(&app.origin_policy()) {
+                    Ok(()) => Verdict::Upgrade(route, path.to_owned()),
+                    Err(error) => Verdict::Refuse(path.to_owned(), error),
+                },
+                None => Verdict::Plain("GET".to_owned(), request.target().to_owned()),
+            }
+        }
         // The head is complete and well-formed (the core's one parse says so): a plain HTTP
         // request, or a broken upgrade.
         Err(error) => match pending.head() {
