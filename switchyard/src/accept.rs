@@ -352,7 +352,10 @@ async fn conclude<S: AsyncRead + AsyncWrite + Unpin>(
     timeout_at(deadline, write)
         .await
         .map_err(|_| AcceptError::Timeout)??;
-    let conn = with_extension(Connection::server(accepted.limits), &accepted.negotiator);
+    let conn = with_extension(
+        Box::new(Connection::server(accepted.limits)),
+        &accepted.negotiator,
+    );
     let leftover = buf.get(accepted.head_len..).unwrap_or_default();
     let ws = WebSocket::from_parts(stream, conn, leftover, accepted.protocol);
     Ok((ws, accepted.request))

@@ -284,7 +284,7 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         .map_err(|_| ConnectError::Timeout)??;
     let response = response.with_heads(&out, &buf[..head_len], &[]);
     let conn = with_extension(
-        Connection::client(limits, OsMasks::new()),
+        Box::new(Connection::client(limits, OsMasks::new())),
         handshake.extension(),
     );
     let protocol = response.protocol().map(Box::from);

@@ -122,13 +122,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// handshake head, which are the first frames.
     pub(crate) fn new(
         io: S,
-        conn: Connection,
+        conn: Box<Connection>,
         leftover: &[u8],
         protocol: Option<Box<str>>,
     ) -> Driver<S> {
         let mut driver = Driver {
             io,
-            conn: Box::new(conn),
+            conn,
             clock: Clock::new(),
             protocol,
             fanout: None,

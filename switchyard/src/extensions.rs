@@ -29,14 +29,16 @@ pub(crate) fn negotiator(config: &Config) -> Negotiator {
     }
 }
 
-/// `conn`, running through the codec for what `negotiator` agreed, if anything.
-pub(crate) fn with_extension(conn: Connection, negotiator: &Negotiator) -> Connection {
+/// `conn`, running through the codec for what `negotiator` agreed, if anything. Boxed as the
+/// driver keeps it (see [`Driver`](crate::driver::Driver)): without an extension, the box
+/// is passed on as it is.
+pub(crate) fn with_extension(conn: Box<Connection>, negotiator: &Negotiator) -> Box<Connection> {
     #[cfg(feature = "deflate")]
     if let Some(deflate) = negotiator
         && let Some(agreed) = deflate.agreed()
     {
         let codec = DeflateCodec::new(conn.role(), &agreed, deflate.config());
-        return conn.with_extension(codec);
+        return Box::new((*conn).with_extension(codec));
     }
     let _ = negotiator;
     conn

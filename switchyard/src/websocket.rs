@@ -81,16 +81,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// answered the upgrade). `leftover` are the bytes it read past the handshake head: the
     /// peer's first frames. A client masks its frames with keys from the OS RNG.
     pub fn from_upgraded(io: S, role: Role, leftover: &[u8], config: &Config) -> WebSocket<S> {
-        let conn = match role {
+        let conn = Box::new(match role {
             Role::Server => Connection::server(config.limits),
             Role::Client => Connection::client(config.limits, OsMasks::new()),
-        };
+        });
         WebSocket::from_parts(io, conn, leftover, None)
     }
 
     pub(crate) fn from_parts(
         io: S,
-        conn: Connection,
+        conn: Box<Connection>,
         leftover: &[u8],
         protocol: Option<Box<str>>,
     ) -> WebSocket<S> {

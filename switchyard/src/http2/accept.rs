@@ -124,7 +124,7 @@ where
         .send_response(response, false)
         .map_err(|e| AcceptError::Io(std::io::Error::other(e)))?;
     let conn = with_extension(
-        Connection::server(config.limits).with_stream_transport(),
+        Box::new(Connection::server(config.limits).with_stream_transport()),
         &negotiator,
     );
     let protocol = answer.protocol.as_deref().map(Box::from);

@@ -162,7 +162,7 @@ impl Http2Connection {
             Response::new(status, headers, protocol.as_deref()).with_request_fields(sent);
         let io = ClientStream::Http2(Box::new(H2Stream::new(body, stream)));
         let conn = with_extension(
-            Connection::client(options.config.limits, OsMasks::new()),
+            Box::new(Connection::client(options.config.limits, OsMasks::new())),
             &negotiator,
         );
         let ws = WebSocket::from_parts(io, conn, &[], protocol.map(Box::from));
