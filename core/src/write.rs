@@ -67,13 +67,25 @@ impl<'a> Writer<'a> {
     }
 }
 
-/// Runs a writer twice: once to learn the size, once into a vector of exactly that size. For
-/// the `*_to_vec` conveniences, so shells need no "resize to `needed` and retry" loops.
+/// How many bytes [`to_vec`] writes on the stack first: a 101 answer, a refusal or a
+/// client's request head usually fits, and is then written once.
+#[cfg(feature = "alloc")]
+const TO_VEC_STACK: usize = 512;
+
+/// Runs a writer into a vector of exactly the size it writes, for the `*_to_vec`
+/// conveniences, so shells need no "resize to `needed` and retry" loops: into a buffer on the
+/// stack first, copied out if it fitted; else a second time, into a vector of the size the
+/// first run counted.
 #[cfg(feature = "alloc")]
 pub(crate) fn to_vec(put: impl Fn(&mut Writer<'_>)) -> alloc::vec::Vec<u8> {
-    let mut sizing = Writer::new(&mut []);
-    put(&mut sizing);
-    let mut out = alloc::vec![0u8; sizing.len];
+    let mut stack = [0u8; TO_VEC_STACK];
+    let mut first = Writer::new(&mut stack);
+    put(&mut first);
+    let needed = match first.finish() {
+        Ok(len) => return stack[..len].to_vec(),
+        Err(BufferTooSmall { needed }) => needed,
+    };
+    let mut out = alloc::vec![0u8; needed];
     let mut w = Writer::new(&mut out);
     put(&mut w);
     debug_assert_eq!(w.finish(), Ok(out.len()));
@@ -92,6 +104,26 @@ mod tests {
         w.put(b"def");
         w.put_decimal(1234);
         assert_eq!(w.finish(), Err(BufferTooSmall { needed: 10 }));
+    }
+
+    #[test]
+    fn to_vec_writes_exactly_what_fits_the_stack_and_what_does_not() {
+        for len in [
+            0,
+            1,
+            TO_VEC_STACK - 1,
+            TO_VEC_STACK,
+            TO_VEC_STACK + 1,
+            5 * TO_VEC_STACK,
+        ] {
+            let bytes: std::vec::Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let out = to_vec(|w| {
+                for chunk in bytes.chunks(7) {
+                    w.put(chunk);
+                }
+            });
+            assert_eq!(out, bytes, "{len}");
+        }
     }
 
     #[test]
