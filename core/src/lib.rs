@@ -108,7 +108,7 @@ mod write;
 pub use close::{CloseCode, CloseFrame};
 pub use frame::{FrameHeader, OpCode, ProtocolError};
 pub use limits::Limits;
-pub use write::BufferTooSmall;
+pub use write::{BufferTooSmall, FixedText};
 
 /// The result of parsing from a buffer that may not hold the whole item yet.
 ///

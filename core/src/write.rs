@@ -18,6 +18,49 @@ impl fmt::Display for BufferTooSmall {
 #[cfg(feature = "std")]
 impl std::error::Error for BufferTooSmall {}
 
+/// Text written through [`fmt::Write`] into an array of `N` bytes, without allocating: for
+/// text of a known bound (an extension's offer, a log line). A write that does not fit
+/// fails and leaves what was written before it.
+#[derive(Clone, Copy)]
+pub struct FixedText<const N: usize> {
+    bytes: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> FixedText<N> {
+    /// Empty text.
+    pub const fn new() -> Self {
+        FixedText {
+            bytes: [0; N],
+            len: 0,
+        }
+    }
+
+    /// The text written so far.
+    pub fn as_str(&self) -> &str {
+        // Only whole `str`s are ever written: UTF-8, so the default is never taken.
+        core::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
+}
+
+impl<const N: usize> Default for FixedText<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> fmt::Write for FixedText<N> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        self.bytes
+            .get_mut(self.len..end)
+            .ok_or(fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
 /// Appends to a fixed buffer, counting past its end so the caller learns the size it needs.
 pub(crate) struct Writer<'a> {
     buf: &'a mut [u8],
@@ -94,7 +137,26 @@ pub(crate) fn to_vec(put: impl Fn(&mut Writer<'_>)) -> alloc::vec::Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use core::fmt::Write as _;
+
     use super::*;
+
+    /// Text up to the array's size is kept; a write past it fails and leaves what was
+    /// written before it, whole.
+    #[test]
+    fn fixed_text_takes_what_fits_and_refuses_the_rest() {
+        let mut text = FixedText::<8>::new();
+        assert_eq!(text.write_str("abc"), Ok(()));
+        assert_eq!(text.write_str("défgh"), Err(fmt::Error));
+        assert_eq!(text.as_str(), "abc");
+        assert_eq!(text.write_str("dé"), Ok(()));
+        assert_eq!(text.write_str("fg"), Ok(()));
+        assert_eq!(text.as_str(), "abcdéfg");
+        assert_eq!(text.write_str("h"), Err(fmt::Error));
+        assert_eq!(text.write_str(""), Ok(()));
+        assert_eq!(text.as_str(), "abcdéfg");
+        assert_eq!(FixedText::<0>::default().as_str(), "");
+    }
 
     #[test]
     fn reports_needed_size_when_too_small() {

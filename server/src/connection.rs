@@ -10,13 +10,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use switchyard::hub::Subscription;
-use switchyard::{Answer, CloseInfo, Config, HandshakeError, PendingUpgrade, WebSocket};
+use switchyard::{Answer, Config, HandshakeError, PendingUpgrade, WebSocket};
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::{debug, info};
 
 use crate::app::App;
 use crate::http::{self, StatusCode, path_of};
-use crate::log_line::Peer;
+use crate::log_line::{CloseLine, Peer};
 use crate::metered::{Counters, Metered};
 use crate::routes::chat::query;
 use crate::routes::{Route, Running, Upgrade, inspect};
@@ -58,7 +58,15 @@ pub(crate) fn serve(
         debug!(peer = %Peer(peer), path = opened.path, "open");
         let started = Instant::now();
         let info = opened.running.await;
-        log_close(peer, &opened.path, &opened.counters, info.as_ref(), started);
+        let line = CloseLine::new(
+            peer,
+            &opened.path,
+            None,
+            info.as_ref(),
+            started,
+            &opened.counters,
+        );
+        info!("{line}");
         // Named so that the block holds it until here (a block captures only what it uses).
         drop(slot);
     }
@@ -286,30 +294,6 @@ fn inspect_handshake(
     };
     pending.get_mut().set_tap(tap);
     handshake
-}
-
-fn log_close(
-    peer: SocketAddr,
-    path: &str,
-    counters: &Counters,
-    info: Option<&CloseInfo>,
-    started: Instant,
-) {
-    let duration_ms = started.elapsed().as_millis() as u64;
-    let (code, reason, clean) = info.map_or((1006, "", false), |info| {
-        (info.code.as_u16(), info.reason.as_str(), info.clean)
-    });
-    info!(
-        peer = %Peer(peer),
-        path,
-        code,
-        reason,
-        clean,
-        duration_ms,
-        bytes_in = counters.read(),
-        bytes_out = counters.written(),
-        "close"
-    );
 }
 
 /// A request that is not a WebSocket upgrade.

@@ -7,6 +7,7 @@ use core::fmt;
 
 use super::config::{DeflateConfig, clamp_bits};
 use super::params::{DeflateParams, MAX_WINDOW_BITS, NAME, ParamError};
+use crate::FixedText;
 use crate::handshake::{
     ClientHandshakeError, ExtensionNegotiator, ExtensionOffers, HandshakeError,
 };
@@ -64,38 +65,19 @@ const ELEMENT_CAPACITY: usize = 128;
 
 /// An element written into a fixed buffer.
 #[derive(Clone, Copy)]
-struct Element {
-    bytes: [u8; ELEMENT_CAPACITY],
-    len: usize,
-}
+struct Element(FixedText<ELEMENT_CAPACITY>);
 
 impl Element {
     fn of(params: &DeflateParams) -> Element {
-        let mut element = Element {
-            bytes: [0; ELEMENT_CAPACITY],
-            len: 0,
-        };
+        let mut element = FixedText::new();
         // Every parameter at once is under 120 bytes: the write cannot run out of room.
         let written = params.write(&mut element);
         debug_assert!(written.is_ok());
-        element
+        Element(element)
     }
 
     fn as_str(&self) -> &str {
-        // Only ASCII from `DeflateParams::write` is ever written.
-        core::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
-    }
-}
-
-impl fmt::Write for Element {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let end = self.len + s.len();
-        self.bytes
-            .get_mut(self.len..end)
-            .ok_or(fmt::Error)?
-            .copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
+        self.0.as_str()
     }
 }
 

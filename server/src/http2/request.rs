@@ -11,12 +11,12 @@ use h2::server::SendResponse;
 use h2::{Reason, RecvStream};
 use http::{HeaderValue, Method, Response, StatusCode};
 use switchyard::switchyard_core::handshake::h2::check_connect;
-use switchyard::{AcceptError, Answer, CloseInfo, http2};
+use switchyard::{AcceptError, Answer, http2};
 use tracing::{debug, info};
 
 use super::Http2;
 use crate::connection::join;
-use crate::log_line::Peer;
+use crate::log_line::{CloseLine, Peer};
 use crate::metered::{Counters, Metered};
 use crate::routes::{Route, Upgrade, inspect};
 use crate::shutdown::Shutdown;
@@ -135,7 +135,8 @@ pub(super) async fn serve(
     };
     let info = upgrade.run(ws, app, peer, shutdown).await;
     drop(slot);
-    log_close(peer, &path, info.as_ref(), started, &counters);
+    let line = CloseLine::new(peer, &path, Some("2"), info.as_ref(), started, &counters);
+    info!("{line}");
 }
 
 /// The request's pseudo-header and header fields, one `name: value` per line, as h2
@@ -183,31 +184,6 @@ fn log_refusal(peer: SocketAddr, path: &str, error: &AcceptError) {
         }
         None => debug!(peer = %Peer(peer), path, http = "2", %error, "stream reset"),
     }
-}
-
-fn log_close(
-    peer: SocketAddr,
-    path: &str,
-    info: Option<&CloseInfo>,
-    started: Instant,
-    counters: &Counters,
-) {
-    let duration_ms = started.elapsed().as_millis() as u64;
-    let (code, reason, clean) = info.map_or((1006, "", false), |info| {
-        (info.code.as_u16(), info.reason.as_str(), info.clean)
-    });
-    info!(
-        peer = %Peer(peer),
-        path,
-        http = "2",
-        code,
-        reason,
-        clean,
-        duration_ms,
-        bytes_in = counters.read(),
-        bytes_out = counters.written(),
-        "close"
-    );
 }
 
 /// The page, its files and `/healthz`, over HTTP/2.
