@@ -316,7 +316,10 @@ fn prepare(
         deflate: answer.deflate.or(config.deflate),
         ..config
     };
-    let mut negotiator = negotiator(&config);
+    // Without an offer there is nothing to negotiate, and no negotiator is built (writing
+    // permessage-deflate's offer text costs more than the rest of the answer's work).
+    let offered = view.offer().offered_extensions().next().is_some();
+    let mut negotiator = if offered { negotiator(&config) } else { None };
     let response = response(view, answer, &mut negotiator)?;
     Ok(Accepted {
         head_len: view.head().as_bytes().len(),

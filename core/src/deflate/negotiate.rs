@@ -112,7 +112,8 @@ impl PerMessageDeflate {
         PerMessageDeflate {
             config,
             offer,
-            answer: Element::of(&DeflateParams::default()),
+            // Written when an offer is accepted, and only then read.
+            answer: Element(FixedText::new()),
             agreed: None,
         }
     }

@@ -8,6 +8,8 @@
 //! subprotocol and extension checks are [`negotiate`](super::negotiate)'s and the
 //! [`ExtensionNegotiator`]'s.
 
+use core::mem::MaybeUninit;
+
 use super::MAX_HEADER_SLOTS;
 use super::accept::{AcceptKey, WebSocketKey};
 use super::error::ClientHandshakeError;
@@ -236,9 +238,12 @@ impl<'a, E: ExtensionNegotiator> ClientHandshake<'a, E> {
             }
         };
         let head = &buf[..head_len];
-        let mut slots = [httparse::EMPTY_HEADER; MAX_HEADER_SLOTS];
-        let mut res = httparse::Response::new(&mut slots);
-        match res.parse(head) {
+        // Uninitialised, as the server's request parser leaves them.
+        let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADER_SLOTS];
+        let mut res = httparse::Response::new(&mut []);
+        match httparse::ParserConfig::default()
+            .parse_response_with_uninit_headers(&mut res, head, &mut slots)
+        {
             Ok(httparse::Status::Complete(_)) => {}
             Err(httparse::Error::TooManyHeaders) => {
                 return Err(ClientHandshakeError::ResponseTooLarge);

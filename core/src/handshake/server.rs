@@ -9,6 +9,8 @@
 //! headers), so a server can answer it as plain HTTP. The negotiation itself is
 //! [`negotiate`](super::negotiate)'s; this module adds only what is HTTP/1.1's.
 
+use core::mem::MaybeUninit;
+
 use super::accept::{AcceptKey, WebSocketKey};
 use super::error::{HandshakeError, WriteError};
 use super::fields::{ListFields, is_safe_value, is_token, list_contains};
@@ -385,9 +387,11 @@ impl RequestParser {
             Err(HeadOverflow::Fields) => return Err(HandshakeError::TooManyHeaders),
         };
         let head = &buf[..head_len];
-        let mut slots = [httparse::EMPTY_HEADER; MAX_HEADER_SLOTS];
-        let mut req = httparse::Request::new(&mut slots);
-        match req.parse(head) {
+        // Left uninitialised: httparse writes each slot it fills (its `parse` treats the slots
+        // as uninitialised too), and zeroing 128 of them is 4 KiB of stores per request.
+        let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADER_SLOTS];
+        let mut req = httparse::Request::new(&mut []);
+        match req.parse_with_uninit_headers(head, &mut slots) {
             Ok(httparse::Status::Complete(_)) => {}
             Err(httparse::Error::TooManyHeaders) => return Err(HandshakeError::TooManyHeaders),
             Ok(httparse::Status::Partial) | Err(_) => return Err(HandshakeError::Malformed),
