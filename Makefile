@@ -53,11 +53,13 @@ nostd:
 
 ## miri: the crate's one `unsafe` (masking's AVX2 path, core/src/frame/mask.rs) under Miri,
 ## with AVX2 enabled (the wide path is taken) and without (Miri rejects the call if the
-## run-time check ever let it through)
+## run-time check ever let it through); and the handshake tests of both roles, whose heads
+## httparse parses into uninitialised header slots (its `unsafe`, our call)
 miri:
 	scripts/tools.sh miri
 	RUSTFLAGS="-C target-feature=+avx2" $(CARGO) +nightly miri test -p switchyard-core --features std --lib frame::mask
 	$(CARGO) +nightly miri test -p switchyard-core --features std --lib frame::mask
+	$(CARGO) +nightly miri test -p switchyard-core --features std --test handshake
 
 ## wasm: the demo's wasm package in www/pkg (git-ignored); built before the server, which
 ## embeds www/ at compile time
