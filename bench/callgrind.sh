@@ -11,10 +11,16 @@
 # and shutdown cancel out, and what remains is the user-space work of the echoes (system
 # calls count as the instructions that issue them; the kernel's work is not counted).
 #
+# Instructions per handshake, the same way: (a run of HS_CONNS connections carrying no
+# message − a run of CONNS) ÷ (HS_CONNS − CONNS). A run's count can only grow with work that
+# is not the handshakes' (a peer's idle threads waking), so each of the two is the lower of
+# two runs.
+#
 # Environment: IMPLS (default: switchyard-lib, switchyard-bin, and the peers that contend
 # for cheapest: fastwebsockets, tokio-websockets, sockudo-ws and yawc; tungstenite never
-# does), SIZES (16 65536), CONNS (16), ECHO_ARGS (more `loadgen echo` arguments, such as
-# `--deflate takeover` for deflate.sh) and OUT (callgrind.raw).
+# does), SIZES (16 65536), CONNS (16), HS_CONNS (216; 0 skips the handshakes), ECHO_ARGS
+# (more `loadgen echo` arguments, such as `--deflate takeover` for deflate.sh) and OUT
+# (callgrind.raw).
 set -euo pipefail
 
 cd "$(dirname "$0")"
@@ -22,6 +28,7 @@ read -r -a IMPLS <<<"${IMPLS:-switchyard-lib switchyard-bin fastwebsockets tokio
 read -r -a SIZES <<<"${SIZES:-16 65536}"
 read -r -a ECHO_ARGS <<<"${ECHO_ARGS:-}"
 CONNS=${CONNS:-16}
+HS_CONNS=${HS_CONNS:-216}
 OUT=${OUT:-callgrind.raw}
 
 # valgrind from the distribution, installed only if missing.
@@ -48,11 +55,12 @@ stop_server() {
 }
 trap stop_server EXIT
 
-# count IMPL SIZE MESSAGES: one server under callgrind, CONNS connections each carrying
-# MESSAGES echoes; prints the total instructions the server executed.
+# count IMPL SIZE MESSAGES [CONNECTIONS]: one server under callgrind, CONNECTIONS (CONNS)
+# connections each carrying MESSAGES echoes; prints the total instructions the server
+# executed.
 count() {
-    local impl=$1 size=$2 messages=$3 profile line addr=
-    profile=target/callgrind/$impl-$size-$messages.out
+    local impl=$1 size=$2 messages=$3 conns=${4:-$CONNS} profile line addr=
+    profile=target/callgrind/$impl-$size-$messages-$conns.out
     : >target/callgrind/server.out
     local server=("$BIN/echo_server" --impl "$impl" --listen 127.0.0.1:0)
     # The binary tunes glibc's malloc by executing itself again with GLIBC_TUNABLES set, which
@@ -77,7 +85,7 @@ count() {
         echo "callgrind.sh: $impl did not start listening under valgrind" >&2
         return 1
     fi
-    taskset -c 1 "$BIN/loadgen" echo --addr "$addr" --conns "$CONNS" --size "$size" \
+    taskset -c 1 "$BIN/loadgen" echo --addr "$addr" --conns "$conns" --size "$size" \
         --messages "$messages" "${ECHO_ARGS[@]}" >/dev/null
     stop_server
     # The profile's `totals:` line (one event, instructions).
@@ -104,4 +112,26 @@ for size in "${SIZES[@]}"; do
         echo "  $line"
     done
 done
+# least IMPL CONNECTIONS: the lower total of two runs of CONNECTIONS handshakes.
+least() {
+    local a b
+    a=$(count "$1" 16 0 "$2")
+    b=$(count "$1" 16 0 "$2")
+    if [[ -z $a || -z $b ]]; then
+        return 1
+    fi
+    echo $((a < b ? a : b))
+}
+if ((HS_CONNS > CONNS)); then
+    for impl in "${IMPLS[@]}"; do
+        if ! total=$(least "$impl" "$HS_CONNS") || ! baseline=$(least "$impl" "$CONNS"); then
+            echo "callgrind.sh: no handshake profile for $impl (see bench/target/callgrind/valgrind.log)" >&2
+            exit 1
+        fi
+        handshakes=$((HS_CONNS - CONNS))
+        line="kind=callgrind_handshake impl=$impl conns=$HS_CONNS baseline_conns=$CONNS instructions=$total baseline=$baseline instructions_per_handshake=$(((total - baseline) / handshakes))"
+        echo "$line" >>"$OUT"
+        echo "  $line"
+    done
+fi
 echo "wrote bench/$OUT"

@@ -99,7 +99,7 @@ ratio() {
 # the figure this machine's noise cannot move (callgrind.sh; bench/callgrind-deflate.raw).
 declare -A INSTR
 CALLGRIND_IMPLS=(switchyard-bin yawc-deflate sockudo-ws-deflate)
-OUT=callgrind-deflate.raw IMPLS="${CALLGRIND_IMPLS[*]}" SIZES="1024 16384" \
+OUT=callgrind-deflate.raw IMPLS="${CALLGRIND_IMPLS[*]}" SIZES="1024 16384" HS_CONNS=0 \
     ECHO_ARGS="--deflate takeover" ./callgrind.sh
 while read -r line; do
     [[ $line == kind=callgrind* ]] || continue

@@ -25,6 +25,8 @@ use crate::{AcceptError, Config, Limits, Request, WebSocket};
 const LINGER: Duration = Duration::from_secs(1);
 /// Most bytes discarded while lingering.
 const LINGER_BYTES: usize = 64 * 1024;
+/// Room reserved for each read of a request head: most heads arrive whole in one read.
+const HEAD_READ: usize = 2048;
 
 /// How to answer a request that is accepted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -110,7 +112,8 @@ where
     let config = *config;
     Box::pin(async move {
         let mut stream = stream;
-        let mut buf = Vec::new();
+        // The head's first reservation, made at once (cheaper than growing an empty one).
+        let mut buf = Vec::with_capacity(HEAD_READ);
         let deadline = Instant::now() + config.handshake_timeout;
         let parsed = read_head(&mut stream, &mut buf, &config, deadline).await?;
         // One view of the request, decided on and answered before anything is awaited (a
@@ -198,7 +201,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PendingUpgrade<S> {
     /// ([`std::io::ErrorKind::UnexpectedEof`]), or the handshake timeout runs out
     /// ([`AcceptError::Timeout`]).
     pub async fn read(stream: S, config: &Config) -> Result<PendingUpgrade<S>, AcceptError> {
-        PendingUpgrade::read_after(stream, Vec::new(), config).await
+        PendingUpgrade::read_after(stream, Vec::with_capacity(HEAD_READ), config).await
     }
 
     /// Like [`read`](Self::read), for a stream whose first bytes an HTTP layer already read:
@@ -281,7 +284,7 @@ async fn read_head<S: AsyncRead + Unpin>(
             }
         }
         // The parser refuses a head past `max_header_bytes`, so this stays bounded.
-        buf.reserve(2048);
+        buf.reserve(HEAD_READ);
         let read = timeout_at(deadline, stream.read_buf(buf))
             .await
             .map_err(|_| AcceptError::Timeout)??;

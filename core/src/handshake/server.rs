@@ -145,8 +145,13 @@ impl RequestIndex {
     }
 
     fn view<'b>(&self, buf: &'b [u8], upgrade: &UpgradeIndex) -> Option<Request<'b>> {
-        let head = self.head(buf)?;
-        let bytes = head.bytes;
+        let bytes = buf.get(..self.len)?;
+        let head = RequestHead {
+            bytes,
+            // An upgrade's method is GET (`validate` refuses any other): not read again.
+            method: "GET",
+            target: self.target.text(bytes)?,
+        };
         let origin = match upgrade.origin {
             Some(span) => Some(span.text(bytes)?),
             None => None,

@@ -199,6 +199,7 @@ struct Cell {
     loadgen_util: Option<f64>,
     kib_per_conn: Option<f64>,
     instructions_per_echo: Option<f64>,
+    instructions_per_handshake: Option<f64>,
     failed: usize,
     runs: usize,
 }
@@ -216,6 +217,7 @@ fn summarize<'a>(runs: impl Iterator<Item = &'a Run>) -> Cell {
         loadgen_util: median_of(&|r| Some(num(r, "loadgen_cpu_s")? / num(r, "secs")?)),
         kib_per_conn: median_of(&|r| num(r, "kib_per_conn")),
         instructions_per_echo: median_of(&|r| num(r, "instructions_per_echo")),
+        instructions_per_handshake: median_of(&|r| num(r, "instructions_per_handshake")),
         failed: runs.len() - ok.len(),
         runs: runs.len(),
     }
@@ -293,6 +295,35 @@ mod tests {
         assert!(md.contains("**1.05×†**"), "{md}");
         // A peer's ratio is shown plain, never judged.
         assert!(md.contains("22.00 (1.10×)"), "{md}");
+    }
+
+    /// A handshake's CPU within 10 % of the cheapest peer's is decided by instructions
+    /// against the peer with the fewest; further off, CPU decides.
+    #[test]
+    fn handshakes_close_to_the_bound_are_decided_by_instructions() {
+        let raw = "kind=handshakes impl=switchyard-lib ops=1000 secs=1 server_cpu_s=0.0105\n\
+            kind=handshakes impl=switchyard-bin ops=1000 secs=1 server_cpu_s=0.0120\n\
+            kind=handshakes impl=sockudo-ws ops=1000 secs=1 server_cpu_s=0.0100\n\
+            kind=handshakes impl=yawc ops=1000 secs=1 server_cpu_s=0.0110\n\
+            kind=callgrind_handshake impl=switchyard-lib instructions_per_handshake=900\n\
+            kind=callgrind_handshake impl=switchyard-bin instructions_per_handshake=800\n\
+            kind=callgrind_handshake impl=sockudo-ws instructions_per_handshake=2000\n\
+            kind=callgrind_handshake impl=yawc instructions_per_handshake=1000\n";
+        let md = tables::render(&Results::parse(raw), None);
+        // 1.05× sockudo-ws's CPU, close: 900 ÷ yawc's 1000 instructions decides.
+        assert!(
+            md.contains("**1.05×†** CPU, 0.90× instructions: met"),
+            "{md}"
+        );
+        // 1.20×: CPU decides, whatever the instructions say.
+        assert!(md.contains("**1.20×**: **not met**"), "{md}");
+        assert!(md.contains("| 900 (0.90×†) |"), "{md}");
+        let more = raw.replace("switchyard-lib instructions_per_handshake=900", "switchyard-lib instructions_per_handshake=1100");
+        let md = tables::render(&Results::parse(&more), None);
+        assert!(
+            md.contains("**1.05×†** CPU, 1.10× instructions: **not met**"),
+            "{md}"
+        );
     }
 
     #[test]
