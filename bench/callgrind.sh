@@ -12,9 +12,11 @@
 # calls count as the instructions that issue them; the kernel's work is not counted).
 #
 # Instructions per handshake, the same way: (a run of HS_CONNS connections carrying no
-# message − a run of CONNS) ÷ (HS_CONNS − CONNS). A run's count can only grow with work that
-# is not the handshakes' (a peer's idle threads waking), so each of the two is the lower of
-# two runs.
+# message − a run of CONNS) ÷ (HS_CONNS − CONNS).
+#
+# A run's count can only grow with work that is not being measured (a peer's idle threads
+# waking: sockudo-ws' 0-message baseline once counted more than its 50-echo run), so every
+# count, echoes' and handshakes', is the lower of two runs.
 #
 # Environment: IMPLS (default: switchyard-lib, switchyard-bin, and the peers that contend
 # for cheapest: fastwebsockets, tokio-websockets, sockudo-ws and yawc; tungstenite never
@@ -92,6 +94,17 @@ count() {
     awk '/^totals:/ { print $2 }' "$profile"
 }
 
+# least IMPL SIZE MESSAGES [CONNECTIONS]: the lower total of two `count`s.
+least() {
+    local a b
+    a=$(count "$@")
+    b=$(count "$@")
+    if [[ -z $a || -z $b ]]; then
+        return 1
+    fi
+    echo $((a < b ? a : b))
+}
+
 {
     echo "# callgrind: $(date -u +%FT%TZ) $(valgrind --version) conns=$CONNS ${ECHO_ARGS[*]}"
 } >"$OUT"
@@ -100,9 +113,7 @@ for size in "${SIZES[@]}"; do
     # instructions of scheduling jitter), few enough that valgrind stays quick.
     if ((size >= 4096)); then messages=50; else messages=500; fi
     for impl in "${IMPLS[@]}"; do
-        total=$(count "$impl" "$size" "$messages")
-        baseline=$(count "$impl" "$size" 0)
-        if [[ -z $total || -z $baseline ]]; then
+        if ! total=$(least "$impl" "$size" "$messages") || ! baseline=$(least "$impl" "$size" 0); then
             echo "callgrind.sh: no profile for $impl at $size B (see bench/target/callgrind/valgrind.log)" >&2
             exit 1
         fi
@@ -112,19 +123,9 @@ for size in "${SIZES[@]}"; do
         echo "  $line"
     done
 done
-# least IMPL CONNECTIONS: the lower total of two runs of CONNECTIONS handshakes.
-least() {
-    local a b
-    a=$(count "$1" 16 0 "$2")
-    b=$(count "$1" 16 0 "$2")
-    if [[ -z $a || -z $b ]]; then
-        return 1
-    fi
-    echo $((a < b ? a : b))
-}
 if ((HS_CONNS > CONNS)); then
     for impl in "${IMPLS[@]}"; do
-        if ! total=$(least "$impl" "$HS_CONNS") || ! baseline=$(least "$impl" "$CONNS"); then
+        if ! total=$(least "$impl" 16 0 "$HS_CONNS") || ! baseline=$(least "$impl" 16 0 "$CONNS"); then
             echo "callgrind.sh: no handshake profile for $impl (see bench/target/callgrind/valgrind.log)" >&2
             exit 1
         fi
