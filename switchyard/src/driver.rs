@@ -292,17 +292,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// Writes, carries out the core's transport actions, and tells the core the time when its
     /// deadline passes, until nothing more is ready; registers `shared` (once split) or the
     /// caller's waker.
+    ///
+    /// The check for a settled drive is inlined into every poll, and the drive itself is not:
+    /// most polls (every receive) find it settled, and skip the call.
+    #[inline(always)]
     fn drive(&mut self, cx: &mut Context<'_>, shared: Option<&Waker>) {
+        if self.settled && self.clock.is_quiet(shared.unwrap_or(cx.waker())) {
+            return;
+        }
         match shared {
             None => self.drive_with(cx),
             Some(waker) => self.drive_with(&mut Context::from_waker(waker)),
         }
     }
 
+    #[inline(never)]
     fn drive_with(&mut self, cx: &mut Context<'_>) {
-        if self.settled && self.clock.is_quiet(cx.waker()) {
-            return;
-        }
         loop {
             self.write_out(cx);
             while let Some(action) = self.conn.poll_action() {

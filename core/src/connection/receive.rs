@@ -330,11 +330,15 @@ impl Connection {
             offset: 0,
             in_place,
         };
-        if header.payload_len == 0 {
-            self.end_frame(frame)
-        } else {
-            self.rx.frame = Some(frame);
-            Ok(())
+        // A frame whose payload is all here (an empty one, or the usual small message) is
+        // decoded now rather than on the decode loop's next turn, which would take the same
+        // step with the same bytes.
+        match usize::try_from(header.payload_len) {
+            Ok(n) if n <= self.rx.buf.len() => self.frame_payload(frame, n),
+            _ => {
+                self.rx.frame = Some(frame);
+                Ok(())
+            }
         }
     }
 
