@@ -99,7 +99,8 @@ impl Shutdown {
         poll_fn(|cx| self.poll_wait(cx)).await;
     }
 
-    fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    /// [`wait`](Self::wait) as a poll function, for a loop that polls it beside other work.
+    pub(crate) fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if self.flag.is_raised() {
             return Poll::Ready(());
         }

@@ -1,8 +1,10 @@
 //! `/echo`: every text and binary message goes back as it came.
 
-use std::future::Future;
-use std::pin::pin;
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
 use std::task::{Context, Poll, Waker};
+
+use futures_core::Stream;
 
 use switchyard::{CloseCode, CloseInfo, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -21,16 +23,22 @@ pub(crate) fn run<S: AsyncRead + AsyncWrite + Unpin>(
     mut shutdown: Shutdown,
 ) -> impl Future<Output = Option<CloseInfo>> {
     async move {
+        // One poll function rather than `select!` over two new futures per message: the
+        // shutdown flag first, then the next message (cancel-safe, so none is lost to the
+        // flag).
         loop {
-            tokio::select! {
-                biased;
-                () = shutdown.wait() => break,
-                message = ws.recv() => match message {
-                    // A failed send means the connection is closing: the next recv ends it.
-                    Some(Ok(message)) => drop(ws.send(message).await),
-                    Some(Err(_)) => {}
-                    None => return ws.close_info(),
-                },
+            let next = poll_fn(|cx| {
+                if shutdown.poll_wait(cx).is_ready() {
+                    return Poll::Ready(None);
+                }
+                Pin::new(&mut ws).poll_next(cx).map(Some)
+            });
+            match next.await {
+                None => break,
+                // A failed send means the connection is closing: the next recv ends it.
+                Some(Some(Ok(message))) => drop(ws.send(message).await),
+                Some(Some(Err(_))) => {}
+                Some(None) => return ws.close_info(),
             }
         }
         // Shutting down: nothing already received is lost. Echo every message the transport
