@@ -382,8 +382,8 @@ fn callgrind(o: &mut String, results: &Results) {
     let _ = writeln!(
         o,
         "User-space instructions the server executes per echoed message: (a run of N echoes − \
-         a run of none over the same connections) ÷ N (`bench/callgrind.sh`). In \
-         parentheses: ÷ the cheapest peer measured.\n"
+         a run of none over the same connections) ÷ N, each run counted from after one warm-up \
+         echo (`bench/callgrind.sh`). In parentheses: ÷ the cheapest peer measured.\n"
     );
     let labels: Vec<String> = sizes.iter().map(|s| size_label(s)).collect();
     let columns: Vec<&str> = labels.iter().map(String::as_str).collect();
