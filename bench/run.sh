@@ -20,8 +20,8 @@
 # memory: a server past it stops being given connections, so that one that keeps megabytes
 # per connection cannot exhaust a shared machine; its figure is then over fewer connections).
 #
-# Every server runs on CPU 0 and the load generator on CPU 1 (taskset); the binary keeps its
-# multi-thread runtime, as shipped, on that one CPU. Servers are interleaved cell by cell, in
+# Every server runs on CPU 0 and the load generator on CPU 1 (taskset); the binary runs as
+# shipped, which on one CPU is Tokio's single-threaded runtime. Servers are interleaved cell by cell, in
 # a rotating order, so that drift of the machine hits all of them alike; each figure is the
 # median over the repeats. The load generator reads both processes' CPU time
 # (/proc/<pid>/stat) at the edges of the measured window: CPU per message is the stable

@@ -44,6 +44,35 @@ async fn echo_returns_every_message_as_it_came() {
     .await;
 }
 
+/// The runtime follows the CPUs the process may use: pinned to one, the server runs on one
+/// thread (Tokio's single-threaded scheduler); given two, it runs a worker per CPU.
+#[tokio::test]
+async fn echo_runs_on_one_thread_when_pinned_to_one_cpu() {
+    within(60, async {
+        let cpus = std::thread::available_parallelism().unwrap().get();
+        assert!(cpus >= 2, "this test needs two CPUs, found {cpus}");
+        for (pinned, threads_wanted) in [(Some("0"), 1..=1), (None, 3..=usize::MAX)] {
+            let server = match pinned {
+                Some(cpus) => Server::start_pinned(cpus, &[]).await,
+                None => Server::start(&[]).await,
+            };
+            let (mut ws, _) = switchyard::connect(&server.url("/echo")).await.unwrap();
+            ws.send_text("on which thread?").await.unwrap();
+            assert_eq!(
+                ws.recv().await.unwrap().unwrap(),
+                text_message("on which thread?")
+            );
+            let threads = server.threads();
+            assert!(
+                threads_wanted.contains(&threads),
+                "pinned to {pinned:?}: {threads} threads, wanted {threads_wanted:?}"
+            );
+            ws.close(CloseCode::NORMAL, "").await.unwrap();
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn echo_serves_an_independent_client() {
     within(120, async {

@@ -15,14 +15,25 @@ use tokio::net::TcpStream;
 
 #[tokio::test]
 async fn sigterm_echoes_what_arrived_refuses_handshakes_closes_with_1001_and_exits_0() {
+    sigterm_drains_echo(None).await;
+}
+
+/// The same on one CPU, where the server runs Tokio's single-threaded runtime.
+#[tokio::test]
+async fn sigterm_drains_echo_on_the_single_threaded_runtime() {
+    sigterm_drains_echo(Some("0")).await;
+}
+
+/// SIGTERM while an echo is being answered and a handshake is half sent: what arrived is
+/// echoed, the handshake gets 503, the echo closes with 1001 and the server exits 0. Pinned
+/// to `cpus` (a `taskset -c` list) if given.
+async fn sigterm_drains_echo(cpus: Option<&str>) {
     within(60, async {
-        let mut server = Server::start(&[
-            "--max-message-size",
-            "20971520",
-            "--shutdown-timeout",
-            "20s",
-        ])
-        .await;
+        let args = ["--max-message-size", "20971520", "--shutdown-timeout", "20s"];
+        let mut server = match cpus {
+            Some(cpus) => Server::start_pinned(cpus, &args).await,
+            None => Server::start(&args).await,
+        };
         let options =
             ClientOptions::default().with_config(Config::default().with_max_message_size(20 << 20));
         let (mut ws, _) = connect_with(&server.url("/echo"), &options).await.unwrap();

@@ -30,8 +30,21 @@ impl Server {
         Server::spawn(args, true).await
     }
 
+    /// [`Server::start`] with the process allowed onto `cpus` alone (a `taskset -c` list).
+    pub async fn start_pinned(cpus: &str, args: &[&str]) -> Server {
+        let mut command = Command::new("taskset");
+        command.args(["-c", cpus, env!("CARGO_BIN_EXE_switchyard")]);
+        Server::spawn_with(command, args, false).await
+    }
+
     async fn spawn(args: &[&str], logged: bool) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        let command = Command::new(env!("CARGO_BIN_EXE_switchyard"));
+        Server::spawn_with(command, args, logged).await
+    }
+
+    /// Runs `command` (the binary, or a launcher that execs it) with `args`.
+    async fn spawn_with(mut command: Command, args: &[&str], logged: bool) -> Server {
+        let mut child = command
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
             .env("RUST_LOG", if logged { "info" } else { "warn" })
@@ -113,6 +126,13 @@ impl Server {
 
     pub async fn wait(&mut self) -> ExitStatus {
         self.child.wait().await.unwrap()
+    }
+
+    /// How many threads the process runs (Linux).
+    pub fn threads(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/task", self.pid()))
+            .unwrap()
+            .count()
     }
 
     /// Resident memory of the process in KiB (Linux).

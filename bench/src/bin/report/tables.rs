@@ -64,8 +64,8 @@ pub(crate) fn render(results: &Results, criterion: Option<&Path>) -> String {
         "\nServers: `floor` is a plain TCP echo server (one read, one write per message); \
          `switchyard-lib` the library's minimal echo server; both and every peer run from \
          `bench/src/bin/echo_server` on a single-threaded Tokio runtime. `switchyard-bin` is \
-         the shipped binary (`switchyard --listen`, default flags and logging, its \
-         multi-thread runtime), serving `/echo`. Every server is pinned to CPU 0, the load \
+         the shipped binary (`switchyard --listen`, default flags and logging, the runtime \
+         it picks for one CPU: Tokio's single-threaded one), serving `/echo`. Every server is pinned to CPU 0, the load \
          generator (`bench/src/bin/loadgen`, closed loop, every echo checked byte for byte) \
          to CPU 1. Figures are medians over the repeats. Ratios are costs: below 1 is \
          cheaper. Bold misses its bound (≤ {FLOOR_BOUND:.2}× the floor, ≤ \
