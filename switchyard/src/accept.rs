@@ -139,6 +139,15 @@ where
 #[derive(Debug)]
 pub struct PendingUpgrade<S> {
     stream: S,
+    /// On the heap: a server moves a pending upgrade from the read to the routing to the
+    /// answer, and each move of the request's index, its copy and the config inline was a
+    /// `memcpy` of some hundreds of bytes (callgrind).
+    read: Box<Read>,
+}
+
+/// What [`PendingUpgrade`] read and found.
+#[derive(Debug)]
+struct Read {
     buf: Vec<u8>,
     /// The one parse of the head in `buf`: views of it never parse again.
     parsed: Result<RequestIndex, HandshakeError>,
@@ -153,23 +162,23 @@ impl<S> PendingUpgrade<S> {
     /// `RequestLineTooLong`, `HeadTooLarge` and `TooManyHeaders` comes from a complete head,
     /// which may still be a valid plain HTTP request.
     pub fn request(&self) -> Result<&Request, HandshakeError> {
-        self.request.as_ref().map_err(|error| *error)
+        self.read.request.as_ref().map_err(|error| *error)
     }
 
     /// The request as HTTP (method, target, headers), if the head was complete and
     /// well-formed, upgrade or not: what a server answering plain HTTP routes on.
     pub fn head(&self) -> Option<RequestHead<'_>> {
-        self.parsed.ok()?.head(&self.buf)
+        self.read.parsed.ok()?.head(&self.read.buf)
     }
 
     /// The length of the complete request head, if the core found a well-formed one.
     pub fn head_len(&self) -> Option<usize> {
-        self.parsed.ok().map(|index| index.head_len())
+        self.read.parsed.ok().map(|index| index.head_len())
     }
 
     /// Every byte read: the head, and any bytes after it.
     pub fn received(&self) -> &[u8] {
-        &self.buf
+        &self.read.buf
     }
 
     /// The stream.
@@ -184,14 +193,14 @@ impl<S> PendingUpgrade<S> {
 
     /// The stream and every byte read from it, to answer as plain HTTP.
     pub fn into_parts(self) -> (S, Vec<u8>) {
-        (self.stream, self.buf)
+        (self.stream, self.read.buf)
     }
 
     /// Replaces the limits the connection runs under once accepted: a route that takes
     /// smaller messages than the server's default (a chat line, say) then refuses a larger
     /// one with 1009 before buffering it.
     pub fn set_limits(&mut self, limits: Limits) {
-        self.config.limits = limits;
+        self.read.config.limits = limits;
     }
 }
 
@@ -219,11 +228,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PendingUpgrade<S> {
             .map(|request| Request::from_core(&request));
         Ok(PendingUpgrade {
             stream,
-            buf,
-            parsed,
-            request,
-            config: *config,
-            deadline,
+            read: Box::new(Read {
+                buf,
+                parsed,
+                request,
+                config: *config,
+                deadline,
+            }),
         })
     }
 
@@ -232,14 +243,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PendingUpgrade<S> {
     /// [`AcceptError::Refused`]; an `answer` the core cannot write fails with
     /// [`AcceptError::Answer`] before anything is sent.
     pub async fn accept(self, answer: &Answer) -> Result<(WebSocket<S>, Request), AcceptError> {
-        let PendingUpgrade {
-            stream,
+        let PendingUpgrade { stream, read } = self;
+        let Read {
             buf,
             parsed,
             request,
             config,
             deadline,
-        } = self;
+        } = *read;
         let outcome = match (parsed, request) {
             (Ok(index), Ok(request)) => index
                 .request(&buf)
@@ -254,7 +265,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PendingUpgrade<S> {
     /// body, `Connection: close`), then closes the connection as [`respond`](Self::respond)
     /// does.
     pub async fn refuse(mut self, error: HandshakeError) -> Result<(), AcceptError> {
-        refuse(&mut self.stream, self.deadline, error).await
+        refuse(&mut self.stream, self.read.deadline, error).await
     }
 
     /// Answers as plain HTTP: writes `response` (a complete response, which should say
@@ -262,7 +273,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PendingUpgrade<S> {
     /// still sends for up to a second, so closing does not reset the connection and destroy
     /// the response before the client reads it.
     pub async fn respond(mut self, response: &[u8]) -> Result<(), AcceptError> {
-        respond(&mut self.stream, self.deadline, response).await
+        respond(&mut self.stream, self.read.deadline, response).await
     }
 }
 
