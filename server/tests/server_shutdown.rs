@@ -29,7 +29,12 @@ async fn sigterm_drains_echo_on_the_single_threaded_runtime() {
 /// to `cpus` (a `taskset -c` list) if given.
 async fn sigterm_drains_echo(cpus: Option<&str>) {
     within(60, async {
-        let args = ["--max-message-size", "20971520", "--shutdown-timeout", "20s"];
+        let args = [
+            "--max-message-size",
+            "20971520",
+            "--shutdown-timeout",
+            "20s",
+        ];
         let mut server = match cpus {
             Some(cpus) => Server::start_pinned(cpus, &args).await,
             None => Server::start(&args).await,
