@@ -3,7 +3,7 @@
 //! With one CPU there is no work to steal and no other worker to wake, so the multi-thread
 //! scheduler's bookkeeping (an atomic run queue, waking and parking workers) is all cost.
 //! Measured with callgrind on `/echo` pinned to one CPU (`bench/callgrind.sh`), the
-//! single-threaded scheduler saves about 210 instructions per 16 B echo and 1,200 per
+//! single-threaded scheduler saves about 210 instructions per 16 B echo and 1,050 per
 //! handshake. Part of that is glibc's: a process with one thread skips the cancellation
 //! bookkeeping around each `send` and `recv`. One CPU is common: a container limited to one
 //! CPU, or `taskset -c 0`; [`std::thread::available_parallelism`] sees both (affinity and

@@ -67,7 +67,7 @@ pub(crate) async fn run(args: Args) -> io::Result<()> {
         tls,
     };
     // The accept loop is a task of its own, stopped by aborting it: it then waits on the
-    // listener alone, and each connection costs no poll of the signal's futures (about 900
+    // listener alone, and each connection costs no poll of the signal's futures (about 450
     // instructions per handshake, callgrind).
     let accepting = tokio::spawn(accept(listener, serving, limits.clone(), shutdown));
     let name = shutdown::signal().await;
