@@ -11,17 +11,18 @@ use std::time::Instant;
 
 use switchyard::hub::Subscription;
 use switchyard::{Answer, Config, HandshakeError, PendingUpgrade, WebSocket};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::{debug, info};
 
 use crate::app::App;
 use crate::http::{self, StatusCode, path_of};
 use crate::log_line::{CloseLine, Peer};
-use crate::metered::{Counters, Metered};
 use crate::routes::chat::query;
 use crate::routes::{Route, Running, Upgrade, inspect};
 use crate::shutdown::Shutdown;
 use crate::tap::{ByteTap, lock};
+use crate::tapped::Tapped;
 use crate::transport::Transport;
 
 /// Serves one connection whose first bytes, `already_read`, were read to tell HTTP/1.1 from
@@ -57,14 +58,14 @@ pub(crate) fn serve(
         // duration and the bytes); its opening is a detail for `debug`.
         debug!(peer = %Peer(peer), path = opened.path, "open");
         let started = Instant::now();
-        let info = opened.running.await;
+        let ended = opened.running.await;
         let line = CloseLine::new(
             peer,
             &opened.path,
             None,
-            info.as_ref(),
+            ended.info.as_ref(),
             started,
-            &opened.counters,
+            ended.traffic,
         );
         info!("{line}");
         // Named so that the block holds it until here (a block captures only what it uses).
@@ -77,7 +78,6 @@ pub(crate) fn serve(
 struct Opened<'a> {
     running: Running<'a>,
     path: String,
-    counters: Arc<Counters>,
 }
 
 /// Reads the request and answers it: plain HTTP, a refusal, or a 101 and the WebSocket it
@@ -89,9 +89,7 @@ async fn answer(
     app: &App,
     shutdown: Shutdown,
 ) -> Option<Opened<'_>> {
-    let counters = Arc::new(Counters::default());
-    let stream = Metered::new(transport, Arc::clone(&counters));
-    let pending = match PendingUpgrade::read_after(stream, already_read, &app.config).await {
+    let pending = match PendingUpgrade::read_after(transport, already_read, &app.config).await {
         Ok(pending) => pending,
         Err(error) => {
             // A slow, silent or vanished client: nothing to answer.
@@ -108,12 +106,8 @@ async fn answer(
     // taken.
     match verdict {
         Verdict::Upgrade(route, path) => {
-            let (ws, upgrade) = Box::pin(upgrade(pending, route, peer, &path, app)).await?;
-            Some(Opened {
-                running: upgrade.run(ws, app, peer, shutdown),
-                path,
-                counters,
-            })
+            let running = Box::pin(upgrade(pending, route, peer, &path, app, shutdown)).await?;
+            Some(Opened { running, path })
         }
         Verdict::Refuse(path, error) => {
             Box::pin(refuse(pending, peer, &path, error)).await;
@@ -175,14 +169,13 @@ pub(crate) async fn refuse_busy(
     app: Arc<App>,
     _slot: OwnedSemaphorePermit,
 ) {
-    let stream = Metered::new(transport, Arc::default());
-    if let Ok(pending) = PendingUpgrade::read_after(stream, already_read, &app.config).await {
+    if let Ok(pending) = PendingUpgrade::read_after(transport, already_read, &app.config).await {
         refuse(pending, peer, "-", HandshakeError::Unavailable).await;
     }
 }
 
 async fn refuse(
-    pending: PendingUpgrade<Metered<Transport>>,
+    pending: PendingUpgrade<Transport>,
     peer: SocketAddr,
     path: &str,
     error: HandshakeError,
@@ -191,41 +184,62 @@ async fn refuse(
     let _ = pending.refuse(error).await;
 }
 
-/// Accepts the upgrade to `route`: joins the chat room first (a refusal is answered with
-/// its status), sets the inspector's tap, and writes the 101.
-async fn upgrade(
-    mut pending: PendingUpgrade<Metered<Transport>>,
+/// Accepts the upgrade to `route` and starts it: joins the chat room first (a refusal is
+/// answered with its status), or sets the inspector's tap; then writes the 101. Only the
+/// inspector's transport is wrapped (in [`Tapped`]): the others read and write the socket
+/// itself.
+async fn upgrade<'a>(
+    mut pending: PendingUpgrade<Transport>,
     route: Route,
     peer: SocketAddr,
     path: &str,
-    app: &App,
-) -> Option<(WebSocket<Metered<Transport>>, Upgrade)> {
-    let upgrade_to = match route {
-        Route::Echo => Upgrade::Echo,
+    app: &'a App,
+    shutdown: Shutdown,
+) -> Option<Running<'a>> {
+    match route {
+        Route::Echo => {
+            let ws = accept(pending, &Answer::default(), peer, path).await?;
+            Some(Upgrade::Echo.run(ws, app, peer, shutdown))
+        }
         // Boxed: joining (a Redis round trip) must not weigh on an echo's handshake.
         Route::Chat(room) => match Box::pin(join(query_of(&pending), &room, app)).await {
             Ok(subscription) => {
                 pending.set_limits(app.chat_limits);
-                Upgrade::Chat(subscription)
+                let ws = accept(pending, &Answer::default(), peer, path).await?;
+                Some(Upgrade::Chat(subscription).run(ws, app, peer, shutdown))
             }
             Err((status, detail)) => {
                 info!(peer = %Peer(peer), path, status = status.as_u16(), detail, "refused");
                 let body = format!("{detail}\n");
                 let _ = Box::pin(pending.respond(&http::text(status, &body, false))).await;
-                return None;
+                None
             }
         },
-        Route::Inspect => Upgrade::Inspect(inspect_handshake(&mut pending, &app.config)),
-    };
-    let mut answer = Answer::default();
-    if let (Upgrade::Inspect(_), Some(mut deflate)) = (&upgrade_to, app.config.deflate) {
-        // RFC 7692 §7.1.1.2: the client resets its compressor after each message, so every
-        // frame the inspector shows inflates on its own.
-        deflate.client_no_context_takeover = true;
-        answer = answer.with_deflate(deflate);
+        Route::Inspect => {
+            let mut pending = pending.map_stream(Tapped::new);
+            let handshake = inspect_handshake(&mut pending, &app.config);
+            let mut answer = Answer::default();
+            if let Some(mut deflate) = app.config.deflate {
+                // RFC 7692 §7.1.1.2: the client resets its compressor after each message, so
+                // every frame the inspector shows inflates on its own.
+                deflate.client_no_context_takeover = true;
+                answer = answer.with_deflate(deflate);
+            }
+            let ws = accept(pending, &answer, peer, path).await?;
+            Some(Upgrade::Inspect(handshake).run(ws, app, peer, shutdown))
+        }
     }
-    match pending.accept(&answer).await {
-        Ok((ws, _)) => Some((ws, upgrade_to)),
+}
+
+/// Writes the 101 for `answer`; a failure (the client went away) is logged at debug.
+async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
+    pending: PendingUpgrade<S>,
+    answer: &Answer,
+    peer: SocketAddr,
+    path: &str,
+) -> Option<WebSocket<S>> {
+    match pending.accept(answer).await {
+        Ok((ws, _)) => Some(ws),
         Err(error) => {
             debug!(peer = %Peer(peer), path, %error, "handshake failed");
             None
@@ -255,14 +269,14 @@ pub(crate) async fn join(
 }
 
 /// The request's query, if it is a valid upgrade.
-fn query_of(pending: &PendingUpgrade<Metered<Transport>>) -> Option<&str> {
+fn query_of(pending: &PendingUpgrade<Transport>) -> Option<&str> {
     pending.request().ok().and_then(|request| request.query())
 }
 
 /// Sets the inspector's tap on the transport before the 101 is written: it sees the answer
 /// as written, and the frames that arrived with the request as well as those after.
 fn inspect_handshake(
-    pending: &mut PendingUpgrade<Metered<Transport>>,
+    pending: &mut PendingUpgrade<Tapped<Transport>>,
     config: &Config,
 ) -> inspect::Handshake {
     let head_len = pending.head_len().unwrap_or(0);
@@ -298,7 +312,7 @@ fn inspect_handshake(
 
 /// A request that is not a WebSocket upgrade.
 async fn plain(
-    pending: PendingUpgrade<Metered<Transport>>,
+    pending: PendingUpgrade<Transport>,
     peer: SocketAddr,
     app: &App,
     method: &str,

@@ -21,8 +21,8 @@ use std::fmt::{self, Debug};
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use switchyard::CloseInfo;
 use switchyard::switchyard_core::FixedText;
+use switchyard::{CloseInfo, Traffic};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::FmtContext;
@@ -93,7 +93,7 @@ impl<'a> CloseLine<'a> {
         http: Option<&'static str>,
         info: Option<&'a CloseInfo>,
         started: Instant,
-        counters: &crate::metered::Counters,
+        traffic: Traffic,
     ) -> CloseLine<'a> {
         let (code, reason, clean) = info.map_or((1006, "", false), |info| {
             (info.code.as_u16(), info.reason.as_str(), info.clean)
@@ -106,8 +106,8 @@ impl<'a> CloseLine<'a> {
             reason,
             clean,
             duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            bytes_in: counters.read(),
-            bytes_out: counters.written(),
+            bytes_in: traffic.read,
+            bytes_out: traffic.written,
         }
     }
 

@@ -12,12 +12,12 @@ mod http;
 mod http2;
 mod log_line;
 mod malloc;
-mod metered;
 mod routes;
 mod runtime;
 mod server;
 mod shutdown;
 mod tap;
+mod tapped;
 mod tls;
 mod transport;
 

@@ -1,6 +1,6 @@
 //! [`ByteTap`]: something that watches every byte a connection reads and writes.
 //!
-//! The transport wrapper ([`Metered`](crate::metered::Metered)) shows its bytes to a tap it
+//! The transport wrapper ([`Tapped`](crate::tapped::Tapped)) shows its bytes to a tap it
 //! is given, without knowing what the tap is; the `/inspect` route installs one and keeps its
 //! own handle on it, so no route reaches through a connection into its transport.
 

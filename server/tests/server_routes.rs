@@ -44,6 +44,45 @@ async fn echo_returns_every_message_as_it_came() {
     .await;
 }
 
+/// The line each connection logs as it closes counts every byte each way: the handshake's
+/// request and 101, and the frames.
+#[tokio::test]
+async fn the_close_log_line_counts_every_byte_each_way() {
+    within(30, async {
+        let server = Server::start_logged(&[]).await;
+        let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+        let request = get("/echo", &UPGRADE);
+        tcp.write_all(&request).await.unwrap();
+        let mut response = Vec::new();
+        while !response.ends_with(b"\r\n\r\n") {
+            let mut byte = [0u8; 1];
+            assert_eq!(tcp.read(&mut byte).await.unwrap(), 1, "EOF in the 101");
+            response.push(byte[0]);
+        }
+        assert!(response.starts_with(b"HTTP/1.1 101 "));
+        let hello = client_frame(true, 0x1, b"hello");
+        tcp.write_all(&hello).await.unwrap();
+        let echoed = read_server_frame(&mut tcp).await.unwrap();
+        assert_eq!(echoed, (true, 0x1, b"hello".to_vec()));
+        let close = client_frame(true, 0x8, &1000u16.to_be_bytes());
+        tcp.write_all(&close).await.unwrap();
+        let reply = read_server_frame(&mut tcp).await.unwrap();
+        assert_eq!(reply, (true, 0x8, 1000u16.to_be_bytes().to_vec()));
+        let mut rest = Vec::new();
+        tcp.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty());
+        let line = server.wait_for_log("close peer=").await;
+        let bytes_in = request.len() + hello.len() + close.len();
+        let bytes_out = response.len() + 2 + 5 + 2 + 2;
+        assert!(
+            line.ends_with(&format!(" bytes_in={bytes_in} bytes_out={bytes_out}")),
+            "{line}"
+        );
+        assert!(line.contains(" path=\"/echo\" code=1000 "), "{line}");
+    })
+    .await;
+}
+
 /// The runtime follows the CPUs the process may use: pinned to one, the server runs on one
 /// thread (Tokio's single-threaded scheduler); given two, it runs a worker per CPU.
 #[tokio::test]

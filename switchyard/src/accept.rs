@@ -191,6 +191,16 @@ impl<S> PendingUpgrade<S> {
         &mut self.stream
     }
 
+    /// The same pending upgrade over `f(stream)`: a server that wraps the stream only for
+    /// some routes (to watch or count its bytes, say) does so after routing, and the others
+    /// keep the bare stream.
+    pub fn map_stream<T>(self, f: impl FnOnce(S) -> T) -> PendingUpgrade<T> {
+        PendingUpgrade {
+            stream: f(self.stream),
+            read: self.read,
+        }
+    }
+
     /// The stream and every byte read from it, to answer as plain HTTP.
     pub fn into_parts(self) -> (S, Vec<u8>) {
         (self.stream, self.read.buf)
@@ -374,7 +384,8 @@ async fn conclude<S: AsyncRead + AsyncWrite + Unpin>(
         &accepted.negotiator,
     );
     let leftover = buf.get(accepted.head_len..).unwrap_or_default();
-    let ws = WebSocket::from_parts(stream, conn, leftover, accepted.protocol);
+    let traffic = crate::Traffic::handshake(buf.len(), accepted.response.len());
+    let ws = WebSocket::from_parts(stream, conn, leftover, accepted.protocol, traffic);
     Ok((ws, accepted.request))
 }
 

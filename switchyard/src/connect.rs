@@ -288,7 +288,8 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         handshake.extension(),
     );
     let protocol = response.protocol().map(Box::from);
-    let ws = WebSocket::from_parts(stream, conn, &buf[head_len..], protocol);
+    let traffic = crate::Traffic::handshake(buf.len(), out.len());
+    let ws = WebSocket::from_parts(stream, conn, &buf[head_len..], protocol, traffic);
     Ok((ws, response))
 }
 

@@ -49,6 +49,7 @@ use tokio_util::io::poll_read_buf;
 use crate::Error;
 use crate::incoming::Incoming;
 use crate::timer::Clock;
+use crate::traffic::Traffic;
 use crate::wake::{FanOut, Side};
 
 thread_local! {
@@ -76,6 +77,8 @@ pub(crate) struct Driver<S> {
     clock: Clock,
     /// The subprotocol agreed in the handshake.
     pub(crate) protocol: Option<Box<str>>,
+    /// Bytes moved so far, the handshake's included.
+    traffic: Traffic,
     /// Set once split.
     pub(crate) fanout: Option<Arc<FanOut>>,
     /// The peer's EOF has been read.
@@ -107,6 +110,10 @@ impl<S> Driver<S> {
         &self.conn
     }
 
+    pub(crate) fn traffic(&self) -> Traffic {
+        self.traffic
+    }
+
     pub(crate) fn close_info(&self) -> Option<&CloseInfo> {
         self.close_info.as_ref()
     }
@@ -119,18 +126,20 @@ impl<S> Driver<S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// Wraps a transport whose opening handshake is done; `leftover` are bytes read past the
-    /// handshake head, which are the first frames.
+    /// handshake head, which are the first frames, and `handshake` the bytes it moved.
     pub(crate) fn new(
         io: S,
         conn: Box<Connection>,
         leftover: &[u8],
         protocol: Option<Box<str>>,
+        handshake: Traffic,
     ) -> Driver<S> {
         let mut driver = Driver {
             io,
             conn,
             clock: Clock::new(),
             protocol,
+            traffic: handshake,
             fanout: None,
             read_eof: false,
             transport: None,
@@ -350,6 +359,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 Poll::Ready(Ok(None)) => break,
                 Poll::Ready(Ok(Some(0))) => return self.fail(io::ErrorKind::WriteZero.into()),
                 Poll::Ready(Ok(Some(n))) => {
+                    self.traffic.written += n as u64;
                     let was_full = self.conn.buffered_amount() > bound;
                     self.conn.consume_transmit(n);
                     self.needs_flush = true;
@@ -504,7 +514,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             // next tick (at its deadline) measures silence from then. So a read costs no
             // clock read, and a keepalive ping goes out between one and two intervals after
             // the last byte.
-            Ok(_) => {}
+            Ok(n) => self.traffic.read += n as u64,
             Err(e) => self.fail(e),
         }
         Poll::Ready(())

@@ -107,6 +107,7 @@ mod surface;
 mod timer;
 #[cfg(feature = "tls")]
 mod tls;
+mod traffic;
 mod wake;
 mod websocket;
 
@@ -134,6 +135,7 @@ pub use rustls;
 pub use split::{ReadHalf, ReuniteError, WriteHalf};
 #[cfg(feature = "tls")]
 pub use tls::{TlsError, TlsRoots};
+pub use traffic::Traffic;
 pub use websocket::WebSocket;
 
 pub use bytes::Bytes;

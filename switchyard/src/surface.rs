@@ -307,6 +307,12 @@ macro_rules! state_methods {
                 crate::surface::Handle::peek(self, |driver| driver.conn().buffered_amount())
             }
 
+            /// The bytes this connection read from and wrote to its transport so far (see
+            /// [`Traffic`](crate::Traffic) for what counts).
+            pub fn traffic(&self) -> crate::Traffic {
+                crate::surface::Handle::peek(self, |driver| driver.traffic())
+            }
+
             /// How the connection ended, once it has.
             pub fn close_info(&self) -> Option<::switchyard_core::connection::CloseInfo> {
                 crate::surface::Handle::peek(self, |driver| driver.close_info().cloned())

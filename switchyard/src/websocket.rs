@@ -9,6 +9,7 @@ use crate::Config;
 use crate::driver::Driver;
 use crate::masks::OsMasks;
 use crate::surface::{Handle, receive_methods, send_methods, state_methods};
+use crate::traffic::Traffic;
 
 /// A WebSocket connection over a byte stream `S` (a `TcpStream`, a TLS stream, an in-memory
 /// duplex...), after its opening handshake.
@@ -85,17 +86,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             Role::Server => Connection::server(config.limits),
             Role::Client => Connection::client(config.limits, OsMasks::new()),
         });
-        WebSocket::from_parts(io, conn, leftover, None)
+        WebSocket::from_parts(io, conn, leftover, None, Traffic::default())
     }
 
+    /// `handshake`: the bytes the opening handshake moved, where this library did it.
     pub(crate) fn from_parts(
         io: S,
         conn: Box<Connection>,
         leftover: &[u8],
         protocol: Option<Box<str>>,
+        handshake: Traffic,
     ) -> WebSocket<S> {
         WebSocket {
-            driver: Driver::new(io, conn, leftover, protocol),
+            driver: Driver::new(io, conn, leftover, protocol, handshake),
         }
     }
 }

@@ -431,3 +431,128 @@ async fn the_heads_and_a_refusals_body_start_are_kept_as_on_the_wire() {
     })
     .await;
 }
+
+/// A stream that counts the bytes that pass through it: the oracle for `traffic()`.
+struct Counted<S> {
+    io: S,
+    read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    written: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<S> Counted<S> {
+    fn new(io: S) -> Counted<S> {
+        Counted {
+            io,
+            read: Default::default(),
+            written: Default::default(),
+        }
+    }
+
+    fn counts(&self) -> switchyard::Traffic {
+        use std::sync::atomic::Ordering::SeqCst;
+        switchyard::Traffic {
+            read: self.read.load(SeqCst),
+            written: self.written.load(SeqCst),
+        }
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Counted<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.io).poll_read(cx, buf);
+        let n = (buf.filled().len() - before) as u64;
+        self.read.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+        polled
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Counted<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let polled = std::pin::Pin::new(&mut self.io).poll_write(cx, buf);
+        if let std::task::Poll::Ready(Ok(n)) = polled {
+            self.written
+                .fetch_add(n as u64, std::sync::atomic::Ordering::SeqCst);
+        }
+        polled
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+#[tokio::test]
+async fn traffic_counts_every_byte_each_end_moved_the_handshake_included() {
+    use switchyard::{PendingUpgrade, client_handshake};
+    use tokio::io::AsyncReadExt;
+    within(30, async {
+        let (listener, addr) = listener().await;
+        let server = tokio::spawn(async move {
+            let (mut tcp, _) = listener.accept().await.unwrap();
+            // Bytes an HTTP layer read before handing the stream over count as read.
+            let mut first = vec![0u8; 4];
+            tcp.read_exact(&mut first).await.unwrap();
+            let pending = PendingUpgrade::read_after(Counted::new(tcp), first, &big())
+                .await
+                .unwrap();
+            let (mut ws, _) = pending.accept(&Answer::default()).await.unwrap();
+            while let Some(Ok(message)) = ws.recv().await {
+                ws.send(message).await.unwrap();
+            }
+            let mut seen = ws.get_ref().counts();
+            seen.read += 4;
+            assert_eq!(ws.traffic(), seen, "server");
+            seen
+        });
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let options = ClientOptions::default().with_config(big());
+        let (ws, _) = client_handshake(Counted::new(tcp), "x", "/", &options)
+            .await
+            .unwrap();
+        assert_eq!(ws.traffic(), ws.get_ref().counts(), "after the handshake");
+        let handshake = ws.traffic();
+        // Split, so the halves' view is checked too; sizes with each header length.
+        let (mut read, mut write) = ws.split();
+        let mut payload = 0u64;
+        for size in [5, 126, 70_000] {
+            write.send(binary_message(&pattern(size))).await.unwrap();
+            assert_eq!(read.recv().await.unwrap().unwrap().len(), size);
+            payload += size as u64;
+        }
+        write.close(CloseCode::NORMAL, "bye").await.unwrap();
+        assert!(read.closed().await.unwrap().clean);
+        let ws = read.reunite(write).unwrap();
+        let client = ws.traffic();
+        assert_eq!(client, ws.get_ref().counts(), "client");
+        // Each echo: the server's header (2, 4, 10 bytes) and payload; then its close reply
+        // (a header and the code).
+        assert_eq!(client.read - handshake.read, payload + 2 + 4 + 10 + 4);
+        // Masked: 4 more bytes a frame; our close frame carries its reason.
+        assert_eq!(
+            client.written - handshake.written,
+            payload + 6 + 8 + 14 + 6 + 2 + 3
+        );
+        let server = server.await.unwrap();
+        assert_eq!((server.read, server.written), (client.written, client.read));
+    })
+    .await;
+}

@@ -17,9 +17,9 @@ use tracing::{debug, info};
 use super::Http2;
 use crate::connection::join;
 use crate::log_line::{CloseLine, Peer};
-use crate::metered::{Counters, Metered};
 use crate::routes::{Route, Upgrade, inspect};
 use crate::shutdown::Shutdown;
+use crate::tapped::Tapped;
 
 /// Serves one request (its own task).
 pub(super) async fn serve(
@@ -78,7 +78,6 @@ pub(super) async fn serve(
         config = config.with_limits(h2.app.chat_limits);
     }
     let request = http::Request::from_parts(parts, body);
-    let counters = Arc::new(Counters::default());
     let mut recorded = None;
     let app = &h2.app;
     let accepted = http2::accept_wrapped(
@@ -99,7 +98,7 @@ pub(super) async fn serve(
             }
             Ok(answer)
         },
-        |stream| Metered::new(stream, Arc::clone(&counters)),
+        Tapped::new,
     );
     let (mut ws, response) = match accepted {
         Ok(accepted) => accepted,
@@ -133,9 +132,16 @@ pub(super) async fn serve(
             })
         }
     };
-    let info = upgrade.run(ws, app, peer, shutdown).await;
+    let ended = upgrade.run(ws, app, peer, shutdown).await;
     drop(slot);
-    let line = CloseLine::new(peer, &path, Some("2"), info.as_ref(), started, &counters);
+    let line = CloseLine::new(
+        peer,
+        &path,
+        Some("2"),
+        ended.info.as_ref(),
+        started,
+        ended.traffic,
+    );
     info!("{line}");
 }
 

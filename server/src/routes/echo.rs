@@ -6,9 +6,10 @@ use std::task::{Context, Poll, Waker};
 
 use futures_core::Stream;
 
-use switchyard::{CloseCode, CloseInfo, WebSocket};
+use switchyard::{CloseCode, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::routes::Ended;
 use crate::shutdown::Shutdown;
 
 /// An `async move` block rather than an `async fn`, for the reason given at
@@ -21,24 +22,28 @@ use crate::shutdown::Shutdown;
 pub(crate) fn run<S: AsyncRead + AsyncWrite + Unpin>(
     mut ws: WebSocket<S>,
     mut shutdown: Shutdown,
-) -> impl Future<Output = Option<CloseInfo>> {
+) -> impl Future<Output = Ended> {
     async move {
         // One poll function rather than `select!` over two new futures per message: the
-        // shutdown flag first, then the next message (cancel-safe, so none is lost to the
-        // flag).
+        // shutdown flag (a load), then the next message (cancel-safe, so none is lost to the
+        // flag), and only when none is ready the flag's waker, which the flag keeps until it
+        // changes. A message costs no registration.
         loop {
             let next = poll_fn(|cx| {
-                if shutdown.poll_wait(cx).is_ready() {
+                if shutdown.is_draining() {
                     return Poll::Ready(None);
                 }
-                Pin::new(&mut ws).poll_next(cx).map(Some)
+                match Pin::new(&mut ws).poll_next(cx) {
+                    Poll::Ready(next) => Poll::Ready(Some(next)),
+                    Poll::Pending => shutdown.poll_wait(cx).map(|()| None),
+                }
             });
             match next.await {
                 None => break,
                 // A failed send means the connection is closing: the next recv ends it.
                 Some(Some(Ok(message))) => drop(ws.send(message).await),
                 Some(Some(Err(_))) => {}
-                Some(None) => return ws.close_info(),
+                Some(None) => return Ended::of(&ws),
             }
         }
         // Shutting down: nothing already received is lost. Echo every message the transport
@@ -52,7 +57,11 @@ pub(crate) fn run<S: AsyncRead + AsyncWrite + Unpin>(
         let _ = ws
             .close(CloseCode::GOING_AWAY, "server shutting down")
             .await;
-        ws.closed().await.ok()
+        let info = ws.closed().await.ok();
+        Ended {
+            info,
+            traffic: ws.traffic(),
+        }
     }
 }
 

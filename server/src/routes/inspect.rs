@@ -52,9 +52,10 @@ use serde_json::{Value, json};
 use switchyard::switchyard_core::frame::mask::apply_mask;
 use switchyard::switchyard_core::frame::split::{FrameSplitter, Piece};
 use switchyard::switchyard_core::{CloseFrame, FrameHeader, OpCode};
-use switchyard::{CloseCode, CloseInfo, Message, WebSocket};
+use switchyard::{CloseCode, Message, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::routes::Ended;
 use crate::shutdown::Shutdown;
 use crate::tap::{ByteTap, lock};
 
@@ -253,7 +254,7 @@ pub(crate) fn run<S: AsyncRead + AsyncWrite + Unpin>(
     mut ws: WebSocket<S>,
     handshake: Handshake,
     mut shutdown: Shutdown,
-) -> impl Future<Output = Option<CloseInfo>> {
+) -> impl Future<Output = Ended> {
     async move {
         let written = lock(&handshake.tap).take_written();
         let response = handshake.response.as_ref().unwrap_or(&written);
@@ -289,7 +290,7 @@ pub(crate) fn run<S: AsyncRead + AsyncWrite + Unpin>(
                 },
             }
         }
-        ws.close_info()
+        Ended::of(&ws)
     }
 }
 

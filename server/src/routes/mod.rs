@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 
 use switchyard::hub::{RoomName, Subscription};
-use switchyard::{CloseInfo, WebSocket};
+use switchyard::{CloseInfo, Traffic, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::app::App;
@@ -49,7 +49,25 @@ pub(crate) enum Upgrade {
 }
 
 /// A route running on its connection, until it reports how the connection ended.
-pub(crate) type Running<'a> = Pin<Box<dyn Future<Output = Option<CloseInfo>> + Send + 'a>>;
+pub(crate) type Running<'a> = Pin<Box<dyn Future<Output = Ended> + Send + 'a>>;
+
+/// How a route's connection ended, for the close log line.
+pub(crate) struct Ended {
+    /// The close, if one was seen.
+    pub(crate) info: Option<CloseInfo>,
+    /// The bytes it moved, its handshake's included.
+    pub(crate) traffic: Traffic,
+}
+
+impl Ended {
+    /// How the connection `ws` (or either of its halves) ended.
+    pub(crate) fn of<S>(ws: &WebSocket<S>) -> Ended {
+        Ended {
+            info: ws.close_info(),
+            traffic: ws.traffic(),
+        }
+    }
+}
 
 impl Upgrade {
     /// Runs the route on `ws`, boxed at the route's own size: the connection's task keeps a

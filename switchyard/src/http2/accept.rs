@@ -128,7 +128,13 @@ where
         &negotiator,
     );
     let protocol = answer.protocol.as_deref().map(Box::from);
-    let ws = WebSocket::from_parts(wrap(H2Stream::new(body, send)), conn, &[], protocol);
+    let ws = WebSocket::from_parts(
+        wrap(H2Stream::new(body, send)),
+        conn,
+        &[],
+        protocol,
+        crate::Traffic::default(),
+    );
     Ok((ws, sent))
 }
 

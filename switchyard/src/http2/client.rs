@@ -165,7 +165,13 @@ impl Http2Connection {
             Box::new(Connection::client(options.config.limits, OsMasks::new())),
             &negotiator,
         );
-        let ws = WebSocket::from_parts(io, conn, &[], protocol.map(Box::from));
+        let ws = WebSocket::from_parts(
+            io,
+            conn,
+            &[],
+            protocol.map(Box::from),
+            crate::Traffic::default(),
+        );
         Ok((ws, response))
     }
 

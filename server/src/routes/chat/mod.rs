@@ -15,12 +15,13 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use switchyard::hub::{Hub, RecvError, Subscription};
-use switchyard::{CloseCode, CloseInfo, Message, WebSocket};
+use switchyard::{CloseCode, Message, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use crate::log_line::Peer;
+use crate::routes::Ended;
 use crate::shutdown::Shutdown;
 use rate::TokenBucket;
 use wire::Reason;
@@ -56,7 +57,7 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     rate: Rate,
     peer: SocketAddr,
     mut shutdown: Shutdown,
-) -> Option<CloseInfo> {
+) -> Ended {
     let room = subscription.room().clone();
     let cut_off = subscription.cut_off();
     let (mut read, mut write) = ws.split();
@@ -151,5 +152,8 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         }
     };
     tokio::join!(reader, writer);
-    read.close_info()
+    Ended {
+        info: read.close_info(),
+        traffic: read.traffic(),
+    }
 }
