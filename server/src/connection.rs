@@ -12,11 +12,14 @@ use std::time::Instant;
 use switchyard::hub::Subscription;
 use switchyard::{Answer, Config, HandshakeError, PendingUpgrade, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::{debug, info};
 
 use crate::app::App;
 use crate::http::{self, StatusCode, path_of};
+use crate::http2::Http2;
+use crate::http2::preface::{self, Rewound, Sniffed};
 use crate::log_line::{CloseLine, Peer};
 use crate::routes::chat::query;
 use crate::routes::{Route, Running, Upgrade, inspect};
@@ -25,8 +28,16 @@ use crate::tap::{ByteTap, lock};
 use crate::tapped::Tapped;
 use crate::transport::Transport;
 
-/// Serves one connection whose first bytes, `already_read`, were read to tell HTTP/1.1 from
-/// HTTP/2 (empty if not). `slot` is its place under `--max-connections`, held until it
+/// How a connection starts.
+pub(crate) enum Start {
+    /// HTTP/1.1 on this transport (plain, or TLS whose ALPN did not pick HTTP/2).
+    Http1(Transport),
+    /// A plain connection that may open with the HTTP/2 preface (prior knowledge): its first
+    /// bytes say which HTTP it speaks.
+    Sniff(TcpStream, Http2),
+}
+
+/// Serves one connection. `slot` is its place under `--max-connections`, held until it
 /// ends.
 ///
 /// Two phases, each in a box of its own size: answering the request, then running the
@@ -42,15 +53,16 @@ use crate::transport::Transport;
     reason = "an async fn keeps its arguments twice"
 )]
 pub(crate) fn serve(
-    transport: Transport,
-    already_read: Vec<u8>,
+    start: Start,
     peer: SocketAddr,
     app: Arc<App>,
     shutdown: Shutdown,
     slot: OwnedSemaphorePermit,
 ) -> impl Future<Output = ()> {
     async move {
-        let answered = Box::pin(answer(transport, already_read, peer, &app, shutdown)).await;
+        // The sniffing and HTTP/2 (the rarer case on a plain listener) are in this box too:
+        // the task's future is one layer over the route's, as without HTTP/2.
+        let answered = Box::pin(answer(start, peer, &app, shutdown)).await;
         let Some(opened) = answered else {
             return;
         };
@@ -81,14 +93,25 @@ struct Opened<'a> {
 }
 
 /// Reads the request and answers it: plain HTTP, a refusal, or a 101 and the WebSocket it
-/// opened.
+/// opened. A connection that speaks HTTP/2 is served here to its end.
 async fn answer(
-    transport: Transport,
-    already_read: Vec<u8>,
+    start: Start,
     peer: SocketAddr,
     app: &App,
     shutdown: Shutdown,
 ) -> Option<Opened<'_>> {
+    let (transport, already_read) = match start {
+        Start::Http1(transport) => (transport, Vec::new()),
+        Start::Sniff(mut tcp, http2) => {
+            match Box::pin(preface::sniff(&mut tcp, app.config.handshake_timeout)).await? {
+                Sniffed::Http2(first) => {
+                    Box::pin(http2.serve(Rewound::new(first, tcp), peer, shutdown)).await;
+                    return None;
+                }
+                Sniffed::Http1(first) => (Transport::Plain(tcp), first),
+            }
+        }
+    };
     let pending = match PendingUpgrade::read_after(transport, already_read, &app.config).await {
         Ok(pending) => pending,
         Err(error) => {
@@ -161,7 +184,7 @@ fn judge<S>(pending: &PendingUpgrade<S>, app: &App) -> Verdict {
 }
 
 /// `--max-connections` reached: answer 503 once the request is in (its first bytes,
-/// `already_read`, as [`serve`] takes them).
+/// `already_read`, were read to tell HTTP/1.1 from HTTP/2; empty if not).
 pub(crate) async fn refuse_busy(
     transport: Transport,
     already_read: Vec<u8>,

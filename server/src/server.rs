@@ -13,7 +13,7 @@ use tracing::{debug, info, warn};
 use crate::app::App;
 use crate::assets::Assets;
 use crate::cli::Args;
-use crate::connection;
+use crate::connection::{self, Start};
 use crate::hangup;
 use crate::http2::preface::{self, Rewound, Sniffed};
 use crate::http2::{self, Http2};
@@ -168,13 +168,12 @@ fn dispatch(
         let shutdown = shutdown.clone();
         match (&serving.tls, &serving.http2) {
             (None, None) => {
-                let plain = Transport::Plain(tcp);
-                let task = connection::serve(plain, Vec::new(), peer, app, shutdown, slot);
-                tokio::spawn(task);
+                let start = Start::Http1(Transport::Plain(tcp));
+                tokio::spawn(connection::serve(start, peer, app, shutdown, slot));
             }
             (None, Some(http2)) => {
-                let task = sniff_and_serve(tcp, http2.clone(), peer, app, shutdown, slot);
-                tokio::spawn(task);
+                let start = Start::Sniff(tcp, http2.clone());
+                tokio::spawn(connection::serve(start, peer, app, shutdown, slot));
             }
             (Some(tls), http2) => {
                 let (tls, http2) = (Arc::clone(tls), http2.clone());
@@ -188,9 +187,8 @@ fn dispatch(
                             drop(slot);
                         }
                         _ => {
-                            let task =
-                                connection::serve(transport, Vec::new(), peer, app, shutdown, slot);
-                            Box::pin(task).await;
+                            let start = Start::Http1(transport);
+                            Box::pin(connection::serve(start, peer, app, shutdown, slot)).await;
                         }
                     }
                 });
@@ -224,7 +222,7 @@ fn dispatch(
     }
 }
 
-/// [`sniff_and_serve`]'s refusing twin: the 503 in whichever HTTP the first bytes speak.
+/// [`Start::Sniff`]'s refusing twin: the 503 in whichever HTTP the first bytes speak.
 async fn sniff_and_refuse(
     mut tcp: TcpStream,
     peer: SocketAddr,
@@ -241,41 +239,6 @@ async fn sniff_and_refuse(
             connection::refuse_busy(plain, first, peer, app, slot).await;
         }
         None => {}
-    }
-}
-
-/// A plain connection that may open with the HTTP/2 preface (prior knowledge): HTTP/1.1 is
-/// served inline, so that the task is one allocation of the connection's own size, as
-/// without HTTP/2; the sniffing and HTTP/2 (the rarer cases here) are boxed. An `async move`
-/// block rather than an `async fn`, which would keep its arguments twice (see
-/// [`connection::serve`]).
-#[expect(
-    clippy::manual_async_fn,
-    reason = "an async fn keeps its arguments twice"
-)]
-fn sniff_and_serve(
-    mut tcp: TcpStream,
-    http2: Http2,
-    peer: SocketAddr,
-    app: Arc<App>,
-    shutdown: Shutdown,
-    slot: OwnedSemaphorePermit,
-) -> impl Future<Output = ()> {
-    async move {
-        match Box::pin(preface::sniff(&mut tcp, app.config.handshake_timeout)).await {
-            Some(Sniffed::Http2(first)) => {
-                let io = Rewound::new(first, tcp);
-                Box::pin(http2.serve(io, peer, shutdown)).await;
-            }
-            Some(Sniffed::Http1(first)) => {
-                let plain = Transport::Plain(tcp);
-                connection::serve(plain, first, peer, app, shutdown, slot).await;
-                return;
-            }
-            None => {}
-        }
-        // Named so that the block holds it until here (a block captures only what it uses).
-        drop(slot);
     }
 }
 
