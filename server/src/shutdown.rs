@@ -100,18 +100,32 @@ impl Shutdown {
     }
 
     /// [`wait`](Self::wait) as a poll function, for a loop that polls it beside other work.
+    /// Ready once the flag is raised; otherwise keeps `cx`'s waker to wake. The usual poll (a
+    /// task that polls again with the waker it registered) is a load and a comparison, inlined
+    /// into the route's poll; registering is not.
+    #[inline]
     pub(crate) fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if self.flag.is_raised() {
             return Poll::Ready(());
         }
+        if let Some((_, waker)) = &self.slot
+            && waker.will_wake(cx.waker())
+        {
+            return Poll::Pending;
+        }
+        self.register(cx.waker())
+    }
+
+    /// Keeps `waker` (in place of the one registered, if any) to wake when the flag is raised.
+    #[inline(never)]
+    fn register(&mut self, waker: &Waker) -> Poll<()> {
         match &mut self.slot {
-            Some((_, waker)) if waker.will_wake(cx.waker()) => return Poll::Pending,
-            Some((index, waker)) => {
-                waker.clone_from(cx.waker());
-                self.flag.waiters().slots[*index] = Some(waker.clone());
+            Some((index, registered)) => {
+                registered.clone_from(waker);
+                self.flag.waiters().slots[*index] = Some(registered.clone());
             }
             None => {
-                let waker = cx.waker().clone();
+                let waker = waker.clone();
                 let mut waiters = self.flag.waiters();
                 let index = match waiters.free.pop() {
                     Some(index) => {
@@ -127,8 +141,6 @@ impl Shutdown {
                 self.slot = Some((index, waker));
             }
         }
-        // Registered under the lock: a flag raised before that is seen here, and one raised
-        // after it wakes the waker just stored.
         if self.flag.is_raised() {
             Poll::Ready(())
         } else {
@@ -136,7 +148,6 @@ impl Shutdown {
         }
     }
 
-    /// How many connections are registered as waiting (for the tests).
     #[cfg(test)]
     fn waiting(&self) -> usize {
         self.flag.waiters().slots.iter().flatten().count()
