@@ -30,7 +30,10 @@ use crate::transport::Transport;
 
 /// How a connection starts.
 pub(crate) enum Start {
-    /// HTTP/1.1 on this transport (plain, or TLS whose ALPN did not pick HTTP/2).
+    /// HTTP/1.1 on a plain socket, served as the socket itself: no transport enum to match
+    /// on each read and write.
+    Plain(TcpStream),
+    /// HTTP/1.1 on this transport (TLS whose ALPN did not pick HTTP/2).
     Http1(Transport),
     /// A plain connection that may open with the HTTP/2 preface (prior knowledge): its first
     /// bytes say which HTTP it speaks.
@@ -85,6 +88,11 @@ pub(crate) fn serve(
     }
 }
 
+/// A byte stream a connection is served over: a socket, or TLS over one.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Stream for S {}
+
 /// A WebSocket opened by [`answer`]: its route, running, and what the closing log line
 /// needs.
 struct Opened<'a> {
@@ -93,52 +101,80 @@ struct Opened<'a> {
 }
 
 /// Reads the request and answers it: plain HTTP, a refusal, or a 101 and the WebSocket it
-/// opened. A connection that speaks HTTP/2 is served here to its end.
-async fn answer(
+/// opened. A connection that speaks HTTP/2 is served here to its end. An `async move` block
+/// rather than an `async fn`, for the reason given at [`serve`]: this future is allocated
+/// once per connection, and with its arguments twice it would outgrow the allocator's
+/// per-thread cache of small blocks (1 KiB), which costs each handshake about 350
+/// instructions (callgrind).
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice"
+)]
+fn answer(
     start: Start,
     peer: SocketAddr,
     app: &App,
     shutdown: Shutdown,
-) -> Option<Opened<'_>> {
-    let (transport, already_read) = match start {
-        Start::Http1(transport) => (transport, Vec::new()),
-        Start::Sniff(mut tcp, http2) => {
-            match Box::pin(preface::sniff(&mut tcp, app.config.handshake_timeout)).await? {
-                Sniffed::Http2(first) => {
-                    Box::pin(http2.serve(Rewound::new(first, tcp), peer, shutdown)).await;
-                    return None;
+) -> impl Future<Output = Option<Opened<'_>>> {
+    async move {
+        match start {
+            Start::Plain(tcp) => answer_http1(tcp, Vec::new(), peer, app, shutdown).await,
+            Start::Http1(tls) => answer_http1(tls, Vec::new(), peer, app, shutdown).await,
+            Start::Sniff(mut tcp, http2) => {
+                match Box::pin(preface::sniff(&mut tcp, app.config.handshake_timeout)).await? {
+                    Sniffed::Http2(first) => {
+                        Box::pin(http2.serve(Rewound::new(first, tcp), peer, shutdown)).await;
+                        None
+                    }
+                    Sniffed::Http1(first) => answer_http1(tcp, first, peer, app, shutdown).await,
                 }
-                Sniffed::Http1(first) => (Transport::Plain(tcp), first),
             }
         }
-    };
-    let pending = match PendingUpgrade::read_after(transport, already_read, &app.config).await {
-        Ok(pending) => pending,
-        Err(error) => {
-            // A slow, silent or vanished client: nothing to answer.
-            debug!(peer = %Peer(peer), %error, "no request");
-            return None;
-        }
-    };
-    let verdict = if shutdown.is_draining() {
-        Verdict::Refuse("-".to_owned(), HandshakeError::Unavailable)
-    } else {
-        judge(&pending, app)
-    };
-    // Boxed, as every branch's future: this one then holds only the state of the branch
-    // taken.
-    match verdict {
-        Verdict::Upgrade(route, path) => {
-            let running = Box::pin(upgrade(pending, route, peer, &path, app, shutdown)).await?;
-            Some(Opened { running, path })
-        }
-        Verdict::Refuse(path, error) => {
-            Box::pin(refuse(pending, peer, &path, error)).await;
-            None
-        }
-        Verdict::Plain(method, target) => {
-            Box::pin(plain(pending, peer, app, &method, &target)).await;
-            None
+    }
+}
+
+/// [`answer`] over HTTP/1.1 on `stream`, whose first bytes, `already_read`, were read to
+/// tell HTTP/1.1 from HTTP/2 (empty if not).
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice"
+)]
+fn answer_http1<S: Stream>(
+    stream: S,
+    already_read: Vec<u8>,
+    peer: SocketAddr,
+    app: &App,
+    shutdown: Shutdown,
+) -> impl Future<Output = Option<Opened<'_>>> {
+    async move {
+        let pending = match PendingUpgrade::read_after(stream, already_read, &app.config).await {
+            Ok(pending) => pending,
+            Err(error) => {
+                // A slow, silent or vanished client: nothing to answer.
+                debug!(peer = %Peer(peer), %error, "no request");
+                return None;
+            }
+        };
+        let verdict = if shutdown.is_draining() {
+            Verdict::Refuse("-".to_owned(), HandshakeError::Unavailable)
+        } else {
+            judge(&pending, app)
+        };
+        // Boxed, as every branch's future: this one then holds only the state of the branch
+        // taken.
+        match verdict {
+            Verdict::Upgrade(route, path) => {
+                let running = Box::pin(upgrade(pending, route, peer, &path, app, shutdown)).await?;
+                Some(Opened { running, path })
+            }
+            Verdict::Refuse(path, error) => {
+                Box::pin(refuse(pending, peer, &path, error)).await;
+                None
+            }
+            Verdict::Plain(method, target) => {
+                Box::pin(plain(pending, peer, app, &method, &target)).await;
+                None
+            }
         }
     }
 }
@@ -197,8 +233,8 @@ pub(crate) async fn refuse_busy(
     }
 }
 
-async fn refuse(
-    pending: PendingUpgrade<Transport>,
+async fn refuse<S: Stream>(
+    pending: PendingUpgrade<S>,
     peer: SocketAddr,
     path: &str,
     error: HandshakeError,
@@ -211,8 +247,8 @@ async fn refuse(
 /// answered with its status), or sets the inspector's tap; then writes the 101. Only the
 /// inspector's transport is wrapped (in [`Tapped`]): the others read and write the socket
 /// itself.
-async fn upgrade<'a>(
-    mut pending: PendingUpgrade<Transport>,
+async fn upgrade<'a, S: Stream>(
+    mut pending: PendingUpgrade<S>,
     route: Route,
     peer: SocketAddr,
     path: &str,
@@ -292,14 +328,14 @@ pub(crate) async fn join(
 }
 
 /// The request's query, if it is a valid upgrade.
-fn query_of(pending: &PendingUpgrade<Transport>) -> Option<&str> {
+fn query_of<S>(pending: &PendingUpgrade<S>) -> Option<&str> {
     pending.request().ok().and_then(|request| request.query())
 }
 
 /// Sets the inspector's tap on the transport before the 101 is written: it sees the answer
 /// as written, and the frames that arrived with the request as well as those after.
-fn inspect_handshake(
-    pending: &mut PendingUpgrade<Tapped<Transport>>,
+fn inspect_handshake<S>(
+    pending: &mut PendingUpgrade<Tapped<S>>,
     config: &Config,
 ) -> inspect::Handshake {
     let head_len = pending.head_len().unwrap_or(0);
@@ -334,8 +370,8 @@ fn inspect_handshake(
 }
 
 /// A request that is not a WebSocket upgrade.
-async fn plain(
-    pending: PendingUpgrade<Transport>,
+async fn plain<S: Stream>(
+    pending: PendingUpgrade<S>,
     peer: SocketAddr,
     app: &App,
     method: &str,

@@ -168,7 +168,7 @@ fn dispatch(
         let shutdown = shutdown.clone();
         match (&serving.tls, &serving.http2) {
             (None, None) => {
-                let start = Start::Http1(Transport::Plain(tcp));
+                let start = Start::Plain(tcp);
                 tokio::spawn(connection::serve(start, peer, app, shutdown, slot));
             }
             (None, Some(http2)) => {
