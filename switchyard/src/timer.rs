@@ -25,6 +25,8 @@ pub(crate) struct Clock {
     sleep: Option<Pin<Box<Sleep>>>,
     /// The waker the sleep holds, while it is known to hold one.
     registered: Option<Waker>,
+    /// The deadline asked for when that waker was registered.
+    registered_for: Option<Instant>,
 }
 
 impl Clock {
@@ -34,6 +36,7 @@ impl Clock {
             origin: time::Instant::now(),
             sleep: None,
             registered: None,
+            registered_for: None,
         }
     }
 
@@ -64,6 +67,11 @@ impl Clock {
             self.registered = None;
             return Poll::Pending;
         };
+        // The usual poll, once per message: the deadline the waker was registered for, which
+        // the sleep still holds. Nothing to convert or compare on Tokio's clock.
+        if self.registered_for == Some(deadline) && self.is_quiet(cx.waker()) {
+            return Poll::Pending;
+        }
         let at = self.origin + deadline.since_origin();
         let sleep = self.sleep.get_or_insert_with(|| Box::pin(sleep_until(at)));
         let elapsed = sleep.is_elapsed();
@@ -79,6 +87,7 @@ impl Clock {
         let budget = coop::has_budget_remaining();
         if sleep.as_mut().poll(cx).is_pending() {
             self.registered = budget.then(|| cx.waker().clone());
+            self.registered_for = Some(deadline);
             return Poll::Pending;
         }
         self.registered = None;

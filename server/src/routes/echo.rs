@@ -2,9 +2,10 @@
 
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, Waker, ready};
 
 use futures_core::Stream;
+use futures_sink::Sink;
 
 use switchyard::{CloseCode, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -24,27 +25,46 @@ pub(crate) fn run<S: AsyncRead + AsyncWrite + Unpin>(
     mut shutdown: Shutdown,
 ) -> impl Future<Output = Ended> {
     async move {
-        // One poll function rather than `select!` over two new futures per message: the
-        // shutdown flag (a load), then the next message (cancel-safe, so none is lost to the
-        // flag), and only when none is ready the flag's waker, which the flag keeps until it
-        // changes. A message costs no registration.
-        loop {
-            let next = poll_fn(|cx| {
+        // One poll function for the whole exchange, rather than a future per message to
+        // receive and another to send: the echo still owed (queued when there is room, then
+        // written) before the next message is read, so a client that does not read its
+        // echoes stops being read; then the shutdown flag (a load); then the next message
+        // (cancel-safe, so none is lost to the flag), and only when none is ready the flag's
+        // waker, which the flag keeps until it changes. A failed send means the connection is
+        // closing: the next read ends it.
+        let mut owed = None;
+        let mut flushing = false;
+        let ended = poll_fn(|cx| {
+            loop {
+                let mut ws = Pin::new(&mut ws);
+                if let Some(message) = owed.take() {
+                    match ws.as_mut().poll_ready(cx) {
+                        Poll::Ready(Ok(())) => flushing = ws.as_mut().start_send(message).is_ok(),
+                        Poll::Ready(Err(_)) => {}
+                        Poll::Pending => {
+                            owed = Some(message);
+                            return Poll::Pending;
+                        }
+                    }
+                }
+                if flushing {
+                    ready!(ws.as_mut().poll_flush(cx)).ok();
+                    flushing = false;
+                }
                 if shutdown.is_draining() {
-                    return Poll::Ready(None);
+                    return Poll::Ready(false);
                 }
-                match Pin::new(&mut ws).poll_next(cx) {
-                    Poll::Ready(next) => Poll::Ready(Some(next)),
-                    Poll::Pending => shutdown.poll_wait(cx).map(|()| None),
+                match ws.as_mut().poll_next(cx) {
+                    Poll::Ready(Some(Ok(message))) => owed = Some(message),
+                    Poll::Ready(Some(Err(_))) => {}
+                    Poll::Ready(None) => return Poll::Ready(true),
+                    Poll::Pending => return shutdown.poll_wait(cx).map(|()| false),
                 }
-            });
-            match next.await {
-                None => break,
-                // A failed send means the connection is closing: the next recv ends it.
-                Some(Some(Ok(message))) => drop(ws.send(message).await),
-                Some(Some(Err(_))) => {}
-                Some(None) => return Ended::of(&ws),
             }
+        })
+        .await;
+        if ended {
+            return Ended::of(&ws);
         }
         // Shutting down: nothing already received is lost. Echo every message the transport
         // already holds (`recv` is cancel-safe, so polling it once and dropping it is fine), then
