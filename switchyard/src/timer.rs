@@ -57,6 +57,10 @@ impl Clock {
 
     /// Ready with the time once `deadline` (or an earlier one the sleep still holds) has
     /// passed: the caller then tells the core. Pending without a deadline.
+    ///
+    /// Inlined into every copy of the driver, as the core's per-read calls are (see the
+    /// core's `connection` module, "Inlining"): it runs after every write.
+    #[inline(always)]
     pub(crate) fn poll(
         &mut self,
         deadline: Option<Instant>,

@@ -72,6 +72,23 @@
 //! copies into it), and any buffer that grew past [`Limits::max_retained_buffer`] is released
 //! once drained, so an idle connection holds no read buffer.
 //!
+//! Inlining: the calls a shell makes on every read and write ([`read_buffer_with`],
+//! [`receive_buffer_with`], [`send_message`], [`poll_transmit`], [`consume_transmit`],
+//! [`poll_action`], [`poll_timeout`]) are `#[inline(always)]`, and the small helpers under them
+//! `#[inline]`. A shell is generic over its stream, and a program with several stream types
+//! (the `switchyard` binary has six, its server's and its client's) calls each from
+//! several copies of its driver; LLVM then kept them out of line, and the calls and register
+//! saves cost the binary about 150 instructions per 16 B echo (callgrind: 2,813 against
+//! 2,656), where a program with one stream type already inlined them.
+//!
+//! [`read_buffer_with`]: Connection::read_buffer_with
+//! [`receive_buffer_with`]: Connection::receive_buffer_with
+//! [`send_message`]: Connection::send_message
+//! [`poll_transmit`]: Connection::poll_transmit
+//! [`consume_transmit`]: Connection::consume_transmit
+//! [`poll_action`]: Connection::poll_action
+//! [`poll_timeout`]: Connection::poll_timeout
+//!
 //! Time: once closing begins, the close timer bounds it ([`Limits::close_timeout`], then
 //! [`Action::Abort`]). While open, silence ([`Limits::keepalive_interval`]) sends a ping, and
 //! silence after it ([`Limits::keepalive_timeout`]) fails the connection with 1011 and aborts.
@@ -349,6 +366,7 @@ impl Connection {
     /// until it is empty: a payload sent by reference is a piece of its own, so this may be
     /// less than [`buffered_amount`](Self::buffered_amount).
     #[must_use]
+    #[inline(always)]
     pub fn poll_transmit(&mut self) -> &[u8] {
         self.flush_pong();
         self.out.front()
@@ -375,6 +393,7 @@ impl Connection {
     ///
     /// Writing again after the transport was full shows the peer is reading, which counts as
     /// hearing from it: a peer busy reading a long transfer is not given up for silence.
+    #[inline(always)]
     pub fn consume_transmit(&mut self, n: usize) {
         let n = n.min(self.out.len());
         if n > 0 && self.write_stalled {
@@ -391,6 +410,7 @@ impl Connection {
     /// What the transport should do now, if anything. Each action is returned once, in the
     /// order [`Action::HalfClose`], then [`Action::Close`] or [`Action::Abort`].
     #[must_use]
+    #[inline(always)]
     pub fn poll_action(&mut self) -> Option<Action> {
         if self.transport == Transport::Finished {
             return None;

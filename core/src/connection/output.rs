@@ -162,6 +162,7 @@ impl Output {
     }
 
     /// Drops the first `n` bytes (at most all of them), written.
+    #[inline]
     pub(super) fn consume(&mut self, mut n: usize) {
         while let Some(piece) = self.shared.front_mut() {
             let k = piece.consume(n);
@@ -185,6 +186,7 @@ impl Output {
     /// `max_retained` 0, of any copy buffer: one advanced to its end reports no capacity yet
     /// keeps its allocation), and of a deque of pieces grown past [`RETAINED_PIECES`] (with
     /// `max_retained` 0, of any).
+    #[inline]
     pub(super) fn release_if_drained(&mut self, max_retained: usize) {
         if !self.is_empty() {
             return;

@@ -108,6 +108,7 @@ impl ReadBuffer {
     /// than half of it (not worth a new allocation and a copy for one read). With nothing
     /// buffered, a whole allocation of about `room` bytes: the one the last read went into,
     /// once no message handed out from it is alive; else the caller's `spare`; else a new one.
+    #[inline(always)]
     pub(super) fn lend(&mut self, room: usize, spare: &mut Option<BytesMut>) -> BytesMut {
         if self.bytes.is_empty() {
             let mut drained = core::mem::take(&mut self.bytes);
@@ -138,6 +139,7 @@ impl ReadBuffer {
     /// (nothing was buffered) and `spare` is free, it becomes the spare, for the caller to
     /// offer to the next read of this or another connection; else it is dropped. Either way
     /// the connection keeps no allocation of it.
+    #[inline]
     pub(super) fn unused(&mut self, lent: BytesMut, spare: &mut Option<BytesMut>) {
         if self.bytes.is_empty() && spare.is_none() && lent.capacity() <= MAX_SPARE {
             *spare = Some(lent);
@@ -146,6 +148,7 @@ impl ReadBuffer {
 
     /// Appends a lent buffer after it was read into: without a copy when it is the space
     /// [`lend`](Self::lend) gave, still adjacent.
+    #[inline(always)]
     pub(super) fn give_back(&mut self, filled: BytesMut) {
         self.bytes.unsplit(filled);
     }
@@ -172,6 +175,7 @@ impl ReadBuffer {
     /// reports only its own view's capacity, not the allocation it keeps alive, so the size
     /// of what is kept cannot be asked; the copy is at most [`MIN_READ`] bytes.) Past that, a
     /// large frame's buffer holds at most [`READ_AHEAD`] more than its payload so far.
+    #[inline]
     pub(super) fn shrink_while_waiting(&mut self) {
         let len = self.bytes.len();
         if len > 0 && len <= MIN_READ {
@@ -181,6 +185,7 @@ impl ReadBuffer {
 
     /// Drops the allocation once everything in it is decoded and handed out, if its free
     /// space is more than `retain`; views already handed out keep their bytes alive.
+    #[inline]
     pub(super) fn release_if_drained(&mut self, retain: usize) {
         // A drained handle that shares an allocation (it was split) reports a capacity of 0
         // yet keeps the whole allocation alive: it is dropped whatever its capacity says.

@@ -153,6 +153,7 @@ impl Connection {
     /// would be lent and it fits: a shell that keeps one spare per thread reads without
     /// allocating, while its idle connections still hold no buffer.
     #[must_use = "give the buffer back with receive_buffer_with"]
+    #[inline(always)]
     pub fn read_buffer_with(&mut self, spare: &mut Option<BytesMut>) -> BytesMut {
         let hint = self.rx.buf.hint(self.rx.frame);
         self.rx.buf.lend(hint, spare)
@@ -175,6 +176,7 @@ impl Connection {
     /// [`receive_buffer`](Self::receive_buffer); a buffer given back empty that was a whole
     /// allocation goes into `spare` if it is free, for the next
     /// [`read_buffer_with`](Self::read_buffer_with) of this or another connection.
+    #[inline(always)]
     pub fn receive_buffer_with(
         &mut self,
         filled: BytesMut,

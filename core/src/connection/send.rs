@@ -79,6 +79,7 @@ impl Connection {
     /// [`SEND_BY_REFERENCE_MIN`](Self::SEND_BY_REFERENCE_MIN) bytes or more goes out as it is,
     /// queued by reference behind its frame header, never copied (an echo forwards what it
     /// received); a client masks, and an extension encodes, so they copy.
+    #[inline(always)]
     pub fn send_message(&mut self, message: Message) -> Result<(), SendError> {
         let (opcode, payload) = match message {
             Message::Text(text) => (OpCode::TEXT, text.into_bytes()),

@@ -102,6 +102,7 @@ impl Connection {
     /// instant already past means "now". `None` before the first `handle_timeout` (the clock
     /// starts then) and once the transport is finished with.
     #[must_use]
+    #[inline(always)]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let now = self.timer.now?;
         if self.transport_finished() {
