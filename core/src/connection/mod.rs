@@ -73,8 +73,8 @@
 //! once drained, so an idle connection holds no read buffer.
 //!
 //! Inlining: the calls a shell makes on every read and write ([`read_buffer_with`],
-//! [`receive_buffer_with`], [`send_message`], [`poll_transmit`], [`consume_transmit`],
-//! [`poll_action`], [`poll_timeout`]) are `#[inline(always)]`, and the small helpers under them
+//! [`receive_buffer_with`], [`send_message`], [`poll_transmit`], [`poll_transmit_vectored`],
+//! [`consume_transmit`], [`poll_action`], [`poll_timeout`]) are `#[inline(always)]`, and the small helpers under them
 //! `#[inline]`. A shell is generic over its stream, and a program with several stream types
 //! (the `switchyard` binary has six, its server's and its client's) calls each from
 //! several copies of its driver; LLVM then kept them out of line, and the calls and register
@@ -85,6 +85,7 @@
 //! [`receive_buffer_with`]: Connection::receive_buffer_with
 //! [`send_message`]: Connection::send_message
 //! [`poll_transmit`]: Connection::poll_transmit
+//! [`poll_transmit_vectored`]: Connection::poll_transmit_vectored
 //! [`consume_transmit`]: Connection::consume_transmit
 //! [`poll_action`]: Connection::poll_action
 //! [`poll_timeout`]: Connection::poll_timeout
@@ -376,6 +377,7 @@ impl Connection {
     /// many it filled. Call [`consume_transmit`](Self::consume_transmit) with how many bytes
     /// were written.
     #[must_use]
+    #[inline(always)]
     pub fn poll_transmit_vectored<'a>(&'a mut self, dst: &mut [&'a [u8]]) -> usize {
         self.flush_pong();
         self.out.gather(dst)

@@ -106,6 +106,7 @@ impl Output {
 
     /// Queues a frame of header `head` (at most [`MAX_HEADER_LEN`] bytes) and `payload`, by
     /// reference, after everything copied so far.
+    #[inline(always)]
     pub(super) fn push_by_reference(&mut self, head: &[u8], payload: Bytes) {
         if !self.tail.is_empty() {
             let copied = self.tail.split().freeze();
@@ -137,6 +138,7 @@ impl Output {
     }
 
     /// Fills `dst` with the next slices to write, in order, and returns how many it filled.
+    #[inline(always)]
     pub(super) fn gather<'a>(&'a self, dst: &mut [&'a [u8]]) -> usize {
         if self.shared.is_empty() {
             // The usual case: copied frames only.
