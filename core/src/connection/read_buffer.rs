@@ -150,7 +150,13 @@ impl ReadBuffer {
     /// [`lend`](Self::lend) gave, still adjacent.
     #[inline(always)]
     pub(super) fn give_back(&mut self, filled: BytesMut) {
-        self.bytes.unsplit(filled);
+        // The usual case, a whole allocation lent with nothing buffered, without the call
+        // `unsplit` is (it takes this case first too).
+        if self.bytes.is_empty() {
+            self.bytes = filled;
+        } else {
+            self.bytes.unsplit(filled);
+        }
     }
 
     /// Copies `data` in after the buffered bytes.
