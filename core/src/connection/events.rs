@@ -40,6 +40,15 @@ impl EventQueue {
         }
     }
 
+    /// The oldest event if it is a message and the only one waiting.
+    #[inline(always)]
+    pub(super) fn take_lone_message(&mut self) -> Option<Event> {
+        if matches!(self.first, Some(Event::Message(_))) && self.rest.is_empty() {
+            return self.first.take();
+        }
+        None
+    }
+
     pub(super) fn pop_front(&mut self) -> Option<Event> {
         if let Some(event) = self.first.take() {
             return Some(event);

