@@ -4,7 +4,8 @@
 #
 # Usage: autobahn/run.sh [--quick] [--no-build]
 #   (default)    all 517 cases on each side: sections 1-11 in one wstest process, and 12.*
-#                and 13.* (permessage-deflate) in two more wstest processes run in parallel
+#                and 13.* (permessage-deflate) in two more wstest processes run in parallel;
+#                the server side and the client side run at the same time
 #   --quick      sections 1-11 only (301 cases per side: exclude-cases 12.*, 13.*)
 #   --no-build   do not run cargo; use the binaries already in target/release
 # Test hooks (to exercise this script without the Rust binaries):
@@ -249,16 +250,6 @@ if [ "$RUN_SERVER" = 1 ]; then
     start_bg "$LOGS/fuzzingclient-${G_NAME[$i]}.log" "${G_T[$i]}" "$WSTEST" -m fuzzingclient -s "$spec"
     FC_PIDS+=("$LAST_PID")
   done
-  for i in "${!G_NAME[@]}"; do
-    reap "${FC_PIDS[$i]}"
-    [ "$RC" = 0 ] || fail_step "fuzzingclient [${G_NAME[$i]}] exit status $RC (124 = timeout); log $LOGS/fuzzingclient-${G_NAME[$i]}.log"
-  done
-  if [ -n "$SERVER_PID" ]; then
-    kill -0 "$SERVER_PID" 2>/dev/null ||
-      fail_step "switchyard exited during the run; log $LOGS/switchyard-server.log"
-    reap "$SERVER_PID" stop
-  fi
-  log "server side finished after $(( $(date +%s) - T0 ))s"
 fi
 
 # ------------------------------------------------------------------ client side
@@ -283,6 +274,25 @@ if [ "$RUN_CLIENT" = 1 ]; then
       fail_step "fuzzingserver [${G_NAME[$i]}] did not start; log $LOGS/fuzzingserver-${G_NAME[$i]}.log"
     fi
   done
+fi
+
+# ------------------------------------------------------------------ both sides finish
+# The two sides ran at the same time: each wstest process is one single-threaded Python
+# pipeline, and the deflate groups keep both cores busy only while several run; one side
+# after the other left a core idle while each side's last group finished alone.
+if [ "$RUN_SERVER" = 1 ]; then
+  for i in "${!G_NAME[@]}"; do
+    reap "${FC_PIDS[$i]}"
+    [ "$RC" = 0 ] || fail_step "fuzzingclient [${G_NAME[$i]}] exit status $RC (124 = timeout); log $LOGS/fuzzingclient-${G_NAME[$i]}.log"
+  done
+  if [ -n "$SERVER_PID" ]; then
+    kill -0 "$SERVER_PID" 2>/dev/null ||
+      fail_step "switchyard exited during the run; log $LOGS/switchyard-server.log"
+    reap "$SERVER_PID" stop
+  fi
+  log "server side finished after $(( $(date +%s) - T0 ))s"
+fi
+if [ "$RUN_CLIENT" = 1 ]; then
   for i in "${!G_NAME[@]}"; do
     if [ -n "${CL_PIDS[$i]}" ]; then
       reap "${CL_PIDS[$i]}"
