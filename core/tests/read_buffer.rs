@@ -212,6 +212,54 @@ fn a_drained_buffer_becomes_the_spare_and_the_next_read_anywhere_takes_it() {
 }
 
 #[test]
+fn a_read_that_blocks_without_a_lent_buffer_parks_the_drained_one_as_the_spare() {
+    let mut spare = None;
+    let (mut a, mut b) = two_servers();
+    let message = one_message(16);
+    let first = read_with(&mut a, &message, &mut spare);
+    assert!(a.between_frames());
+    drop(drain_events(&mut a));
+    // The shell read into a buffer of its own and found nothing: what is left of the
+    // allocation after the message leaves the connection, as the spare.
+    a.read_blocked(&mut spare);
+    assert!(spare.is_some(), "the drained buffer was freed, not parked");
+    assert_eq!(
+        read_with(&mut b, &message, &mut spare),
+        first.wrapping_add(message.len())
+    );
+    // With the spare taken, the next drained buffer is dropped rather than kept.
+    drop(drain_events(&mut b));
+    let mut full = Some(BytesMut::with_capacity(16));
+    b.read_blocked(&mut full);
+    assert_eq!(full.map(|s| s.capacity()), Some(16));
+    assert_eq!(
+        a.read_buffer_with(&mut None).capacity(),
+        16 * 1024,
+        "the connection kept its buffer"
+    );
+}
+
+#[test]
+fn a_read_that_blocks_mid_frame_keeps_the_frame_and_its_bytes() {
+    let mut spare = None;
+    let mut conn = Connection::server(Limits::DEFAULT);
+    let message = one_message(100);
+    read_with(&mut conn, &message[..50], &mut spare);
+    assert!(!conn.between_frames(), "a frame is half read");
+    conn.read_blocked(&mut spare);
+    assert!(
+        spare.is_none(),
+        "a buffer holding part of a frame was parked"
+    );
+    read_with(&mut conn, &message[50..], &mut spare);
+    assert!(conn.between_frames());
+    match &drain_events(&mut conn)[..] {
+        [Event::Message(Message::Binary(m))] => assert_eq!(&m[..], &[7; 100]),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn small_reads_fill_one_allocation_then_reclaim_it_in_place() {
     let mut spare = None;
     let mut conn = Connection::server(Limits::DEFAULT);

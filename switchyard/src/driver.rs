@@ -22,7 +22,10 @@
 //!
 //! Reading goes straight into the core's read buffer ([`Connection::read_buffer`]), where
 //! frames are decoded in place and messages leave as views of it; a read that finds nothing
-//! gives the buffer back empty, so an idle connection holds none.
+//! gives the buffer back empty, so an idle connection holds none. The read after one that
+//! did not fill its room and ended between frames almost always finds nothing (one per
+//! message received): it goes into a small buffer on the stack instead, and the core is told
+//! the read blocked ([`Connection::read_blocked`]), so no read buffer is lent for it.
 //!
 //! Backpressure: while more than [`Limits::write_buffer_size`] bytes wait for the transport,
 //! `send` waits. Reading pauses only when the core says so ([`Connection::wants_read`]: its
@@ -36,6 +39,7 @@
 
 use std::cell::Cell;
 use std::io::{self, IoSlice};
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker, ready};
@@ -43,7 +47,7 @@ use std::task::{Context, Poll, Wake, Waker, ready};
 use bytes::BytesMut;
 use switchyard_core::CloseCode;
 use switchyard_core::connection::{AbortReason, Action, CloseInfo, Connection, Event, SendError};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_util::io::poll_read_buf;
 
 use crate::Error;
@@ -59,6 +63,9 @@ thread_local! {
     /// 64 KiB per thread.
     static SPARE: Cell<Option<BytesMut>> = const { Cell::new(None) };
 }
+
+/// The stack buffer of a read expected to block ([`Driver::poll_probe`]).
+const PROBE: usize = 1024;
 
 /// Most pieces handed to one vectored write.
 const MAX_SLICES: usize = 16;
@@ -102,6 +109,9 @@ pub(crate) struct Driver<S> {
     /// still holds the caller's waker and has not fired ([`Clock::is_quiet`]), so a message
     /// costs one drive (the flush of its answer) rather than one per poll.
     settled: bool,
+    /// The last read did not fill the room it was lent and ended between frames: the next
+    /// one most likely blocks, and is made into a buffer on the stack.
+    probe: bool,
 }
 
 impl<S> Driver<S> {
@@ -150,6 +160,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             terminal: None,
             ended: false,
             settled: false,
+            probe: false,
         };
         // The core's clock starts now.
         driver.conn.handle_timeout(driver.clock.now());
@@ -496,11 +507,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 
     /// One read, straight into the core's read buffer, which it then decodes in place.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.probe {
+            self.probe = false;
+            return self.poll_probe(cx);
+        }
         // One thread-local access per read (taking and setting the spare separately would
         // look the slot up twice).
         let read = SPARE.with(|slot| {
             let mut spare = slot.take();
             let mut buf = self.conn.read_buffer_with(&mut spare);
+            let room = buf.capacity() - buf.len();
             let read = poll_read_buf(Pin::new(&mut self.io), cx, &mut buf);
             // A protocol error is reported through `Event::Closed`; after a close, the bytes
             // are read only to reach EOF and are ignored. Given back empty (nothing read),
@@ -508,9 +524,40 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             // waits in it.
             let _ = self.conn.receive_buffer_with(buf, &mut spare);
             slot.set(spare);
+            if let Poll::Ready(Ok(n)) = read {
+                self.probe = n > 0 && n < room && self.conn.between_frames();
+            }
             read
         });
-        let read = ready!(read);
+        self.after_read(ready!(read))
+    }
+
+    /// The read after one that did not fill its room and ended between frames, which most
+    /// likely emptied the transport (a TCP stream clears its readiness on such a read): into
+    /// a buffer on the stack, so the read that would block (one per message received) lends
+    /// and takes back no read buffer. What it does find is copied into the read buffer.
+    fn poll_probe(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut stack = [MaybeUninit::<u8>::uninit(); PROBE];
+        let mut probe = ReadBuf::uninit(&mut stack);
+        let read = Pin::new(&mut self.io).poll_read(cx, &mut probe);
+        let read = SPARE.with(|slot| {
+            let mut spare = slot.take();
+            match &read {
+                Poll::Pending => self.conn.read_blocked(&mut spare),
+                Poll::Ready(Ok(())) if !probe.filled().is_empty() => {
+                    let mut buf = self.conn.read_buffer_with(&mut spare);
+                    buf.extend_from_slice(probe.filled());
+                    let _ = self.conn.receive_buffer_with(buf, &mut spare);
+                }
+                Poll::Ready(_) => {}
+            }
+            slot.set(spare);
+            read.map_ok(|()| probe.filled().len())
+        });
+        self.after_read(ready!(read))
+    }
+
+    fn after_read(&mut self, read: io::Result<usize>) -> Poll<()> {
         self.settled = false;
         match read {
             Ok(0) => {

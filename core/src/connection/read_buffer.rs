@@ -146,6 +146,22 @@ impl ReadBuffer {
         }
     }
 
+    /// The connection goes idle: a drained buffer becomes `spare` if that is free and the
+    /// buffer not too large to keep, for the next read of this or another connection; else
+    /// it is dropped (views handed out keep their bytes alive).
+    #[inline]
+    pub(super) fn park(&mut self, spare: &mut Option<BytesMut>) {
+        if !self.bytes.is_empty() {
+            return;
+        }
+        let drained = core::mem::take(&mut self.bytes);
+        // A drained handle that shares an allocation may report a capacity of 0 while
+        // keeping the allocation alive: it is no use as a spare.
+        if spare.is_none() && drained.capacity() > 0 && drained.capacity() <= MAX_SPARE {
+            *spare = Some(drained);
+        }
+    }
+
     /// Appends a lent buffer after it was read into: without a copy when it is the space
     /// [`lend`](Self::lend) gave, still adjacent.
     #[inline(always)]

@@ -186,12 +186,8 @@ impl Connection {
             return Err(error);
         }
         if filled.is_empty() {
-            // The read would block: the connection is idle until the next bytes, and keeps
-            // no buffer it can do without until then.
-            self.events.release();
-            self.rx.buf.release_if_drained(0);
             self.rx.buf.unused(filled, spare);
-            self.rx.buf.shrink_while_waiting();
+            self.read_blocked(spare);
             return Ok(());
         }
         self.timer.heard();
@@ -203,6 +199,28 @@ impl Connection {
                 .release_if_drained(self.limits.max_retained_buffer);
         }
         Ok(())
+    }
+
+    /// The shell's read would block: the connection is idle until the next bytes, and keeps
+    /// no buffer it can do without until then. A drained read buffer goes into `spare` if that
+    /// is free (as a lent buffer given back empty does), else it is dropped; a partial frame's
+    /// bytes are kept, in an allocation of their own size.
+    ///
+    /// [`receive_buffer_with`](Self::receive_buffer_with) does this for a buffer given back
+    /// empty; a shell calls it itself after a read it lent no buffer for (a read it expected
+    /// to block, into a small buffer of its own).
+    #[inline]
+    pub fn read_blocked(&mut self, spare: &mut Option<BytesMut>) {
+        self.events.release();
+        self.rx.buf.park(spare);
+        self.rx.buf.shrink_while_waiting();
+    }
+
+    /// Whether the read buffer holds nothing and no frame is in progress: every byte read so
+    /// far is decoded, up to a frame's end. A read that then did not fill the room it was
+    /// lent most likely emptied the transport.
+    pub fn between_frames(&self) -> bool {
+        self.rx.frame.is_none() && self.rx.buf.is_empty()
     }
 
     /// The transport reached end of file. Without a close frame first this is an abnormal
