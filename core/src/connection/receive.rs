@@ -365,6 +365,10 @@ impl Connection {
     /// Decodes the next `n` bytes of the current frame's payload where they lie: unmasked in
     /// place, and validated at once if they are text (or, for an extension's message, handed
     /// to the extension stage and consumed).
+    ///
+    /// Inlined into both callers: for the usual small message the call, its arguments and
+    /// its saved registers cost about 20 instructions (callgrind, 16 B echo).
+    #[inline(always)]
     fn frame_payload(&mut self, mut frame: Frame, n: usize) -> Result<(), ProtocolError> {
         let kept = frame.kept();
         let piece = &mut self.rx.buf[kept..kept + n];
