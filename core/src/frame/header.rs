@@ -183,7 +183,14 @@ impl FrameHeader {
         self.payload_len = payload.len() as u64;
         let mut head = [0u8; MAX_HEADER_LEN];
         let head_len = self.encode(&mut head)?;
-        out.put_slice(&head[..head_len]);
+        // A server's usual headers by their constant lengths: a copy of a known size is a
+        // few moves, one of a length known only at run time a call to `memcpy` (about 15
+        // instructions per frame, callgrind).
+        match head_len {
+            2 => out.put_slice(&head[..2]),
+            4 => out.put_slice(&head[..4]),
+            _ => out.put_slice(&head[..head_len]),
+        }
         let start = out.as_mut().len();
         out.put_slice(payload);
         if let Some(key) = self.mask {
