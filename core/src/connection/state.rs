@@ -7,7 +7,12 @@ use crate::close::CloseCode;
 use crate::frame::ProtocolError;
 
 /// The connection's state (RFC 6455 §7). See the module docs' theory of operation.
+///
+/// `repr(u8)`: a tag byte of its own, so that asking for the state (`is_open`, `receiving`:
+/// several times per message) is one compare rather than decoding a niche inside
+/// [`Reply::Owed`]'s fields (16 B echo on the library: 26 instructions fewer, callgrind).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub(super) enum State {
     /// Messages flow both ways.
     Open,
