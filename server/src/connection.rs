@@ -19,7 +19,7 @@ use tracing::{debug, info};
 use crate::app::App;
 use crate::http::{self, StatusCode, path_of};
 use crate::http2::Http2;
-use crate::http2::preface::{self, Rewound, Sniffed};
+use crate::http2::preface::{self, Rewound};
 use crate::log_line::{CloseLine, Peer};
 use crate::routes::chat::query;
 use crate::routes::{Route, Running, Upgrade, inspect};
@@ -118,43 +118,50 @@ fn answer(
 ) -> impl Future<Output = Option<Opened<'_>>> {
     async move {
         match start {
-            Start::Plain(tcp) => answer_http1(tcp, Vec::new(), peer, app, shutdown).await,
-            Start::Http1(tls) => answer_http1(tls, Vec::new(), peer, app, shutdown).await,
-            Start::Sniff(mut tcp, http2) => {
-                match Box::pin(preface::sniff(&mut tcp, app.config.handshake_timeout)).await? {
-                    Sniffed::Http2(first) => {
-                        Box::pin(http2.serve(Rewound::new(first, tcp), peer, shutdown)).await;
-                        None
-                    }
-                    Sniffed::Http1(first) => answer_http1(tcp, first, peer, app, shutdown).await,
+            Start::Plain(tcp) => {
+                answer_http1(read(tcp, peer, app).await?, peer, app, shutdown).await
+            }
+            Start::Http1(tls) => {
+                answer_http1(read(tls, peer, app).await?, peer, app, shutdown).await
+            }
+            Start::Sniff(tcp, http2) => {
+                let pending = read(tcp, peer, app).await?;
+                if pending.request().is_err() && preface::opens_http2(pending.received()) {
+                    let (tcp, first) = pending.into_parts();
+                    Box::pin(http2.serve(Rewound::new(first, tcp), peer, shutdown)).await;
+                    return None;
                 }
+                answer_http1(pending, peer, app, shutdown).await
             }
         }
     }
 }
 
-/// [`answer`] over HTTP/1.1 on `stream`, whose first bytes, `already_read`, were read to
-/// tell HTTP/1.1 from HTTP/2 (empty if not).
+/// Reads a request head from `stream`; `None` if the client went away or said nothing in
+/// time.
+async fn read<S: Stream>(stream: S, peer: SocketAddr, app: &App) -> Option<PendingUpgrade<S>> {
+    match PendingUpgrade::read(stream, &app.config).await {
+        Ok(pending) => Some(pending),
+        Err(error) => {
+            // A slow, silent or vanished client: nothing to answer.
+            debug!(peer = %Peer(peer), %error, "no request");
+            None
+        }
+    }
+}
+
+/// [`answer`] over HTTP/1.1, once the request head is read.
 #[expect(
     clippy::manual_async_fn,
     reason = "an async fn keeps its arguments twice"
 )]
 fn answer_http1<S: Stream>(
-    stream: S,
-    already_read: Vec<u8>,
+    pending: PendingUpgrade<S>,
     peer: SocketAddr,
     app: &App,
     shutdown: Shutdown,
 ) -> impl Future<Output = Option<Opened<'_>>> {
     async move {
-        let pending = match PendingUpgrade::read_after(stream, already_read, &app.config).await {
-            Ok(pending) => pending,
-            Err(error) => {
-                // A slow, silent or vanished client: nothing to answer.
-                debug!(peer = %Peer(peer), %error, "no request");
-                return None;
-            }
-        };
         let verdict = if shutdown.is_draining() {
             Verdict::Refuse("-".to_owned(), HandshakeError::Unavailable)
         } else {
@@ -219,18 +226,25 @@ fn judge<S>(pending: &PendingUpgrade<S>, app: &App) -> Verdict {
     }
 }
 
-/// `--max-connections` reached: answer 503 once the request is in (its first bytes,
-/// `already_read`, were read to tell HTTP/1.1 from HTTP/2; empty if not).
+/// `--max-connections` reached: answer 503 once the request is in, in the HTTP it speaks
+/// (`http2`: a plain connection that may open with the HTTP/2 preface).
 pub(crate) async fn refuse_busy(
     transport: Transport,
-    already_read: Vec<u8>,
+    http2: bool,
     peer: SocketAddr,
     app: Arc<App>,
     _slot: OwnedSemaphorePermit,
 ) {
-    if let Ok(pending) = PendingUpgrade::read_after(transport, already_read, &app.config).await {
-        refuse(pending, peer, "-", HandshakeError::Unavailable).await;
+    let Ok(pending) = PendingUpgrade::read(transport, &app.config).await else {
+        return;
+    };
+    if http2 && pending.request().is_err() && preface::opens_http2(pending.received()) {
+        let (transport, first) = pending.into_parts();
+        let timeout = app.config.handshake_timeout;
+        crate::http2::refuse_busy(Rewound::new(first, transport), peer, timeout).await;
+        return;
     }
+    refuse(pending, peer, "-", HandshakeError::Unavailable).await;
 }
 
 async fn refuse<S: Stream>(

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use switchyard::hub::LinkState;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{Semaphore, watch};
 use tracing::{debug, info, warn};
 
 use crate::app::App;
@@ -15,7 +15,6 @@ use crate::assets::Assets;
 use crate::cli::Args;
 use crate::connection::{self, Start};
 use crate::hangup;
-use crate::http2::preface::{self, Rewound, Sniffed};
 use crate::http2::{self, Http2};
 use crate::log_line::Peer;
 use crate::shutdown::{self, Shutdown};
@@ -196,13 +195,10 @@ fn dispatch(
         }
     } else if let Ok(slot) = Arc::clone(&limits.refusals).try_acquire_owned() {
         match (&serving.tls, &serving.http2) {
-            (None, None) => {
+            (None, http2) => {
                 let plain = Transport::Plain(tcp);
-                let task = connection::refuse_busy(plain, Vec::new(), peer, app, slot);
+                let task = connection::refuse_busy(plain, http2.is_some(), peer, app, slot);
                 tokio::spawn(task);
-            }
-            (None, Some(_)) => {
-                tokio::spawn(sniff_and_refuse(tcp, peer, app, slot));
             }
             (Some(tls), _) => {
                 let tls = Arc::clone(tls);
@@ -214,31 +210,11 @@ fn dispatch(
                         let timeout = app.config.handshake_timeout;
                         http2::refuse_busy(transport, peer, timeout).await;
                     } else {
-                        connection::refuse_busy(transport, Vec::new(), peer, app, slot).await;
+                        connection::refuse_busy(transport, false, peer, app, slot).await;
                     }
                 });
             }
         }
-    }
-}
-
-/// [`Start::Sniff`]'s refusing twin: the 503 in whichever HTTP the first bytes speak.
-async fn sniff_and_refuse(
-    mut tcp: TcpStream,
-    peer: SocketAddr,
-    app: Arc<App>,
-    slot: OwnedSemaphorePermit,
-) {
-    let timeout = app.config.handshake_timeout;
-    match preface::sniff(&mut tcp, timeout).await {
-        Some(Sniffed::Http2(first)) => {
-            http2::refuse_busy(Rewound::new(first, tcp), peer, timeout).await;
-        }
-        Some(Sniffed::Http1(first)) => {
-            let plain = Transport::Plain(tcp);
-            connection::refuse_busy(plain, first, peer, app, slot).await;
-        }
-        None => {}
     }
 }
 

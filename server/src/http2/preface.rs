@@ -1,50 +1,27 @@
 //! Cleartext HTTP/2 with prior knowledge (RFC 9113 §3.3) on the plain listener: a connection
 //! whose first bytes are the client connection preface speaks HTTP/2; anything else is
-//! HTTP/1.1. No HTTP/1.1 request can start with the preface (`PRI` is not a method any route
-//! serves, and `HTTP/2.0` not a version it speaks), so the first bytes decide.
+//! HTTP/1.1. The preface begins as an HTTP/1.1-shaped head (`PRI * HTTP/2.0`, then an empty
+//! line) that no HTTP/1.1 request can be (`HTTP/2.0` is not a version the parser takes), so
+//! the connection is read as HTTP/1.1 and what the request reader refused is checked for the
+//! preface: an HTTP/1.1 handshake costs no separate sniffing read, timer or task state.
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::{Buf, Bytes};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// RFC 9113 §3.4: the client connection preface.
 pub(crate) const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-/// What the first bytes said.
-pub(crate) enum Sniffed {
-    /// HTTP/2: the preface was read, and is in the bytes to replay.
-    Http2(Vec<u8>),
-    /// HTTP/1.1: the bytes read so far, the start of the request.
-    Http1(Vec<u8>),
-}
-
-/// Reads until the bytes either are the preface or cannot be, within `timeout`. `None` if
-/// the client went away or said nothing in time.
-pub(crate) async fn sniff<S: AsyncRead + Unpin>(io: &mut S, timeout: Duration) -> Option<Sniffed> {
-    let read = async {
-        // The head buffer's first reservation, as `PendingUpgrade` would make it.
-        let mut buf = Vec::with_capacity(2048);
-        loop {
-            if io.read_buf(&mut buf).await? == 0 {
-                return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
-            }
-            let seen = buf.len().min(PREFACE.len());
-            if buf[..seen] != PREFACE[..seen] {
-                return Ok(Sniffed::Http1(buf));
-            }
-            if seen == PREFACE.len() {
-                return Ok(Sniffed::Http2(buf));
-            }
-        }
-    };
-    match tokio::time::timeout(timeout, read).await {
-        Ok(Ok(sniffed)) => Some(sniffed),
-        Ok(Err(_)) | Err(_) => None,
-    }
+/// Whether `received`, the bytes of a request head the HTTP/1.1 reader refused, opens
+/// HTTP/2: they are the preface, or its start (the rest is read by the HTTP/2 server, which
+/// checks it whole). The reader returns once it has a head, so the start is at least
+/// `PRI * HTTP/2.0` and its empty line.
+pub(crate) fn opens_http2(received: &[u8]) -> bool {
+    let seen = received.len().min(PREFACE.len());
+    seen > 0 && received[..seen] == PREFACE[..seen]
 }
 
 /// A stream whose first bytes were already read: they are read again first.
@@ -112,46 +89,24 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Rewound<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::AsyncReadExt;
 
-    #[tokio::test]
-    async fn the_preface_in_pieces_is_http2_and_a_get_is_http1() {
-        let (mut client, mut server) = tokio::io::duplex(64);
-        let writer = tokio::spawn(async move {
-            for piece in PREFACE.chunks(5) {
-                tokio::io::AsyncWriteExt::write_all(&mut client, piece)
-                    .await
-                    .unwrap();
-                tokio::task::yield_now().await;
-            }
-            client
-        });
-        let sniffed = sniff(&mut server, Duration::from_secs(5)).await;
-        assert!(matches!(sniffed, Some(Sniffed::Http2(ref b)) if b == PREFACE));
-        drop(writer.await.unwrap());
-
-        let (mut client, mut server) = tokio::io::duplex(64);
-        tokio::io::AsyncWriteExt::write_all(&mut client, b"PUT / HTTP/1.1\r\n")
-            .await
-            .unwrap();
-        let sniffed = sniff(&mut server, Duration::from_secs(5)).await;
-        assert!(matches!(sniffed, Some(Sniffed::Http1(ref b)) if b.starts_with(b"PU")));
-    }
-
-    #[tokio::test]
-    async fn silence_and_eof_are_nothing() {
-        let (_client, mut server) = tokio::io::duplex(64);
-        assert!(
-            sniff(&mut server, Duration::from_millis(50))
-                .await
-                .is_none()
-        );
-        let (client, mut server) = tokio::io::duplex(64);
-        drop(client);
-        assert!(
-            sniff(&mut server, Duration::from_millis(50))
-                .await
-                .is_none()
-        );
+    #[test]
+    fn the_preface_and_its_start_open_http2_and_nothing_else_does() {
+        assert!(opens_http2(PREFACE));
+        assert!(opens_http2(&PREFACE[..18]));
+        let mut more = PREFACE.to_vec();
+        more.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+        assert!(opens_http2(&more));
+        for not in [
+            &b""[..],
+            b"GET / HTTP/1.1\r\n\r\n",
+            b"PRI * HTTP/1.1\r\n\r\n",
+            b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n",
+            b"pri * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+        ] {
+            assert!(!opens_http2(not), "{not:?}");
+        }
     }
 
     #[tokio::test]
