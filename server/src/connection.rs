@@ -82,7 +82,7 @@ pub(crate) fn serve(
             started,
             ended.traffic,
         );
-        info!("{line}");
+        line.with_text(|text| info!(message = text));
         // Named so that the block holds it until here (a block captures only what it uses).
         drop(slot);
     }

@@ -142,7 +142,7 @@ pub(super) async fn serve(
         started,
         ended.traffic,
     );
-    info!("{line}");
+    line.with_text(|text| info!(message = text));
 }
 
 /// The request's pseudo-header and header fields, one `name: value` per line, as h2
