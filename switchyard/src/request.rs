@@ -64,11 +64,7 @@ impl Request {
     /// The text at `range` of the head: a span [`span`] took from the core's `&str`, so
     /// always UTF-8 on a char boundary (the empty string otherwise, never a panic).
     fn text(&self, range: &Range<usize>) -> &str {
-        self.headers
-            .head()
-            .get(range.clone())
-            .and_then(|bytes| std::str::from_utf8(bytes).ok())
-            .unwrap_or_default()
+        self.headers.text(range.clone()).unwrap_or_default()
     }
 
     /// The request target as sent: path and query.
@@ -195,6 +191,26 @@ mod tests {
         assert_eq!(request.origin(), Some("http://example.com"));
         assert_eq!(request.offered_protocols(), ["chat.v2", "chat.v1"]);
         assert_eq!(request.select_protocol(&["chat.v1"]), Some("chat.v1"));
+    }
+
+    /// A head with a field value beyond UTF-8 is kept as bytes, and its target, host and
+    /// origin read the same as from a head kept as text; both compare equal by their bytes.
+    #[test]
+    fn a_head_with_bytes_beyond_utf8_reads_the_same() {
+        let mut bytes = HEAD.as_bytes().to_vec();
+        let at = HEAD.find("Cookie").unwrap();
+        bytes.splice(at..at, b"X-Name: \xffi\r\n".iter().copied());
+        let mut parser = handshake::RequestParser::new(Limits::default());
+        let Ok(Parsed::Complete(view, _)) = parser.parse(&bytes) else {
+            panic!("not a valid request");
+        };
+        let (odd, text) = (Request::from_core(&view), parse(HEAD));
+        assert_eq!(odd.target(), text.target());
+        assert_eq!(odd.host(), text.host());
+        assert_eq!(odd.origin(), text.origin());
+        assert_eq!(odd.headers().get("x-name"), Some(&b"\xffi"[..]));
+        assert_eq!(text.headers(), parse(HEAD).headers());
+        assert_ne!(odd.headers(), text.headers());
     }
 
     #[test]
