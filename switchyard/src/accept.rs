@@ -44,6 +44,18 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// The plain answer, as [`Answer::default`]: no subprotocol, no extra headers, the
+    /// config's extensions. A `const fn`, so a server can keep one in a `static` and lend
+    /// it to every [`PendingUpgrade::accept`] rather than build one per connection.
+    pub const fn new() -> Answer {
+        Answer {
+            protocol: None,
+            headers: Vec::new(),
+            #[cfg(feature = "deflate")]
+            deflate: None,
+        }
+    }
+
     /// Selects a subprotocol.
     pub fn with_protocol(mut self, protocol: impl Into<String>) -> Answer {
         self.protocol = Some(protocol.into());
@@ -252,28 +264,40 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PendingUpgrade<S> {
     /// request the core refused is refused instead (its response written) and returned as
     /// [`AcceptError::Refused`]; an `answer` the core cannot write fails with
     /// [`AcceptError::Answer`] before anything is sent.
-    pub async fn accept(self, answer: &Answer) -> Result<(WebSocket<S>, Request), AcceptError> {
-        let PendingUpgrade { stream, read } = self;
-        // In a block of its own, so that what only the answer needs (the index, the config)
-        // is not kept in this future across the write.
-        let (buf, deadline, outcome) = {
-            let Read {
-                buf,
-                parsed,
-                request,
-                config,
-                deadline,
-            } = *read;
-            let outcome = match (parsed, request) {
-                (Ok(index), Ok(request)) => index
-                    .request(&buf)
-                    .map_err(ResponseError::Refused)
-                    .and_then(|view| prepare(&view, request, answer, config)),
-                (Err(error), _) | (_, Err(error)) => Err(ResponseError::Refused(error)),
+    ///
+    /// (An `async move` block rather than an `async fn`, which would keep its arguments twice
+    /// in the future, rust-lang/rust#62958.)
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an async fn keeps its arguments twice"
+    )]
+    pub fn accept(
+        self,
+        answer: &Answer,
+    ) -> impl Future<Output = Result<(WebSocket<S>, Request), AcceptError>> {
+        async move {
+            let PendingUpgrade { stream, read } = self;
+            // In a block of its own, so that what only the answer needs (the index, the config)
+            // is not kept in this future across the write.
+            let (buf, deadline, outcome) = {
+                let Read {
+                    buf,
+                    parsed,
+                    request,
+                    config,
+                    deadline,
+                } = *read;
+                let outcome = match (parsed, request) {
+                    (Ok(index), Ok(request)) => index
+                        .request(&buf)
+                        .map_err(ResponseError::Refused)
+                        .and_then(|view| prepare(&view, request, answer, config)),
+                    (Err(error), _) | (_, Err(error)) => Err(ResponseError::Refused(error)),
+                };
+                (buf, deadline, outcome)
             };
-            (buf, deadline, outcome)
-        };
-        conclude(stream, &buf, deadline, outcome).await
+            conclude(stream, &buf, deadline, outcome).await
+        }
     }
 
     /// Refuses the request with the core's response for `error` (its status, a one-line
