@@ -35,8 +35,8 @@ pub(crate) enum Start {
     Plain(TcpStream),
     /// HTTP/1.1 on this transport (TLS whose ALPN did not pick HTTP/2).
     Http1(Transport),
-    /// A plain connection that may open with the HTTP/2 preface (prior knowledge): its first
-    /// bytes say which HTTP it speaks.
+    /// A plain connection that may open with the HTTP/2 preface (prior knowledge): read as
+    /// HTTP/1.1, and served as HTTP/2 if what was read is the preface.
     Sniff(TcpStream, Http2),
 }
 
@@ -63,8 +63,9 @@ pub(crate) fn serve(
     slot: OwnedSemaphorePermit,
 ) -> impl Future<Output = ()> {
     async move {
-        // The sniffing and HTTP/2 (the rarer case on a plain listener) are in this box too:
-        // the task's future is one layer over the route's, as without HTTP/2.
+        // Telling HTTP/2 from HTTP/1.1 and serving HTTP/2 (the rarer case on a plain
+        // listener) are in this box too: the task's future is one layer over the route's, as
+        // without HTTP/2.
         let answered = Box::pin(answer(start, peer, &app, shutdown)).await;
         let Some(opened) = answered else {
             return;

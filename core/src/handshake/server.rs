@@ -539,7 +539,8 @@ mod tests {
     /// view, and the target, host and origin are read from its bytes one by one.
     #[test]
     fn a_head_with_bytes_beyond_utf8_is_viewed_field_by_field() {
-        let mut buf = b"GET /a?b HTTP/1.1\r\nHost: h\r\nOrigin: http://o\r\nX-Name: \xffi\r\n".to_vec();
+        let mut buf =
+            b"GET /a?b HTTP/1.1\r\nHost: h\r\nOrigin: http://o\r\nX-Name: \xffi\r\n".to_vec();
         buf.extend_from_slice(&REQUEST[REQUEST.iter().position(|&b| b == b'U').unwrap()..]);
         let index = RequestParser::new(Limits::DEFAULT)
             .parse_index(&buf)
