@@ -522,6 +522,16 @@ mod tests {
         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
         Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Extensions: x-a\r\n\r\n";
 
+    /// The index of a complete, well-formed head in `buf`.
+    fn index_of(buf: &[u8]) -> RequestIndex {
+        RequestParser::new(Limits::DEFAULT)
+            .parse_index(buf)
+            .unwrap()
+            .complete()
+            .unwrap()
+            .0
+    }
+
     /// A span for a part past 4 GiB lies nowhere: viewing it gives `None`, never a panic or
     /// another part of the head.
     #[test]
@@ -542,37 +552,20 @@ mod tests {
         let mut buf =
             b"GET /a?b HTTP/1.1\r\nHost: h\r\nOrigin: http://o\r\nX-Name: \xffi\r\n".to_vec();
         buf.extend_from_slice(&REQUEST[REQUEST.iter().position(|&b| b == b'U').unwrap()..]);
-        let index = RequestParser::new(Limits::DEFAULT)
-            .parse_index(&buf)
-            .unwrap()
-            .complete()
-            .unwrap()
-            .0;
+        let index = index_of(&buf);
         let request = index.request(&buf).unwrap();
         assert_eq!(request.head().as_str(), None);
         assert_eq!(request.head().target(), "/a?b");
         assert_eq!(request.host(), "h");
         assert_eq!(request.offer().origin(), Some("http://o"));
-        let head = RequestParser::new(Limits::DEFAULT)
-            .parse_index(REQUEST)
-            .unwrap()
-            .complete()
-            .unwrap()
-            .0
-            .head(REQUEST)
-            .unwrap();
+        let head = index_of(REQUEST).head(REQUEST).unwrap();
         assert_eq!(head.as_str().map(str::as_bytes), Some(REQUEST));
     }
 
     #[test]
     fn an_index_views_the_request_again_without_parsing_it() {
         let mut buf = REQUEST.to_vec();
-        let index = RequestParser::new(Limits::DEFAULT)
-            .parse_index(&buf)
-            .unwrap()
-            .complete()
-            .unwrap()
-            .0;
+        let index = index_of(&buf);
         // Breaking the Upgrade header after the parse changes nothing: a view re-reads the
         // positions found once, it does not parse again.
         let at = buf.windows(9).position(|w| w == b"websocket").unwrap();
@@ -588,12 +581,7 @@ mod tests {
 
     #[test]
     fn an_index_given_another_buffer_never_panics() {
-        let index = RequestParser::new(Limits::DEFAULT)
-            .parse_index(REQUEST)
-            .unwrap()
-            .complete()
-            .unwrap()
-            .0;
+        let index = index_of(REQUEST);
         assert!(index.head(&REQUEST[..10]).is_none());
         assert_eq!(
             index.request(b"short").unwrap_err(),
