@@ -134,7 +134,8 @@ where
             let request = Request::from_core(&view);
             decide(&request)
                 .map_err(ResponseError::Refused)
-                .and_then(|answer| prepare(&view, request, &answer, config))
+                .and_then(|answer| prepare(&view, &answer, config))
+                .map(|accepted| (accepted, request))
         });
         let outcome = outcome.unwrap_or_else(|error| Err(ResponseError::Refused(error)));
         conclude(stream, &buf, deadline, outcome).await
@@ -288,10 +289,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PendingUpgrade<S> {
                     deadline,
                 } = *read;
                 let outcome = match (parsed, request) {
-                    (Ok(index), Ok(request)) => index
-                        .request(&buf)
-                        .map_err(ResponseError::Refused)
-                        .and_then(|view| prepare(&view, request, answer, config)),
+                    (Ok(index), Ok(request)) => {
+                        // Viewed in the application's copy of the head, which is text
+                        // already (as a rule): no second check of its bytes.
+                        let view = match request.headers().as_str() {
+                            Some(head) => index.request_in(head),
+                            None => index.request(&buf),
+                        };
+                        let accepted = view
+                            .map_err(ResponseError::Refused)
+                            .and_then(|view| prepare(&view, answer, config));
+                        accepted.map(|accepted| (accepted, request))
+                    }
                     (Err(error), _) | (_, Err(error)) => Err(ResponseError::Refused(error)),
                 };
                 (buf, deadline, outcome)
@@ -352,7 +361,6 @@ async fn read_head<S: AsyncRead + Unpin>(
 struct Accepted {
     /// The head's length: the bytes read after it are the first frames.
     head_len: usize,
-    request: Request,
     /// The 101 response's bytes.
     response: Vec<u8>,
     conn: Box<Connection>,
@@ -360,10 +368,9 @@ struct Accepted {
 }
 
 /// Works out the answer to the request `view` (its bytes, and the extension agreed) under
-/// `config` and `answer`; `request` is the application's copy, returned with the connection.
+/// `config` and `answer`.
 fn prepare(
     view: &handshake::Request<'_>,
-    request: Request,
     answer: &Answer,
     config: Config,
 ) -> Result<Accepted, ResponseError> {
@@ -379,7 +386,6 @@ fn prepare(
     let response = response(view, answer, &mut negotiator)?;
     Ok(Accepted {
         head_len: view.head().as_bytes().len(),
-        request,
         response,
         conn: with_extension(Box::new(Connection::server(config.limits)), &negotiator),
         protocol: answer.protocol.as_deref().map(Box::from),
@@ -387,7 +393,8 @@ fn prepare(
 }
 
 /// Writes the answer worked out for the request whose head `buf` holds: 101 and the
-/// connection (its first frames are the bytes after the head), or the refusal. An `async
+/// connection (its first frames are the bytes after the head) with the application's copy
+/// of the request, or the refusal. An `async
 /// move` block rather than an `async fn`: an async fn's future keeps its arguments twice,
 /// as passed and as its body's locals (rust-lang/rust#62958).
 #[expect(
@@ -398,10 +405,10 @@ fn conclude<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     buf: &[u8],
     deadline: Instant,
-    outcome: Result<Accepted, ResponseError>,
+    outcome: Result<(Accepted, Request), ResponseError>,
 ) -> impl Future<Output = Result<(WebSocket<S>, Request), AcceptError>> {
     async move {
-        let accepted = match outcome {
+        let (accepted, request) = match outcome {
             Ok(accepted) => accepted,
             Err(ResponseError::Refused(error)) => {
                 // Boxed: the refusal's state need not weigh on every accepted connection.
@@ -420,7 +427,7 @@ fn conclude<S: AsyncRead + AsyncWrite + Unpin>(
         let leftover = buf.get(accepted.head_len..).unwrap_or_default();
         let traffic = crate::Traffic::handshake(buf.len(), accepted.response.len());
         let ws = WebSocket::from_parts(stream, accepted.conn, leftover, accepted.protocol, traffic);
-        Ok((ws, accepted.request))
+        Ok((ws, request))
     }
 }
 

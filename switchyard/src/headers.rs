@@ -109,6 +109,15 @@ impl Headers {
             .collect()
     }
 
+    /// The whole head, if the core found it all UTF-8 when it was copied.
+    #[cfg(feature = "server")]
+    pub(crate) fn as_str(&self) -> Option<&str> {
+        match &self.head {
+            Head::Text(text) => Some(text),
+            Head::Bytes(_) => None,
+        }
+    }
+
     /// The text at `range` of the head, if it is text on char boundaries:
     /// [`Request`](crate::Request) finds its target, host and origin there.
     #[cfg(feature = "server")]

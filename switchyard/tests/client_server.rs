@@ -282,6 +282,55 @@ async fn accepts_an_upgrade_whose_first_bytes_an_http_layer_already_read() {
     .await;
 }
 
+/// A pending upgrade is answered from the request it read, whether its head is all UTF-8
+/// (viewed again in the application's copy of it) or carries a field value beyond UTF-8
+/// (RFC 9110 §5.5; viewed in the bytes read): the same accept key and subprotocol either way.
+#[tokio::test]
+async fn a_pending_upgrade_answers_heads_of_text_and_of_bytes_alike() {
+    use switchyard::PendingUpgrade;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    within(30, async {
+        for odd in [&b""[..], b"X-Name: \xffi\r\n"] {
+            let (listener, addr) = listener().await;
+            let server = tokio::spawn(async move {
+                let (tcp, _) = listener.accept().await.unwrap();
+                let pending = PendingUpgrade::read(tcp, &Config::default()).await.unwrap();
+                let answer = Answer::default().with_protocol("chat.v1");
+                let (_ws, request) = pending.accept(&answer).await.unwrap();
+                request.headers().get("x-name").map(<[u8]>::to_vec)
+            });
+            let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let mut head = b"GET /odd HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\
+                Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+                Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat.v2, chat.v1\r\n"
+                .to_vec();
+            head.extend_from_slice(odd);
+            head.extend_from_slice(b"\r\n");
+            tcp.write_all(&head).await.unwrap();
+            let mut response = Vec::new();
+            while !response.ends_with(b"\r\n\r\n") {
+                let mut byte = [0u8; 1];
+                assert_eq!(tcp.read(&mut byte).await.unwrap(), 1);
+                response.push(byte[0]);
+            }
+            let response = String::from_utf8(response).unwrap();
+            assert!(response.starts_with("HTTP/1.1 101 "), "{response}");
+            // RFC 6455 §1.3's example key and its accept value.
+            assert!(
+                response.contains("\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"),
+                "{response}"
+            );
+            assert!(
+                response.contains("\r\nSec-WebSocket-Protocol: chat.v1\r\n"),
+                "{response}"
+            );
+            let seen = server.await.unwrap();
+            assert_eq!(seen.as_deref(), (!odd.is_empty()).then_some(&b"\xffi"[..]));
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn frames_that_came_with_the_handshake_are_not_lost() {
     use switchyard::{Role, WebSocket};

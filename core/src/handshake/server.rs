@@ -148,15 +148,35 @@ impl RequestIndex {
     /// buffer indexed.
     pub fn request<'b>(&self, buf: &'b [u8]) -> Result<Request<'b>, HandshakeError> {
         let upgrade = self.upgrade?;
-        self.view(buf, &upgrade).ok_or(HandshakeError::Malformed)
-    }
-
-    fn view<'b>(&self, buf: &'b [u8], upgrade: &UpgradeIndex) -> Option<Request<'b>> {
-        let bytes = buf.get(..self.len)?;
+        let bytes = buf.get(..self.len).ok_or(HandshakeError::Malformed)?;
         // One check of the whole head (a request's is all UTF-8, as a rule) rather than one
         // per field read as text: each check costs about a hundred instructions however
         // short the field (callgrind).
         let text = core::str::from_utf8(bytes).ok();
+        self.view(bytes, text, &upgrade)
+            .ok_or(HandshakeError::Malformed)
+    }
+
+    /// [`request`](Self::request) over the head as text, as [`RequestHead::as_str`] gave it
+    /// (a copy the caller kept): its bytes are not checked as UTF-8 again, which is most of
+    /// a view's cost. `Malformed` if `head` is not the whole head indexed.
+    pub fn request_in<'b>(&self, head: &'b str) -> Result<Request<'b>, HandshakeError> {
+        let upgrade = self.upgrade?;
+        if head.len() != self.len {
+            return Err(HandshakeError::Malformed);
+        }
+        self.view(head.as_bytes(), Some(head), &upgrade)
+            .ok_or(HandshakeError::Malformed)
+    }
+
+    /// The view of the head `bytes` (exactly the head), `text` being them as text if they
+    /// are all UTF-8.
+    fn view<'b>(
+        &self,
+        bytes: &'b [u8],
+        text: Option<&'b str>,
+        upgrade: &UpgradeIndex,
+    ) -> Option<Request<'b>> {
         let head = RequestHead {
             bytes,
             text,
@@ -577,6 +597,51 @@ mod tests {
         assert_eq!(request.host(), "example.com");
         assert_eq!(request.offer().select_protocol(&["chat"]), Some("chat"));
         assert_eq!(request.head().header("upgrade"), Some(&b"Websockex"[..]));
+    }
+
+    /// A view of the head's text, kept apart from the buffer read, is the view of the buffer;
+    /// text of another length is refused, never viewed.
+    #[test]
+    fn an_index_views_a_copy_of_the_head_as_text() {
+        let index = index_of(REQUEST);
+        let copy = std::string::String::from_utf8(REQUEST.to_vec()).unwrap();
+        let (of_text, of_bytes) = (
+            index.request_in(&copy).unwrap(),
+            index.request(REQUEST).unwrap(),
+        );
+        assert_eq!(of_text.head().as_str(), Some(copy.as_str()));
+        assert_eq!(of_text.head().target(), of_bytes.head().target());
+        assert_eq!(of_text.host(), "example.com");
+        assert_eq!(of_text.offer().select_protocol(&["chat"]), Some("chat"));
+        assert_eq!(of_text.key(), of_bytes.key());
+        let names = |r: &Request<'_>| {
+            r.offer()
+                .offered_extensions()
+                .flatten()
+                .map(|e| std::string::String::from(e.name()))
+                .collect::<std::vec::Vec<_>>()
+        };
+        assert_eq!(names(&of_text), ["x-a"]);
+        assert_eq!(names(&of_text), names(&of_bytes));
+        let longer = std::format!("{copy}GET");
+        for wrong in [
+            &copy[..copy.len() - 1],
+            &longer,
+            "",
+            "GET / HTTP/1.1\r\n\r\n",
+        ] {
+            assert_eq!(
+                index.request_in(wrong).unwrap_err(),
+                HandshakeError::Malformed
+            );
+        }
+        let refused = index_of(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(
+            refused
+                .request_in("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+                .unwrap_err(),
+            refused.upgrade_error().unwrap()
+        );
     }
 
     #[test]
