@@ -39,7 +39,7 @@ impl<const N: usize> FixedText<N> {
     /// The text written so far.
     pub fn as_str(&self) -> &str {
         // Only whole `str`s are ever written: UTF-8, so the default is never taken.
-        core::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+        crate::utf8::str_of(&self.bytes[..self.len]).unwrap_or_default()
     }
 }
 

@@ -29,7 +29,7 @@ impl Utf8Bytes {
     /// second) instead of trusting them unchecked. The check cannot fail, as only validated
     /// bytes are ever wrapped; if it ever did, that is a bug to hear about, not to hide.
     pub fn as_str(&self) -> &str {
-        simdutf8::basic::from_utf8(&self.0).expect("Utf8Bytes holds only validated UTF-8")
+        crate::utf8::str_of(&self.0).expect("Utf8Bytes holds only validated UTF-8")
     }
 
     /// The bytes.

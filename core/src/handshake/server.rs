@@ -20,6 +20,7 @@ use super::origin::OriginPolicy;
 use super::{MAX_HEADER_SLOTS, MAX_LIST_FIELDS};
 use crate::Parsed;
 use crate::limits::Limits;
+use crate::utf8::str_of;
 use crate::write::Writer;
 
 /// Where a part of the head lies in it, in 32 bits: the index of a head is moved with every
@@ -60,7 +61,7 @@ impl Span {
     fn text<'b>(self, head: &'b [u8], text: Option<&'b str>) -> Option<&'b str> {
         match text {
             Some(text) => text.get(self.start as usize..self.end as usize),
-            None => core::str::from_utf8(self.get(head)?).ok(),
+            None => str_of(self.get(head)?),
         }
     }
 }
@@ -135,7 +136,7 @@ impl RequestIndex {
     /// The head as HTTP: method, target, headers. `None` if `buf` is not the buffer indexed.
     pub fn head<'b>(&self, buf: &'b [u8]) -> Option<RequestHead<'b>> {
         let bytes = buf.get(..self.len)?;
-        let text = core::str::from_utf8(bytes).ok();
+        let text = str_of(bytes);
         Some(RequestHead {
             bytes,
             text,
@@ -152,7 +153,7 @@ impl RequestIndex {
         // One check of the whole head (a request's is all UTF-8, as a rule) rather than one
         // per field read as text: each check costs about a hundred instructions however
         // short the field (callgrind).
-        let text = core::str::from_utf8(bytes).ok();
+        let text = str_of(bytes);
         self.view(bytes, text, &upgrade)
             .ok_or(HandshakeError::Malformed)
     }
