@@ -130,15 +130,20 @@ where
         let parsed = read_head(&mut stream, &mut buf, &config, deadline).await?;
         // One view of the request, decided on and answered before anything is awaited (a
         // `PendingUpgrade` is viewed twice: once to read, once to answer).
-        let outcome = parsed.and_then(|index| index.request(&buf)).map(|view| {
-            let request = Request::from_core(&view);
-            decide(&request)
-                .map_err(ResponseError::Refused)
-                .and_then(|answer| prepare(&view, &answer, config))
-                .map(|accepted| (accepted, request))
-        });
-        let outcome = outcome.unwrap_or_else(|error| Err(ResponseError::Refused(error)));
-        conclude(stream, &buf, deadline, outcome).await
+        let (outcome, request) = match parsed.and_then(|index| index.request(&buf)) {
+            Ok(view) => {
+                let request = Request::from_core(&view);
+                let outcome = decide(&request)
+                    .map_err(ResponseError::Refused)
+                    .and_then(|answer| prepare(&view, &answer, &config));
+                (outcome, Some(request))
+            }
+            Err(error) => (Err(ResponseError::Refused(error)), None),
+        };
+        let ws = conclude(stream, &buf, deadline, outcome).await?;
+        // `conclude` succeeds only with an accepted request.
+        let request = request.ok_or(AcceptError::Refused(HandshakeError::Malformed))?;
+        Ok((ws, request))
     })
 }
 
@@ -277,35 +282,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PendingUpgrade<S> {
         answer: &Answer,
     ) -> impl Future<Output = Result<(WebSocket<S>, Request), AcceptError>> {
         async move {
-            let PendingUpgrade { stream, read } = self;
-            // In a block of its own, so that what only the answer needs (the index, the config)
-            // is not kept in this future across the write.
-            let (buf, deadline, outcome) = {
-                let Read {
-                    buf,
-                    parsed,
-                    request,
-                    config,
-                    deadline,
-                } = *read;
-                let outcome = match (parsed, request) {
-                    (Ok(index), Ok(request)) => {
-                        // Viewed in the application's copy of the head, which is text
-                        // already (as a rule): no second check of its bytes.
-                        let view = match request.headers().as_str() {
-                            Some(head) => index.request_in(head),
-                            None => index.request(&buf),
-                        };
-                        let accepted = view
-                            .map_err(ResponseError::Refused)
-                            .and_then(|view| prepare(&view, answer, config));
-                        accepted.map(|accepted| (accepted, request))
-                    }
-                    (Err(error), _) | (_, Err(error)) => Err(ResponseError::Refused(error)),
-                };
-                (buf, deadline, outcome)
-            };
-            conclude(stream, &buf, deadline, outcome).await
+            // The answer is worked out where the request lies, in its box, which this future
+            // keeps (a pointer) until the request is handed back: moved out, the request, its
+            // index and the config were a dozen copies of some hundreds of bytes (callgrind).
+            let PendingUpgrade { stream, mut read } = self;
+            let outcome = read.answer(answer);
+            let ws = conclude(stream, &read.buf, read.deadline, outcome).await?;
+            let request = std::mem::replace(&mut read.request, Err(HandshakeError::Malformed));
+            // `conclude` succeeds only with an accepted request.
+            Ok((ws, request.map_err(AcceptError::Refused)?))
         }
     }
 
@@ -322,6 +307,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PendingUpgrade<S> {
     /// the response before the client reads it.
     pub async fn respond(mut self, response: &[u8]) -> Result<(), AcceptError> {
         respond(&mut self.stream, self.read.deadline, response).await
+    }
+}
+
+impl Read {
+    /// The answer to the request read, worked out under `answer`.
+    fn answer(&self, answer: &Answer) -> Result<Accepted, ResponseError> {
+        let index = self
+            .parsed
+            .as_ref()
+            .map_err(|e| ResponseError::Refused(*e))?;
+        let request = self
+            .request
+            .as_ref()
+            .map_err(|e| ResponseError::Refused(*e))?;
+        // Viewed in the application's copy of the head, which is text already (as a rule): no
+        // second check of its bytes.
+        let view = match request.headers().as_str() {
+            Some(head) => index.request_in(head),
+            None => index.request(&self.buf),
+        };
+        prepare(&view.map_err(ResponseError::Refused)?, answer, &self.config)
     }
 }
 
@@ -372,17 +378,21 @@ struct Accepted {
 fn prepare(
     view: &handshake::Request<'_>,
     answer: &Answer,
-    config: Config,
+    config: &Config,
 ) -> Result<Accepted, ResponseError> {
-    #[cfg(feature = "deflate")]
-    let config = Config {
-        deflate: answer.deflate.or(config.deflate),
-        ..config
-    };
     // Without an offer there is nothing to negotiate, and no negotiator is built (writing
     // permessage-deflate's offer text costs more than the rest of the answer's work).
     let offered = view.offer().offered_extensions().next().is_some();
-    let mut negotiator = if offered { negotiator(&config) } else { None };
+    let mut negotiator = if offered {
+        #[cfg(feature = "deflate")]
+        let config = &Config {
+            deflate: answer.deflate.or(config.deflate),
+            ..*config
+        };
+        negotiator(config)
+    } else {
+        None
+    };
     let response = response(view, answer, &mut negotiator)?;
     Ok(Accepted {
         head_len: view.head().as_bytes().len(),
@@ -393,8 +403,7 @@ fn prepare(
 }
 
 /// Writes the answer worked out for the request whose head `buf` holds: 101 and the
-/// connection (its first frames are the bytes after the head) with the application's copy
-/// of the request, or the refusal. An `async
+/// connection (its first frames are the bytes after the head), or the refusal. An `async
 /// move` block rather than an `async fn`: an async fn's future keeps its arguments twice,
 /// as passed and as its body's locals (rust-lang/rust#62958).
 #[expect(
@@ -405,10 +414,10 @@ fn conclude<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     buf: &[u8],
     deadline: Instant,
-    outcome: Result<(Accepted, Request), ResponseError>,
-) -> impl Future<Output = Result<(WebSocket<S>, Request), AcceptError>> {
+    outcome: Result<Accepted, ResponseError>,
+) -> impl Future<Output = Result<WebSocket<S>, AcceptError>> {
     async move {
-        let (accepted, request) = match outcome {
+        let accepted = match outcome {
             Ok(accepted) => accepted,
             Err(ResponseError::Refused(error)) => {
                 // Boxed: the refusal's state need not weigh on every accepted connection.
@@ -426,8 +435,13 @@ fn conclude<S: AsyncRead + AsyncWrite + Unpin>(
             .map_err(|_| AcceptError::Timeout)??;
         let leftover = buf.get(accepted.head_len..).unwrap_or_default();
         let traffic = crate::Traffic::handshake(buf.len(), accepted.response.len());
-        let ws = WebSocket::from_parts(stream, accepted.conn, leftover, accepted.protocol, traffic);
-        Ok((ws, request))
+        Ok(WebSocket::from_parts(
+            stream,
+            accepted.conn,
+            leftover,
+            accepted.protocol,
+            traffic,
+        ))
     }
 }
 
