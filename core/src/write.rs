@@ -59,6 +59,17 @@ impl<const N: usize> fmt::Write for FixedText<N> {
         self.len = end;
         Ok(())
     }
+
+    /// One ASCII character without encoding it first (the default encodes it as UTF-8 and
+    /// writes it as a string).
+    fn write_char(&mut self, c: char) -> fmt::Result {
+        if !c.is_ascii() {
+            return self.write_str(c.encode_utf8(&mut [0; 4]));
+        }
+        *self.bytes.get_mut(self.len).ok_or(fmt::Error)? = c as u8;
+        self.len += 1;
+        Ok(())
+    }
 }
 
 /// Appends to a fixed buffer, counting past its end so the caller learns the size it needs.
@@ -156,6 +167,19 @@ mod tests {
         assert_eq!(text.write_str(""), Ok(()));
         assert_eq!(text.as_str(), "abcdéfg");
         assert_eq!(FixedText::<0>::default().as_str(), "");
+    }
+
+    /// A character is written as its UTF-8 bytes, ASCII or not, and one that does not fit
+    /// fails whole.
+    #[test]
+    fn fixed_text_writes_characters() {
+        let mut text = FixedText::<4>::new();
+        assert_eq!(text.write_char('a'), Ok(()));
+        assert_eq!(text.write_char('é'), Ok(()));
+        assert_eq!(text.write_char('€'), Err(fmt::Error));
+        assert_eq!(text.write_char('z'), Ok(()));
+        assert_eq!(text.write_char('!'), Err(fmt::Error));
+        assert_eq!(text.as_str(), "aéz");
     }
 
     #[test]

@@ -229,20 +229,21 @@ fn write_timestamp(time: SystemTime, out: &mut [u8; STAMP_LEN]) {
     let secs = since.as_secs();
     let (year, month, day) = civil_from_days(secs / 86_400);
     let of_day = secs % 86_400;
-    let mut put = |at: usize, value: u64, digits: usize| {
-        let mut value = value;
-        for i in (0..digits).rev() {
-            out[at + i] = b'0' + (value % 10) as u8;
-            value /= 10;
-        }
+    let micros = u64::from(since.subsec_micros());
+    // Two digits at a time, from a table: half the divisions of one digit at a time.
+    let mut put = |at: usize, value: u64| {
+        out[at..at + 2].copy_from_slice(&DIGIT_PAIRS[(value % 100) as usize]);
     };
-    put(0, year, 4);
-    put(5, month, 2);
-    put(8, day, 2);
-    put(11, of_day / 3600, 2);
-    put(14, of_day / 60 % 60, 2);
-    put(17, of_day % 60, 2);
-    put(20, u64::from(since.subsec_micros()), 6);
+    put(0, year / 100);
+    put(2, year);
+    put(5, month);
+    put(8, day);
+    put(11, of_day / 3600);
+    put(14, of_day / 60 % 60);
+    put(17, of_day % 60);
+    put(20, micros / 10_000);
+    put(22, micros / 100);
+    put(24, micros);
     for (at, separator) in [
         (4, b'-'),
         (7, b'-'),
@@ -255,6 +256,17 @@ fn write_timestamp(time: SystemTime, out: &mut [u8; STAMP_LEN]) {
         out[at] = separator;
     }
 }
+
+/// `00` to `99`.
+const DIGIT_PAIRS: [[u8; 2]; 100] = {
+    let mut pairs = [[0; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        pairs[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    pairs
+};
 
 /// Year, month and day of the `days`-th day after 1970-01-01 (proleptic Gregorian; Howard
 /// Hinnant's `civil_from_days`, for days on or after the epoch).
