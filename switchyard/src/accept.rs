@@ -129,7 +129,7 @@ where
         let deadline = Instant::now() + config.handshake_timeout;
         let parsed = read_head(&mut stream, &mut buf, &config, deadline).await?;
         // One view of the request, decided on and answered before anything is awaited (a
-        // `PendingUpgrade` is viewed twice: once to read, once to answer).
+        // `PendingUpgrade` is viewed twice: once to read, then in its copy to answer).
         let (outcome, request) = match parsed.and_then(|index| index.request(&buf)) {
             Ok(view) => {
                 let request = Request::from_core(&view);
