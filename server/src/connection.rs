@@ -5,6 +5,7 @@
 //! answered as plain HTTP (the page, `/healthz`, 404, 405) or refused with the status the
 //! core chose (400, 403, 414, 426, 431) or 503 while shutting down.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -72,7 +73,7 @@ pub(crate) fn serve(
         };
         // One line per connection at `info`, as it closes (it has the path, the outcome, the
         // duration and the bytes); its opening is a detail for `debug`.
-        debug!(peer = %Peer(peer), path = opened.path, "open");
+        debug!(peer = %Peer(peer), path = &*opened.path, "open");
         let started = Instant::now();
         let ended = opened.running.await;
         let line = CloseLine::new(
@@ -98,7 +99,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Stream for S {}
 /// needs.
 struct Opened<'a> {
     running: Running<'a>,
-    path: String,
+    path: Cow<'static, str>,
 }
 
 /// Reads the request and answers it: plain HTTP, a refusal, or a 101 and the WebSocket it
@@ -190,7 +191,7 @@ fn answer_http1<S: Stream>(
 /// What to do with a request.
 enum Verdict {
     /// Upgrade to this route (at this path).
-    Upgrade(Route, String),
+    Upgrade(Route, Cow<'static, str>),
     /// Refuse with the error's status (the path, for the log).
     Refuse(String, HandshakeError),
     /// Answer as plain HTTP (method, target).
@@ -205,7 +206,10 @@ fn judge<S>(pending: &PendingUpgrade<S>, app: &App) -> Verdict {
             let path = request.path();
             match Route::at(path) {
                 Some(route) => match request.check_origin(&app.origin_policy()) {
-                    Ok(()) => Verdict::Upgrade(route, path.to_owned()),
+                    Ok(()) => {
+                        let path = route.path(path);
+                        Verdict::Upgrade(route, path)
+                    }
                     Err(error) => Verdict::Refuse(path.to_owned(), error),
                 },
                 None => Verdict::Plain("GET".to_owned(), request.target().to_owned()),

@@ -5,6 +5,7 @@ pub(crate) mod chat;
 pub(crate) mod echo;
 pub(crate) mod inspect;
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::pin::Pin;
 
@@ -37,6 +38,20 @@ impl Route {
                 let name = path.strip_prefix("/chat/")?;
                 RoomName::new(name).ok().map(Route::Chat)
             }
+        }
+    }
+}
+
+impl Route {
+    /// The path a connection to this route was opened at (the one [`Route::at`] found it
+    /// at), for its log line: the echo's and the inspector's are their one path, with no
+    /// copy per connection; a chat path is kept as sent (`/chat` and `/chat/lobby` are the
+    /// same room).
+    pub(crate) fn path(&self, at: &str) -> Cow<'static, str> {
+        match self {
+            Route::Echo => Cow::Borrowed("/echo"),
+            Route::Inspect => Cow::Borrowed("/inspect"),
+            Route::Chat(_) => Cow::Owned(at.to_owned()),
         }
     }
 }
@@ -106,6 +121,9 @@ mod tests {
         let chat = |name: &str| Some(Route::Chat(RoomName::new(name).unwrap()));
         assert_eq!(Route::at("/chat"), chat("lobby"));
         assert_eq!(Route::at("/chat/Room-1.a_b"), chat("Room-1.a_b"));
+        for path in ["/echo", "/inspect", "/chat", "/chat/Room-1.a_b"] {
+            assert_eq!(Route::at(path).unwrap().path(path), path);
+        }
         for path in [
             "/chat/",
             "/chat/.",
