@@ -331,6 +331,43 @@ async fn a_pending_upgrade_answers_heads_of_text_and_of_bytes_alike() {
     .await;
 }
 
+/// A head longer than one read's room (a browser's with a large cookie), arriving in pieces,
+/// is read whole, and the frame sent in the same write as its last piece is the first
+/// message: the head's reads append to what came before, and nothing after the head is lost.
+#[tokio::test]
+async fn a_long_head_in_pieces_is_read_whole_with_the_frame_after_it() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    within(30, async {
+        let addr = echo_server(Config::default()).await;
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let cookie = "c".repeat(9_000);
+        let mut bytes = format!(
+            "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+             Cookie: {cookie}\r\n\r\n"
+        )
+        .into_bytes();
+        bytes.extend_from_slice(&client_frame(true, 0x1, b"after the head"));
+        for piece in bytes.chunks(3_000) {
+            tcp.write_all(piece).await.unwrap();
+            tcp.flush().await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let mut response = Vec::new();
+        while !response.ends_with(b"\r\n\r\n") {
+            let mut byte = [0u8; 1];
+            assert_eq!(tcp.read(&mut byte).await.unwrap(), 1);
+            response.push(byte[0]);
+        }
+        assert!(response.starts_with(b"HTTP/1.1 101 "));
+        let mut echo = [0u8; 16];
+        tcp.read_exact(&mut echo).await.unwrap();
+        assert_eq!(&echo[..2], [0x81, 14]);
+        assert_eq!(&echo[2..], b"after the head");
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn frames_that_came_with_the_handshake_are_not_lost() {
     use switchyard::{Role, WebSocket};
