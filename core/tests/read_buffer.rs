@@ -5,8 +5,8 @@ mod common;
 
 use bytes::BytesMut;
 use common::*;
-use switchyard_core::Limits;
 use switchyard_core::connection::{Connection, Event, Message};
+use switchyard_core::{CloseCode, Limits};
 
 /// A masked binary frame header declaring `len` payload bytes (key 0: the payload is as is).
 fn declared_binary(len: u64) -> Vec<u8> {
@@ -209,6 +209,35 @@ fn a_drained_buffer_becomes_the_spare_and_the_next_read_anywhere_takes_it() {
         first.wrapping_add(message.len())
     );
     assert!(spare.is_none());
+}
+
+/// A connection that will receive no more (the peer's close came, after a message still
+/// held) keeps what is left of its read buffer rather than freeing it, and hands it on as
+/// the spare once the shell says the reading is over: a server with many short connections
+/// reads each one's frames into the last one's buffer, not an allocation of its own.
+#[test]
+fn a_closed_connection_hands_its_read_buffer_on_as_the_spare() {
+    let mut spare = None;
+    let (mut a, mut b) = two_servers();
+    let mut client = client(Limits::DEFAULT);
+    client.send_binary(&[7; 16]).unwrap();
+    client.close(CloseCode::NORMAL, "bye").unwrap();
+    let wire = drain_output(&mut client);
+    let first = read_with(&mut a, &wire, &mut spare);
+    let events = drain_events(&mut a);
+    assert!(matches!(events.last(), Some(Event::Closed(info)) if info.clean));
+    assert!(spare.is_none());
+    a.read_blocked(&mut spare);
+    assert!(
+        spare.is_some(),
+        "the closed connection's buffer was freed, not parked"
+    );
+    // The message handed out as a view of it is still whole.
+    assert!(matches!(&events[0], Event::Message(Message::Binary(m)) if m[..] == [7; 16]));
+    assert_eq!(
+        read_with(&mut b, &one_message(16), &mut spare),
+        first.wrapping_add(wire.len())
+    );
 }
 
 #[test]

@@ -223,6 +223,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             }
             if self.close_info.is_some() && self.transport_done() {
                 self.ended = true;
+                // Nothing more will be read: the read buffer becomes this thread's spare, for
+                // the next connection's first read rather than an allocation of its own.
+                SPARE.with(|slot| {
+                    let mut spare = slot.take();
+                    self.conn.read_blocked(&mut spare);
+                    slot.set(spare);
+                });
                 return Poll::Ready(self.terminal.take().map(Err));
             }
             if !self.can_read() {

@@ -175,6 +175,13 @@ impl ReadBuffer {
         }
     }
 
+    /// Drops every byte buffered, keeping the allocation: a connection that receives no more
+    /// still has it to give to [`park`](Self::park) (and to the next connection's reads)
+    /// once its transport is done.
+    pub(super) fn clear(&mut self) {
+        self.bytes.clear();
+    }
+
     /// Copies `data` in after the buffered bytes.
     pub(super) fn extend_from_slice(&mut self, data: &[u8]) {
         self.bytes.extend_from_slice(data);

@@ -72,11 +72,12 @@ impl Receiver {
     }
 
     /// Drops any partial message and every byte not yet decoded: nothing more will be
-    /// delivered.
+    /// delivered. The read buffer's allocation stays, for
+    /// [`read_blocked`](Connection::read_blocked) to hand on.
     pub(super) fn discard(&mut self) {
         self.message = None;
         self.frame = None;
-        self.buf = ReadBuffer::new();
+        self.buf.clear();
         self.assembled = BytesMut::new();
         self.utf8 = Utf8Validator::new();
     }
@@ -208,7 +209,9 @@ impl Connection {
     ///
     /// [`receive_buffer_with`](Self::receive_buffer_with) does this for a buffer given back
     /// empty; a shell calls it itself after a read it lent no buffer for (a read it expected
-    /// to block, into a small buffer of its own).
+    /// to block, into a small buffer of its own), and once it reads no more (the connection
+    /// has ended: a closed connection keeps its drained buffer for this, so the next
+    /// connection's reads take it rather than an allocation of their own).
     #[inline]
     pub fn read_blocked(&mut self, spare: &mut Option<BytesMut>) {
         self.events.release();
