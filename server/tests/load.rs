@@ -57,14 +57,7 @@ async fn open(addr: SocketAddr) -> std::io::Result<TcpStream> {
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
     );
     tcp.write_all(request.as_bytes()).await?;
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut byte = [0u8; 1];
-        if tcp.read(&mut byte).await? == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        head.push(byte[0]);
-    }
+    let head = common::read_head(&mut tcp).await?;
     if !head.starts_with(b"HTTP/1.1 101") {
         return Err(std::io::Error::other(
             String::from_utf8_lossy(&head).into_owned(),

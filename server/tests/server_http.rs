@@ -113,18 +113,10 @@ async fn handshake_errors_carry_the_cores_status() {
 
 /// Reads just the response head (a 101 is followed by frames, not EOF).
 async fn http_head_only(addr: std::net::SocketAddr, request: &[u8]) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     tcp.write_all(request).await.unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut byte = [0u8; 1];
-        if tcp.read(&mut byte).await.unwrap() == 0 {
-            break;
-        }
-        head.push(byte[0]);
-    }
-    String::from_utf8(head).unwrap()
+    String::from_utf8(read_head(&mut tcp).await.unwrap()).unwrap()
 }
 
 #[tokio::test]

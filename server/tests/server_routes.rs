@@ -53,12 +53,7 @@ async fn the_close_log_line_counts_every_byte_each_way() {
         let mut tcp = TcpStream::connect(server.addr).await.unwrap();
         let request = get("/echo", &UPGRADE);
         tcp.write_all(&request).await.unwrap();
-        let mut response = Vec::new();
-        while !response.ends_with(b"\r\n\r\n") {
-            let mut byte = [0u8; 1];
-            assert_eq!(tcp.read(&mut byte).await.unwrap(), 1, "EOF in the 101");
-            response.push(byte[0]);
-        }
+        let response = read_head(&mut tcp).await.unwrap();
         assert!(response.starts_with(b"HTTP/1.1 101 "));
         let hello = client_frame(true, 0x1, b"hello");
         tcp.write_all(&hello).await.unwrap();
@@ -153,12 +148,7 @@ async fn inspect_reports_the_handshake_and_frames_that_decode_back() {
             server.addr
         );
         tcp.write_all(request.as_bytes()).await.unwrap();
-        let mut response = Vec::new();
-        while !response.ends_with(b"\r\n\r\n") {
-            let mut byte = [0u8; 1];
-            assert_eq!(tcp.read(&mut byte).await.unwrap(), 1);
-            response.push(byte[0]);
-        }
+        let response = read_head(&mut tcp).await.unwrap();
         let response = String::from_utf8(response).unwrap();
         assert!(response.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
 
@@ -229,12 +219,7 @@ async fn inspect_demands_a_fresh_window_and_reports_compressed_messages_whole() 
             server.addr
         );
         tcp.write_all(request.as_bytes()).await.unwrap();
-        let mut response = Vec::new();
-        while !response.ends_with(b"\r\n\r\n") {
-            let mut byte = [0u8; 1];
-            assert_eq!(tcp.read(&mut byte).await.unwrap(), 1);
-            response.push(byte[0]);
-        }
+        let response = read_head(&mut tcp).await.unwrap();
         let response = String::from_utf8(response).unwrap();
         let answer = "permessage-deflate; client_no_context_takeover; server_max_window_bits=12";
         assert!(

@@ -288,7 +288,7 @@ async fn accepts_an_upgrade_whose_first_bytes_an_http_layer_already_read() {
 #[tokio::test]
 async fn a_pending_upgrade_answers_heads_of_text_and_of_bytes_alike() {
     use switchyard::PendingUpgrade;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     within(30, async {
         for odd in [&b""[..], b"X-Name: \xffi\r\n"] {
             let (listener, addr) = listener().await;
@@ -307,12 +307,7 @@ async fn a_pending_upgrade_answers_heads_of_text_and_of_bytes_alike() {
             head.extend_from_slice(odd);
             head.extend_from_slice(b"\r\n");
             tcp.write_all(&head).await.unwrap();
-            let mut response = Vec::new();
-            while !response.ends_with(b"\r\n\r\n") {
-                let mut byte = [0u8; 1];
-                assert_eq!(tcp.read(&mut byte).await.unwrap(), 1);
-                response.push(byte[0]);
-            }
+            let response = read_head(&mut tcp).await.unwrap();
             let response = String::from_utf8(response).unwrap();
             assert!(response.starts_with("HTTP/1.1 101 "), "{response}");
             // RFC 6455 §1.3's example key and its accept value.
@@ -353,12 +348,7 @@ async fn a_long_head_in_pieces_is_read_whole_with_the_frame_after_it() {
             tcp.flush().await.unwrap();
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
-        let mut response = Vec::new();
-        while !response.ends_with(b"\r\n\r\n") {
-            let mut byte = [0u8; 1];
-            assert_eq!(tcp.read(&mut byte).await.unwrap(), 1);
-            response.push(byte[0]);
-        }
+        let response = read_head(&mut tcp).await.unwrap();
         assert!(response.starts_with(b"HTTP/1.1 101 "));
         let mut echo = [0u8; 16];
         tcp.read_exact(&mut echo).await.unwrap();
@@ -479,16 +469,13 @@ async fn an_answer_the_core_cannot_write_fails_before_anything_is_sent() {
 
 #[tokio::test]
 async fn the_heads_and_a_refusals_body_start_are_kept_as_on_the_wire() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     within(10, async {
         let (listener, addr) = listener().await;
         // Past the Content-Length, "extra" is not the body's.
         let server = tokio::spawn(async move {
             let (mut tcp, _) = listener.accept().await.unwrap();
-            let mut request = Vec::new();
-            while !request.ends_with(b"\r\n\r\n") {
-                request.push(tcp.read_u8().await.unwrap());
-            }
+            let request = read_head(&mut tcp).await.unwrap();
             tcp.write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 6\r\n\r\nnope!\nextra")
                 .await
                 .unwrap();

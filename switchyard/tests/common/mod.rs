@@ -42,28 +42,39 @@ pub async fn small_buffer_pair() -> (TcpListener, TcpStream) {
 
 /// Sends a handshake request on `tcp` and reads the 101 head.
 pub async fn upgrade_on(tcp: &mut TcpStream, path: &str) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let addr = tcp.peer_addr().unwrap();
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
     );
     tcp.write_all(request.as_bytes()).await.unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut byte = [0u8; 1];
-        assert_eq!(
-            tcp.read(&mut byte).await.unwrap(),
-            1,
-            "EOF in the response head"
-        );
-        head.push(byte[0]);
-    }
+    let head = read_head(tcp).await.unwrap();
     assert!(
         head.starts_with(b"HTTP/1.1 101 "),
         "{}",
         String::from_utf8_lossy(&head)
     );
+}
+
+/// Reads an HTTP head from `stream` through its blank line, a byte at a time so that nothing
+/// after it is consumed; an `UnexpectedEof` error if the stream ends first.
+pub async fn read_head<S: tokio::io::AsyncRead + Unpin>(
+    stream: &mut S,
+) -> std::io::Result<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        if stream.read(&mut byte).await? == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("EOF in the head after {:?}", String::from_utf8_lossy(&head)),
+            ));
+        }
+        head.push(byte[0]);
+    }
+    Ok(head)
 }
 
 /// A switchyard echo server on a free loopback port, serving until the test ends.
