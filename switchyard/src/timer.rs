@@ -3,8 +3,14 @@
 //! The policy (keepalive, the pong deadline, the close timeout) is the core's; this only maps
 //! its [`Instant`]s onto Tokio's clock. The sleep is created on first use (so a connection can
 //! be built outside a runtime) and moved sooner at once, but not later. The driver tells the
-//! core the time only when the sleep fires; bytes heard since the last tick push the core's
-//! keepalive deadline one interval past that tick, and the sleep is re-armed there.
+//! core the time only when the sleep fires, or at once when the core asks for an instant no
+//! later than the last it was told (closing has begun: its timer starts at the next tick);
+//! bytes heard since the last tick push the core's keepalive deadline one interval past that
+//! tick, and the sleep is re-armed there.
+//!
+//! Every move of the sleep to an earlier instant re-registers it with Tokio's timer, which
+//! wakes the runtime's driver (a write to its event fd) when the instant is earlier than any
+//! it planned to wake for; so the sleep is moved only for a deadline that is still ahead.
 //!
 //! The connection polls its clock on every drive, several times per message; polling a
 //! [`Sleep`] registers the waker again each time (and spends the task's cooperative budget).
@@ -22,6 +28,8 @@ use tokio::time::{self, Sleep, sleep_until};
 
 pub(crate) struct Clock {
     origin: time::Instant,
+    /// The latest instant handed out (and so told to the core).
+    told: Instant,
     sleep: Option<Pin<Box<Sleep>>>,
     /// The waker the sleep holds, while it is known to hold one.
     registered: Option<Waker>,
@@ -34,15 +42,17 @@ impl Clock {
     pub(crate) fn new() -> Clock {
         Clock {
             origin: time::Instant::now(),
+            told: Instant::default(),
             sleep: None,
             registered: None,
             registered_for: None,
         }
     }
 
-    /// The core's view of now.
-    pub(crate) fn now(&self) -> Instant {
-        Instant::from_origin(self.origin.elapsed())
+    /// Now, to tell the core.
+    pub(crate) fn now(&mut self) -> Instant {
+        self.told = self.told.max(Instant::from_origin(self.origin.elapsed()));
+        self.told
     }
 
     /// Whether a [`poll`](Self::poll) with the same deadline and `waker` would find nothing
@@ -76,6 +86,13 @@ impl Clock {
         if self.registered_for == Some(deadline) && self.is_quiet(cx.waker()) {
             return Poll::Pending;
         }
+        if deadline <= self.told {
+            // Due when the core was last told the time: it wants the time now (closing has
+            // begun, and its timer starts at the next tick). Read the clock rather than set
+            // the sleep to a past instant, which fires at once and wakes the task, and may
+            // wake the runtime's driver too (a system call).
+            return Poll::Ready(self.now());
+        }
         let at = self.origin + deadline.since_origin();
         let sleep = self.sleep.get_or_insert_with(|| Box::pin(sleep_until(at)));
         let elapsed = sleep.is_elapsed();
@@ -96,7 +113,52 @@ impl Clock {
         }
         self.registered = None;
         // The sleep's own deadline has passed, whatever a coarse clock says.
-        let fired = Instant::from_origin(sleep.deadline() - self.origin);
-        Poll::Ready(self.now().max(fired))
+        self.told = self
+            .told
+            .max(Instant::from_origin(sleep.deadline() - self.origin));
+        Poll::Ready(self.now())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A deadline no later than the last instant told is "now": ready at once, without a sleep
+    /// set to a past instant (which would fire at once, wake the task, and re-register with
+    /// Tokio's timer), and without moving a sleep that stands for a later deadline.
+    #[tokio::test]
+    async fn a_deadline_already_told_is_ready_without_the_sleep() {
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut clock = Clock::new();
+        let first = clock.now();
+        let Poll::Ready(now) = clock.poll(Some(first), &mut cx) else {
+            panic!("a told deadline is due");
+        };
+        assert!(now >= first);
+        assert!(
+            clock.sleep.is_none(),
+            "no sleep for a deadline already told"
+        );
+
+        let later = Instant::from_origin(now.since_origin() + Duration::from_secs(3600));
+        assert!(clock.poll(Some(later), &mut cx).is_pending());
+        let at = clock.origin + later.since_origin();
+        assert_eq!(clock.sleep.as_ref().map(|sleep| sleep.deadline()), Some(at));
+
+        assert!(clock.poll(Some(now), &mut cx).is_ready());
+        assert_eq!(
+            clock.sleep.as_ref().map(|sleep| sleep.deadline()),
+            Some(at),
+            "the sleep still stands for the later deadline"
+        );
+
+        // A deadline still ahead, sooner than the sleep's, moves it.
+        let sooner = Instant::from_origin(now.since_origin() + Duration::from_secs(60));
+        assert!(clock.poll(Some(sooner), &mut cx).is_pending());
+        let at = clock.origin + sooner.since_origin();
+        assert_eq!(clock.sleep.as_ref().map(|sleep| sleep.deadline()), Some(at));
     }
 }
