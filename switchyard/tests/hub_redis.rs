@@ -2,22 +2,17 @@
 //! Redis give one order per room, recover across nodes, and survive Redis going away.
 
 mod common;
+#[path = "common/hub_scenarios.rs"]
+mod hub_scenarios;
 #[path = "common/redis_server.rs"]
 mod redis_server;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::within;
+use hub_scenarios::{room, seqs, take};
 use redis_server::RedisServer;
-use switchyard::hub::{
-    Delivery, Epoch, Hub, HubConfig, HubError, LinkState, Position, RecvError, RedisUrl, RoomName,
-    Subscription,
-};
-
-fn room(name: &str) -> RoomName {
-    RoomName::new(name).unwrap()
-}
+use switchyard::hub::{Hub, HubConfig, HubError, LinkState, RedisUrl};
 
 async fn node(redis: &RedisServer, config: HubConfig) -> Hub {
     let hub = Hub::redis(RedisUrl::parse(&redis.url()).unwrap(), config);
@@ -30,69 +25,17 @@ async fn wait_for(hub: &Hub, state: LinkState) {
     changes.wait_for(|now| *now == state).await.unwrap();
 }
 
-async fn take(subscription: &mut Subscription, n: usize) -> Vec<Arc<Delivery>> {
-    let mut out = Vec::with_capacity(n);
-    for _ in 0..n {
-        out.push(subscription.recv().await.unwrap());
-    }
-    out
-}
-
-fn seqs(deliveries: &[Arc<Delivery>]) -> Vec<u64> {
-    deliveries.iter().map(|d| d.seq()).collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_deliver_every_message_once_in_one_order() {
     let redis = RedisServer::start("order");
     within(60, async {
-        let config = HubConfig::default().with_queue(1000);
         let mut nodes = Vec::new();
         for _ in 0..3 {
-            nodes.push(node(&redis, config).await);
+            nodes.push(node(&redis, HubConfig::default().with_queue(1000)).await);
         }
-        let lobby = room("lobby");
-        let mut subscribers = Vec::new();
-        for hub in &nodes {
-            for _ in 0..2 {
-                subscribers.push(hub.subscribe(&lobby, None).await.unwrap());
-            }
-        }
-        let mut other = nodes[0].subscribe(&room("other"), None).await.unwrap();
-        let publishers: Vec<_> = nodes
-            .iter()
-            .enumerate()
-            .map(|(p, hub)| {
-                let hub = hub.clone();
-                let lobby = lobby.clone();
-                tokio::spawn(async move {
-                    for i in 0..50 {
-                        hub.publish(&lobby, format!("{p}:{i}").into())
-                            .await
-                            .unwrap();
-                    }
-                })
-            })
-            .collect();
-        for publisher in publishers {
-            publisher.await.unwrap();
-        }
-        let first = take(&mut subscribers[0], 150).await;
-        assert_eq!(seqs(&first), (1..=150).collect::<Vec<_>>());
-        for subscriber in &mut subscribers[1..] {
-            assert_eq!(take(subscriber, 150).await, first);
-        }
-        for p in 0..3 {
-            let mine: Vec<_> = first
-                .iter()
-                .filter_map(|d| d.text().as_str().strip_prefix(&format!("{p}:")))
-                .map(|i| i.parse::<u32>().unwrap())
-                .collect();
-            assert_eq!(mine, (0..50).collect::<Vec<_>>(), "publisher {p}'s order");
-        }
-        nodes[2].publish(&room("other"), "hi".into()).await.unwrap();
-        let delivery = other.recv().await.unwrap();
-        assert_eq!((delivery.seq(), delivery.text().as_str()), (1, "hi"));
+        // Two subscribers on each node.
+        let subscribers: Vec<Hub> = nodes.iter().flat_map(|n| [n.clone(), n.clone()]).collect();
+        hub_scenarios::one_order(&nodes, &subscribers, 50).await;
     })
     .await;
 }
@@ -103,53 +46,7 @@ async fn a_subscriber_recovers_on_another_node() {
     within(60, async {
         let a = node(&redis, HubConfig::default()).await;
         let b = node(&redis, HubConfig::default()).await;
-        let lobby = room("lobby");
-        let mut sub = a.subscribe(&lobby, None).await.unwrap();
-        for i in 1..=5 {
-            b.publish(&lobby, format!("m{i}").into()).await.unwrap();
-        }
-        let seen = take(&mut sub, 5).await;
-        let epoch = seen[4].epoch().clone();
-        drop(sub);
-        // More than one page of replay.
-        for i in 6..=250 {
-            a.publish(&lobby, format!("m{i}").into()).await.unwrap();
-        }
-        let since = Position {
-            epoch: epoch.clone(),
-            seq: 5,
-        };
-        let mut back = b.subscribe(&lobby, Some(&since)).await.unwrap();
-        assert!(back.joined().recovered());
-        assert_eq!((back.joined().seq(), back.joined().epoch()), (250, &epoch));
-        a.publish(&lobby, "m251".into()).await.unwrap();
-        let replayed = take(&mut back, 246).await;
-        assert_eq!(seqs(&replayed), (6..=251).collect::<Vec<_>>());
-        assert_eq!(replayed[244].text().as_str(), "m250");
-        assert_eq!(replayed[245].text().as_str(), "m251");
-
-        let beyond = Position {
-            epoch: epoch.clone(),
-            seq: 300,
-        };
-        assert!(
-            !a.subscribe(&lobby, Some(&beyond))
-                .await
-                .unwrap()
-                .joined()
-                .recovered()
-        );
-        let stranger = Position {
-            epoch: Epoch::new("0000"),
-            seq: 5,
-        };
-        assert!(
-            !a.subscribe(&lobby, Some(&stranger))
-                .await
-                .unwrap()
-                .joined()
-                .recovered()
-        );
+        hub_scenarios::recovery(&a, &b).await;
     })
     .await;
 }
@@ -160,57 +57,24 @@ async fn the_history_is_bounded_and_a_silent_room_expires() {
     within(60, async {
         let age = Duration::from_millis(400);
         let hub = node(&redis, HubConfig::default().with_history(10, age)).await;
-        let lobby = room("lobby");
-        for i in 1..=30 {
-            hub.publish(&lobby, format!("m{i}").into()).await.unwrap();
-        }
-        assert!(
-            redis
-                .command(&["XLEN", "switchyard:{lobby}:log"])
-                .contains(":10\r\n")
-        );
-        let pttl = redis.command(&["PTTL", "switchyard:{lobby}:seq"]);
-        let pttl: i64 = pttl.trim().trim_start_matches(':').parse().unwrap();
-        assert!(pttl > 0 && pttl <= 400, "the keys expire: {pttl}");
-        let epoch = hub
-            .subscribe(&lobby, None)
-            .await
-            .unwrap()
-            .joined()
-            .epoch()
-            .clone();
-        let at = |seq| Position {
-            epoch: epoch.clone(),
-            seq,
+        let kept = || {
+            assert!(
+                redis
+                    .command(&["XLEN", "switchyard:{lobby}:log"])
+                    .contains(":10\r\n")
+            );
+            let pttl = redis.command(&["PTTL", "switchyard:{lobby}:seq"]);
+            let pttl: i64 = pttl.trim().trim_start_matches(':').parse().unwrap();
+            assert!(pttl > 0 && pttl <= 400, "the keys expire: {pttl}");
         };
-        assert!(
-            !hub.subscribe(&lobby, Some(&at(19)))
-                .await
-                .unwrap()
-                .joined()
-                .recovered()
-        );
-        let mut sub = hub.subscribe(&lobby, Some(&at(20))).await.unwrap();
-        assert!(sub.joined().recovered());
-        assert_eq!(
-            seqs(&take(&mut sub, 10).await),
-            (21..=30).collect::<Vec<_>>()
-        );
-
-        tokio::time::sleep(age * 2).await;
-        assert!(
-            redis
-                .command(&["EXISTS", "switchyard:{lobby}:log"])
-                .contains(":0\r\n")
-        );
-        let again = hub.subscribe(&lobby, Some(&at(30))).await.unwrap();
-        assert!(!again.joined().recovered());
-        assert_eq!(again.joined().seq(), 0);
-        assert_ne!(again.joined().epoch(), &epoch);
-        let new_epoch = again.joined().epoch().clone();
-        hub.publish(&lobby, "fresh".into()).await.unwrap();
-        let delivery = sub.recv().await.unwrap();
-        assert_eq!((delivery.seq(), delivery.epoch()), (1, &new_epoch));
+        let forgotten = || {
+            assert!(
+                redis
+                    .command(&["EXISTS", "switchyard:{lobby}:log"])
+                    .contains(":0\r\n")
+            );
+        };
+        hub_scenarios::history(&hub, age, kept, forgotten).await;
     })
     .await;
 }
@@ -305,16 +169,7 @@ async fn a_slow_subscriber_is_cut_off_without_slowing_the_room() {
     let redis = RedisServer::start("slow");
     within(60, async {
         let hub = node(&redis, HubConfig::default().with_queue(4)).await;
-        let lobby = room("lobby");
-        let mut slow = hub.subscribe(&lobby, None).await.unwrap();
-        let cut = slow.cut_off();
-        let mut fast = hub.subscribe(&lobby, None).await.unwrap();
-        for i in 1..=10 {
-            hub.publish(&lobby, format!("m{i}").into()).await.unwrap();
-            assert_eq!(fast.recv().await.unwrap().seq(), i);
-        }
-        cut.wait().await;
-        assert!(matches!(slow.recv().await, Err(RecvError::Lagged)));
+        hub_scenarios::slow_cut_off(&hub).await;
     })
     .await;
 }
@@ -341,49 +196,9 @@ async fn a_redis_that_hangs_counts_as_down_until_it_answers() {
 async fn reconnecting_with_since_while_messages_flow_loses_and_repeats_nothing() {
     let redis = RedisServer::start("seam");
     within(60, async {
-        const TOTAL: u64 = 300;
         let a = node(&redis, HubConfig::default().with_queue(1000)).await;
         let b = node(&redis, HubConfig::default().with_queue(1000)).await;
-        let lobby = room("lobby");
-        let mut sub = b.subscribe(&lobby, None).await.unwrap();
-        let publisher = {
-            let (a, lobby) = (a.clone(), lobby.clone());
-            tokio::spawn(async move {
-                for i in 1..=TOTAL {
-                    a.publish(&lobby, format!("m{i}").into()).await.unwrap();
-                    tokio::task::yield_now().await;
-                }
-            })
-        };
-        // (A queue longer than the run: this is about seams, not slow consumers.)
-        // Leave and come back with `since` every few messages, while the publisher goes on:
-        // each seam must be exact.
-        let mut next = 1;
-        loop {
-            let mut last = None;
-            for _ in 0..7 {
-                let delivery = sub.recv().await.unwrap();
-                assert_eq!(delivery.seq(), next);
-                assert_eq!(delivery.text().as_str(), format!("m{next}"));
-                next += 1;
-                last = Some(delivery);
-                if next > TOTAL {
-                    break;
-                }
-            }
-            if next > TOTAL {
-                break;
-            }
-            let last = last.unwrap();
-            drop(sub);
-            let since = Position {
-                epoch: last.epoch().clone(),
-                seq: last.seq(),
-            };
-            sub = b.subscribe(&lobby, Some(&since)).await.unwrap();
-            assert!(sub.joined().recovered());
-        }
-        publisher.await.unwrap();
+        hub_scenarios::seams(&a, &b).await;
     })
     .await;
 }
