@@ -4,6 +4,8 @@
 //! routes, and each limit and hostile case with its exact outcome.
 
 mod common;
+#[path = "../../switchyard/tests/common/wss.rs"]
+mod wss;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,11 +19,12 @@ use h2::client::SendRequest;
 use h2::{Reason, RecvStream};
 use http::{Method, Request, StatusCode};
 use switchyard::http2::H2Stream;
-use switchyard::rustls::pki_types::{CertificateDer, ServerName};
-use switchyard::rustls::{ClientConfig, RootCertStore};
+use switchyard::rustls::ClientConfig;
+use switchyard::rustls::pki_types::ServerName;
 use switchyard::{CloseCode, Config, Message, Role, WebSocket};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use wss::client_config;
 
 /// An HTTP/2 client connection on `io`, once the server's SETTINGS are in.
 async fn h2_on<T>(io: T) -> SendRequest<Bytes>
@@ -48,19 +51,6 @@ where
 /// Cleartext HTTP/2 with prior knowledge.
 async fn h2c(addr: SocketAddr) -> SendRequest<Bytes> {
     h2_on(TcpStream::connect(addr).await.unwrap()).await
-}
-
-fn tls_config(ca: &TestCa, alpn: &[&[u8]]) -> Arc<ClientConfig> {
-    let mut roots = RootCertStore::empty();
-    roots.add(CertificateDer::from(ca.issuer_der())).unwrap();
-    let provider = Arc::new(switchyard::rustls::crypto::ring::default_provider());
-    let mut config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    Arc::new(config)
 }
 
 async fn tls_connect(
@@ -223,7 +213,11 @@ async fn serves_http2_over_tls_by_alpn_and_only_http1_with_no_http2() {
         let key = dir.path().join("key.pem").display().to_string();
 
         let server = Server::start(&["--tls-cert", &cert, "--tls-key", &key]).await;
-        let tls = tls_connect(server.addr, tls_config(&ca, &[b"h2", b"http/1.1"])).await;
+        let tls = tls_connect(
+            server.addr,
+            Arc::new(client_config(&ca, &[b"h2", b"http/1.1"])),
+        )
+        .await;
         assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
         let mut send = h2_on(tls).await;
         let (status, page) = get(&mut send, "/").await;
@@ -236,7 +230,11 @@ async fn serves_http2_over_tls_by_alpn_and_only_http1_with_no_http2() {
         echo(&mut ws, Message::Text("wss over h2".into())).await;
 
         let server = Server::start(&["--tls-cert", &cert, "--tls-key", &key, "--no-http2"]).await;
-        let tls = tls_connect(server.addr, tls_config(&ca, &[b"h2", b"http/1.1"])).await;
+        let tls = tls_connect(
+            server.addr,
+            Arc::new(client_config(&ca, &[b"h2", b"http/1.1"])),
+        )
+        .await;
         assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
     })
     .await;
@@ -423,7 +421,7 @@ async fn past_max_connections_an_http2_client_is_answered_503_in_http2() {
         // Over TLS, ALPN h2: the one slot is held by another HTTP/2 connection.
         let server =
             Server::start(&[&["--tls-cert", &cert, "--tls-key", &key], &limit[..]].concat()).await;
-        let config = tls_config(&ca, &[b"h2", b"http/1.1"]);
+        let config = Arc::new(client_config(&ca, &[b"h2", b"http/1.1"]));
         let _held = h2_on(tls_connect(server.addr, Arc::clone(&config)).await).await;
         let tls = tls_connect(server.addr, config).await;
         assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));

@@ -3,6 +3,8 @@
 //! (and SIGHUP without TLS), with our own `wss://` client.
 
 mod common;
+#[path = "../../switchyard/tests/common/wss.rs"]
+mod wss;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,10 +14,10 @@ use std::time::{Duration, Instant};
 use common::binary::{Server, TempDir, run_to_exit};
 use common::certs::{Leaf, TestCa};
 use common::within;
-use switchyard::rustls::pki_types::{CertificateDer, ServerName};
-use switchyard::rustls::{ClientConfig, RootCertStore};
+use switchyard::rustls::pki_types::ServerName;
 use switchyard::{ClientOptions, CloseCode, ConnectError, Message, TlsError, TlsRoots};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use wss::client_config;
 
 /// A CA, a certificate it signed for localhost and 127.0.0.1 and its key, in `dir`: the
 /// paths of the CA file, the certificate and the key.
@@ -125,14 +127,7 @@ async fn serves_wss_and_https_with_a_pkcs8_key() {
 
 /// GET `path` over TLS (trusting `ca`), the whole response as text.
 async fn https_get(server: &Server, ca: &TestCa, path: &str) -> String {
-    let mut roots = RootCertStore::empty();
-    roots.add(CertificateDer::from(ca.issuer_der())).unwrap();
-    let provider = Arc::new(switchyard::rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config = client_config(ca, &[]);
     let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
     let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config))
         .connect(ServerName::try_from("localhost").unwrap(), tcp)

@@ -4,6 +4,8 @@
 //! HTTP/2 without extended CONNECT.
 
 mod common;
+#[path = "common/wss.rs"]
+mod wss;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,13 +13,12 @@ use std::sync::Arc;
 use common::certs::TestCa;
 use common::*;
 use switchyard::http2::{self, Http2Connection};
-use switchyard::rustls::ServerConfig;
-use switchyard::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use switchyard::{
     Answer, ClientOptions, CloseCode, Config, ConnectError, Message, TlsRoots, accept,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::TlsAcceptor;
+use wss::server_config;
 
 /// Serves HTTP/2 on `io`: each request to a WebSocket is accepted (offering `chat` if the
 /// client does) and echoed; with `extended_connect` off, the server never advertises it.
@@ -75,17 +76,7 @@ async fn h2c_server() -> SocketAddr {
 /// `accept`, as ALPN picks.
 async fn h2_without_websockets(ca: &TestCa) -> SocketAddr {
     let leaf = ca.leaf(&["localhost"]);
-    let provider = Arc::new(switchyard::rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![CertificateDer::from(leaf.cert_der)],
-            PrivateKeyDer::try_from(leaf.key_der).unwrap(),
-        )
-        .unwrap();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let config = server_config(&leaf, &[b"h2", b"http/1.1"]);
     let acceptor = TlsAcceptor::from(Arc::new(config));
     let (listener, addr) = listener().await;
     tokio::spawn(async move {

@@ -6,6 +6,8 @@
 mod common;
 #[path = "common/proxies.rs"]
 mod proxies;
+#[path = "common/wss.rs"]
+mod wss;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,53 +16,15 @@ use common::certs::TestCa;
 use common::*;
 use proxies::{ProxyServer, SystemUser};
 use switchyard::proxy::{Proxy, ProxyChoice, ProxyEnv, ProxyError, SocksReply};
-use switchyard::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use switchyard::rustls::{RootCertStore, ServerConfig};
-use switchyard::{ClientOptions, CloseCode, Config, ConnectError, TlsRoots, accept, connect_with};
-use tokio_rustls::TlsAcceptor;
+use switchyard::{ClientOptions, CloseCode, Config, ConnectError, TlsRoots, connect_with};
+use wss::{client_config, tls_echo_server};
 
 /// A `wss://` echo server for `localhost` and `127.0.0.1`, and the roots that trust it.
 async fn wss_echo_server() -> (SocketAddr, TlsRoots) {
     let ca = TestCa::new("proxy CA");
     let leaf = ca.leaf(&["localhost", "127.0.0.1"]);
-    let provider = Arc::new(switchyard::rustls::crypto::ring::default_provider());
-    let config = ServerConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![CertificateDer::from(leaf.cert_der.clone())],
-            PrivateKeyDer::try_from(leaf.key_der.clone()).unwrap(),
-        )
-        .unwrap();
-    let acceptor = TlsAcceptor::from(Arc::new(config));
-    let (listener, addr) = listener().await;
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let Ok((mut ws, _)) = accept(tls).await else {
-                    return;
-                };
-                while let Some(Ok(message)) = ws.recv().await {
-                    if ws.send(message).await.is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    let mut roots = RootCertStore::empty();
-    roots.add(CertificateDer::from(ca.issuer_der())).unwrap();
-    let client = switchyard::rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    (addr, TlsRoots::Config(Arc::new(client)))
+    let addr = tls_echo_server(&leaf).await;
+    (addr, TlsRoots::Config(Arc::new(client_config(&ca, &[]))))
 }
 
 fn through(proxy: &str) -> ClientOptions {

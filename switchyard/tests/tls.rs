@@ -3,59 +3,21 @@
 //! certificate failure with its typed error.
 
 mod common;
+#[path = "common/wss.rs"]
+mod wss;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use common::certs::{Leaf, TestCa};
+use common::certs::TestCa;
 use common::*;
 use futures_util::{SinkExt, StreamExt};
-use switchyard::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use switchyard::rustls::{ClientConfig, RootCertStore, ServerConfig};
+use switchyard::rustls::pki_types::ServerName;
 use switchyard::{
     ClientOptions, CloseCode, ConnectError, Message, TlsError, TlsRoots, accept, connect_with,
 };
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 use tokio_tungstenite::tungstenite::Message as TMessage;
-
-fn provider() -> Arc<switchyard::rustls::crypto::CryptoProvider> {
-    Arc::new(switchyard::rustls::crypto::ring::default_provider())
-}
-
-/// A `wss://` echo server on a free port presenting `leaf`; each connection is served once.
-async fn tls_echo_server(leaf: &Leaf) -> SocketAddr {
-    let mut config = ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![CertificateDer::from(leaf.cert_der.clone())],
-            PrivateKeyDer::try_from(leaf.key_der.clone()).unwrap(),
-        )
-        .unwrap();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let acceptor = TlsAcceptor::from(Arc::new(config));
-    let (listener, addr) = listener().await;
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let Ok((mut ws, _)) = accept(tls).await else {
-                    return;
-                };
-                while let Some(Ok(message)) = ws.recv().await {
-                    if ws.send(message).await.is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    addr
-}
+use wss::{client_config, server_config, tls_echo_server};
 
 /// The CA's certificate in a file of its own, for [`TlsRoots::CaFile`].
 fn ca_file(ca: &TestCa, name: &str) -> (TempFile, TlsRoots) {
@@ -117,17 +79,7 @@ async fn the_host_is_sent_as_sni_and_an_address_is_not() {
     within(20, async {
         let ca = TestCa::new("SNI CA");
         let leaf = ca.leaf(&["localhost", "127.0.0.1"]);
-        let mut config = ServerConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![CertificateDer::from(leaf.cert_der.clone())],
-                PrivateKeyDer::try_from(leaf.key_der.clone()).unwrap(),
-            )
-            .unwrap();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        let acceptor = TlsAcceptor::from(Arc::new(config));
+        let acceptor = TlsAcceptor::from(Arc::new(server_config(&leaf, &[b"http/1.1"])));
         let (listener, addr) = listener().await;
         let (names, mut seen) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(async move {
@@ -156,13 +108,7 @@ async fn a_rustls_config_of_ones_own_is_used_as_is() {
     within(20, async {
         let ca = TestCa::new("config CA");
         let addr = tls_echo_server(&ca.leaf(&["localhost"])).await;
-        let mut roots = RootCertStore::empty();
-        roots.add(CertificateDer::from(ca.issuer_der())).unwrap();
-        let config = ClientConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let config = client_config(&ca, &[]);
         let options = ClientOptions::default().with_tls_roots(TlsRoots::Config(Arc::new(config)));
         let url = format!("wss://localhost:{}/", addr.port());
         let (mut ws, _) = connect_with(&url, &options).await.unwrap();
@@ -286,13 +232,7 @@ async fn tungstenite_over_rustls_against_our_server() {
     within(20, async {
         let ca = TestCa::new("tungstenite CA");
         let addr = tls_echo_server(&ca.leaf(&["localhost"])).await;
-        let mut roots = RootCertStore::empty();
-        roots.add(CertificateDer::from(ca.issuer_der())).unwrap();
-        let config = ClientConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let config = client_config(&ca, &[]);
         let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
         let name = ServerName::try_from("localhost").unwrap();
         let tls = TlsConnector::from(Arc::new(config))
