@@ -161,17 +161,9 @@ async fn jsonl_prints_one_object_per_event() {
 /// Python websockets' echo server (`switchyard/tests/peers/websockets_peer.py server`); its
 /// first message names the extensions it agreed to.
 async fn python_server() -> (tokio::process::Child, u16) {
-    let prefix =
-        std::env::var("PEERS_PREFIX").unwrap_or_else(|_| "/opt/switchyard-peers".to_owned());
-    let python = PathBuf::from(prefix).join("venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} missing: run scripts/tools.sh peers",
-        python.display()
-    );
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../switchyard/tests/peers/websockets_peer.py");
-    let mut child = Command::new(python)
+    let mut child = Command::new(peers_python())
         .arg(script)
         .arg("server")
         .stdout(Stdio::piped())

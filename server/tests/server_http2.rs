@@ -14,7 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::binary::{Server, TempDir};
 use common::certs::TestCa;
-use common::within;
+use common::{peers_python, run_interop_client, within};
 use h2::client::SendRequest;
 use h2::{Reason, RecvStream};
 use http::{Method, Request, StatusCode};
@@ -630,44 +630,6 @@ async fn an_extended_connect_without_authority_is_reset_with_protocol_error() {
     .await;
 }
 
-/// The Python interpreter of the peers' virtualenv (`scripts/tools.sh peers`: websockets
-/// and h2), under `$PEERS_PREFIX` (default /opt/switchyard-peers).
-fn python() -> std::path::PathBuf {
-    let prefix =
-        std::env::var("PEERS_PREFIX").unwrap_or_else(|_| "/opt/switchyard-peers".to_owned());
-    let python = std::path::Path::new(&prefix).join("venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/tools.sh peers",
-        python.display()
-    );
-    python
-}
-
-/// Runs an interop client to completion (30 s at most); it prints "ok" when every check
-/// passed.
-async fn run_client(program: &std::path::Path, script: &str, args: &[String]) {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
-    let run = tokio::process::Command::new(program)
-        .arg(&script)
-        .args(args)
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(30), run)
-        .await
-        .expect("the client finishes")
-        .unwrap_or_else(|e| panic!("{} cannot run: {e}", program.display()));
-    assert!(
-        output.status.success(),
-        "{} {}: {}{}",
-        program.display(),
-        script.display(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&output.stdout), "ok\n");
-}
-
 /// A server over TLS for `localhost`, and the CA file to trust.
 async fn tls_server(dir: &TempDir) -> (Server, String) {
     let ca = TestCa::new("interop CA");
@@ -693,10 +655,10 @@ async fn python_h2_is_an_rfc_8441_client_over_tls_and_cleartext() {
         let (server, ca) = tls_server(&dir).await;
         let port = server.addr.port().to_string();
         let args = ["localhost".to_owned(), port, ca];
-        run_client(&python(), "tests/py/h2_websocket.py", &args).await;
+        run_interop_client(&peers_python(), "tests/py/h2_websocket.py", &args).await;
         let server = Server::start(&[]).await;
         let args = ["127.0.0.1".to_owned(), server.addr.port().to_string()];
-        run_client(&python(), "tests/py/h2_websocket.py", &args).await;
+        run_interop_client(&peers_python(), "tests/py/h2_websocket.py", &args).await;
     })
     .await;
 }
@@ -708,10 +670,10 @@ async fn node_http2_is_an_rfc_8441_client_over_tls_and_cleartext() {
         let dir = TempDir::new("h2-node");
         let (server, ca) = tls_server(&dir).await;
         let args = ["localhost".to_owned(), server.addr.port().to_string(), ca];
-        run_client(node, "tests/js/h2_websocket.mjs", &args).await;
+        run_interop_client(node, "tests/js/h2_websocket.mjs", &args).await;
         let server = Server::start(&[]).await;
         let args = ["127.0.0.1".to_owned(), server.addr.port().to_string()];
-        run_client(node, "tests/js/h2_websocket.mjs", &args).await;
+        run_interop_client(node, "tests/js/h2_websocket.mjs", &args).await;
     })
     .await;
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::binary::{Server, TempDir, run_to_exit};
 use common::certs::{Leaf, TestCa};
-use common::within;
+use common::{peers_python, run_interop_client, within};
 use switchyard::rustls::pki_types::ServerName;
 use switchyard::{ClientOptions, CloseCode, ConnectError, Message, TlsError, TlsRoots};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -418,20 +418,6 @@ async fn self_signed_serves_localhost_and_127_0_0_1_from_a_logged_file() {
     .await;
 }
 
-/// The Python interpreter of the peers' virtualenv (`scripts/tools.sh peers`: websockets
-/// and h2), under `$PEERS_PREFIX` (default /opt/switchyard-peers).
-fn python() -> std::path::PathBuf {
-    let prefix =
-        std::env::var("PEERS_PREFIX").unwrap_or_else(|_| "/opt/switchyard-peers".to_owned());
-    let python = std::path::Path::new(&prefix).join("venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/tools.sh peers",
-        python.display()
-    );
-    python
-}
-
 #[tokio::test]
 async fn python_websockets_echoes_over_wss() {
     within(60, async {
@@ -439,22 +425,9 @@ async fn python_websockets_echoes_over_wss() {
         let ca = TestCa::new("python CA");
         let files = Files::write(&dir, "p", &ca, &ca.leaf(&["localhost"]));
         let server = Server::start(&strs(&files.args())).await;
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/wss_echo.py");
         let url = format!("wss://localhost:{}/echo", server.addr.port());
-        let output = tokio::process::Command::new(python())
-            .arg(&script)
-            .arg(&url)
-            .arg(&files.ca)
-            .kill_on_drop(true)
-            .output()
-            .await
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert_eq!(String::from_utf8_lossy(&output.stdout), "ok\n");
+        let args = [url, files.ca.display().to_string()];
+        run_interop_client(&peers_python(), "tests/py/wss_echo.py", &args).await;
     })
     .await;
 }

@@ -33,15 +33,7 @@ fn peer(which: &str) -> Command {
     let dir = peers_dir();
     let mut command = match which {
         "websockets" => {
-            let prefix = std::env::var("PEERS_PREFIX")
-                .unwrap_or_else(|_| "/opt/switchyard-peers".to_owned());
-            let python = PathBuf::from(prefix).join("venv/bin/python");
-            assert!(
-                python.exists(),
-                "{} missing: run scripts/tools.sh peers",
-                python.display()
-            );
-            let mut c = Command::new(python);
+            let mut c = Command::new(peers_python());
             c.arg(dir.join("websockets_peer.py"));
             c
         }

@@ -77,6 +77,45 @@ pub async fn read_head<S: tokio::io::AsyncRead + Unpin>(
     Ok(head)
 }
 
+/// The Python interpreter of the independent peers' virtualenv (`scripts/tools.sh peers`:
+/// websockets and h2), under `$PEERS_PREFIX` (default /opt/switchyard-peers). Missing, the
+/// test that needs it fails.
+pub fn peers_python() -> std::path::PathBuf {
+    let prefix =
+        std::env::var("PEERS_PREFIX").unwrap_or_else(|_| "/opt/switchyard-peers".to_owned());
+    let python = std::path::Path::new(&prefix).join("venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/tools.sh peers",
+        python.display()
+    );
+    python
+}
+
+/// Runs `program` on `script` (a path in the crate under test) with `args` to completion,
+/// 30 s at most: an interop client, which prints "ok" alone when every check passed.
+pub async fn run_interop_client(program: &std::path::Path, script: &str, args: &[String]) {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
+    let run = tokio::process::Command::new(program)
+        .arg(&script)
+        .args(args)
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("the client finishes")
+        .unwrap_or_else(|e| panic!("{} cannot run: {e}", program.display()));
+    assert!(
+        output.status.success(),
+        "{} {}: {}{}",
+        program.display(),
+        script.display(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "ok\n");
+}
+
 /// A switchyard echo server on a free loopback port, serving until the test ends.
 pub async fn echo_server(config: Config) -> SocketAddr {
     let (listener, addr) = listener().await;
