@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use switchyard::{ClientOptions, Config, Message, Role, WebSocket, connect_with};
+use switchyard::{Config, Message, Role, WebSocket};
 use tokio::io::AsyncWriteExt;
 
 #[tokio::test]
@@ -32,11 +32,7 @@ async fn a_recv_dropped_mid_frame_loses_nothing() {
 async fn a_select_loop_that_keeps_dropping_recv_gets_every_message_in_order() {
     within(60, async {
         let config = Config::default().with_max_message_size(1 << 20);
-        let addr = echo_server(config).await;
-        let options = ClientOptions::default().with_config(config);
-        let (ws, _) = connect_with(&format!("ws://{addr}/"), &options)
-            .await
-            .unwrap();
+        let ws = connected_to_echo(config).await;
         let (mut read, mut write) = ws.split();
         const COUNT: usize = 300;
         let sizes = |i: usize| (i * 7919) % 200_000;

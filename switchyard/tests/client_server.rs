@@ -17,27 +17,8 @@ fn big() -> Config {
 #[tokio::test]
 async fn echoes_text_and_binary_of_every_size() {
     within(60, async {
-        let addr = echo_server(big()).await;
-        let options = ClientOptions::default().with_config(big());
-        let (mut ws, _) = connect_with(&format!("ws://{addr}/"), &options)
-            .await
-            .unwrap();
-        for size in SIZES {
-            let data = pattern(size);
-            ws.send(binary_message(&data)).await.unwrap();
-            assert_eq!(
-                ws.recv().await.unwrap().unwrap(),
-                binary_message(&data),
-                "{size}"
-            );
-            let s = text(size);
-            ws.send_text(&s).await.unwrap();
-            assert_eq!(
-                ws.recv().await.unwrap().unwrap(),
-                text_message(&s),
-                "{size}"
-            );
-        }
+        let mut ws = connected_to_echo(big()).await;
+        echo_each_size(&mut ws, &SIZES).await;
         ws.close(CloseCode::NORMAL, "done").await.unwrap();
         let info = ws.closed().await.unwrap();
         assert!(info.clean);

@@ -119,22 +119,7 @@ async fn our_client_against_tungstenite_server() {
         let (mut ws, _) = connect_with(&format!("ws://{addr}/"), &options)
             .await
             .unwrap();
-        for size in SIZES {
-            let data = pattern(size);
-            ws.send(binary_message(&data)).await.unwrap();
-            assert_eq!(
-                ws.recv().await.unwrap().unwrap(),
-                binary_message(&data),
-                "{size}"
-            );
-            let s = text(size);
-            ws.send(text_message(&s)).await.unwrap();
-            assert_eq!(
-                ws.recv().await.unwrap().unwrap(),
-                text_message(&s),
-                "{size}"
-            );
-        }
+        echo_each_size(&mut ws, &SIZES).await;
         ws.send_fragment(DataKind::Binary, &[1, 2], false)
             .await
             .unwrap();

@@ -12,11 +12,7 @@ use tokio::io::AsyncWriteExt;
 async fn halves_send_and_receive_at_the_same_time() {
     within(120, async {
         let config = Config::default().with_max_message_size(1 << 20);
-        let addr = echo_server(config).await;
-        let options = ClientOptions::default().with_config(config);
-        let (ws, _) = connect_with(&format!("ws://{addr}/"), &options)
-            .await
-            .unwrap();
+        let ws = connected_to_echo(config).await;
         // 64 MiB each way: far more than socket buffers hold, so without reading while
         // writing this would deadlock.
         const COUNT: usize = 1024;
@@ -46,11 +42,7 @@ async fn a_read_half_keeps_reading_while_its_own_big_messages_wait() {
         // blocks sending to us until we read, so our read half must not wait for our own
         // writes to drain.
         let config = Config::default().with_max_message_size(4 << 20);
-        let addr = echo_server(config).await;
-        let options = ClientOptions::default().with_config(config);
-        let (ws, _) = connect_with(&format!("ws://{addr}/"), &options)
-            .await
-            .unwrap();
+        let ws = connected_to_echo(config).await;
         let (mut read, mut write) = ws.split();
         const COUNT: usize = 48;
         let writer = tokio::spawn(async move {

@@ -116,6 +116,40 @@ pub async fn run_interop_client(program: &std::path::Path, script: &str, args: &
     assert_eq!(String::from_utf8_lossy(&output.stdout), "ok\n");
 }
 
+/// An [`echo_server`] with `config`, and our client connected to it with the same config.
+pub async fn connected_to_echo(config: Config) -> switchyard::WebSocket<switchyard::ClientStream> {
+    let addr = echo_server(config).await;
+    let options = switchyard::ClientOptions::default().with_config(config);
+    let (ws, _) = switchyard::connect_with(&format!("ws://{addr}/"), &options)
+        .await
+        .unwrap();
+    ws
+}
+
+/// Sends `ws` a binary and a text message of each size in `sizes`, each checked as it comes
+/// back from an echo server.
+pub async fn echo_each_size<S>(ws: &mut switchyard::WebSocket<S>, sizes: &[usize])
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    for &size in sizes {
+        let data = pattern(size);
+        ws.send(binary_message(&data)).await.unwrap();
+        assert_eq!(
+            ws.recv().await.unwrap().unwrap(),
+            binary_message(&data),
+            "{size}"
+        );
+        let s = text(size);
+        ws.send_text(&s).await.unwrap();
+        assert_eq!(
+            ws.recv().await.unwrap().unwrap(),
+            text_message(&s),
+            "{size}"
+        );
+    }
+}
+
 /// A switchyard echo server on a free loopback port, serving until the test ends.
 pub async fn echo_server(config: Config) -> SocketAddr {
     let (listener, addr) = listener().await;
