@@ -1,7 +1,8 @@
-//! Reading header field values: comma-separated token lists (RFC 9110 §5.6.1) and tokens
-//! (§5.6.2). Linear, no backtracking, whatever the input.
+//! Reading header field values: comma-separated token lists (RFC 9110 §5.6.1), tokens
+//! (§5.6.2), and fields that may appear once. Linear, no backtracking, whatever the input.
 
 use super::MAX_LIST_FIELDS;
+use super::error::HandshakeError;
 
 /// The field lines of one list-valued header, kept as received: at most
 /// [`MAX_LIST_FIELDS`] of them, so the offer needs no allocation.
@@ -33,6 +34,20 @@ impl<'b> ListFields<'b> {
     pub(crate) fn elements(&self) -> impl Iterator<Item = &'b [u8]> + '_ {
         self.lines().iter().flat_map(|v| list_elements(v))
     }
+}
+
+/// Keeps `value` in `slot` for a header that is not a list and may appear once (`Host`, RFC
+/// 9112 §3.2; `Sec-WebSocket-Key`, RFC 6455 §11.3.1; `Sec-WebSocket-Version` and `Origin`):
+/// a second line is refused, naming the header, rather than one of the two picked.
+pub(crate) fn once<'b>(
+    slot: &mut Option<&'b [u8]>,
+    value: &'b [u8],
+    name: &'static str,
+) -> Result<(), HandshakeError> {
+    if slot.replace(value).is_some() {
+        return Err(HandshakeError::DuplicateHeader(name));
+    }
+    Ok(())
 }
 
 /// The non-empty elements of a comma-separated list, with optional whitespace trimmed.

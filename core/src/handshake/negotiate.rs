@@ -11,7 +11,7 @@
 use super::OriginPolicy;
 use super::error::{ClientHandshakeError, HandshakeError, WriteError};
 use super::extension::ExtensionOffers;
-use super::fields::{ListFields, is_safe_value, is_token, list_elements};
+use super::fields::{ListFields, is_safe_value, is_token, list_elements, once};
 use crate::Limits;
 
 /// The negotiation fields of a request, collected as they are read, whatever the transport.
@@ -264,17 +264,6 @@ pub(crate) fn is_extension_list(value: &str) -> bool {
     is_safe_value(value.as_bytes())
         && list_elements(value.as_bytes()).next().is_some()
         && ExtensionOffers::parse(value).is_valid()
-}
-
-fn once<'b>(
-    slot: &mut Option<&'b [u8]>,
-    value: &'b [u8],
-    name: &'static str,
-) -> Result<(), HandshakeError> {
-    if slot.replace(value).is_some() {
-        return Err(HandshakeError::DuplicateHeader(name));
-    }
-    Ok(())
 }
 
 pub(crate) fn utf8<'b>(value: &'b [u8], name: &'static str) -> Result<&'b str, HandshakeError> {

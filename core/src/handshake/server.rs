@@ -13,7 +13,7 @@ use core::mem::MaybeUninit;
 
 use super::accept::{AcceptKey, WebSocketKey};
 use super::error::{HandshakeError, WriteError};
-use super::fields::{ListFields, is_safe_value, is_token, list_contains};
+use super::fields::{ListFields, is_safe_value, is_token, list_contains, once};
 use super::head::{HeadOverflow, HeadScanner};
 use super::negotiate::{Agreement, Offer, OfferFields, utf8};
 use super::origin::OriginPolicy;
@@ -521,17 +521,6 @@ fn validate(
         protocols: SpanList::of(head, &offer.protocol_lines()),
         extensions: SpanList::of(head, &offer.extension_lines()),
     })
-}
-
-fn once<'b>(
-    slot: &mut Option<&'b [u8]>,
-    value: &'b [u8],
-    name: &'static str,
-) -> Result<(), HandshakeError> {
-    if slot.replace(value).is_some() {
-        return Err(HandshakeError::DuplicateHeader(name));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
