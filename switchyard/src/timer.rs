@@ -12,7 +12,7 @@
 //! wakes the runtime's driver (a write to its event fd) when the instant is earlier than any
 //! it planned to wake for; so the sleep is moved only for a deadline that is still ahead.
 //!
-//! The connection polls its clock on every drive, several times per message; polling a
+//! The connection polls its clock before every wait, once per message received; polling a
 //! [`Sleep`] registers the waker again each time (and spends the task's cooperative budget).
 //! So a sleep known to hold the caller's waker is not polled again until it has elapsed, its
 //! deadline moves, or the waker changes. "Known to hold": Tokio's cooperative budget may make
@@ -57,7 +57,7 @@ impl Clock {
 
     /// Whether a [`poll`](Self::poll) with the same deadline and `waker` would find nothing
     /// to do: there is no deadline, or the sleep holds `waker` and has not fired.
-    pub(crate) fn is_quiet(&self, waker: &Waker) -> bool {
+    fn is_quiet(&self, waker: &Waker) -> bool {
         match (&self.sleep, &self.registered) {
             (None, _) => true,
             (Some(sleep), Some(registered)) => !sleep.is_elapsed() && registered.will_wake(waker),
@@ -69,7 +69,7 @@ impl Clock {
     /// passed: the caller then tells the core. Pending without a deadline.
     ///
     /// Inlined into every copy of the driver, as the core's per-read calls are (see the
-    /// core's `connection` module, "Inlining"): it runs after every write.
+    /// core's `connection` module, "Inlining"): it runs before every wait.
     #[inline(always)]
     pub(crate) fn poll(
         &mut self,

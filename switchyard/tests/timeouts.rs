@@ -185,3 +185,39 @@ async fn the_close_timeout_ends_a_close_the_peer_never_answers() {
     })
     .await;
 }
+
+/// The timers run while a send waits, not only while a receive does: a server that only
+/// sends, to a peer that neither reads nor answers, is stopped by the keepalive timeout (its
+/// ping cannot even be written) rather than waiting on the transport for ever.
+#[tokio::test]
+async fn a_send_waiting_on_a_peer_that_never_reads_ends_at_the_keepalive_timeout() {
+    within(30, async {
+        let config = Config::default().with_keepalive(Some(ms(100)), ms(200));
+        let (listener, addr) = listener().await;
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let (mut ws, _) = accept_with_config(tcp, &config).await.unwrap();
+            let started = Instant::now();
+            let payload = vec![0u8; 64 * 1024];
+            let mut sent = 0usize;
+            let error = loop {
+                match ws.send_binary(&payload).await {
+                    Ok(()) => sent += 1,
+                    Err(e) => break e,
+                }
+            };
+            (error, sent, started.elapsed())
+        });
+        // A peer that completes the handshake and then neither reads nor writes.
+        let peer = raw_upgrade(addr, "/").await;
+        let (error, sent, elapsed) = server.await.unwrap();
+        drop(peer);
+        assert!(sent > 0, "the transport took some messages first");
+        assert!(
+            matches!(error, Error::Send(_) | Error::KeepaliveTimeout),
+            "{error:?}"
+        );
+        assert!(elapsed >= ms(300) && elapsed < ms(3000), "{elapsed:?}");
+    })
+    .await;
+}

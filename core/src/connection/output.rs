@@ -164,7 +164,7 @@ impl Output {
     }
 
     /// Drops the first `n` bytes (at most all of them), written.
-    #[inline]
+    #[inline(always)]
     pub(super) fn consume(&mut self, mut n: usize) {
         while let Some(piece) = self.shared.front_mut() {
             let k = piece.consume(n);

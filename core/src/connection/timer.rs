@@ -122,8 +122,11 @@ impl Connection {
                 CloseTimer::Off | CloseTimer::Unarmed => Some(now),
             }
         };
-        let release = self.release_deadline();
-        match (protocol, release) {
+        if self.extension.is_none() {
+            // No extension stage, no memory of its to free (and no call to find that out).
+            return protocol;
+        }
+        match (protocol, self.release_deadline()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
