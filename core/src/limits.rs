@@ -42,7 +42,7 @@ pub struct Limits {
     /// Events waiting to be polled past which
     /// [`receive_data`](crate::connection::Connection::receive_data) stops taking bytes (and
     /// says how many it took), so one large input cannot queue unboundedly many events.
-    /// Default 256.
+    /// Default 256; 0 counts as 1 (a connection that may queue no event could decode none).
     pub max_queued_events: usize,
     /// Silence from the peer after which a ping is sent; `None` turns keepalive off.
     /// Default 20 s. Silence is measured from the

@@ -387,3 +387,24 @@ fn a_64_kib_message_is_read_into_the_buffer_the_last_one_left() {
     assert_eq!(read_with(&mut a, &wire, &mut spare), start);
     assert_eq!(drain_events(&mut a).len(), 1, "not read whole");
 }
+
+/// `max_queued_events: 0` cannot mean "decode nothing ever" (every message would wait for a
+/// poll that nothing can give it): it counts as one, so messages still come one at a time.
+#[test]
+fn max_queued_events_zero_counts_as_one() {
+    let limits = Limits {
+        max_queued_events: 0,
+        ..Limits::DEFAULT
+    };
+    let wire = ten_messages(Limits::DEFAULT);
+    let mut server = Connection::server(limits);
+    assert_eq!(server.limits().max_queued_events, 1);
+    read(&mut server, &wire);
+    assert_eq!(server.pending_events(), 1);
+    let events = drain_events(&mut server);
+    assert_ten_in_order(&events);
+    assert!(server.wants_read());
+    let mut other = Connection::server(limits);
+    assert_eq!(other.receive_data(&wire), Ok(wire.len()));
+    assert_ten_in_order(&drain_events(&mut other));
+}

@@ -205,7 +205,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             }
             let mut closed = false;
             // (Asking first is cheaper than polling for none: an event is returned by value.)
-            while self.conn.pending_events() > 0
+            while self.conn.has_events()
                 && let Some(event) = self.conn.poll_event()
             {
                 // Polling may resume decoding (which may queue pongs) or queue the close

@@ -16,7 +16,8 @@ use super::Event;
 /// larger deque is released at once.
 const RETAINED_EVENTS: usize = 32;
 
-/// Events in order: `first`, when set, is the oldest.
+/// Events in order: `first` holds the oldest whenever any waits (so the queue is empty
+/// exactly when it is unset: one compare), `rest` those after it.
 #[derive(Debug, Default)]
 pub(super) struct EventQueue {
     first: Option<Event>,
@@ -29,7 +30,7 @@ impl EventQueue {
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.first.is_none() && self.rest.is_empty()
+        self.first.is_none()
     }
 
     pub(super) fn push_back(&mut self, event: Event) {
@@ -50,10 +51,9 @@ impl EventQueue {
     }
 
     pub(super) fn pop_front(&mut self) -> Option<Event> {
-        if let Some(event) = self.first.take() {
-            return Some(event);
-        }
-        let event = self.rest.pop_front()?;
+        let event = self.first.take()?;
+        // The next oldest moves up, keeping `first` set while any event waits.
+        self.first = self.rest.pop_front();
         if self.rest.is_empty() && self.rest.capacity() > RETAINED_EVENTS {
             self.rest = VecDeque::new();
         }

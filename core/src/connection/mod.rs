@@ -240,6 +240,11 @@ impl Connection {
     }
 
     fn new(role: Role, limits: Limits, masks: Option<Box<dyn MaskSource>>) -> Connection {
+        let limits = Limits {
+            // Decoding stops while this many events wait: none at all would stop it for good.
+            max_queued_events: limits.max_queued_events.max(1),
+            ..limits
+        };
         Connection {
             role,
             limits,
@@ -311,6 +316,12 @@ impl Connection {
     /// Events waiting for [`poll_event`](Self::poll_event).
     pub fn pending_events(&self) -> usize {
         self.events.len()
+    }
+
+    /// Whether an event waits for [`poll_event`](Self::poll_event): `pending_events() > 0`,
+    /// in one compare, for a shell that asks before each poll.
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
     }
 
     /// Bytes queued for the transport and not yet consumed: the shell's backpressure measure.

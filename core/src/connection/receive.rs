@@ -234,7 +234,11 @@ impl Connection {
 
     /// Decoding stopped with bytes left because too many events wait.
     pub(super) fn decoding_stalled(&self) -> bool {
-        self.events.len() >= self.limits.max_queued_events && self.rx.undecoded() > 0
+        // (At least one event, as the limit is at least one: asked first, as it is one
+        // compare and usually false.)
+        !self.events.is_empty()
+            && self.events.len() >= self.limits.max_queued_events
+            && self.rx.undecoded() > 0
     }
 
     /// Decodes what the read buffer holds after events were polled.
