@@ -48,7 +48,7 @@ use std::io::{self, IoSlice};
 use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker, ready};
+use std::task::{Context, Poll, Wake, ready};
 
 use bytes::BytesMut;
 use switchyard_core::CloseCode;
@@ -197,11 +197,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         if self.ended {
             return Poll::Ready(None);
         }
-        let shared = self.shared_waker(cx, side);
         let mut drive = true;
         loop {
             if drive {
-                self.drive(cx, shared.as_ref());
+                self.drive(cx, side);
             }
             let mut closed = false;
             // (Asking first is cheaper than polling for none: an event is returned by value.)
@@ -240,7 +239,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             if !self.can_read() || self.poll_read(cx).is_pending() {
                 // About to wait (on the transport, or for the replies to drain): not before the
                 // core's deadline.
-                if self.tick(cx, shared.as_ref()) {
+                if self.tick(cx, side) {
                     drive = true;
                     continue;
                 }
@@ -270,16 +269,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         if self.conn.is_open() && self.conn.buffered_amount() <= bound {
             return Poll::Ready(Ok(()));
         }
-        let shared = self.shared_waker(cx, side);
         loop {
-            self.drive(cx, shared.as_ref());
+            self.drive(cx, side);
             if !self.conn.is_open() {
                 return Poll::Ready(Err(Error::Send(SendError::Closed)));
             }
             if self.conn.buffered_amount() <= bound {
                 return Poll::Ready(Ok(()));
             }
-            if !self.tick(cx, shared.as_ref()) {
+            if !self.tick(cx, side) {
                 return Poll::Pending;
             }
         }
@@ -303,9 +301,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         cx: &mut Context<'_>,
         side: Side,
     ) -> Poll<Result<(), Error>> {
-        let shared = self.shared_waker(cx, side);
         loop {
-            self.drive(cx, shared.as_ref());
+            self.drive(cx, side);
             if let Some(kind) = self.failed {
                 return Poll::Ready(Err(Error::Io(kind.into())));
             }
@@ -316,18 +313,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             if self.conn.buffered_amount() == 0 && !self.needs_flush {
                 return Poll::Ready(Ok(()));
             }
-            if !self.tick(cx, shared.as_ref()) {
+            if !self.tick(cx, side) {
                 return Poll::Pending;
             }
         }
-    }
-
-    /// The waker for what both halves share (writes, the timer) once split: a [`FanOut`]
-    /// that wakes both. `None` before a split, when the caller's own waker is used as it is.
-    fn shared_waker(&self, cx: &Context<'_>, side: Side) -> Option<Waker> {
-        let fanout = self.fanout.as_ref()?;
-        fanout.register(side, cx.waker());
-        Some(Waker::from(Arc::clone(fanout)))
     }
 
     /// Wakes the other half after a change it did not cause by I/O readiness.
@@ -338,18 +327,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     }
 
     /// Writes and carries out the core's transport actions, as far as the transport lets it;
-    /// registers `shared` (once split) or the caller's waker where it has to wait.
+    /// where it has to wait, registers the caller's waker, or once split the
+    /// [`FanOut::waker_for`] both halves (writes are shared: either half may queue them).
     ///
     /// The check for a settled drive is inlined into every poll, and the drive itself is not:
-    /// most polls (every receive) find it settled, and skip the call.
+    /// most polls (every receive) find it settled, and skip the call. Only a drive that runs
+    /// records a half's waker: a poll that finds it settled and returns without waiting needs
+    /// none.
     #[inline(always)]
-    fn drive(&mut self, cx: &mut Context<'_>, shared: Option<&Waker>) {
+    fn drive(&mut self, cx: &mut Context<'_>, side: Side) {
         if self.settled {
             return;
         }
-        match shared {
+        match &self.fanout {
             None => self.drive_with(cx),
-            Some(waker) => self.drive_with(&mut Context::from_waker(waker)),
+            Some(fanout) => {
+                let waker = fanout.waker_for(side, cx.waker());
+                self.drive_with(&mut Context::from_waker(&waker));
+            }
         }
     }
 
@@ -373,15 +368,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             || !(self.needs_flush || self.conn.wants_write() || self.shutdown_owed());
     }
 
-    /// Before a poll waits: sleeps until the core's deadline, with `shared` (once split) or
-    /// the caller's waker. True if the deadline had passed and the core was told the time
-    /// (it may have queued a ping or a close, or given up): the caller drives again.
+    /// Before a poll waits: sleeps until the core's deadline, with the caller's waker (once
+    /// split, the [`FanOut::waker_for`] both halves: the timer is shared). True if the
+    /// deadline had passed and the core was told the time (it may have queued a ping or a
+    /// close, or given up): the caller drives again.
     #[inline(always)]
-    fn tick(&mut self, cx: &mut Context<'_>, shared: Option<&Waker>) -> bool {
+    fn tick(&mut self, cx: &mut Context<'_>, side: Side) -> bool {
         let deadline = self.conn.poll_timeout();
-        let polled = match shared {
+        let polled = match &self.fanout {
             None => self.clock.poll(deadline, cx),
-            Some(waker) => self.clock.poll(deadline, &mut Context::from_waker(waker)),
+            Some(fanout) => {
+                let waker = fanout.waker_for(side, cx.waker());
+                self.clock.poll(deadline, &mut Context::from_waker(&waker))
+            }
         };
         match polled {
             Poll::Pending => false,

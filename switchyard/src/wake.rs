@@ -25,13 +25,17 @@ pub(crate) struct FanOut {
 }
 
 impl FanOut {
-    /// Records `waker` as `side`'s, to be woken by the next event on a shared resource.
-    pub(crate) fn register(&self, side: Side, waker: &Waker) {
-        let mut wakers = self.wakers.lock().unwrap_or_else(PoisonError::into_inner);
-        let slot = &mut wakers[side as usize];
-        if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
-            *slot = Some(waker.clone());
+    /// The waker to poll a shared resource with on behalf of `side`: it records `waker` as
+    /// `side`'s first, to be woken by the next event on the resource.
+    pub(crate) fn waker_for(self: &Arc<Self>, side: Side, waker: &Waker) -> Waker {
+        {
+            let mut wakers = self.wakers.lock().unwrap_or_else(PoisonError::into_inner);
+            let slot = &mut wakers[side as usize];
+            if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                *slot = Some(waker.clone());
+            }
         }
+        Waker::from(Arc::clone(self))
     }
 }
 
