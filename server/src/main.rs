@@ -10,6 +10,7 @@ mod connection;
 mod hangup;
 mod http;
 mod http2;
+mod log_batch;
 mod log_line;
 mod malloc;
 mod routes;
@@ -38,17 +39,19 @@ fn main() -> ExitCode {
     // After parsing, so `--help` and usage errors stay instant; before anything else starts.
     let untuned = malloc::tune();
     let terminal = std::io::stderr().is_terminal();
-    let log = tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(terminal);
+    let log = tracing_subscriber::fmt().with_env_filter(
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    );
     if terminal {
-        log.init();
+        log.with_writer(std::io::stderr).init();
     } else {
-        log.event_format(log_line::PlainLine).init();
+        log.with_writer(log_batch::Batched(&log_batch::STDERR))
+            .with_ansi(false)
+            .event_format(log_line::PlainLine)
+            .init();
     }
+    // Declared after the subscriber, so dropped before it: the last lines are written.
+    let _flushed = log_batch::Flushed;
     if let Some(error) = untuned {
         tracing::warn!(%error, "running with glibc's default malloc settings");
     }

@@ -16,6 +16,7 @@ use crate::cli::Args;
 use crate::connection::{self, Start};
 use crate::hangup;
 use crate::http2::{self, Http2};
+use crate::log_batch;
 use crate::log_line::Peer;
 use crate::shutdown::{self, Shutdown};
 use crate::tls::{self, Tls};
@@ -44,6 +45,7 @@ pub(crate) async fn run(args: Args) -> io::Result<()> {
             tokio::spawn(log_link(url.to_string(), changes));
         }
     }
+    tokio::spawn(log_batch::write_batches(&log_batch::STDERR));
     // Before the line below: from then on a SIGHUP must not kill the server.
     hangup::watch(tls.clone())?;
     // The one line on stdout, for scripts and tests that start the server on port 0.

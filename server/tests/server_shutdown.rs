@@ -112,3 +112,27 @@ async fn sigterm_closes_idle_chat_and_inspect_connections() {
     })
     .await;
 }
+
+/// Log lines wait up to a second to be written in a batch (the log is a pipe here, not a
+/// terminal); a server that exits sooner still writes every line it logged: the close line
+/// of a connection that ended just before the signal, and the shutdown's own lines.
+#[tokio::test]
+async fn lines_logged_just_before_exit_are_written() {
+    within(30, async {
+        let mut server = Server::start_logged(&[]).await;
+        let (mut ws, _) = connect_with(&server.url("/echo"), &ClientOptions::default())
+            .await
+            .unwrap();
+        ws.close(CloseCode::NORMAL, "").await.unwrap();
+        assert!(ws.recv().await.is_none());
+        server.terminate().await;
+        let status = tokio::time::timeout(Duration::from_secs(10), server.wait())
+            .await
+            .unwrap();
+        assert!(status.success(), "{status:?}");
+        server.wait_for_log("close peer=").await;
+        server.wait_for_log("shutting down").await;
+        server.wait_for_log("every connection closed").await;
+    })
+    .await;
+}
