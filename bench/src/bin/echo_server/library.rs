@@ -4,12 +4,20 @@
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-/// `switchyard::accept` with the default configuration, then `recv`/`send` until the peer
-/// closes (the library answers the close handshake itself). Over TCP, or TLS.
-pub(crate) async fn echo<S: AsyncRead + AsyncWrite + Unpin>(tcp: S) {
-    use switchyard::accept;
+/// `switchyard::accept` with the default configuration (with `keepalive` false: the same
+/// but keepalive off), then `recv`/`send` until the peer closes (the library answers the
+/// close handshake itself). Over TCP, or TLS.
+pub(crate) async fn echo<S: AsyncRead + AsyncWrite + Unpin>(tcp: S, keepalive: bool) {
+    use switchyard::{Config, accept, accept_with_config};
 
-    let Ok((mut ws, _request)) = accept(tcp).await else {
+    let accepted = if keepalive {
+        accept(tcp).await
+    } else {
+        let config =
+            Config::default().with_keepalive(None, Config::default().limits.keepalive_timeout);
+        accept_with_config(tcp, &config).await
+    };
+    let Ok((mut ws, _request)) = accepted else {
         return;
     };
     while let Some(Ok(message)) = ws.recv().await {

@@ -8,7 +8,9 @@
 //!
 //! - `floor`: plain TCP, no WebSocket: one read and one write per message, the kernel's share
 //!   of any echo server's cost ([`floor`]).
-//! - `switchyard-lib`: the library's minimal echo server ([`library`]).
+//! - `switchyard-lib`: the library's minimal echo server ([`library`]);
+//!   `switchyard-lib-no-keepalive` the same with keepalive off, not in the benchmark's grid:
+//!   it shows what the keepalive timer costs (see `bench/README.md`).
 //! - with the `peers` feature: `tungstenite`, `fastwebsockets`, `tokio-websockets`,
 //!   `sockudo-ws`, `yawc`, and the last two with permessage-deflate: `sockudo-ws-deflate`,
 //!   `yawc-deflate` ([`peers`]).
@@ -39,6 +41,7 @@ use tokio::net::TcpListener;
 enum Impl {
     Floor,
     SwitchyardLib,
+    SwitchyardLibNoKeepalive,
     #[cfg(feature = "peers")]
     Peer(peers::Peer),
     #[cfg(feature = "tls")]
@@ -58,6 +61,7 @@ impl Impl {
         match name {
             "floor" => Some(Impl::Floor),
             "switchyard-lib" => Some(Impl::SwitchyardLib),
+            "switchyard-lib-no-keepalive" => Some(Impl::SwitchyardLibNoKeepalive),
             #[cfg(feature = "tls")]
             "switchyard-lib-tls" => Some(Impl::Tls(Secure::SwitchyardLib)),
             #[cfg(feature = "tls")]
@@ -86,7 +90,7 @@ fn main() -> ExitCode {
     }
     let (Some(which), Some(listen)) = (which, listen) else {
         eprintln!(
-            "usage: echo_server --impl {{floor,switchyard-lib{}}} --listen ADDR:PORT \
+            "usage: echo_server --impl {{floor,switchyard-lib,switchyard-lib-no-keepalive{}}} --listen ADDR:PORT \
              [--tls-cert FILE --tls-key FILE]",
             if cfg!(feature = "tls") {
                 ",tungstenite,fastwebsockets,tokio-websockets,sockudo-ws,yawc,\
@@ -145,7 +149,8 @@ async fn serve(which: Impl, listen: SocketAddr, files: TlsFiles) -> std::io::Res
         tcp.set_nodelay(true)?;
         match which {
             Impl::Floor => drop(tokio::spawn(floor::echo(tcp))),
-            Impl::SwitchyardLib => drop(tokio::spawn(library::echo(tcp))),
+            Impl::SwitchyardLib => drop(tokio::spawn(library::echo(tcp, true))),
+            Impl::SwitchyardLibNoKeepalive => drop(tokio::spawn(library::echo(tcp, false))),
             #[cfg(feature = "peers")]
             Impl::Peer(peer) => peer.spawn(tcp),
             #[cfg(feature = "tls")]

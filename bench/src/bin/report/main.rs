@@ -318,7 +318,10 @@ mod tests {
         // 1.20×: CPU decides, whatever the instructions say.
         assert!(md.contains("**1.20×**: **not met**"), "{md}");
         assert!(md.contains("| 900 (0.90×†) |"), "{md}");
-        let more = raw.replace("switchyard-lib instructions_per_handshake=900", "switchyard-lib instructions_per_handshake=1100");
+        let more = raw.replace(
+            "switchyard-lib instructions_per_handshake=900",
+            "switchyard-lib instructions_per_handshake=1100",
+        );
         let md = tables::render(&Results::parse(&more), None);
         assert!(
             md.contains("**1.05×†** CPU, 1.10× instructions: **not met**"),
