@@ -209,8 +209,45 @@ fn once_its_close_reply_is_written_the_server_closes_without_waiting_for_eof() {
     assert_eq!(drain_actions(&mut server), vec![Action::Close]);
     assert_eq!(
         server.poll_timeout(),
+        Some(at(111)),
+        "the close timeout runs until the transport is closed"
+    );
+    server.transport_closed();
+    assert_eq!(
+        server.poll_timeout(),
         None,
         "no timer once the transport is closed"
+    );
+    server.handle_timeout(at(111));
+    assert_eq!(
+        drain_actions(&mut server),
+        vec![],
+        "nothing after the close"
+    );
+}
+
+/// Closing the transport can stall (TLS holds our last bytes for a peer that stopped
+/// reading): the close timeout bounds it, and gives the transport up.
+#[test]
+fn a_close_the_transport_never_carries_out_is_aborted_at_the_close_timeout() {
+    let mut server = server();
+    let mut client = client(Limits::DEFAULT);
+    client.close(CloseCode::NORMAL, "").unwrap();
+    server.receive_data(&drain_output(&mut client)).unwrap();
+    server.handle_timeout(at(101));
+    let events = drain_events(&mut server);
+    assert!(matches!(events.last(), Some(Event::Closed(info)) if info.clean));
+    let _echo = drain_output(&mut server);
+    assert_eq!(drain_actions(&mut server), vec![Action::Close]);
+    assert!(!server.wants_read(), "nothing more is read while closing");
+    server.handle_timeout(at(110));
+    assert_eq!(drain_actions(&mut server), vec![]);
+    server.handle_timeout(at(111));
+    assert_eq!(drain_actions(&mut server), vec![Action::Abort]);
+    assert_eq!(server.poll_timeout(), None);
+    assert!(
+        drain_events(&mut server).is_empty(),
+        "the close was reported once, as it was: {events:?}"
     );
 }
 

@@ -351,21 +351,38 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     #[inline(never)]
     fn drive_with(&mut self, cx: &mut Context<'_>) {
         self.write_out(cx);
-        while let Some(action) = self.conn.poll_action() {
-            self.transport = Some(action);
-            self.notify();
-        }
+        self.take_actions();
         if self.shutdown_owed()
             && let Poll::Ready(result) = Pin::new(&mut self.io).poll_shutdown(cx)
         {
             self.shut_down = true;
             if result.is_err() {
-                // Nothing more will come either.
+                // Nothing more will come either: after a half-close, the core waits for the
+                // peer's end, and this is it (its `Action::Close` follows at once).
                 self.read_eof = true;
+                if self.transport == Some(Action::HalfClose) {
+                    self.conn.receive_eof();
+                    self.take_actions();
+                }
             }
+        }
+        if self.shut_down && self.transport == Some(Action::Close) {
+            // The close is carried out, and the close timeout over. Until then it runs, so
+            // a shutdown that never completes (TLS holding our last bytes for a peer that
+            // stopped reading) is given up: the core answers `Action::Abort`.
+            self.conn.transport_closed();
         }
         self.settled = self.failed.is_some()
             || !(self.needs_flush || self.conn.wants_write() || self.shutdown_owed());
+    }
+
+    /// Carries the core's transport actions over (the shutdown they ask for is done by the
+    /// caller).
+    fn take_actions(&mut self) {
+        while let Some(action) = self.conn.poll_action() {
+            self.transport = Some(action);
+            self.notify();
+        }
     }
 
     /// Before a poll waits: sleeps until the core's deadline, with the caller's waker (once

@@ -128,8 +128,11 @@ macro_rules! receive_methods {
             /// Reads until the connection has ended, discarding what arrives, and returns how
             /// it ended: after `close` (on the connection or its write half), this
             /// finishes the closing handshake (RFC 6455 §7.1.2) within the close timeout.
-            /// [`Error::AbnormalClosure`](crate::Error::AbnormalClosure) if it ended without
-            /// a close frame.
+            /// A connection that ended without a close frame, or was given up at a timeout,
+            /// ended too: its [`CloseInfo`](crate::CloseInfo) says code 1006 and not clean,
+            /// and the error that ended it (the last item [`recv`](Self::recv) would have
+            /// returned) is discarded with the rest of the input. So once the input has
+            /// ended this is `Ok`: the connection always records how it ended.
             pub async fn closed(
                 &mut self,
             ) -> Result<::switchyard_core::connection::CloseInfo, crate::Error> {

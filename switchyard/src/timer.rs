@@ -21,10 +21,14 @@
 
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use switchyard_core::connection::Instant;
 use tokio::task::coop;
 use tokio::time::{self, Sleep, sleep_until};
+
+/// Later than any deadline worth waiting for, and within what Tokio's clock can add.
+const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 pub(crate) struct Clock {
     origin: time::Instant,
@@ -93,7 +97,12 @@ impl Clock {
             // wake the runtime's driver too (a system call).
             return Poll::Ready(self.now());
         }
-        let at = self.origin + deadline.since_origin();
+        // A timeout of `Duration::MAX` saturates the core's instant at the end of time, past
+        // what Tokio's clock can hold: a century is as good as never.
+        let at = self
+            .origin
+            .checked_add(deadline.since_origin())
+            .unwrap_or_else(|| self.origin + FAR_FUTURE);
         let sleep = self.sleep.get_or_insert_with(|| Box::pin(sleep_until(at)));
         let elapsed = sleep.is_elapsed();
         if sleep.deadline() > at || (elapsed && sleep.deadline() < at) {
@@ -106,7 +115,15 @@ impl Clock {
             return Poll::Pending;
         }
         let budget = coop::has_budget_remaining();
-        if sleep.as_mut().poll(cx).is_pending() {
+        // Without budget the sleep neither fires nor registers, and a transport that is always
+        // ready (a peer flooding us while we wait for its close) spends the budget before
+        // every wait: then the clock itself says whether the deadline has passed.
+        let fired = if budget {
+            sleep.as_mut().poll(cx).is_ready()
+        } else {
+            time::Instant::now() >= sleep.deadline()
+        };
+        if !fired {
             self.registered = budget.then(|| cx.waker().clone());
             self.registered_for = Some(deadline);
             return Poll::Pending;
@@ -159,6 +176,47 @@ mod tests {
         let sooner = Instant::from_origin(now.since_origin() + Duration::from_secs(60));
         assert!(clock.poll(Some(sooner), &mut cx).is_pending());
         let at = clock.origin + sooner.since_origin();
+        assert_eq!(clock.sleep.as_ref().map(|sleep| sleep.deadline()), Some(at));
+    }
+
+    /// A poll without cooperative budget cannot fire the sleep (Tokio checks the budget
+    /// first), and a transport that is always ready spends it before every wait: a deadline
+    /// that has passed is ready all the same.
+    #[tokio::test]
+    async fn a_passed_deadline_is_ready_without_budget() {
+        let mut clock = Clock::new();
+        let deadline = Instant::from_origin(clock.now().since_origin() + Duration::from_millis(20));
+        let spend_budget = |cx: &mut Context<'_>| {
+            while std::pin::pin!(coop::consume_budget()).poll(cx).is_ready() {}
+            assert!(!coop::has_budget_remaining());
+        };
+        let early = std::future::poll_fn(|cx| {
+            spend_budget(cx);
+            Poll::Ready(clock.poll(Some(deadline), cx).is_pending())
+        })
+        .await;
+        assert!(early, "not due yet");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let due = std::future::poll_fn(|cx| {
+            spend_budget(cx);
+            Poll::Ready(clock.poll(Some(deadline), cx))
+        })
+        .await;
+        assert!(
+            matches!(due, Poll::Ready(now) if now >= deadline),
+            "{due:?}"
+        );
+    }
+
+    /// The core saturates a deadline of `Duration::MAX` at the end of time; the sleep waits
+    /// a century instead of overflowing Tokio's clock.
+    #[tokio::test]
+    async fn the_end_of_time_is_a_century_away() {
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut clock = Clock::new();
+        let end = Instant::from_origin(Duration::MAX);
+        assert!(clock.poll(Some(end), &mut cx).is_pending());
+        let at = clock.origin + FAR_FUTURE;
         assert_eq!(clock.sleep.as_ref().map(|sleep| sleep.deadline()), Some(at));
     }
 }

@@ -26,7 +26,8 @@ pub(crate) struct FanOut {
 
 impl FanOut {
     /// The waker to poll a shared resource with on behalf of `side`: it records `waker` as
-    /// `side`'s first, to be woken by the next event on the resource.
+    /// `side`'s (replacing the one recorded before, which the same task's later poll
+    /// supersedes), to be woken by the next event on the resource.
     pub(crate) fn waker_for(self: &Arc<Self>, side: Side, waker: &Waker) -> Waker {
         {
             let mut wakers = self.wakers.lock().unwrap_or_else(PoisonError::into_inner);

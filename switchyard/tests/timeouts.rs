@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use switchyard::{
-    AcceptError, ClientOptions, ClientStream, CloseCode, Config, Error, Initiator, WebSocket,
+    AcceptError, ClientOptions, ClientStream, CloseCode, Config, Error, Initiator, Role, WebSocket,
     accept_with_config, connect_with,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -218,6 +218,106 @@ async fn a_send_waiting_on_a_peer_that_never_reads_ends_at_the_keepalive_timeout
             "{error:?}"
         );
         assert!(elapsed >= ms(300) && elapsed < ms(3000), "{elapsed:?}");
+    })
+    .await;
+}
+
+/// A transport whose write side never finishes closing, as TLS over a socket the peer stopped
+/// reading: our last bytes are taken into the TLS layer's buffer, but its flush and shutdown
+/// wait for ever. Reads hand out `input` once, then wait for ever too.
+struct ShutdownNeverEnds {
+    input: Vec<u8>,
+}
+
+impl tokio::io::AsyncRead for ShutdownNeverEnds {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.input.is_empty() {
+            return std::task::Poll::Pending;
+        }
+        let input = std::mem::take(&mut self.input);
+        buf.put_slice(&input);
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl tokio::io::AsyncWrite for ShutdownNeverEnds {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Pending
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Pending
+    }
+}
+
+/// The close timeout bounds closing the transport too: after the peer's close and our reply,
+/// a transport that never finishes shutting down is given up when it passes, rather than
+/// holding the connection for ever.
+#[tokio::test]
+async fn a_transport_that_never_finishes_closing_is_given_up_at_the_close_timeout() {
+    within(30, async {
+        let config = Config::default().with_close_timeout(ms(200));
+        // The peer's close (1000), masked with a zero key.
+        let close = vec![0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8];
+        let stream = ShutdownNeverEnds { input: close };
+        let mut ws = WebSocket::from_upgraded(stream, Role::Server, &[], &config);
+        let started = Instant::now();
+        assert!(
+            ws.recv().await.is_none(),
+            "the peer's close ends the stream"
+        );
+        let elapsed = started.elapsed();
+        let info = ws.close_info().unwrap();
+        assert_eq!(info.code, CloseCode::NORMAL);
+        assert!(elapsed >= ms(150) && elapsed < ms(3000), "{elapsed:?}");
+    })
+    .await;
+}
+
+/// A timeout of `Duration::MAX` means never: the connection works and closes without the
+/// deadline overflowing Tokio's clock.
+#[tokio::test]
+async fn timeouts_of_duration_max_mean_never() {
+    within(30, async {
+        let config = Config::default()
+            .with_keepalive(Some(Duration::MAX), Duration::MAX)
+            .with_close_timeout(Duration::MAX);
+        let (listener, addr) = listener().await;
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let (mut ws, _) = accept_with_config(tcp, &config).await.unwrap();
+            while let Some(Ok(message)) = ws.recv().await {
+                ws.send(message).await.unwrap();
+            }
+            ws.close_info()
+        });
+        let client = ClientOptions::default().with_config(config);
+        let (mut ws, _) = connect_with(&format!("ws://{addr}/"), &client)
+            .await
+            .unwrap();
+        ws.send_text("hi").await.unwrap();
+        assert!(ws.recv().await.unwrap().is_ok());
+        ws.close(CloseCode::NORMAL, "").await.unwrap();
+        assert!(ws.recv().await.is_none());
+        assert_eq!(server.await.unwrap().unwrap().code, CloseCode::NORMAL);
     })
     .await;
 }

@@ -25,7 +25,8 @@
 //! - [`poll_transmit`](Connection::poll_transmit) then
 //!   [`consume_transmit`](Connection::consume_transmit): bytes to write, in order.
 //! - [`poll_action`](Connection::poll_action), after writing: what to do with the transport
-//!   ([`Action::HalfClose`], [`Action::Close`], [`Action::Abort`]).
+//!   ([`Action::HalfClose`], [`Action::Close`], [`Action::Abort`]); the caller reports a
+//!   close carried out with [`transport_closed`](Connection::transport_closed).
 //! - [`poll_timeout`](Connection::poll_timeout): when to call `handle_timeout` next.
 //! - [`wants_read`](Connection::wants_read): false while automatic replies back up (stop
 //!   reading until the output drains) or while events must be polled before the rest of the
@@ -158,7 +159,10 @@ pub enum Action {
     /// Everything is written: shut down the write side (TCP FIN, HTTP/2 END_STREAM), and keep
     /// reading, discarding, until EOF ([`Action::Close`] follows) or the close timeout.
     HalfClose,
-    /// Everything is written and nothing more will be read: shut down and close the transport.
+    /// Everything is written and nothing more will be read: shut down and close the transport,
+    /// then say so with [`Connection::transport_closed`]. Until then the close timeout still
+    /// runs, and [`Action::Abort`] follows if it passes first: a transport that cannot finish
+    /// (TLS holding our last bytes for a peer that stopped reading) is given up.
     Close,
     /// Give up now (TCP RST, HTTP/2 RST_STREAM): close the transport without waiting for
     /// anything. Bytes still queued are dropped once this is polled; write them only if the
@@ -181,6 +185,8 @@ struct Sending {
 enum Transport {
     Open,
     HalfClosed,
+    /// [`Action::Close`] was handed out; the shell has not said the transport is closed.
+    Closing,
     Finished,
 }
 
@@ -347,7 +353,7 @@ impl Connection {
     pub fn wants_read(&self) -> bool {
         !self.eof
             && !self.decoding_stalled()
-            && self.transport != Transport::Finished
+            && matches!(self.transport, Transport::Open | Transport::HalfClosed)
             && self.pong.is_none()
             && self.replies <= self.limits.write_buffer_size
     }
@@ -436,7 +442,9 @@ impl Connection {
     }
 
     /// What the transport should do now, if anything. Each action is returned once, in the
-    /// order [`Action::HalfClose`], then [`Action::Close`] or [`Action::Abort`].
+    /// order [`Action::HalfClose`], then [`Action::Close`] or [`Action::Abort`]; an
+    /// [`Action::Abort`] also follows [`Action::Close`] if the close timeout passes before
+    /// [`transport_closed`](Self::transport_closed).
     #[must_use]
     #[inline(always)]
     pub fn poll_action(&mut self) -> Option<Action> {
@@ -450,6 +458,9 @@ impl Connection {
             self.pong = None;
             return Some(Action::Abort);
         }
+        if self.transport == Transport::Closing {
+            return None;
+        }
         let owed = matches!(
             self.state,
             State::Ending {
@@ -461,7 +472,7 @@ impl Connection {
             return None;
         }
         if self.eof {
-            self.transport = Transport::Finished;
+            self.transport = Transport::Closing;
             return Some(Action::Close);
         }
         // RFC 6455 §7.1.1: the server closes the TCP connection first. After a closing
@@ -471,7 +482,7 @@ impl Connection {
         // byte turns its FIN into a reset.
         let server_closes = end == End::Handshake && self.role == Role::Server;
         if server_closes && !self.stream_transport {
-            self.transport = Transport::Finished;
+            self.transport = Transport::Closing;
             return Some(Action::Close);
         }
         // §7.1.7: failing closes the connection; the peer may still be sending, unaware, and
@@ -487,5 +498,14 @@ impl Connection {
 
     fn transport_finished(&self) -> bool {
         self.transport == Transport::Finished
+    }
+
+    /// The shell has closed the transport after [`Action::Close`] (everything written and
+    /// flushed, the write side shut down): the close timeout, which bounded that too, is
+    /// over. Without [`Action::Close`] first, this does nothing.
+    pub fn transport_closed(&mut self) {
+        if self.transport == Transport::Closing {
+            self.transport = Transport::Finished;
+        }
     }
 }

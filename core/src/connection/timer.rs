@@ -100,7 +100,8 @@ impl Timer {
 impl Connection {
     /// When the connection next wants [`handle_timeout`](Self::handle_timeout), if ever. An
     /// instant already past means "now". `None` before the first `handle_timeout` (the clock
-    /// starts then) and once the transport is finished with.
+    /// starts then) and once the transport is finished with (aborted, or closed as
+    /// [`transport_closed`](Self::transport_closed) says).
     #[must_use]
     #[inline(always)]
     pub fn poll_timeout(&self) -> Option<Instant> {
