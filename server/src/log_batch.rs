@@ -10,7 +10,8 @@
 //!   runtime that sleeps while nothing waits);
 //! - [`FLUSH_BYTES`] wait;
 //! - a line at `warn` or `error` comes (it is written at once, after the lines before it);
-//! - the process ends ([`Flushed`]).
+//! - the process ends ([`Flushed`]), on SIGTERM or SIGINT as on any other exit. A process
+//!   killed outright (SIGKILL, an abort) loses what waited, at most a second of lines.
 //!
 //! Writing at each park of the runtime, when it runs out of work, was measured too: under
 //! load the runtime parks between most handshakes, and it saved almost nothing (61.8 µs
@@ -95,7 +96,7 @@ impl Batch {
 
 /// Writes each batch of `batch` [`DELAY`] after its first line, for as long as the runtime
 /// runs; asleep while no line waits. A failed write to stderr has nowhere to be reported:
-/// it is dropped, as `tracing-subscriber` drops it.
+/// it is dropped (see [`LineWriter`]'s `write`).
 pub(crate) async fn write_batches(batch: &'static Batch) {
     loop {
         batch.started.notified().await;
@@ -144,8 +145,12 @@ impl<'a> MakeWriter<'a> for Batched {
 }
 
 impl Write for LineWriter {
+    /// Never fails: a line that cannot be written (stderr is a pipe whose reader is gone) has
+    /// nowhere else to go, and an error returned here would reach `tracing-subscriber`, which
+    /// reports it with `eprintln!`, which panics when stderr fails: the task that logged
+    /// would die of its log.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.batch.add(buf, self.now)?;
+        let _ = self.batch.add(buf, self.now);
         Ok(buf.len())
     }
 
@@ -245,6 +250,26 @@ mod tests {
             info!("{message}");
         });
         assert_eq!(texts(&WRITTEN), [line.repeat(below + 1)]);
+    }
+
+    /// A write that fails (stderr's reader is gone) is not the logging code's failure: the
+    /// writer says it wrote, the lines are dropped, and later lines are written.
+    #[test]
+    fn a_failed_write_is_dropped_not_returned() {
+        static FAIL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+        static WRITTEN: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+        static BATCH: Batch = Batch::new(|bytes| {
+            if FAIL.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(io::ErrorKind::BrokenPipe.into());
+            }
+            WRITTEN.lock().unwrap().push(bytes.to_vec());
+            Ok(())
+        });
+        let mut line = Batched(&BATCH).make_writer();
+        assert_eq!(line.write(b"lost\n").unwrap(), 5);
+        FAIL.store(false, std::sync::atomic::Ordering::Relaxed);
+        line.write_all(b"kept\n").unwrap();
+        assert_eq!(texts(&WRITTEN), ["kept\n"]);
     }
 
     /// The task writes a batch `DELAY` after its first line, and not before; a line after

@@ -50,7 +50,8 @@ fn main() -> ExitCode {
             .event_format(log_line::PlainLine)
             .init();
     }
-    // Declared after the subscriber, so dropped before it: the last lines are written.
+    // Declared before the runtime, so dropped after it: the lines its shutdown logs (the
+    // tasks it drops) are written too.
     let _flushed = log_batch::Flushed;
     if let Some(error) = untuned {
         tracing::warn!(%error, "running with glibc's default malloc settings");

@@ -46,7 +46,8 @@ pub(crate) async fn run(args: Args) -> io::Result<()> {
         }
     }
     tokio::spawn(log_batch::write_batches(&log_batch::STDERR));
-    // Before the line below: from then on a SIGHUP must not kill the server.
+    // Before the line below: from then on a signal must not kill the server.
+    let mut signals = shutdown::Signals::watch();
     hangup::watch(tls.clone())?;
     // The one line on stdout, for scripts and tests that start the server on port 0.
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -71,7 +72,7 @@ pub(crate) async fn run(args: Args) -> io::Result<()> {
     // listener alone, and each connection costs no poll of the signal's futures (about 450
     // instructions per handshake, callgrind).
     let accepting = tokio::spawn(accept(listener, serving, limits.clone(), shutdown));
-    let name = shutdown::signal().await;
+    let name = signals.recv().await;
     accepting.abort();
     // Once the task is gone, so is the listener: new connections are refused.
     let _ = accepting.await;

@@ -154,34 +154,67 @@ impl Shutdown {
     }
 }
 
-/// Resolves with the signal's name on SIGINT or SIGTERM.
-pub(crate) async fn signal() -> &'static str {
+/// SIGINT and SIGTERM, watched from [`Signals::watch`] on: from then on either starts the
+/// drain rather than killing the process. Watched before the server says it listens, so a
+/// script that signals it as soon as it reads that line gets the drain (and its log lines,
+/// which wait in memory for a second: see `log_batch`).
+pub(crate) struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
-                _ = tokio::signal::ctrl_c() => "SIGINT",
-                _ = term.recv() => "SIGTERM",
-            },
-            Err(e) => {
-                error!(error = %e, "cannot watch SIGTERM; only SIGINT stops the server");
-                ctrl_c().await
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        ctrl_c().await
-    }
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
 }
 
-async fn ctrl_c() -> &'static str {
-    if let Err(e) = tokio::signal::ctrl_c().await {
-        error!(error = %e, "cannot watch SIGINT");
-        std::future::pending::<()>().await;
+impl Signals {
+    /// Starts watching (within the runtime).
+    pub(crate) fn watch() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let watch = |kind: SignalKind, name: &str| match signal(kind) {
+                Ok(signal) => Some(signal),
+                Err(e) => {
+                    error!(error = %e, "cannot watch {name}; only the other signal stops the server");
+                    None
+                }
+            };
+            Signals {
+                interrupt: watch(SignalKind::interrupt(), "SIGINT"),
+                terminate: watch(SignalKind::terminate(), "SIGTERM"),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            Signals {}
+        }
     }
-    "SIGINT"
+
+    /// Resolves with the signal's name on SIGINT or SIGTERM.
+    pub(crate) async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            async fn next(signal: &mut Option<tokio::signal::unix::Signal>) {
+                match signal {
+                    Some(signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                () = next(&mut self.interrupt) => "SIGINT",
+                () = next(&mut self.terminate) => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            if let Err(e) = tokio::signal::ctrl_c().await {
+                error!(error = %e, "cannot watch SIGINT");
+                std::future::pending::<()>().await;
+            }
+            "SIGINT"
+        }
+    }
 }
 
 #[cfg(test)]

@@ -452,6 +452,7 @@ async fn advertises_the_stream_limit_and_extended_connect() {
 mod raw {
     use super::*;
 
+    pub(super) const DATA: u8 = 0x0;
     pub(super) const HEADERS: u8 = 0x1;
     pub(super) const RST_STREAM: u8 = 0x3;
     pub(super) const SETTINGS: u8 = 0x4;
@@ -518,6 +519,17 @@ mod raw {
                 return u32::from_be_bytes(payload[..4].try_into().unwrap());
             }
         }
+    }
+
+    /// The next frame: type, stream, payload. Panics at EOF.
+    pub(super) async fn next_frame(tcp: &mut TcpStream) -> (u8, u32, Vec<u8>) {
+        let mut head = [0u8; 9];
+        tcp.read_exact(&mut head).await.expect("a frame before EOF");
+        let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+        let mut payload = vec![0u8; len];
+        tcp.read_exact(&mut payload).await.unwrap();
+        let stream = u32::from_be_bytes(head[5..9].try_into().unwrap()) & 0x7fff_ffff;
+        (head[3], stream, payload)
     }
 
     /// The client preface and an empty SETTINGS.
@@ -866,6 +878,68 @@ async fn permessage_deflate_is_negotiated_over_http2_as_over_http1() {
             .unwrap();
         assert_eq!(parts.status, StatusCode::OK);
         assert!(parts.headers.get("sec-websocket-extensions").is_none());
+    })
+    .await;
+}
+
+/// A client that grants no window gets the response's head, and its body waits for window no
+/// longer than the handshake timeout: then the stream is reset (CANCEL), rather than the body
+/// being handed to h2 to hold for a window that never comes.
+#[tokio::test]
+async fn a_body_the_client_grants_no_window_for_is_reset_at_the_handshake_timeout() {
+    within(30, async {
+        let server = Server::start(&["--handshake-timeout", "1s"]).await;
+        let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+        tcp.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+            .await
+            .unwrap();
+        // SETTINGS_INITIAL_WINDOW_SIZE (0x4) = 0.
+        let settings = raw::frame(raw::SETTINGS, 0, 0, &[0, 4, 0, 0, 0, 0]);
+        tcp.write_all(&settings).await.unwrap();
+        let get = raw::frame(raw::HEADERS, 0x1 | raw::END_HEADERS, 1, &raw::get_block());
+        tcp.write_all(&get).await.unwrap();
+        let started = std::time::Instant::now();
+        let (mut answered, mut body) = (false, 0);
+        let code = loop {
+            let (kind, stream, payload) = raw::next_frame(&mut tcp).await;
+            match (kind, stream) {
+                (raw::HEADERS, 1) => answered = true,
+                (raw::DATA, 1) => body += payload.len(),
+                (raw::RST_STREAM, 1) => break u32::from_be_bytes(payload[..4].try_into().unwrap()),
+                _ => {}
+            }
+        };
+        let waited = started.elapsed();
+        assert!(answered, "the head goes out: it is not flow-controlled");
+        assert_eq!(body, 0, "no body without window");
+        assert_eq!(code, 0x8, "CANCEL");
+        assert!(
+            waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+            "{waited:?}"
+        );
+    })
+    .await;
+}
+
+/// SIGTERM sends GOAWAY and a PING, and h2 ends the connection once the client answers; a
+/// client that never does (nor anything else) is closed once its streams are done, not held
+/// until the shutdown timeout.
+#[tokio::test]
+async fn shutdown_ends_an_http2_connection_whose_client_never_answers() {
+    within(60, async {
+        let mut server =
+            Server::start(&["--handshake-timeout", "4s", "--shutdown-timeout", "30s"]).await;
+        let mut tcp = raw::open(server.addr).await;
+        // The server's SETTINGS: the connection is up. The client stays silent from here.
+        assert_eq!(raw::next_frame(&mut tcp).await.0, raw::SETTINGS);
+        let started = std::time::Instant::now();
+        server.terminate().await;
+        let status = tokio::time::timeout(Duration::from_secs(40), server.wait())
+            .await
+            .unwrap();
+        assert!(status.success(), "{status:?}");
+        let waited = started.elapsed();
+        assert!(waited < Duration::from_secs(8), "{waited:?}");
     })
     .await;
 }

@@ -99,6 +99,7 @@ impl Http2 {
                 }
             };
         let mut draining = false;
+        let mut closing = false;
         // Each request's task holds a clone: more than one means a stream is open.
         let streams = Arc::new(());
         let idle_limit = self.app.config.handshake_timeout;
@@ -111,16 +112,20 @@ impl Http2 {
                     draining = true;
                     connection.graceful_shutdown();
                 }
-                _ = idle_check.tick(), if !draining => {
+                _ = idle_check.tick(), if !closing => {
                     // As an HTTP/1.1 connection has the handshake timeout to send its request,
-                    // an HTTP/2 connection without a stream has it to open one.
-                    if Arc::strong_count(&streams) > 1 {
+                    // an HTTP/2 connection without a stream has it to open one. Draining, h2
+                    // ends the connection once the client answers the graceful shutdown's
+                    // PING, which a silent client never does: once its streams are done, it
+                    // is closed at the next check.
+                    let busy = Arc::strong_count(&streams) > 1;
+                    if busy {
                         last_busy = Instant::now();
-                    } else if last_busy.elapsed() >= idle_limit {
-                        debug!(peer = %Peer(peer), "HTTP/2 connection idle: closing it");
+                    } else if draining || last_busy.elapsed() >= idle_limit {
+                        debug!(peer = %Peer(peer), draining, "HTTP/2 connection idle: closing it");
                         draining = true;
-                        // Abrupt: no stream is open, and a silent client would never answer
-                        // the graceful shutdown's PING.
+                        closing = true;
+                        // Abrupt: no stream is open to wait for.
                         connection.abrupt_shutdown(h2::Reason::NO_ERROR);
                     }
                 }

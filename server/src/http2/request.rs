@@ -12,6 +12,7 @@ use h2::{Reason, RecvStream};
 use http::{HeaderValue, Method, Response, StatusCode};
 use switchyard::switchyard_core::handshake::h2::check_connect;
 use switchyard::{AcceptError, Answer, http2};
+use tokio::io::AsyncWriteExt;
 use tracing::{debug, info};
 
 use super::Http2;
@@ -31,21 +32,18 @@ pub(super) async fn serve(
 ) {
     let path = request.uri().path().to_owned();
     let Some(route) = Route::at(&path) else {
-        plain(&h2, &request, respond, peer, &path).await;
+        plain(&h2, request, respond, peer, &path).await;
         return;
     };
+    let timeout = h2.app.config.handshake_timeout;
     let (parts, body) = request.into_parts();
     // Only a well-formed extended CONNECT is a WebSocket to make room for; the rest is
     // refused by `http2::accept` with its status.
     let slot = if check_connect(&http2::pseudo_headers(&parts)).is_ok() {
         if shutdown.is_draining() {
-            respond_text(
-                &mut respond,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "shutting down\n",
-                false,
-            );
             info!(peer = %Peer(peer), path, status = 503, http = "2", "refused");
+            let response = text_head(StatusCode::SERVICE_UNAVAILABLE);
+            send_paced(respond, body, response, b"shutting down\n", false, timeout).await;
             return;
         }
         match Arc::clone(&h2.slots).try_acquire_owned() {
@@ -71,7 +69,17 @@ pub(super) async fn serve(
                 info!(peer = %Peer(peer), path, status = status.as_u16(), detail, http = "2", "refused");
                 let status = StatusCode::from_u16(status.as_u16())
                     .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-                respond_text(&mut respond, status, &format!("{detail}\n"), false);
+                let body_text = format!("{detail}\n");
+                let response = text_head(status);
+                send_paced(
+                    respond,
+                    body,
+                    response,
+                    body_text.as_bytes(),
+                    false,
+                    timeout,
+                )
+                .await;
                 return;
             }
         }
@@ -195,79 +203,107 @@ fn log_refusal(peer: SocketAddr, path: &str, error: &AcceptError) {
 /// The page, its files and `/healthz`, over HTTP/2.
 async fn plain(
     h2: &Http2,
-    request: &http::Request<RecvStream>,
-    mut respond: SendResponse<Bytes>,
+    request: http::Request<RecvStream>,
+    respond: SendResponse<Bytes>,
     peer: SocketAddr,
     path: &str,
 ) {
-    let method = request.method();
+    let (parts, body) = request.into_parts();
+    let method = parts.method;
     let head_only = method == Method::HEAD;
-    let status = if method != Method::GET && !head_only {
-        let mut response = Response::new(());
-        *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    let asset;
+    let (response, content): (Response<()>, &[u8]) = if method != Method::GET && !head_only {
+        let mut response = text_head(StatusCode::METHOD_NOT_ALLOWED);
         response
             .headers_mut()
             .insert(http::header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-        send(&mut respond, response, b"only GET and HEAD\n", false);
-        StatusCode::METHOD_NOT_ALLOWED
+        (response, b"only GET and HEAD\n")
     } else if path == "/healthz" {
-        respond_text(&mut respond, StatusCode::OK, "ok\n", head_only);
-        StatusCode::OK
+        (text_head(StatusCode::OK), b"ok\n")
     } else {
-        match h2.app.assets.get(path).await {
+        asset = h2.app.assets.get(path).await;
+        match &asset {
             Some(asset) => {
                 let mut response = Response::new(());
                 response.headers_mut().insert(
                     http::header::CONTENT_TYPE,
                     HeaderValue::from_static(asset.content_type),
                 );
-                send(&mut respond, response, &asset.body, head_only);
-                StatusCode::OK
+                (response, &asset.body)
             }
-            None => {
-                respond_text(
-                    &mut respond,
-                    StatusCode::NOT_FOUND,
-                    "not found\n",
-                    head_only,
-                );
-                StatusCode::NOT_FOUND
-            }
+            None => (text_head(StatusCode::NOT_FOUND), b"not found\n"),
         }
     };
+    let status = response.status();
     info!(peer = %Peer(peer), %method, path, status = status.as_u16(), http = "2", "http");
+    let timeout = h2.app.config.handshake_timeout;
+    send_paced(respond, body, response, content, head_only, timeout).await;
 }
 
-pub(super) fn respond_text(
-    respond: &mut SendResponse<Bytes>,
-    status: StatusCode,
-    body: &str,
-    head_only: bool,
-) {
+/// A response head for a plain-text body.
+fn text_head(status: StatusCode) -> Response<()> {
     let mut response = Response::new(());
     *response.status_mut() = status;
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    send(respond, response, body.as_bytes(), head_only);
+    response
 }
 
-/// Sends a response with its body (not for HEAD), `content-length` set. A failure means
-/// the client reset the stream: nothing more to do.
-fn send(
+/// Sends `response` with its `content-length`: true if a body is to follow.
+fn send_head(
     respond: &mut SendResponse<Bytes>,
     mut response: Response<()>,
     body: &[u8],
     head_only: bool,
-) {
+) -> Option<h2::SendStream<Bytes>> {
     response
         .headers_mut()
         .insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
     let end = head_only || body.is_empty();
-    if let Ok(mut stream) = respond.send_response(response, end)
-        && !end
-    {
-        let _ = stream.send_data(Bytes::copy_from_slice(body), true);
+    let stream = respond.send_response(response, end).ok()?;
+    (!end).then_some(stream)
+}
+
+/// Sends a text response at once, whatever the client's window: for refusals, whose
+/// connection ends within its own timeout and takes what h2 holds for it along. A failure
+/// means the client reset the stream: nothing more to do.
+pub(super) fn respond_text(
+    respond: &mut SendResponse<Bytes>,
+    status: StatusCode,
+    body: &str,
+    head_only: bool,
+) {
+    if let Some(mut stream) = send_head(respond, text_head(status), body.as_bytes(), head_only) {
+        let _ = stream.send_data(Bytes::copy_from_slice(body.as_bytes()), true);
     }
+}
+
+/// Sends a response and its body as the client's flow control allows (RFC 9113 §5.2), within
+/// `timeout`; the stream is reset if it runs out. Handed to h2 at once, a body waits in h2's
+/// buffer for window the client need never grant: a client that announces a window of 0 and
+/// asks for the largest file, over and over, would make the server hold a copy per request
+/// (the request's task ends at once, and the stream with it, so the stream limit bounds
+/// nothing). Here the task holds the stream until the body is out, so at most
+/// `--h2-max-streams` bodies are under way per connection, each with at most h2's send buffer
+/// held for it.
+async fn send_paced(
+    mut respond: SendResponse<Bytes>,
+    request_body: RecvStream,
+    response: Response<()>,
+    body: &[u8],
+    head_only: bool,
+    timeout: std::time::Duration,
+) {
+    let Some(send) = send_head(&mut respond, response, body, head_only) else {
+        return;
+    };
+    // Dropped before its end (an error, or the timeout), the stream is reset (CANCEL).
+    let mut stream = http2::H2Stream::new(request_body, send);
+    let _ = tokio::time::timeout(timeout, async {
+        stream.write_all(body).await?;
+        stream.shutdown().await
+    })
+    .await;
 }
