@@ -149,8 +149,10 @@ async fn serve(which: Impl, listen: SocketAddr, files: TlsFiles) -> std::io::Res
         tcp.set_nodelay(true)?;
         match which {
             Impl::Floor => drop(tokio::spawn(floor::echo(tcp))),
-            Impl::SwitchyardLib => drop(tokio::spawn(library::echo(tcp, true))),
-            Impl::SwitchyardLibNoKeepalive => drop(tokio::spawn(library::echo(tcp, false))),
+            Impl::SwitchyardLib => drop(tokio::spawn(library::echo(tcp))),
+            Impl::SwitchyardLibNoKeepalive => {
+                drop(tokio::spawn(library::echo_without_keepalive(tcp)))
+            }
             #[cfg(feature = "peers")]
             Impl::Peer(peer) => peer.spawn(tcp),
             #[cfg(feature = "tls")]

@@ -38,7 +38,7 @@ pub(crate) fn acceptor(cert: &Path, key: &Path) -> io::Result<TlsAcceptor> {
 /// The TLS handshake, then [`library::echo`] on the TLS stream.
 pub(crate) async fn switchyard_lib(acceptor: TlsAcceptor, tcp: TcpStream) {
     if let Ok(tls) = acceptor.accept(tcp).await {
-        library::echo(tls, true).await;
+        library::echo(tls).await;
     }
 }
 
