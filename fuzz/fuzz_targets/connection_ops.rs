@@ -56,6 +56,8 @@ enum Op {
     Fail(u16, String),
     Eof,
     Abort,
+    /// The shell says the transport is closed (meaningful only after `Action::Close`).
+    TransportClosed,
     /// Tells the time, this many milliseconds after the previous tick.
     Tick(u32),
     Drain(u16),
@@ -213,6 +215,13 @@ fuzz_target!(|input: Input| {
             }
             Op::Eof => conn.receive_eof(),
             Op::Abort => conn.abort(),
+            Op::TransportClosed => {
+                conn.transport_closed();
+                if actions.last() == Some(&Action::Close) {
+                    assert_eq!(conn.poll_timeout(), None, "a timer after the transport closed");
+                    assert_eq!(conn.poll_action(), None, "an action after the transport closed");
+                }
+            }
             Op::Tick(ms) => {
                 now += Duration::from_millis(u64::from(ms));
                 conn.handle_timeout(Instant::from_origin(now));
