@@ -346,3 +346,169 @@ fn failing_after_the_peers_close_sends_one_close_frame() {
     );
     assert_eq!(drain_actions(&mut pair.server), vec![Action::Close]);
 }
+
+/// The client's frames: `n` text messages ("m0", "m1", ...), then a ping, then `tail`.
+fn messages_then(client: &mut Connection, n: usize, tail: impl FnOnce(&mut Connection)) -> Vec<u8> {
+    for i in 0..n {
+        client.send_text(&format!("m{i}")).unwrap();
+    }
+    client.send_ping(b"late ping").unwrap();
+    tail(client);
+    drain_output(client)
+}
+
+/// The texts of the messages among `events`.
+fn texts(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message(Message::Text(t)) => Some(t.as_str().to_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A peer that sends its messages and its close and goes away makes our next write fail
+/// while most of what it sent is read but not yet decoded (decoding waits while 256 events
+/// do). Every message it sent is still delivered, then its close (not clean: ours can never
+/// follow), and only then is the transport given up; nothing is sent meanwhile, not even the
+/// pong its ping asks for.
+#[test]
+fn a_failed_write_still_delivers_every_frame_already_read() {
+    let mut client = client(Limits::DEFAULT);
+    let bytes = messages_then(&mut client, 600, |c| {
+        c.close(CloseCode::NORMAL, "bye").unwrap()
+    });
+    let mut server = Connection::server(Limits::DEFAULT);
+    assert_eq!(server.receive_data(&bytes), Ok(bytes.len()));
+    assert_eq!(server.pending_events(), Limits::DEFAULT.max_queued_events);
+    // The application answers the first message; writing it fails.
+    assert!(matches!(server.poll_event(), Some(Event::Message(_))));
+    server.send_text("answer").unwrap();
+    server.write_failed();
+
+    assert_eq!(server.buffered_amount(), 0, "the queued answer is dropped");
+    assert!(!server.is_open() && !server.is_closed());
+    assert_eq!(server.send_text("late"), Err(SendError::Closed));
+    assert!(!server.wants_read(), "nothing more is read");
+    assert_eq!(server.poll_action(), None, "not before the drain ends");
+    assert_eq!(
+        server.poll_timeout(),
+        None,
+        "the drain goes at the application's pace"
+    );
+    let events = drain_events(&mut server);
+    let expected: Vec<String> = (1..600).map(|i| format!("m{i}")).collect();
+    assert_eq!(texts(&events), expected);
+    assert!(matches!(&events[events.len() - 2], Event::Ping(p) if &p[..] == b"late ping"));
+    assert!(
+        matches!(events.last(), Some(Event::Closed(i)) if i.code == CloseCode::NORMAL
+            && i.reason == "bye" && !i.clean && i.initiator == Initiator::Peer
+            && i.aborted == Some(AbortReason::WriteFailed)),
+        "{:?}",
+        events.last()
+    );
+    assert!(server.is_closed());
+    assert!(server.poll_transmit().is_empty(), "no pong, no close reply");
+    assert_eq!(drain_actions(&mut server), vec![Action::Abort]);
+}
+
+/// Bytes read after the last whole frame (a partial frame) can never complete: once the
+/// whole frames before them are delivered, the drain ends as an abort (1006).
+#[test]
+fn a_drain_ends_at_a_partial_frame() {
+    let mut client = client(Limits::DEFAULT);
+    let mut bytes = messages_then(&mut client, 300, |_| {});
+    client.send_text("never whole").unwrap();
+    let partial = drain_output(&mut client);
+    bytes.extend_from_slice(&partial[..partial.len() - 1]);
+    let mut server = Connection::server(Limits::DEFAULT);
+    assert_eq!(server.receive_data(&bytes), Ok(bytes.len()));
+    server.write_failed();
+    let events = drain_events(&mut server);
+    let expected: Vec<String> = (0..300).map(|i| format!("m{i}")).collect();
+    assert_eq!(texts(&events), expected);
+    assert!(
+        matches!(events.last(), Some(Event::Closed(i)) if i.code == CloseCode::ABNORMAL
+            && !i.clean && i.initiator == Initiator::Transport
+            && i.aborted == Some(AbortReason::WriteFailed)),
+        "{:?}",
+        events.last()
+    );
+    assert_eq!(drain_actions(&mut server), vec![Action::Abort]);
+}
+
+/// After our close, the drain delivers the peer's last messages and its close, and reports
+/// the closing as ours.
+#[test]
+fn a_drain_after_our_close_reports_it_as_ours() {
+    let mut client = client(Limits::DEFAULT);
+    let bytes = messages_then(&mut client, 300, |c| {
+        c.close(CloseCode::GOING_AWAY, "").unwrap()
+    });
+    let mut server = Connection::server(Limits::DEFAULT);
+    server.close(CloseCode::NORMAL, "").unwrap();
+    assert_eq!(server.receive_data(&bytes), Ok(bytes.len()));
+    server.write_failed();
+    let events = drain_events(&mut server);
+    assert_eq!(texts(&events).len(), 300);
+    assert!(
+        matches!(events.last(), Some(Event::Closed(i)) if i.code == CloseCode::GOING_AWAY
+            && !i.clean && i.initiator == Initiator::Local
+            && i.aborted == Some(AbortReason::WriteFailed)),
+        "{:?}",
+        events.last()
+    );
+    assert_eq!(drain_actions(&mut server), vec![Action::Abort]);
+}
+
+/// A protocol error among the drained bytes ends the drain with that error; no close frame
+/// is queued for it.
+#[test]
+fn a_protocol_error_ends_a_drain() {
+    let mut client = client(Limits::DEFAULT);
+    let mut bytes = messages_then(&mut client, 300, |_| {});
+    // An unmasked frame from a client (§5.1).
+    bytes.extend_from_slice(&[0x81, 0x01, b'x']);
+    let mut server = Connection::server(Limits::DEFAULT);
+    assert_eq!(server.receive_data(&bytes), Ok(bytes.len()));
+    server.write_failed();
+    let events = drain_events(&mut server);
+    assert_eq!(texts(&events).len(), 300);
+    assert!(
+        matches!(events.last(), Some(Event::Closed(i)) if i.code == CloseCode::PROTOCOL_ERROR
+            && i.error.is_some() && i.aborted == Some(AbortReason::WriteFailed)),
+        "{:?}",
+        events.last()
+    );
+    assert!(server.poll_transmit().is_empty());
+    assert_eq!(drain_actions(&mut server), vec![Action::Abort]);
+}
+
+/// With nothing left to decode, a failed write ends the connection at once, after the
+/// events already queued; once receiving had ended it is an abort.
+#[test]
+fn a_failed_write_with_nothing_buffered_aborts_at_once() {
+    let mut pair = Pair::new();
+    pair.client.send_text("one").unwrap();
+    pair.server
+        .receive_data(&drain_output(&mut pair.client))
+        .unwrap();
+    pair.server.write_failed();
+    let events = drain_events(&mut pair.server);
+    assert_eq!(texts(&events), ["one"]);
+    assert!(
+        matches!(events.last(), Some(Event::Closed(i)) if i.code == CloseCode::ABNORMAL
+            && i.aborted == Some(AbortReason::WriteFailed)),
+        "{events:?}"
+    );
+    assert_eq!(drain_actions(&mut pair.server), vec![Action::Abort]);
+
+    let mut pair = Pair::new();
+    pair.client.close(CloseCode::NORMAL, "").unwrap();
+    pair.pump(1000);
+    assert!(matches!(&pair.take_server_events()[..], [Event::Closed(i)] if i.clean));
+    pair.server.write_failed();
+    assert!(drain_events(&mut pair.server).is_empty(), "one Closed only");
+    assert_eq!(drain_actions(&mut pair.server), vec![Action::Abort]);
+}

@@ -56,6 +56,8 @@ enum Op {
     Fail(u16, String),
     Eof,
     Abort,
+    /// A write to the transport failed.
+    WriteFailed,
     /// The shell says the transport is closed (meaningful only after `Action::Close`).
     TransportClosed,
     /// Tells the time, this many milliseconds after the previous tick.
@@ -145,6 +147,7 @@ fuzz_target!(|input: Input| {
     let mut actions = Vec::new();
     let mut now = Duration::ZERO;
     let mut by_value = 0usize;
+    let mut write_failed = false;
     // Bytes given to the connection so far, by either entry point.
     let mut received = 0usize;
     for op in input.ops {
@@ -215,6 +218,12 @@ fuzz_target!(|input: Input| {
             }
             Op::Eof => conn.receive_eof(),
             Op::Abort => conn.abort(),
+            Op::WriteFailed => {
+                conn.write_failed();
+                write_failed = true;
+                assert_eq!(conn.buffered_amount(), 0, "output kept after a failed write");
+                assert!(!conn.wants_read(), "reading after a failed write");
+            }
             Op::TransportClosed => {
                 conn.transport_closed();
                 if actions.last() == Some(&Action::Close) {
@@ -249,8 +258,8 @@ fuzz_target!(|input: Input| {
                 assert_eq!(out.len(), conn.buffered_amount());
                 let n = usize::from(n).min(out.len());
                 assert!(
-                    !actions.contains(&Action::Abort) || out.is_empty(),
-                    "output after an abort"
+                    !(actions.contains(&Action::Abort) || write_failed) || out.is_empty(),
+                    "output after an abort or a failed write"
                 );
                 wire.feed(&out[..n]);
                 conn.consume_transmit(n);
@@ -273,6 +282,11 @@ fuzz_target!(|input: Input| {
             "open and closed at once"
         );
         assert!(conn.pending_events() <= conn.limits().max_queued_events + 1);
+        // A drain after a failed write always has something to poll, until its `Closed`.
+        assert!(
+            !write_failed || closed || conn.pending_events() > 0,
+            "a drain with nothing to poll"
+        );
     }
 });
 

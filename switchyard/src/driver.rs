@@ -80,6 +80,13 @@ const MAX_SLICES: usize = 16;
 /// what follows it (up to twice this) into one write.
 const COALESCE_BELOW: usize = 4 * 1024;
 
+/// Which way the transport failed.
+#[derive(Clone, Copy)]
+enum Failed {
+    Read,
+    Write,
+}
+
 pub(crate) struct Driver<S> {
     pub(crate) io: S,
     /// Boxed: the core's state is about 760 bytes, and a connection is moved several times
@@ -425,7 +432,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         loop {
             match self.poll_write_some(cx, vectored) {
                 Poll::Ready(Ok(None)) => break,
-                Poll::Ready(Ok(Some(0))) => return self.fail(io::ErrorKind::WriteZero.into()),
+                Poll::Ready(Ok(Some(0))) => {
+                    return self.fail(io::ErrorKind::WriteZero.into(), Failed::Write);
+                }
                 Poll::Ready(Ok(Some(n))) => {
                     self.traffic.written += n as u64;
                     let was_full = self.conn.buffered_amount() > bound;
@@ -439,14 +448,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                         break;
                     }
                 }
-                Poll::Ready(Err(e)) => return self.fail(e),
+                Poll::Ready(Err(e)) => return self.fail(e, Failed::Write),
                 Poll::Pending => return,
             }
         }
         if self.needs_flush {
             match Pin::new(&mut self.io).poll_flush(cx) {
                 Poll::Ready(Ok(())) => self.needs_flush = false,
-                Poll::Ready(Err(e)) => self.fail(e),
+                Poll::Ready(Err(e)) => self.fail(e, Failed::Write),
                 Poll::Pending => {}
             }
         }
@@ -505,14 +514,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         io.poll_write(cx, &storage[..len]).map_ok(Some)
     }
 
-    /// The transport failed: the core gives up, and nothing more is written.
-    fn fail(&mut self, error: io::Error) {
+    /// The transport failed: nothing more is written or read. After a failed write the core
+    /// still delivers the frames already read (a peer that sent its messages and left gets
+    /// them all handled), and the error comes after them; a read fails only once what was
+    /// read before is decoded (reads wait for that), so the core gives up at once.
+    fn fail(&mut self, error: io::Error, failed: Failed) {
         self.settled = false;
         self.failed = Some(error.kind());
         if self.close_info.is_none() {
             self.terminal.get_or_insert(Error::Io(error));
         }
-        self.conn.abort();
+        match failed {
+            Failed::Write => self.conn.write_failed(),
+            Failed::Read => self.conn.abort(),
+        }
         self.notify();
     }
 
@@ -619,7 +634,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             // clock read, and a keepalive ping goes out between one and two intervals after
             // the last byte.
             Ok(n) => self.traffic.read += n as u64,
-            Err(e) => self.fail(e),
+            Err(e) => self.fail(e, Failed::Read),
         }
         Poll::Ready(())
     }

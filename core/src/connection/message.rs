@@ -130,15 +130,19 @@ pub enum AbortReason {
     CloseTimeout,
     /// The mask source had no key (§10.3: fail closed).
     MaskUnavailable,
+    /// A write to the transport failed
+    /// ([`Connection::write_failed`](super::Connection::write_failed)); what had been read
+    /// before was delivered first.
+    WriteFailed,
 }
 
 /// How the connection ended: the last event a connection delivers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CloseInfo {
-    /// The peer's close code once close frames were exchanged; the code we sent when we failed
-    /// the connection; [`CloseCode::ABNORMAL`] (1006) when it ended without either (EOF, an
-    /// abort, §7.1.5).
+    /// The code of the peer's close frame once it arrived (§7.1.5: the first one received);
+    /// the code we sent when we failed the connection; [`CloseCode::ABNORMAL`] (1006) when it
+    /// ended without either (EOF, an abort).
     pub code: CloseCode,
     /// The close reason.
     pub reason: String,

@@ -14,6 +14,8 @@
 //! - `send_*`, [`close`](Connection::close), [`fail`](Connection::fail): what the application
 //!   wants to send, or that it ends the connection.
 //! - [`abort`](Connection::abort): the transport failed, or the application gives up now.
+//! - [`write_failed`](Connection::write_failed): a write failed; what was already read is
+//!   still delivered.
 //! - [`handle_timeout`](Connection::handle_timeout): the time, when
 //!   [`poll_timeout`](Connection::poll_timeout) says. Received bytes need no tick of their
 //!   own: the connection notes that the peer was heard, and the next tick measures silence
@@ -34,14 +36,18 @@
 //!
 //! # Theory of operation
 //!
-//! The connection is in one of four states (a private `State` enum), and every change
+//! The connection is in one of five states (a private `State` enum), and every change
 //! happens in one method, `Connection::transition`:
 //!
 //! - **Open**: messages flow both ways.
 //! - **CloseSent**: the application closed; our close frame is queued and the peer's
 //!   messages are still delivered until its close frame arrives.
+//! - **Draining**: a write failed, so nothing more is sent or read; the frames already read
+//!   are still decoded and delivered as the application polls them (nothing already
+//!   accepted is lost), then receiving ends as an abort, or with the peer's close frame if
+//!   it was among them (not clean: ours never follows).
 //! - **Ending**: receiving is over — the peer's close frame, a protocol error, the
-//!   application's `fail`, EOF, or an abort. One [`Event::Closed`] is queued behind the events
+//!   application's `fail`, EOF, an abort, or the end of a drain. One [`Event::Closed`] is queued behind the events
 //!   before it. Our close frame, if still owed (echoing the peer's code, or carrying the
 //!   error's), is queued only when the application polls that `Closed`, so an application that
 //!   answers each message as it polls it gets its answers on the wire ahead of the close.
@@ -216,6 +222,9 @@ pub struct Connection {
     failure: Option<ProtocolError>,
     /// The peer's EOF has been received.
     eof: bool,
+    /// Nothing more is to be read from the transport: its EOF, an abort, or a failed write
+    /// (what was read before is still decoded).
+    reading_over: bool,
     transport: Transport,
     /// The transport is a stream of a connection that outlives it (HTTP/2, RFC 8441): the
     /// server waits for the peer's end of it even after a clean close.
@@ -267,6 +276,7 @@ impl Connection {
             encoded: BytesMut::new(),
             failure: None,
             eof: false,
+            reading_over: false,
             transport: Transport::Open,
             stream_transport: false,
             timer: Timer::new(),
@@ -309,7 +319,7 @@ impl Connection {
         match self.state {
             State::Open => true,
             State::Ending { end, reply } => end != End::Aborted && reply != Reply::Sent,
-            State::CloseSent | State::Closed { .. } => false,
+            State::CloseSent | State::Draining { .. } | State::Closed { .. } => false,
         }
     }
 
@@ -346,12 +356,13 @@ impl Connection {
     /// until the output drains, so a peer that pings and never reads cannot make us queue
     /// without bound; false while decoding has stopped with bytes left because
     /// [`Limits::max_queued_events`] events wait, until they are polled; false too once
-    /// nothing more will be received.
+    /// nothing more will be read: after EOF, an abort, or a failed write
+    /// ([`write_failed`](Self::write_failed)).
     ///
     /// The application's own output never pauses reading: both ends may be writing large
     /// messages at once (an echo), and pausing reads then would deadlock them.
     pub fn wants_read(&self) -> bool {
-        !self.eof
+        !self.reading_over
             && !self.decoding_stalled()
             && matches!(self.transport, Transport::Open | Transport::HalfClosed)
             && self.pong.is_none()
@@ -494,6 +505,19 @@ impl Connection {
             return Some(Action::HalfClose);
         }
         None
+    }
+
+    /// A write to the transport failed: nothing more can be sent. What is queued is dropped,
+    /// and nothing more should be read ([`wants_read`](Self::wants_read) is false), but the
+    /// frames already read are still decoded and delivered through
+    /// [`poll_event`](Self::poll_event), bounded by
+    /// [`Limits::max_queued_events`] as ever: a peer that sent its messages and its close
+    /// and went away has all of them delivered, not only those decoded before the write
+    /// failed. Then comes an [`Event::Closed`] (1006, or the code of the peer's close frame if
+    /// it was among them; never clean; `aborted` is [`AbortReason::WriteFailed`]) and
+    /// [`Action::Abort`]. After receiving had already ended, this is [`abort`](Self::abort).
+    pub fn write_failed(&mut self) {
+        self.transition(Input::WriteFailed);
     }
 
     fn transport_finished(&self) -> bool {

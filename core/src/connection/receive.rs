@@ -2,7 +2,7 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::state::Input;
+use super::state::{Input, State};
 use super::{Connection, DataKind, Event, Message, Role, Utf8Bytes};
 use crate::Parsed;
 use crate::close::CloseFrame;
@@ -106,7 +106,7 @@ impl Connection {
     /// It takes them all unless decoding has stopped with bytes left over because
     /// [`Limits::max_queued_events`](crate::Limits::max_queued_events) events wait: then it
     /// takes none, and the rest is fed again after polling them. Once receiving has ended (the
-    /// peer's close, EOF, an abort) bytes are taken and ignored (§5.5.1: nothing follows a
+    /// peer's close, EOF, an abort, a failed write) bytes are taken and ignored (§5.5.1: nothing follows a
     /// close frame).
     ///
     /// Events go to [`poll_event`](Self::poll_event), answers (pongs, the close reply) to
@@ -243,7 +243,7 @@ impl Connection {
 
     /// Decodes what the read buffer holds after events were polled.
     pub(super) fn resume_decoding(&mut self) {
-        if self.state.receiving() && self.rx.undecoded() > 0 {
+        if self.state.decoding() && self.rx.undecoded() > 0 {
             // An error is reported by the `Closed` event it queues, and by every later receive.
             if self.decode().map_err(|e| self.fail_receive(e)).is_ok() {
                 self.rx
@@ -251,6 +251,7 @@ impl Connection {
                     .release_if_drained(self.limits.max_retained_buffer);
             }
         }
+        self.end_drain_if_done();
     }
 
     fn fail_receive(&mut self, error: ProtocolError) -> ProtocolError {
@@ -262,7 +263,7 @@ impl Connection {
     /// many events wait, or receiving ends. A frame's header stays in the buffer until it is
     /// whole (at most 14 bytes), then is consumed; its payload is decoded where it lies.
     fn decode(&mut self) -> Result<(), ProtocolError> {
-        while self.state.receiving() && self.events.len() < self.limits.max_queued_events {
+        while self.state.decoding() && self.events.len() < self.limits.max_queued_events {
             match self.rx.frame {
                 None => match FrameHeader::decode(&self.rx.buf)? {
                     Parsed::Complete(header, len) => {
@@ -464,7 +465,8 @@ impl Connection {
     fn end_control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), ProtocolError> {
         match opcode {
             OpCode::PING => {
-                if !self.state.close_sent() {
+                // Not once our close frame is queued, nor while draining.
+                if self.state == State::Open {
                     // RFC 6455 §5.5.2: answer with a pong carrying the same payload.
                     self.queue_pong(payload);
                 }

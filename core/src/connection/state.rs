@@ -19,6 +19,11 @@ pub(super) enum State {
     /// Our close frame is queued (§7.1.2); the peer's messages are still delivered until its
     /// close frame arrives.
     CloseSent,
+    /// The transport takes no more bytes (a write failed): nothing more is sent or read, but
+    /// what was already read is still decoded and delivered, at the pace the application
+    /// polls it, then receiving ends as an abort. `close_sent`: our close frame had been
+    /// queued before.
+    Draining { close_sent: bool },
     /// Receiving is over: [`Event::Closed`] is queued behind the events before it. `reply` says
     /// whether our close frame is still owed (sent when the application polls that event).
     Ending { end: End, reply: Reply },
@@ -67,6 +72,8 @@ pub(super) enum Input<'a> {
     Eof,
     /// Give up now.
     Abort(AbortReason),
+    /// A write to the transport failed.
+    WriteFailed,
     /// The application polled [`Event::Closed`].
     ClosedPolled,
 }
@@ -77,18 +84,28 @@ impl State {
         match self {
             State::Open => false,
             State::CloseSent | State::Closed { .. } => true,
+            State::Draining { close_sent } => close_sent,
             State::Ending { reply, .. } => reply == Reply::Sent,
         }
     }
 
-    /// Whether frames from the peer are still decoded and delivered.
+    /// Whether bytes from the transport are still taken in and decoded.
     pub(super) fn receiving(self) -> bool {
         matches!(self, State::Open | State::CloseSent)
     }
 
+    /// Whether frames already read are still decoded and delivered: while receiving, and
+    /// while draining after a failed write.
+    pub(super) fn decoding(self) -> bool {
+        matches!(
+            self,
+            State::Open | State::CloseSent | State::Draining { .. }
+        )
+    }
+
     pub(super) fn end(self) -> Option<End> {
         match self {
-            State::Open | State::CloseSent => None,
+            State::Open | State::CloseSent | State::Draining { .. } => None,
             State::Ending { end, .. } | State::Closed { end } => Some(end),
         }
     }
@@ -132,39 +149,64 @@ impl Connection {
                 }
             }
             Input::PeerClose(code, reason) => {
-                let (initiator, reply) = match state {
-                    // §5.5.1: "the endpoint typically echos the status code it received".
-                    State::Open => (Initiator::Peer, Reply::Owed(code, "")),
-                    _ => (Initiator::Local, Reply::Sent),
-                };
-                self.report_closed(code, reason, initiator, true, None, None);
-                State::Ending {
-                    end: End::Handshake,
-                    reply,
+                if let State::Draining { close_sent } = state {
+                    // §7.1.5: the close code is the one received, but our close frame can
+                    // never follow: not clean, and the transport goes.
+                    let initiator = if close_sent {
+                        Initiator::Local
+                    } else {
+                        Initiator::Peer
+                    };
+                    let aborted = Some(AbortReason::WriteFailed);
+                    self.report_closed(code, reason, initiator, false, None, aborted);
+                    State::Ending {
+                        end: End::Aborted,
+                        reply: Reply::Never,
+                    }
+                } else {
+                    let (initiator, reply) = match state {
+                        // §5.5.1: "the endpoint typically echos the status code it received".
+                        State::Open => (Initiator::Peer, Reply::Owed(code, "")),
+                        _ => (Initiator::Local, Reply::Sent),
+                    };
+                    self.report_closed(code, reason, initiator, true, None, None);
+                    State::Ending {
+                        end: End::Handshake,
+                        reply,
+                    }
                 }
             }
             Input::PeerError(error) => {
                 self.failure = Some(error);
                 let code = error.close_code();
+                let draining = matches!(state, State::Draining { .. });
                 self.report_closed(
                     code,
                     error.reason(),
                     Initiator::Local,
                     false,
                     Some(error),
-                    None,
+                    draining.then_some(AbortReason::WriteFailed),
                 );
-                let reply = match state {
-                    State::Open => Reply::Owed(code, error.reason()),
-                    _ => Reply::Sent,
-                };
-                State::Ending {
-                    end: End::Failed,
-                    reply,
+                match state {
+                    // Our close frame can never follow: the transport goes.
+                    State::Draining { .. } => State::Ending {
+                        end: End::Aborted,
+                        reply: Reply::Never,
+                    },
+                    State::Open => State::Ending {
+                        end: End::Failed,
+                        reply: Reply::Owed(code, error.reason()),
+                    },
+                    _ => State::Ending {
+                        end: End::Failed,
+                        reply: Reply::Sent,
+                    },
                 }
             }
             Input::Eof => {
                 self.eof = true;
+                self.reading_over = true;
                 match state {
                     State::Open | State::CloseSent => {
                         let initiator = self.abnormal_initiator();
@@ -179,10 +221,12 @@ impl Connection {
                             reply,
                         }
                     }
+                    // Draining: the bytes already read are still delivered; nothing more comes.
                     other => other,
                 }
             }
             Input::Abort(reason) => {
+                self.reading_over = true;
                 let initiator = self.abnormal_initiator();
                 self.report_closed(
                     CloseCode::ABNORMAL,
@@ -197,9 +241,13 @@ impl Connection {
                         end: End::Aborted,
                         reply: Reply::Never,
                     },
-                    State::CloseSent => State::Ending {
+                    State::CloseSent | State::Draining { close_sent: true } => State::Ending {
                         end: End::Aborted,
                         reply: Reply::Sent,
+                    },
+                    State::Draining { close_sent: false } => State::Ending {
+                        end: End::Aborted,
+                        reply: Reply::Never,
                     },
                     State::Ending { reply, .. } => State::Ending {
                         end: End::Aborted,
@@ -210,6 +258,22 @@ impl Connection {
                         },
                     },
                     State::Closed { .. } => State::Closed { end: End::Aborted },
+                }
+            }
+            Input::WriteFailed => {
+                // Nothing queued will reach the peer, and nothing more will be queued.
+                self.out.clear();
+                self.pong = None;
+                self.reading_over = true;
+                match state {
+                    State::Open | State::CloseSent => State::Draining {
+                        close_sent: state.close_sent(),
+                    },
+                    State::Draining { .. } => state,
+                    // Nothing more was to be received: as an abort.
+                    State::Ending { .. } | State::Closed { .. } => {
+                        return self.transition(Input::Abort(AbortReason::WriteFailed));
+                    }
                 }
             }
             Input::ClosedPolled => match state {
@@ -229,9 +293,21 @@ impl Connection {
             // However closing begins, it is bounded by the close timeout.
             self.timer.start_close();
         }
-        if state.receiving() && !self.state.receiving() {
+        if state.decoding() && !self.state.decoding() {
             // Nothing more will be delivered: a partial message never will be.
             self.rx.discard();
+        }
+        self.end_drain_if_done();
+    }
+
+    /// While draining, receiving ends (as an abort) once nothing more will be decoded: the
+    /// read buffer is decoded to its end, or to a partial frame with no event left to poll
+    /// (decoding resumes only as events are polled).
+    pub(super) fn end_drain_if_done(&mut self) {
+        if matches!(self.state, State::Draining { .. })
+            && (self.events.is_empty() || self.rx.undecoded() == 0)
+        {
+            self.transition(Input::Abort(AbortReason::WriteFailed));
         }
     }
 
@@ -254,7 +330,7 @@ impl Connection {
         error: Option<ProtocolError>,
         aborted: Option<AbortReason>,
     ) {
-        if !self.state.receiving() {
+        if !self.state.decoding() {
             return;
         }
         self.events.push_back(Event::Closed(CloseInfo {

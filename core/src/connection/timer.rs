@@ -117,6 +117,9 @@ impl Connection {
                     .keepalive_interval
                     .map(|interval| self.timer.last_heard.after(interval)),
             }
+        } else if let State::Draining { .. } = self.state {
+            // Nothing waits on the peer: the drain goes at the application's pace.
+            None
         } else {
             match self.timer.close {
                 CloseTimer::At(deadline) => Some(deadline),
@@ -207,6 +210,8 @@ impl Connection {
         }
         if self.state == State::Open {
             self.keepalive(now);
+        } else if let State::Draining { .. } = self.state {
+            // No timer while draining (see `poll_timeout`).
         } else {
             match self.timer.close {
                 CloseTimer::Off | CloseTimer::Unarmed => {
