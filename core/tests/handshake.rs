@@ -325,14 +325,21 @@ fn refusals_write_complete_responses() {
         "{text}"
     );
     assert!(text.contains("\r\nSec-WebSocket-Version: 13\r\n"));
-    assert!(text.contains("\r\nConnection: close\r\n"));
+    // RFC 9110 §15.5.22 and §7.8: a 426 names the protocol in `Upgrade`, and a sender of
+    // `Upgrade` lists it in `Connection`.
+    assert!(text.contains("\r\nUpgrade: websocket\r\n"), "{text}");
+    assert!(
+        text.contains("\r\nConnection: Upgrade, close\r\n"),
+        "{text}"
+    );
     let n = HandshakeError::NotAnUpgrade
         .write_response(&mut out)
         .unwrap();
+    let text = std::str::from_utf8(&out[..n]).unwrap();
+    assert!(text.contains("\r\nUpgrade: websocket\r\n"), "{text}");
     assert!(
-        std::str::from_utf8(&out[..n])
-            .unwrap()
-            .contains("\r\nUpgrade: websocket\r\n")
+        text.contains("\r\nConnection: Upgrade, close\r\n"),
+        "{text}"
     );
     let n = HandshakeError::HeadTooLarge
         .write_response(&mut out)

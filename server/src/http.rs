@@ -39,9 +39,10 @@ impl StatusCode {
     }
 }
 
-/// The path of a request target: the query removed.
+/// The path of a request target: the query removed (and the scheme and authority of the
+/// absolute form).
 pub(crate) fn path_of(target: &str) -> &str {
-    target.split_once('?').map_or(target, |(path, _)| path)
+    switchyard::switchyard_core::handshake::http::split_target(target).0
 }
 
 /// A complete response; `head_only` for `HEAD` (same headers, no body).

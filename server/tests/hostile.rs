@@ -385,6 +385,16 @@ fn cross_origin_handshakes_get_403() {
         .0,
         101
     );
+    // `Host: localhost` names port 80 or 443: a page on another port of the same host is
+    // another origin.
+    assert_eq!(
+        http(
+            &server,
+            request("/echo", &["Origin: http://localhost:8080"]).as_bytes()
+        )
+        .0,
+        403
+    );
     let allowed = Server::start(&["--allow-origin", "https://app.example"]);
     assert_eq!(
         http(

@@ -114,6 +114,21 @@ pub async fn connect_with(
     url: &str,
     options: &ClientOptions,
 ) -> Result<(WebSocket<ClientStream>, Response), ConnectError> {
+    connect_by(
+        url,
+        options,
+        Instant::now() + options.config.handshake_timeout,
+    )
+    .await
+}
+
+/// [`connect_with`] within `deadline`: a retry over HTTP/1.1 after HTTP/2 keeps the first
+/// attempt's deadline.
+async fn connect_by(
+    url: &str,
+    options: &ClientOptions,
+    deadline: Instant,
+) -> Result<(WebSocket<ClientStream>, Response), ConnectError> {
     let url = WsUrl::parse(url).map_err(ConnectError::Url)?;
     #[cfg(not(feature = "tls"))]
     if url.is_secure() {
@@ -130,7 +145,6 @@ pub async fn connect_with(
     } else {
         None
     };
-    let deadline = Instant::now() + options.config.handshake_timeout;
     let tcp = timeout_at(deadline, open_tcp(&url, options))
         .await
         .map_err(|_| ConnectError::Timeout)??;
@@ -206,16 +220,17 @@ async fn over_http2(
         None => url.path().to_owned(),
     };
     if connection.supports_websockets() {
-        return connection.websocket(&target, options).await;
+        return connection.websocket_by(&target, options, deadline).await;
     }
     drop(connection);
     let http1 = ClientOptions {
         http2: false,
         ..options.clone()
     };
-    Box::pin(connect_with(
+    Box::pin(connect_by(
         &format!("wss://{}{target}", url.authority()),
         &http1,
+        deadline,
     ))
     .await
 }
@@ -308,11 +323,8 @@ fn refused(request: &[u8], buf: &[u8], error: ClientHandshakeError) -> ConnectEr
     if let ClientHandshakeError::UnexpectedStatus(_) = error
         && let Some((status, headers)) = Headers::of_response(buf)
     {
-        let head_len = buf
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .map_or(buf.len(), |end| end + 4);
-        let (head, body) = buf.split_at(head_len);
+        // The head as the parser measured it (a bare-LF head included, RFC 9112 §2.2).
+        let (head, body) = buf.split_at(headers.bytes().len());
         let length = headers
             .get_str("content-length")
             .and_then(|n| n.trim().parse::<usize>().ok())

@@ -78,7 +78,8 @@ impl Headers {
         head_fields(self.bytes())
     }
 
-    fn bytes(&self) -> &[u8] {
+    /// The head the fields were read from, as received: up to and including its blank line.
+    pub(crate) fn bytes(&self) -> &[u8] {
         match &self.head {
             #[cfg(feature = "server")]
             Head::Text(text) => text.as_bytes(),
@@ -138,12 +139,13 @@ impl Headers {
         Headers { head }
     }
 
-    /// An HTTP/2 response's fields, written out as the field lines of a head (with an empty
-    /// start line) so they are read like any other. `http` refused CR, LF and NUL in names
+    /// An HTTP/2 response's fields, written out as the field lines of a head (after a start
+    /// line of `HTTP/2`: an empty one would be skipped as a blank line before the start line,
+    /// RFC 9112 §2.2) so they are read like any other. `http` refused CR, LF and NUL in names
     /// and values, so each field stays one line.
     #[cfg(all(feature = "http2", feature = "client"))]
     pub(crate) fn of_h2(map: &http::HeaderMap) -> Headers {
-        let mut head = b"\r\n".to_vec();
+        let mut head = b"HTTP/2\r\n".to_vec();
         for (name, value) in map {
             head.extend_from_slice(name.as_str().as_bytes());
             head.extend_from_slice(b": ");

@@ -2,6 +2,7 @@
 
 use std::ops::Range;
 
+use switchyard_core::handshake::http::split_target;
 use switchyard_core::handshake::{self, AcceptKey, HandshakeError, OriginPolicy, WebSocketKey};
 
 use crate::Headers;
@@ -72,15 +73,15 @@ impl Request {
         self.text(&self.target)
     }
 
-    /// The path: the target without its query.
+    /// The path: the target without its query (and, in the absolute form, without its
+    /// scheme and authority: [`split_target`]).
     pub fn path(&self) -> &str {
-        let target = self.target();
-        target.split_once('?').map_or(target, |(path, _)| path)
+        split_target(self.target()).0
     }
 
     /// The query, without its `?`, if the target has one.
     pub fn query(&self) -> Option<&str> {
-        self.target().split_once('?').map(|(_, query)| query)
+        split_target(self.target()).1
     }
 
     /// The `Host` value (RFC 6455 §4.2.1 item 2).

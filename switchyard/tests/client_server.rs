@@ -473,6 +473,23 @@ async fn the_heads_and_a_refusals_body_start_are_kept_as_on_the_wire() {
             Some(&b"HTTP/1.1 403 Forbidden\r\nContent-Length: 6\r\n\r\n"[..])
         );
         assert_eq!(response.body_start(), b"nope!\n");
+        // A head with bare LF line endings (RFC 9112 §2.2) ends where the parser says.
+        let (bare_lf, addr) = common::listener().await;
+        tokio::spawn(async move {
+            let (mut tcp, _) = bare_lf.accept().await.unwrap();
+            read_head(&mut tcp).await.unwrap();
+            tcp.write_all(b"HTTP/1.1 403 Forbidden\nContent-Length: 2\n\nno")
+                .await
+                .unwrap();
+        });
+        let Err(ConnectError::Refused(response)) = connect(&format!("ws://{addr}/")).await else {
+            panic!("not refused");
+        };
+        assert_eq!(
+            response.head(),
+            Some(&b"HTTP/1.1 403 Forbidden\nContent-Length: 2\n\n"[..])
+        );
+        assert_eq!(response.body_start(), b"no");
         // An accepted handshake: the heads as written and read, no body.
         let addr = echo_server(Config::default()).await;
         let (_ws, response) = connect(&format!("ws://{addr}/")).await.unwrap();

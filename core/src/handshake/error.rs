@@ -100,8 +100,10 @@ impl HandshakeError {
 
     /// Writes the complete refusal (head and a short text body) into `out`.
     ///
-    /// 426 answers carry `Sec-WebSocket-Version: 13` (§4.4) or `Upgrade: websocket`
-    /// (RFC 9110 §15.5.22); every refusal carries `Connection: close`.
+    /// 426 answers carry `Upgrade: websocket` (RFC 9110 §15.5.22: a 426 MUST name the
+    /// protocol), the `upgrade` option in `Connection` with it (§7.8: a sender of `Upgrade`
+    /// MUST), and for a version we do not speak `Sec-WebSocket-Version: 13` (RFC 6455 §4.4);
+    /// every refusal carries `Connection: close`.
     pub fn write_response(&self, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
         let mut w = Writer::new(out);
         self.put_response(&mut w);
@@ -116,18 +118,25 @@ impl HandshakeError {
     }
 
     fn put_response(&self, w: &mut Writer<'_>) {
-        let extra: (&str, &[u8]) = match self {
-            HandshakeError::UnsupportedVersion => ("Sec-WebSocket-Version", b"13"),
-            HandshakeError::NotAnUpgrade => ("Upgrade", b"websocket"),
-            _ => ("X-Content-Type-Options", b"nosniff"),
-        };
+        const TEXT: (&str, &[u8]) = ("Content-Type", b"text/plain; charset=utf-8");
+        const UPGRADE: (&str, &[u8]) = ("Upgrade", b"websocket");
+        const CLOSE_UPGRADE: (&str, &[u8]) = ("Connection", b"Upgrade, close");
         let body = self.message().as_bytes();
-        let headers = [
-            ("Connection", &b"close"[..]),
-            ("Content-Type", b"text/plain; charset=utf-8"),
-            extra,
-        ];
-        put_head(w, self.status(), &headers, Some(body.len() as u64 + 1));
+        let headers: &[(&str, &[u8])] = match self {
+            HandshakeError::UnsupportedVersion => &[
+                CLOSE_UPGRADE,
+                TEXT,
+                UPGRADE,
+                ("Sec-WebSocket-Version", b"13"),
+            ],
+            HandshakeError::NotAnUpgrade => &[CLOSE_UPGRADE, TEXT, UPGRADE],
+            _ => &[
+                ("Connection", b"close"),
+                TEXT,
+                ("X-Content-Type-Options", b"nosniff"),
+            ],
+        };
+        put_head(w, self.status(), headers, Some(body.len() as u64 + 1));
         w.put(body);
         w.put(b"\n");
     }

@@ -69,12 +69,18 @@ pub(crate) fn list_contains(value: &[u8], token: &str) -> bool {
 
 /// The header fields of a head this crate's parser accepted (a request's or a response's):
 /// each name as sent and its value with surrounding whitespace removed (RFC 9110 §5.5), in
-/// order. It walks the lines, skipping the start line and stopping at the blank one; the
+/// order. It walks the lines, skipping any empty lines before the start line (RFC 9112
+/// §2.2, as the parser does) and the start line, and stopping at the blank one; the
 /// parse already refused what would make that ambiguous (obsolete line folding, a name that
 /// is no token), so it needs no second validation. A line without a colon or a name that is
 /// not UTF-8 is skipped rather than trusted, should it be handed another buffer.
 pub fn head_fields(head: &[u8]) -> impl Iterator<Item = (&str, &[u8])> {
-    head.split(|&b| b == b'\n')
+    let start = head
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(head.len());
+    head[start..]
+        .split(|&b| b == b'\n')
         .skip(1)
         .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
         .take_while(|line| !line.is_empty())

@@ -24,6 +24,8 @@ pub(crate) struct HeadScanner {
     scanned: usize,
     /// Line feeds seen so far.
     lines: usize,
+    /// Where the line being scanned starts, until the first line has ended.
+    line_start: usize,
     /// Whether the first line has ended.
     first_line_done: bool,
 }
@@ -46,8 +48,14 @@ impl HeadScanner {
             let lf = i + pos;
             i = lf + 1;
             if !self.first_line_done {
+                if matches!(&buf[self.line_start..lf], b"" | b"\r") {
+                    // RFC 9112 §2.2: empty lines before the start line are ignored (as the
+                    // parser does); they count towards `max_header_bytes` only.
+                    self.line_start = i;
+                    continue;
+                }
                 self.first_line_done = true;
-                if lf + 1 > limits.max_request_line {
+                if i - self.line_start > limits.max_request_line {
                     return Err(HeadOverflow::FirstLine);
                 }
             }
@@ -66,7 +74,7 @@ impl HeadScanner {
             }
         }
         self.scanned = buf.len();
-        if !self.first_line_done && buf.len() > limits.max_request_line {
+        if !self.first_line_done && buf.len() - self.line_start > limits.max_request_line {
             return Err(HeadOverflow::FirstLine);
         }
         if buf.len() > limits.max_header_bytes {
@@ -95,6 +103,37 @@ mod tests {
             }
             assert_eq!(found, Some(HEAD.len() - 5), "step {step}");
         }
+    }
+
+    #[test]
+    fn empty_lines_before_the_first_line_are_skipped_not_counted_as_it() {
+        let limits = Limits {
+            max_request_line: 16,
+            ..Limits::DEFAULT
+        };
+        let head = b"\r\n\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        assert_eq!(
+            HeadScanner::default().scan(head, &limits),
+            Ok(Some(head.len()))
+        );
+        // The first line is capped after them, not by them.
+        assert_eq!(
+            HeadScanner::default().scan(b"\r\nGET /aaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n", &limits),
+            Err(HeadOverflow::FirstLine)
+        );
+        assert_eq!(
+            HeadScanner::default().scan(b"\r\nGET /aaaaaaaaaaaaaaaaaaaa", &limits),
+            Err(HeadOverflow::FirstLine)
+        );
+        // Only empty lines are no head at all, however many: `max_header_bytes` bounds them.
+        let mut scanner = HeadScanner::default();
+        let empties = b"\r\n".repeat(8);
+        assert_eq!(scanner.scan(&empties, &limits), Ok(None));
+        let endless = b"\r\n".repeat(Limits::DEFAULT.max_header_bytes);
+        assert_eq!(
+            HeadScanner::default().scan(&endless, &limits),
+            Err(HeadOverflow::Bytes)
+        );
     }
 
     #[test]

@@ -84,3 +84,49 @@ pub(crate) fn put_head(
     }
     w.put(b"\r\n");
 }
+
+/// A request target's path and query, the query without its `?` (RFC 9112 §3.2). The origin
+/// form (`/chat?room=1`) is split at its `?`. The absolute form
+/// (`http://example.com/chat?room=1`), which RFC 6455 §4.2.1 item 1 allows ("an absolute
+/// HTTP/HTTPS URI containing the /resource name/") and RFC 9112 §3.2.2 has every server
+/// accept, loses its scheme and authority first, and an empty path is `/`.
+pub fn split_target(target: &str) -> (&str, Option<&str>) {
+    let (path, query) = match target.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (target, None),
+    };
+    let path = match path.split_once("://") {
+        Some((scheme, rest))
+            if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") =>
+        {
+            rest.find('/').map_or("/", |slash| &rest[slash..])
+        }
+        _ => path,
+    };
+    (path, query)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_target_splits_into_path_and_query_in_either_form() {
+        assert_eq!(split_target("/chat?room=1"), ("/chat", Some("room=1")));
+        assert_eq!(split_target("/chat"), ("/chat", None));
+        assert_eq!(split_target("/a?b?c"), ("/a", Some("b?c")));
+        assert_eq!(
+            split_target("http://example.com/chat?x"),
+            ("/chat", Some("x"))
+        );
+        assert_eq!(split_target("HTTPS://example.com:8443/a/b"), ("/a/b", None));
+        assert_eq!(split_target("http://example.com"), ("/", None));
+        assert_eq!(split_target("http://example.com?x"), ("/", Some("x")));
+        // Only http and https name a resource; anything else is a path as sent.
+        assert_eq!(
+            split_target("ftp://example.com/a"),
+            ("ftp://example.com/a", None)
+        );
+        assert_eq!(split_target("/a://b"), ("/a://b", None));
+    }
+}

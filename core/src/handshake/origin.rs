@@ -72,9 +72,19 @@ impl<'a, S: AsRef<str>> OriginPolicy<'a, S> {
         {
             return true;
         }
+        // (An explicit port 0 is refused, so 0 stands for none.)
         self.same_host
-            && split_authority(host, parsed.port)
-                .is_ok_and(|(h, p)| h.eq_ignore_ascii_case(parsed.host) && p == parsed.port)
+            && split_authority(host, 0).is_ok_and(|(h, port)| {
+                h.eq_ignore_ascii_case(parsed.host)
+                    && match port {
+                        // A `Host` without a port names the default port of the request's
+                        // scheme (RFC 9110 §7.2): 80 for `ws`, 443 for `wss`. Which one the
+                        // request came over is the shell's to know, so either, and only
+                        // those: a page on another port of the same host is another origin.
+                        0 => matches!(parsed.port, 80 | 443),
+                        port => port == parsed.port,
+                    }
+            })
     }
 }
 
@@ -124,6 +134,11 @@ mod tests {
         assert!(p.allows(Some("http://example.com"), "example.com:80"));
         assert!(p.allows(Some("http://[::1]:8080"), "[::1]:8080"));
         assert!(!p.allows(Some("http://localhost:8081"), "localhost:8080"));
+        // No port in `Host`: the default port of ws or wss, never another.
+        assert!(p.allows(Some("http://example.com"), "example.com"));
+        assert!(p.allows(Some("http://example.com:443"), "example.com"));
+        assert!(!p.allows(Some("http://example.com:8080"), "example.com"));
+        assert!(!p.allows(Some("https://example.com:8443"), "example.com"));
         assert!(!p.allows(Some("https://example.com"), "example.com:80"));
         assert!(!p.allows(Some("http://example.com.evil"), "example.com"));
         assert!(!p.allows(Some("http://evil-example.com"), "example.com"));

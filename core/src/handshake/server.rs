@@ -224,16 +224,15 @@ impl<'b> RequestHead<'b> {
         self.target
     }
 
-    /// The path: the target without its query.
+    /// The path: the target without its query (and, in the absolute form, without its
+    /// scheme and authority: [`split_target`](super::http::split_target)).
     pub fn path(&self) -> &'b str {
-        self.target
-            .split_once('?')
-            .map_or(self.target, |(path, _)| path)
+        super::http::split_target(self.target).0
     }
 
     /// The query, without its `?`, if the target has one.
     pub fn query(&self) -> Option<&'b str> {
-        self.target.split_once('?').map(|(_, query)| query)
+        super::http::split_target(self.target).1
     }
 
     /// The header fields in order, each name as sent and its value with surrounding
@@ -570,6 +569,43 @@ mod tests {
         assert_eq!(request.offer().origin(), Some("http://o"));
         let head = index_of(REQUEST).head(REQUEST).unwrap();
         assert_eq!(head.as_str().map(str::as_bytes), Some(REQUEST));
+    }
+
+    /// Empty lines before the request line are ignored (RFC 9112 §2.2) by the scanner, the
+    /// parser and the field view alike: the request line is neither a field nor measured
+    /// from them.
+    #[test]
+    fn empty_lines_before_the_request_line_are_ignored() {
+        let mut buf = b"\r\n\r\nGET /x:y HTTP/1.1\r\n".to_vec();
+        buf.extend_from_slice(&REQUEST[REQUEST.iter().position(|&b| b == b'\n').unwrap() + 1..]);
+        let index = index_of(&buf);
+        let request = index.request(&buf).unwrap();
+        assert_eq!(request.head().path(), "/x:y");
+        assert_eq!(
+            request.head().headers().next(),
+            Some(("Host", &b"example.com"[..]))
+        );
+        let limits = Limits {
+            max_request_line: 20,
+            ..Limits::DEFAULT
+        };
+        let long = b"\r\nGET /aaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\nHost: a\r\n\r\n";
+        assert_eq!(
+            RequestParser::new(limits).parse_index(long).map(|_| ()),
+            Err(HandshakeError::RequestLineTooLong)
+        );
+    }
+
+    /// RFC 6455 §4.2.1 item 1: an absolute HTTP URI names the resource too.
+    #[test]
+    fn an_absolute_target_gives_its_path_and_query() {
+        let mut buf = b"GET http://example.com/chat?room=1 HTTP/1.1\r\n".to_vec();
+        buf.extend_from_slice(&REQUEST[REQUEST.iter().position(|&b| b == b'\n').unwrap() + 1..]);
+        let index = index_of(&buf);
+        let request = index.request(&buf).unwrap();
+        assert_eq!(request.head().target(), "http://example.com/chat?room=1");
+        assert_eq!(request.head().path(), "/chat");
+        assert_eq!(request.head().query(), Some("room=1"));
     }
 
     #[test]

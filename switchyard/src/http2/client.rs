@@ -120,10 +120,21 @@ impl Http2Connection {
         target: &str,
         options: &ClientOptions,
     ) -> Result<(WebSocket<ClientStream>, Response), ConnectError> {
+        let deadline = Instant::now() + options.config.handshake_timeout;
+        self.websocket_by(target, options, deadline).await
+    }
+
+    /// [`websocket`](Self::websocket), within `deadline`: a `connect` that found HTTP/2
+    /// keeps the one deadline it started with.
+    pub(crate) async fn websocket_by(
+        &self,
+        target: &str,
+        options: &ClientOptions,
+        deadline: Instant,
+    ) -> Result<(WebSocket<ClientStream>, Response), ConnectError> {
         if !self.supports_websockets() {
             return Err(ConnectError::Http2NotNegotiated);
         }
-        let deadline = Instant::now() + options.config.handshake_timeout;
         // Extensions as over HTTP/1.1 (RFC 8441 §5): permessage-deflate if the config has it.
         let mut negotiator = negotiator(&options.config);
         let request = self.request(target, options, negotiator.offer())?;

@@ -23,10 +23,11 @@ pub(super) async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
         .write_all(request(credentials, host, port).as_bytes())
         .await?;
     stream.flush().await?;
-    // Read one byte at a time: the head ends at CRLF CRLF, and a byte past it would belong
-    // to the tunnel. The answer is a few hundred bytes, once per connection.
+    // Read one byte at a time: the head ends at its blank line, and a byte past it would
+    // belong to the tunnel. The answer is a few hundred bytes, once per connection. A bare
+    // LF ends a line too (RFC 9112 §2.2), as the status parse allows.
     let mut head = Vec::with_capacity(256);
-    while !head.ends_with(b"\r\n\r\n") {
+    while !(head.ends_with(b"\n\n") || head.ends_with(b"\n\r\n")) {
         if head.len() == MAX_HEAD {
             return Err(ProxyError::Malformed);
         }
@@ -104,6 +105,10 @@ mod tests {
             (result, rest)
         };
         let (ok, rest) = answer(b"HTTP/1.1 200 Connection established\r\n\r\nwire").await;
+        assert!(ok.is_ok());
+        assert_eq!(rest, b"wire");
+        // Bare LF line endings (RFC 9112 §2.2).
+        let (ok, rest) = answer(b"HTTP/1.0 200 Connection established\n\nwire").await;
         assert!(ok.is_ok());
         assert_eq!(rest, b"wire");
         assert!(matches!(
