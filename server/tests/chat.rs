@@ -232,6 +232,59 @@ async fn a_stalled_member_is_closed_1008_while_the_room_goes_on() {
     .await;
 }
 
+/// A member cut off for falling behind while it still sends: what the reader has to tell it
+/// (here, rate limits) finds no writer, and must not wait for one, or the client's close
+/// frame is never read and the connection never ends.
+#[tokio::test]
+async fn a_member_cut_off_while_it_floods_still_ends_when_it_closes() {
+    use tokio::io::AsyncWriteExt;
+    within(120, async {
+        let args = [
+            "--chat-queue",
+            "8",
+            "--chat-rate",
+            "1",
+            "--chat-burst",
+            "300",
+            "--close-timeout",
+            "60s",
+        ];
+        let server = Server::start_logged(&args).await;
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(8 * 1024).unwrap();
+        let mut tcp = socket.connect(server.addr).await.unwrap();
+        upgrade_on(&mut tcp, "/chat/r").await;
+        // Its own messages, which it never reads, fill its queue: it is cut off.
+        let big = "x".repeat(32 * 1024);
+        for _ in 0..300 {
+            tcp.write_all(&client_frame(true, 0x1, big.as_bytes()))
+                .await
+                .unwrap();
+        }
+        // Past the burst: each is refused with an error the writer would have sent.
+        for _ in 0..20 {
+            tcp.write_all(&client_frame(true, 0x1, b"more"))
+                .await
+                .unwrap();
+        }
+        tcp.write_all(&client_frame(true, 0x8, &1000u16.to_be_bytes()))
+            .await
+            .unwrap();
+        // Now it reads: the 1008, then the end of the connection.
+        let mut code = None;
+        while let Some((_, opcode, payload)) = read_server_frame(&mut tcp).await {
+            if opcode == 0x8 {
+                code = Some(u16::from_be_bytes([payload[0], payload[1]]));
+            }
+        }
+        assert_eq!(code, Some(1008));
+        // And the server is done with it: its task ended and logged the close.
+        let line = server.wait_for_log("close peer=").await;
+        assert!(line.contains("clean=true"), "{line}");
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn healthz_says_ok_without_redis() {
     within(30, async {

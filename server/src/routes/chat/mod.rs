@@ -62,7 +62,7 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     let cut_off = subscription.cut_off();
     let (mut read, mut write) = ws.split();
     // Bounded: a client that floods faster than its errors can be written waits here.
-    let (notes, mut noted) = mpsc::channel::<Note>(8);
+    let (notes, noted) = mpsc::channel::<Note>(8);
     let reader = async {
         let mut bucket = TokenBucket::new(rate.per_second, rate.burst, Instant::now());
         let mut closing = false;
@@ -93,6 +93,10 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         drop(notes);
     };
     let writer = async {
+        // Owned here, and dropped when the writer stops: the reader's next note then fails
+        // rather than wait for ever for room in a channel nobody reads, and the reader goes
+        // on to the client's close frame.
+        let mut noted = noted;
         let stop = 'run: {
             let joined = wire::joined(&room, subscription.joined());
             if write.send(Message::Text(joined.into())).await.is_err() {
@@ -133,6 +137,7 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         };
         // The member leaves the room before the closing handshake.
         drop(subscription);
+        drop(noted);
         match stop {
             Stop::TooSlow => {
                 let queue = hub.config().queue();
