@@ -104,6 +104,38 @@ async fn a_node_fills_from_the_history_what_pubsub_missed() {
     .await;
 }
 
+/// The command connection can die alone (here killed; Redis's idle `timeout` spares pub/sub
+/// connections, an idle-timeout NAT the same): the next command that finds it gone has the
+/// link reconnect, and publishing works again without the pub/sub side ever dropping.
+#[tokio::test]
+async fn a_dead_command_connection_is_replaced() {
+    let redis = RedisServer::start("commands");
+    within(60, async {
+        let a = node(&redis, HubConfig::default()).await;
+        let lobby = room("lobby");
+        let mut sub = a.subscribe(&lobby, None).await.unwrap();
+        a.publish(&lobby, "one".into()).await.unwrap();
+        assert_eq!(sub.recv().await.unwrap().seq(), 1);
+        redis.command(&["CLIENT", "KILL", "TYPE", "normal"]);
+        let started = std::time::Instant::now();
+        let seq = loop {
+            match a.publish(&lobby, "two".into()).await {
+                Ok(seq) => break seq,
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        };
+        assert_eq!(seq, 2);
+        // Well before the heartbeat (5 s) would have noticed.
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(sub.recv().await.unwrap().text().as_str(), "two");
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_restarting_fails_publishes_visibly_and_rooms_resume() {
     let mut redis = RedisServer::start("restart");

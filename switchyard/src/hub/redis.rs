@@ -16,6 +16,7 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::future::poll_fn;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -24,7 +25,7 @@ use redis::aio::{MultiplexedConnection, PubSubSink, PubSubStream};
 use redis::streams::StreamRangeReply;
 use redis::{AsyncConnectionConfig, Client, Script};
 use switchyard_core::connection::Utf8Bytes;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 
 use super::delivery::{Delivery, Epoch, Snapshot};
 use super::error::HubError;
@@ -213,6 +214,13 @@ pub(crate) struct Link {
     emptied_rx: Mutex<Option<mpsc::UnboundedReceiver<RoomName>>>,
     publish: Script,
     join: Script,
+    /// A command found the command connection gone: the task reconnects at once. redis does
+    /// not replace a multiplexed connection by itself, and it can die alone (`CLIENT KILL
+    /// TYPE normal`, or Redis's idle `timeout`, which spares pub/sub connections), so until
+    /// then every publish and join would fail while the link looked up.
+    broken: AtomicBool,
+    /// Wakes the task when `broken` is set.
+    broke: Notify,
 }
 
 struct Keys {
@@ -258,7 +266,21 @@ impl Link {
             emptied_rx: Mutex::new(Some(emptied_rx)),
             publish: Script::new(&format!("{PRELUDE}{PUBLISH}")),
             join: Script::new(&format!("{PRELUDE}{JOIN}")),
+            broken: AtomicBool::new(false),
+            broke: Notify::new(),
         }
+    }
+
+    /// A command's result, as the hub's: an error that says the command connection is gone
+    /// has the task reconnect.
+    fn checked<T>(&self, result: redis::RedisResult<T>) -> Result<T, HubError> {
+        result.map_err(|error| {
+            if error.is_unrecoverable_error() || error.is_connection_dropped() {
+                self.broken.store(true, Ordering::Relaxed);
+                self.broke.notify_waiters();
+            }
+            HubError::Redis(error)
+        })
     }
 
     pub(crate) fn state(&self) -> LinkState {
@@ -283,18 +305,19 @@ impl Link {
     ) -> Result<u64, HubError> {
         let mut conn = self.connection()?;
         let keys = keys(room);
-        let (seq, _epoch): (u64, String) = self
-            .publish
-            .key(&keys.seq)
-            .key(&keys.epoch)
-            .key(&keys.log)
-            .arg(Epoch::random().as_str())
-            .arg(text.as_bytes())
-            .arg(config.history_len())
-            .arg(age_ms(config))
-            .arg(channel(room))
-            .invoke_async(&mut conn)
-            .await?;
+        let (seq, _epoch): (u64, String) = self.checked(
+            self.publish
+                .key(&keys.seq)
+                .key(&keys.epoch)
+                .key(&keys.log)
+                .arg(Epoch::random().as_str())
+                .arg(text.as_bytes())
+                .arg(config.history_len())
+                .arg(age_ms(config))
+                .arg(channel(room))
+                .invoke_async(&mut conn)
+                .await,
+        )?;
         Ok(seq)
     }
 
@@ -324,15 +347,16 @@ impl Link {
     async fn snapshot(&self, config: &HubConfig, room: &RoomName) -> Result<Snapshot, HubError> {
         let mut conn = self.connection()?;
         let keys = keys(room);
-        let (epoch, seq, oldest): (String, u64, u64) = self
-            .join
-            .key(&keys.seq)
-            .key(&keys.epoch)
-            .key(&keys.log)
-            .arg(Epoch::random().as_str())
-            .arg(age_ms(config))
-            .invoke_async(&mut conn)
-            .await?;
+        let (epoch, seq, oldest): (String, u64, u64) = self.checked(
+            self.join
+                .key(&keys.seq)
+                .key(&keys.epoch)
+                .key(&keys.log)
+                .arg(Epoch::random().as_str())
+                .arg(age_ms(config))
+                .invoke_async(&mut conn)
+                .await,
+        )?;
         Ok(Snapshot {
             epoch: Epoch::new(&epoch),
             seq,
@@ -352,12 +376,14 @@ impl Link {
     ) -> Result<Vec<Arc<Delivery>>, HubError> {
         let mut conn = self.connection()?;
         let keys = keys(room);
-        let (current, reply): (Option<String>, StreamRangeReply) = redis::pipe()
-            .atomic()
-            .get(&keys.epoch)
-            .xrange_count(&keys.log, format!("{from}-0"), format!("{until}-0"), max)
-            .query_async(&mut conn)
-            .await?;
+        let (current, reply): (Option<String>, StreamRangeReply) = self.checked(
+            redis::pipe()
+                .atomic()
+                .get(&keys.epoch)
+                .xrange_count(&keys.log, format!("{from}-0"), format!("{until}-0"), max)
+                .query_async(&mut conn)
+                .await,
+        )?;
         if current.as_deref() != Some(epoch.as_str()) {
             return Ok(Vec::new());
         }
@@ -420,12 +446,22 @@ impl Link {
         channels.rooms.clear();
     }
 
-    /// Whether Redis answers a PING on the pub/sub connection within the timeout.
+    /// Whether Redis answers a PING on both connections within the timeout: either can die
+    /// alone (see `broken`).
     async fn answers(&self) -> bool {
         let Some(mut sink) = self.channels.lock().await.sink.clone() else {
             return false;
         };
         let ping = tokio::time::timeout(TIMEOUT, sink.ping::<redis::Value>()).await;
+        if !matches!(ping, Ok(Ok(_))) {
+            return false;
+        }
+        let Ok(mut conn) = self.connection() else {
+            return false;
+        };
+        let command = redis::cmd("PING");
+        let ping = tokio::time::timeout(TIMEOUT, command.query_async::<redis::Value>(&mut conn));
+        let ping = ping.await;
         matches!(ping, Ok(Ok(_)))
     }
 
@@ -456,6 +492,8 @@ pub(crate) async fn supervise(shared: Arc<Shared>) {
     let mut backoff = MIN_BACKOFF;
     loop {
         if let Ok(mut stream) = link.connect(&shared).await {
+            // What failed on the connections just replaced is no news.
+            link.broken.store(false, Ordering::Relaxed);
             backoff = MIN_BACKOFF;
             link.state.send_replace(LinkState::Up);
             // Stale unsubscribe requests from before the reconnect: the subscriptions were
@@ -481,7 +519,14 @@ async fn listen(
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        // (Asked before each wait, and the wait made before the flag can be missed: a
+        // `Notified` hears `notify_waiters` from its creation on.)
+        let broke = link.broke.notified();
+        if link.broken.load(Ordering::Relaxed) {
+            return;
+        }
         tokio::select! {
+            () = broke => return,
             message = poll_fn(|cx| std::pin::Pin::new(&mut *stream).poll_next(cx)) => match message {
                 Some(message) => on_message(shared, link, &message).await,
                 None => return,
