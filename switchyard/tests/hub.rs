@@ -30,6 +30,15 @@ async fn a_subscriber_recovers_what_it_missed_then_continues_live() {
 }
 
 #[tokio::test]
+async fn a_replay_the_room_overtakes_ends_rather_than_skip() {
+    within(30, async {
+        let hub = Hub::in_memory(HubConfig::default().with_history(10, Duration::from_secs(3600)));
+        hub_scenarios::overtaken(&hub).await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn the_history_keeps_the_last_messages_and_forgets_a_silent_room() {
     within(30, async {
         let age = Duration::from_millis(300);

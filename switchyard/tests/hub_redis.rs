@@ -104,6 +104,17 @@ async fn a_node_fills_from_the_history_what_pubsub_missed() {
     .await;
 }
 
+#[tokio::test]
+async fn a_replay_the_room_overtakes_ends_rather_than_skip() {
+    let redis = RedisServer::start("overtaken");
+    within(30, async {
+        let config = HubConfig::default().with_history(10, Duration::from_secs(3600));
+        let hub = node(&redis, config).await;
+        hub_scenarios::overtaken(&hub).await;
+    })
+    .await;
+}
+
 /// The command connection can die alone (here killed; Redis's idle `timeout` spares pub/sub
 /// connections, an idle-timeout NAT the same): the next command that finds it gone has the
 /// link reconnect, and publishing works again without the pub/sub side ever dropping.

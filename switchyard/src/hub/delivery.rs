@@ -127,7 +127,10 @@ impl Joined {
     }
 
     /// True only when a `since` position was given and every message after it is replayed
-    /// before the live ones: same epoch, not beyond `seq`, and still in the history.
+    /// before the live ones: same epoch, not beyond `seq`, and still in the history. Should
+    /// the history drop some of them before the replay reads them (a room busy enough to
+    /// trim it meanwhile), the subscription ends with
+    /// [`RecvError::Overtaken`](super::RecvError::Overtaken) rather than skip them.
     pub fn recovered(&self) -> bool {
         self.recovered
     }

@@ -50,6 +50,14 @@ pub enum RecvError {
     Lagged,
     /// The replay could not be read from the backend.
     Replay(HubError),
+    /// The room went on faster than the replay was read, and its history dropped messages
+    /// the replay had still to hand out (the replay is read a page at a time as it is
+    /// consumed): the subscription cannot keep the [`Joined::recovered`] promise, and says
+    /// so rather than skip them. Subscribing again from the last message received tells
+    /// where the room now stands.
+    ///
+    /// [`Joined::recovered`]: super::Joined::recovered
+    Overtaken,
     /// Every handle to the hub was dropped.
     Closed,
 }
@@ -59,6 +67,9 @@ impl fmt::Display for RecvError {
         match self {
             RecvError::Lagged => f.write_str("the subscriber fell too far behind its room"),
             RecvError::Replay(error) => write!(f, "replaying the history failed: {error}"),
+            RecvError::Overtaken => {
+                f.write_str("the room's history dropped messages before the replay reached them")
+            }
             RecvError::Closed => f.write_str("the hub was dropped"),
         }
     }
@@ -68,7 +79,7 @@ impl std::error::Error for RecvError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             RecvError::Replay(error) => Some(error),
-            RecvError::Lagged | RecvError::Closed => None,
+            RecvError::Lagged | RecvError::Overtaken | RecvError::Closed => None,
         }
     }
 }

@@ -150,11 +150,20 @@ impl Fanout {
     }
 
     #[cfg(feature = "redis")]
-    /// Records `(epoch, seq)` as delivered in `room` if nothing was yet: a subscriber that
-    /// joined at that point has everything up to it from the history.
+    /// A subscriber joined `room` at `(epoch, seq)`: it has everything up to `seq` from the
+    /// history and needs every message after it. Recorded as delivered if nothing was yet,
+    /// and moved back to `seq` if the room's mark is further on in the same epoch: joins
+    /// whose snapshots come back out of order (a later one seeded first) would otherwise
+    /// make the messages between them stale for the earlier joiner. A message the room had
+    /// already delivered then comes again (from pub/sub or a gap's fill), and each
+    /// subscription drops what it already handed out.
     pub(crate) fn seed(&self, room: &RoomName, epoch: &Epoch, seq: u64) {
         if let Some(local) = self.lock().get_mut(room) {
-            local.last.get_or_insert_with(|| (epoch.clone(), seq));
+            match &mut local.last {
+                Some((last_epoch, last)) if last_epoch == epoch => *last = (*last).min(seq),
+                Some(_) => {}
+                None => local.last = Some((epoch.clone(), seq)),
+            }
         }
     }
 
@@ -244,9 +253,27 @@ mod tests {
         assert_eq!(fanout.fit(&room, &e, 8), Fit::Next);
         assert_eq!(fanout.fit(&room, &e, 10), Fit::Gap { after: 7 });
         assert_eq!(fanout.fit(&room, &Epoch::new("new"), 1), Fit::Next);
-        // A seed never moves a room that has a baseline.
+        // A seed never moves a room's baseline forward...
         fanout.seed(&room, &e, 100);
         assert_eq!(fanout.fit(&room, &e, 8), Fit::Next);
+    }
+
+    /// Two joins whose snapshots (10, then 12) are seeded in the other order: the messages
+    /// between them still reach the first joiner.
+    #[cfg(feature = "redis")]
+    #[test]
+    fn a_seed_moves_the_baseline_back_for_an_earlier_joiner() {
+        let fanout = Fanout::new(8, SlowConsumer::Disconnect);
+        let room = RoomName::new("r").unwrap();
+        let e = Epoch::new("e");
+        let _a = fanout.join(&room);
+        let _b = fanout.join(&room);
+        fanout.seed(&room, &e, 12);
+        fanout.seed(&room, &e, 10);
+        assert_eq!(fanout.fit(&room, &e, 11), Fit::Next);
+        // Another epoch's seed leaves the mark alone.
+        fanout.seed(&room, &Epoch::new("old"), 3);
+        assert_eq!(fanout.fit(&room, &e, 11), Fit::Next);
     }
 
     #[test]

@@ -138,7 +138,13 @@ impl Subscription {
                 )
                 .await
                 .map_err(RecvError::Replay)?;
-            // What the history no longer holds shows as a jump in `seq`.
+            // The history held `next` when the subscription started (that decided
+            // `recovered`); a page that starts later, or none at all, means the room trimmed
+            // it since.
+            if page.first().is_none_or(|d| d.seq() != replay.next) {
+                self.replay = None;
+                return Err(RecvError::Overtaken);
+            }
             replay.next = page.last().map_or(replay.until + 1, |d| d.seq() + 1);
             replay.page.extend(page);
         }

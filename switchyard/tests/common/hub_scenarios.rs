@@ -180,6 +180,31 @@ pub async fn history(hub: &Hub, age: Duration, kept: impl FnOnce(), forgotten: i
     assert_eq!((delivery.seq(), delivery.epoch()), (1, &new_epoch));
 }
 
+/// On `hub`, which keeps 10 messages of history: a subscriber that recovers from a position
+/// the history still holds, but whose replay the room overtakes (five more messages trim what
+/// it had still to read), ends with `Overtaken` rather than skip them; subscribing again from
+/// there says nothing can be recovered.
+pub async fn overtaken(hub: &Hub) {
+    let lobby = room("overtaken");
+    for i in 1..=10 {
+        hub.publish(&lobby, format!("m{i}").into()).await.unwrap();
+    }
+    let probe = hub.subscribe(&lobby, None).await.unwrap();
+    let since = Position {
+        epoch: probe.joined().epoch().clone(),
+        seq: 1,
+    };
+    drop(probe);
+    let mut sub = hub.subscribe(&lobby, Some(&since)).await.unwrap();
+    assert!(sub.joined().recovered());
+    for i in 11..=15 {
+        hub.publish(&lobby, format!("m{i}").into()).await.unwrap();
+    }
+    assert!(matches!(sub.recv().await, Err(RecvError::Overtaken)));
+    let again = hub.subscribe(&lobby, Some(&since)).await.unwrap();
+    assert!(!again.joined().recovered());
+}
+
 /// On `hub`, whose queues hold 4, a subscriber that reads nothing is cut off once its queue
 /// is full, while one that keeps up gets every message at once.
 pub async fn slow_cut_off(hub: &Hub) {

@@ -118,6 +118,10 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                                 warn!(peer = %Peer(peer), %room, %error, "chat: replay failed");
                                 return Some(Stop::Close(CloseCode::TRY_AGAIN_LATER, "history unavailable"));
                             }
+                            // The client reconnects with `since` and learns what it missed.
+                            Err(RecvError::Overtaken) => {
+                                return Some(Stop::Close(CloseCode::TRY_AGAIN_LATER, "the room overtook the replay"));
+                            }
                             Err(_) => return Some(Stop::Shutdown),
                         },
                     };
