@@ -147,6 +147,70 @@ async fn a_dead_command_connection_is_replaced() {
     .await;
 }
 
+/// A Redis restarted from a snapshot older than its last writes (RDB) has the room's seq go
+/// back under the same epoch: what is published after it must not reuse seqs the nodes
+/// already delivered (every node would drop it as stale). A restart starts a new epoch.
+#[tokio::test]
+async fn a_redis_restored_from_an_older_snapshot_starts_a_new_epoch() {
+    let mut redis = RedisServer::start("snapshot");
+    within(60, async {
+        let a = node(&redis, HubConfig::default()).await;
+        let lobby = room("lobby");
+        let mut sub = a.subscribe(&lobby, None).await.unwrap();
+        for i in 1..=5 {
+            a.publish(&lobby, format!("m{i}").into()).await.unwrap();
+        }
+        redis.command(&["SAVE"]);
+        for i in 6..=10 {
+            a.publish(&lobby, format!("m{i}").into()).await.unwrap();
+        }
+        let old = take(&mut sub, 10).await[9].epoch().clone();
+        redis.kill();
+        wait_for(&a, LinkState::Down).await;
+        // The same directory: the snapshot is loaded, the room at seq 5 of its epoch.
+        redis.restart();
+        assert!(
+            redis
+                .command(&["GET", "switchyard:{lobby}:seq"])
+                .contains("5")
+        );
+        wait_for(&a, LinkState::Up).await;
+        a.publish(&lobby, "after".into()).await.unwrap();
+        let delivery = sub.recv().await.unwrap();
+        assert_eq!(delivery.text().as_str(), "after");
+        assert_ne!(delivery.epoch(), &old);
+        assert_eq!(delivery.seq(), 1);
+    })
+    .await;
+}
+
+/// A node whose pub/sub was down while another node started a new epoch in a room (here
+/// Redis lost everything) delivers that epoch's messages from its seq 1, not from the first
+/// one it happened to hear.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_epoch_begun_while_a_node_was_not_listening_is_filled_from_its_start() {
+    let redis = RedisServer::start("new-epoch");
+    within(60, async {
+        let a = node(&redis, HubConfig::default()).await;
+        let b = node(&redis, HubConfig::default()).await;
+        let lobby = room("lobby");
+        let mut sub = a.subscribe(&lobby, None).await.unwrap();
+        b.publish(&lobby, "before".into()).await.unwrap();
+        let old = sub.recv().await.unwrap().epoch().clone();
+        redis.command(&["FLUSHALL"]);
+        redis.command(&["CLIENT", "KILL", "TYPE", "pubsub"]);
+        for i in 1..=3 {
+            b.publish(&lobby, format!("m{i}").into()).await.unwrap();
+        }
+        b.publish(&lobby, "after".into()).await.unwrap();
+        let got = take(&mut sub, 4).await;
+        assert_eq!(seqs(&got), [1, 2, 3, 4]);
+        assert!(got.iter().all(|d| d.epoch() != &old));
+        assert_eq!(got[3].text().as_str(), "after");
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_restarting_fails_publishes_visibly_and_rooms_resume() {
     let mut redis = RedisServer::start("restart");

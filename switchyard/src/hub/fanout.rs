@@ -69,11 +69,12 @@ struct LocalRoom {
 #[cfg(feature = "redis")]
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Fit {
-    /// The next one (or the first, or the first of a new epoch): deliver it.
+    /// The next one (or the first the room sees here, or seq 1 of a new epoch): deliver it.
     Next,
     /// Already delivered: drop it.
     Stale,
-    /// Messages `after + 1 ..` are missing before it: fetch them first.
+    /// Messages `after + 1 ..` of its epoch are missing before it: fetch them first (from 1
+    /// in a new epoch: what was published in it while this node was not listening).
     Gap { after: u64 },
     /// No subscriber here.
     Nobody,
@@ -183,6 +184,7 @@ impl Fanout {
                     Fit::Gap { after: *last }
                 }
             }
+            Some(_) if seq > 1 => Fit::Gap { after: 0 },
             _ => Fit::Next,
         }
     }
@@ -253,6 +255,11 @@ mod tests {
         assert_eq!(fanout.fit(&room, &e, 8), Fit::Next);
         assert_eq!(fanout.fit(&room, &e, 10), Fit::Gap { after: 7 });
         assert_eq!(fanout.fit(&room, &Epoch::new("new"), 1), Fit::Next);
+        // A new epoch that started while this node was not listening: from its seq 1.
+        assert_eq!(
+            fanout.fit(&room, &Epoch::new("new"), 4),
+            Fit::Gap { after: 0 }
+        );
         // A seed never moves a room's baseline forward...
         fanout.seed(&room, &e, 100);
         assert_eq!(fanout.fit(&room, &e, 8), Fit::Next);

@@ -46,8 +46,9 @@ const HEARTBEAT: Duration = Duration::from_secs(5);
 /// Messages read from the history per request when filling a gap.
 const FILL_PAGE: usize = 100;
 
-/// Shared by both scripts: the time from Redis (one clock for every node), and trimming the
-/// history's entries older than the age (`ARGV` age in ms at `age`).
+/// Shared by both scripts: the time from Redis (one clock for every node), trimming the
+/// history's entries older than the age (`ARGV` age in ms at `age`), and the room's epoch
+/// if this Redis process wrote it.
 const PRELUDE: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -59,16 +60,26 @@ local function trim(log, age)
     redis.call('XDEL', log, first[1][1])
   end
 end
+-- The room's epoch, unless this Redis process did not write it (`run` is its run id): a
+-- Redis restarted from a snapshot or a replica that lost the last writes has the room's seq
+-- go back, and would hand out again seqs the nodes already delivered as other messages. A
+-- restart cannot say what it lost, so it starts a new history.
+local function current(epoch_key, run_key, run)
+  local epoch = redis.call('GET', epoch_key)
+  if epoch and redis.call('GET', run_key) == run then return epoch end
+  return false
+end
 ";
 
-/// KEYS: seq, epoch, log. ARGV: a fresh epoch, the text, the history length, the history age
-/// in ms, the channel. Returns `{seq, epoch}`.
+/// KEYS: seq, epoch, log, run. ARGV: a fresh epoch, the text, the history length, the history
+/// age in ms, the channel, the server's run id. Returns `{seq, epoch}`.
 const PUBLISH: &str = r"
 local age = tonumber(ARGV[4])
-local epoch = redis.call('GET', KEYS[2])
+local epoch = current(KEYS[2], KEYS[4], ARGV[6])
 if not epoch then
   epoch = ARGV[1]
   redis.call('SET', KEYS[2], epoch)
+  redis.call('SET', KEYS[4], ARGV[6])
   redis.call('DEL', KEYS[1], KEYS[3])
 end
 local seq = redis.call('INCR', KEYS[1])
@@ -77,18 +88,21 @@ trim(KEYS[3], age)
 redis.call('PEXPIRE', KEYS[1], age)
 redis.call('PEXPIRE', KEYS[2], age)
 redis.call('PEXPIRE', KEYS[3], age)
+redis.call('PEXPIRE', KEYS[4], age)
 redis.call('PUBLISH', ARGV[5], seq .. ' ' .. epoch .. ' ' .. ARGV[2])
 return {seq, epoch}
 ";
 
-/// KEYS: seq, epoch, log. ARGV: a fresh epoch, the history age in ms. Returns
-/// `{epoch, seq, oldest}`, `oldest` being the first seq the history holds (`seq + 1` if none).
+/// KEYS: seq, epoch, log, run. ARGV: a fresh epoch, the history age in ms, the server's run
+/// id. Returns `{epoch, seq, oldest}`, `oldest` being the first seq the history holds
+/// (`seq + 1` if none).
 const JOIN: &str = r"
 local age = tonumber(ARGV[2])
-local epoch = redis.call('GET', KEYS[2])
+local epoch = current(KEYS[2], KEYS[4], ARGV[3])
 if not epoch then
   epoch = ARGV[1]
   redis.call('SET', KEYS[2], epoch, 'PX', age)
+  redis.call('SET', KEYS[4], ARGV[3], 'PX', age)
   redis.call('DEL', KEYS[1], KEYS[3])
 end
 trim(KEYS[3], age)
@@ -207,7 +221,9 @@ struct Channels {
 pub(crate) struct Link {
     url: RedisUrl,
     state: watch::Sender<LinkState>,
-    commands: Mutex<Option<MultiplexedConnection>>,
+    /// The command connection, and the run id of the Redis process it reached (read once
+    /// per connection: the scripts compare it with the one that started each room's epoch).
+    commands: Mutex<Option<(MultiplexedConnection, Arc<str>)>>,
     channels: tokio::sync::Mutex<Channels>,
     /// Rooms whose last subscriber here left, for the task to unsubscribe.
     emptied: mpsc::UnboundedSender<RoomName>,
@@ -227,6 +243,8 @@ struct Keys {
     seq: String,
     epoch: String,
     log: String,
+    /// The run id of the Redis process that started the epoch.
+    run: String,
 }
 
 fn keys(room: &RoomName) -> Keys {
@@ -235,6 +253,7 @@ fn keys(room: &RoomName) -> Keys {
         seq: format!("switchyard:{{{room}}}:seq"),
         epoch: format!("switchyard:{{{room}}}:epoch"),
         log: format!("switchyard:{{{room}}}:log"),
+        run: format!("switchyard:{{{room}}}:run"),
     }
 }
 
@@ -294,6 +313,11 @@ impl Link {
     /// A handle on the command connection, or `Unavailable` before the first connection: a
     /// publish fails at once rather than waiting for one.
     fn connection(&self) -> Result<MultiplexedConnection, HubError> {
+        Ok(self.commands()?.0)
+    }
+
+    /// The command connection and the run id of the Redis process it reaches.
+    fn commands(&self) -> Result<(MultiplexedConnection, Arc<str>), HubError> {
         lock(&self.commands).clone().ok_or(HubError::Unavailable)
     }
 
@@ -303,18 +327,20 @@ impl Link {
         room: &RoomName,
         text: Utf8Bytes,
     ) -> Result<u64, HubError> {
-        let mut conn = self.connection()?;
+        let (mut conn, run) = self.commands()?;
         let keys = keys(room);
         let (seq, _epoch): (u64, String) = self.checked(
             self.publish
                 .key(&keys.seq)
                 .key(&keys.epoch)
                 .key(&keys.log)
+                .key(&keys.run)
                 .arg(Epoch::random().as_str())
                 .arg(text.as_bytes())
                 .arg(config.history_len())
                 .arg(age_ms(config))
                 .arg(channel(room))
+                .arg(&*run)
                 .invoke_async(&mut conn)
                 .await,
         )?;
@@ -345,15 +371,17 @@ impl Link {
     }
 
     async fn snapshot(&self, config: &HubConfig, room: &RoomName) -> Result<Snapshot, HubError> {
-        let mut conn = self.connection()?;
+        let (mut conn, run) = self.commands()?;
         let keys = keys(room);
         let (epoch, seq, oldest): (String, u64, u64) = self.checked(
             self.join
                 .key(&keys.seq)
                 .key(&keys.epoch)
                 .key(&keys.log)
+                .key(&keys.run)
                 .arg(Epoch::random().as_str())
                 .arg(age_ms(config))
+                .arg(&*run)
                 .invoke_async(&mut conn)
                 .await,
         )?;
@@ -417,9 +445,14 @@ impl Link {
             .set_connection_timeout(Some(TIMEOUT))
             .set_response_timeout(Some(TIMEOUT));
         let client = &self.url.client;
-        let commands = client
+        let mut commands = client
             .get_multiplexed_async_connection_with_config(&config)
             .await?;
+        let info: String = redis::cmd("INFO")
+            .arg("server")
+            .query_async(&mut commands)
+            .await?;
+        let run = run_id(&info).ok_or(HubError::Unavailable)?;
         let pubsub = tokio::time::timeout(TIMEOUT, client.get_async_pubsub())
             .await
             .map_err(|_| HubError::Unavailable)??;
@@ -433,7 +466,7 @@ impl Link {
             channels.rooms.insert(room);
         }
         channels.sink = Some(sink);
-        *lock(&self.commands) = Some(commands);
+        *lock(&self.commands) = Some((commands, run));
         Ok(stream)
     }
 
@@ -475,6 +508,13 @@ impl Link {
             let _ = tokio::time::timeout(TIMEOUT, sink.unsubscribe(channel(&room))).await;
         }
     }
+}
+
+/// The `run_id` field of `INFO server`: a Redis process's own random id, new at each start.
+fn run_id(info: &str) -> Option<Arc<str>> {
+    let line = info.lines().find_map(|line| line.strip_prefix("run_id:"))?;
+    let id = line.trim();
+    (!id.is_empty()).then(|| Arc::from(id))
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -607,7 +647,9 @@ async fn fill(shared: &Shared, link: &Link, room: &RoomName, epoch: &Epoch, from
 }
 
 /// After a reconnect: for each room with subscribers here, delivers from the history what
-/// was published while the link was down.
+/// was published while the link was down, in the epoch it was delivering or from the start
+/// of a new one (Redis restarted, or the room's history expired: its members see the new
+/// epoch, and every message of it the history holds).
 async fn catch_up(shared: &Shared, link: &Link) {
     for (room, last) in shared.fanout.rooms() {
         let Some((epoch, seq)) = last else {
@@ -616,7 +658,9 @@ async fn catch_up(shared: &Shared, link: &Link) {
         let Ok(now) = link.snapshot(&shared.config, &room).await else {
             return;
         };
-        if now.epoch == epoch && now.seq > seq {
+        if now.epoch != epoch {
+            fill(shared, link, &room, &now.epoch, 1, now.seq).await;
+        } else if now.seq > seq {
             fill(shared, link, &room, &epoch, seq + 1, now.seq).await;
         }
     }
