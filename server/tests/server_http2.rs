@@ -256,6 +256,32 @@ async fn no_http2_treats_the_preface_as_a_bad_http1_request() {
     .await;
 }
 
+/// A chat room is joined before the answer (a bad `since`, Redis down: answered with its
+/// status), but not for a page of another site: that is 403 whatever the rooms' state, as
+/// over HTTP/1.1, and makes no room.
+#[tokio::test]
+async fn a_cross_origin_chat_request_is_403_before_any_room_is_joined() {
+    within(30, async {
+        // A Redis that is not there: joining would answer 503.
+        let server = Server::start(&["--redis", "unix:///nonexistent/redis.sock"]).await;
+        let mut send = h2c(server.addr).await;
+        let (parts, _) = connect(
+            &mut send,
+            "/chat/r",
+            Some("websocket"),
+            &[VERSION, ("origin", "https://elsewhere.example")],
+        )
+        .await
+        .unwrap();
+        assert_eq!(parts.status, StatusCode::FORBIDDEN);
+        let (parts, _) = connect(&mut send, "/chat/r", Some("websocket"), &[VERSION])
+            .await
+            .unwrap();
+        assert_eq!(parts.status, StatusCode::SERVICE_UNAVAILABLE);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn refuses_what_is_not_a_websocket_with_its_status() {
     within(30, async {

@@ -29,6 +29,30 @@ async fn a_subscriber_recovers_what_it_missed_then_continues_live() {
     .await;
 }
 
+/// The history keeps each text in an allocation of its own: a received message is a view of
+/// its connection's read buffer, and a history of such views would keep a whole buffer (16 to
+/// 64 KiB) alive per message, for the history's age.
+#[tokio::test]
+async fn the_history_keeps_no_view_of_a_read_buffer() {
+    use switchyard::switchyard_core::connection::{Connection, Event, Message};
+    let mut conn = Connection::server(switchyard::Limits::DEFAULT);
+    // "hello", masked with a zero key.
+    let frame = [0x81, 0x85, 0, 0, 0, 0, b'h', b'e', b'l', b'l', b'o'];
+    assert_eq!(conn.receive_data(&frame), Ok(frame.len()));
+    let Some(Event::Message(Message::Text(text))) = conn.poll_event() else {
+        panic!("no message");
+    };
+    drop(conn);
+    let buffer = text.clone().into_bytes();
+    assert!(!buffer.is_unique(), "the text is a view of the read buffer");
+    let hub = Hub::in_memory(HubConfig::default());
+    hub.publish(&room("r"), text).await.unwrap();
+    assert!(
+        buffer.is_unique(),
+        "the history keeps a view of the read buffer"
+    );
+}
+
 #[tokio::test]
 async fn a_replay_the_room_overtakes_ends_rather_than_skip() {
     within(30, async {

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use h2::server::SendResponse;
 use h2::{Reason, RecvStream};
 use http::{HeaderValue, Method, Response, StatusCode};
-use switchyard::switchyard_core::handshake::h2::check_connect;
+use switchyard::switchyard_core::handshake::h2::{check_connect, offer as h2_offer};
 use switchyard::{AcceptError, Answer, http2};
 use tokio::io::AsyncWriteExt;
 use tracing::{debug, info};
@@ -59,10 +59,22 @@ pub(super) async fn serve(
         None
     };
     // A chat room is joined before the answer, as over HTTP/1.1: what cannot work is
-    // answered with its status (400 for a bad `since`/`epoch`, 503 without Redis).
+    // answered with its status (400 for a bad `since`/`epoch`, 503 without Redis). Only for
+    // a request the answer will not refuse for its origin (also as over HTTP/1.1): a page of
+    // another site gets its 403, and makes no room.
     let mut subscription = None;
     let mut config = h2.app.config;
-    if let (Route::Chat(room), Some(_)) = (&route, &slot) {
+    let origin_allowed = || {
+        let fields = parts
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_bytes()));
+        h2_offer(&http2::pseudo_headers(&parts), fields, &config.limits)
+            .is_ok_and(|offer| offer.check_origin(&h2.app.origin_policy()).is_ok())
+    };
+    if let (Route::Chat(room), Some(_)) = (&route, &slot)
+        && origin_allowed()
+    {
         match join(parts.uri.query(), room, &h2.app).await {
             Ok(joined) => subscription = Some(joined),
             Err((status, detail)) => {

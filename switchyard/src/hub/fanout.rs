@@ -136,7 +136,6 @@ impl Fanout {
         false
     }
 
-    #[cfg(feature = "redis")]
     pub(crate) fn has_members(&self, room: &RoomName) -> bool {
         self.lock().contains_key(room)
     }

@@ -154,13 +154,14 @@ impl Shared {
     }
 
     fn leave(&self, room: &RoomName, id: u64) {
-        let empty = self.fanout.leave(room, id);
-        #[cfg(feature = "redis")]
-        if let (true, Backend::Redis(link)) = (empty, &self.backend) {
-            link.room_emptied(room);
+        if !self.fanout.leave(room, id) {
+            return;
         }
-        #[cfg(not(feature = "redis"))]
-        let _ = empty;
+        match &self.backend {
+            Backend::Memory(store) => store.room_emptied(&self.fanout, room),
+            #[cfg(feature = "redis")]
+            Backend::Redis(link) => link.room_emptied(room),
+        }
     }
 }
 
