@@ -312,6 +312,11 @@ async fn refuses_what_is_not_a_websocket_with_its_status() {
             .await
             .unwrap();
         assert_eq!(parts.status, StatusCode::UPGRADE_REQUIRED);
+        assert_eq!(
+            parts.headers.get("sec-websocket-version").unwrap(),
+            "13",
+            "RFC 6455 §4.4"
+        );
         let (parts, _) = connect(
             &mut send,
             "/echo",

@@ -152,6 +152,13 @@ pub fn refuse(respond: &mut SendResponse<Bytes>, error: &H2ConnectError) {
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
+    if let H2ConnectError::Handshake(HandshakeError::UnsupportedVersion) = error {
+        // RFC 6455 §4.4, which RFC 8441 §5 keeps: say which version we speak.
+        response.headers_mut().insert(
+            http::header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13"),
+        );
+    }
     if let Ok(mut body) = respond.send_response(response, false) {
         // Failing here means the client reset the stream: nothing more to say.
         let _ = body.send_data(Bytes::from(format!("{error}\n")), true);
