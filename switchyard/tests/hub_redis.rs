@@ -184,6 +184,66 @@ async fn a_redis_restored_from_an_older_snapshot_starts_a_new_epoch() {
     .await;
 }
 
+/// A room written before runs were recorded (no `run` key) keeps its epoch and history: an
+/// upgrade loses nothing.
+#[tokio::test]
+async fn a_room_without_a_recorded_run_is_adopted() {
+    let redis = RedisServer::start("adopt");
+    within(30, async {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+            .to_string();
+        redis.command(&["SET", "switchyard:{r}:epoch", "e0"]);
+        redis.command(&["SET", "switchyard:{r}:seq", "5"]);
+        for seq in 1..=5 {
+            let id = format!("{seq}-0");
+            let text = format!("m{seq}");
+            redis.command(&["XADD", "switchyard:{r}:log", &id, "t", &now, "m", &text]);
+        }
+        let hub = node(&redis, HubConfig::default()).await;
+        let since = switchyard::hub::Position {
+            epoch: switchyard::hub::Epoch::new("e0"),
+            seq: 3,
+        };
+        let mut sub = hub.subscribe(&room("r"), Some(&since)).await.unwrap();
+        assert!(sub.joined().recovered());
+        assert_eq!(seqs(&take(&mut sub, 2).await), [4, 5]);
+        hub.publish(&room("r"), "m6".into()).await.unwrap();
+        let next = sub.recv().await.unwrap();
+        assert_eq!((next.epoch().as_str(), next.seq()), ("e0", 6));
+    })
+    .await;
+}
+
+/// A Redis user without `INFO` (an ACL without `@dangerous`, as Redis's own example has)
+/// still gets rooms: the restart check is off, nothing else.
+#[tokio::test]
+async fn a_redis_user_without_info_still_gets_rooms() {
+    let redis = RedisServer::start("acl");
+    within(30, async {
+        redis.command(&[
+            "ACL",
+            "SETUSER",
+            "sy",
+            "on",
+            ">pw",
+            "~switchyard:*",
+            "&*",
+            "+@all",
+            "-@dangerous",
+        ]);
+        let url = format!("{}?user=sy&pass=pw", redis.url());
+        let hub = Hub::redis(RedisUrl::parse(&url).unwrap(), HubConfig::default());
+        wait_for(&hub, LinkState::Up).await;
+        let mut sub = hub.subscribe(&room("r"), None).await.unwrap();
+        hub.publish(&room("r"), "hello".into()).await.unwrap();
+        assert_eq!(sub.recv().await.unwrap().text().as_str(), "hello");
+    })
+    .await;
+}
+
 /// A node whose pub/sub was down while another node started a new epoch in a room (here
 /// Redis lost everything) delivers that epoch's messages from its seq 1, not from the first
 /// one it happened to hear.

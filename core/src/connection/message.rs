@@ -141,8 +141,9 @@ pub enum AbortReason {
 #[non_exhaustive]
 pub struct CloseInfo {
     /// The code of the peer's close frame once it arrived (§7.1.5: the first one received);
-    /// the code we sent when we failed the connection; [`CloseCode::ABNORMAL`] (1006) when it
-    /// ended without either (EOF, an abort).
+    /// the code we sent when we failed the connection (or would have, had a write not failed
+    /// first: [`AbortReason::WriteFailed`]); [`CloseCode::ABNORMAL`] (1006) when it ended
+    /// without either (EOF, an abort).
     pub code: CloseCode,
     /// The close reason.
     pub reason: String,

@@ -44,8 +44,9 @@
 //!   messages are still delivered until its close frame arrives.
 //! - **Draining**: a write failed, so nothing more is sent or read; the frames already read
 //!   are still decoded and delivered as the application polls them (nothing already
-//!   accepted is lost), then receiving ends as an abort, or with the peer's close frame if
-//!   it was among them (not clean: ours never follows).
+//!   accepted is lost), then receiving ends as an abort, with the peer's close frame if it
+//!   was among them, or with a protocol error found in them (not clean: our close frame
+//!   never follows).
 //! - **Ending**: receiving is over — the peer's close frame, a protocol error, the
 //!   application's `fail`, EOF, an abort, or the end of a drain. One [`Event::Closed`] is queued behind the events
 //!   before it. Our close frame, if still owed (echoing the peer's code, or carrying the
@@ -513,8 +514,9 @@ impl Connection {
     /// [`poll_event`](Self::poll_event), bounded by
     /// [`Limits::max_queued_events`] as ever: a peer that sent its messages and its close
     /// and went away has all of them delivered, not only those decoded before the write
-    /// failed. Then comes an [`Event::Closed`] (1006, or the code of the peer's close frame if
-    /// it was among them; never clean; `aborted` is [`AbortReason::WriteFailed`]) and
+    /// failed. Then comes an [`Event::Closed`] (1006; the code of the peer's close frame if
+    /// it was among them; the code of a protocol error found in them, with its `error`, though
+    /// no close frame carries it; never clean; `aborted` is [`AbortReason::WriteFailed`]) and
     /// [`Action::Abort`]. After receiving had already ended, this is [`abort`](Self::abort).
     pub fn write_failed(&mut self) {
         self.transition(Input::WriteFailed);

@@ -136,6 +136,7 @@ impl Fanout {
         false
     }
 
+    #[cfg(feature = "redis")]
     pub(crate) fn has_members(&self, room: &RoomName) -> bool {
         self.lock().contains_key(room)
     }
@@ -150,19 +151,22 @@ impl Fanout {
     }
 
     #[cfg(feature = "redis")]
-    /// A subscriber joined `room` at `(epoch, seq)`: it has everything up to `seq` from the
-    /// history and needs every message after it. Recorded as delivered if nothing was yet,
-    /// and moved back to `seq` if the room's mark is further on in the same epoch: joins
-    /// whose snapshots come back out of order (a later one seeded first) would otherwise
-    /// make the messages between them stale for the earlier joiner. A message the room had
-    /// already delivered then comes again (from pub/sub or a gap's fill), and each
-    /// subscription drops what it already handed out.
-    pub(crate) fn seed(&self, room: &RoomName, epoch: &Epoch, seq: u64) {
-        if let Some(local) = self.lock().get_mut(room) {
-            match &mut local.last {
-                Some((last_epoch, last)) if last_epoch == epoch => *last = (*last).min(seq),
-                Some(_) => {}
-                None => local.last = Some((epoch.clone(), seq)),
+    /// A subscriber joined `room` at `(epoch, seq)`, from the history: records that as
+    /// delivered if nothing was yet. Returns the room's mark if it is already further on in
+    /// that epoch: the messages after `seq` up to it were delivered before the subscriber's
+    /// snapshot was seeded, or (another join's snapshot seeded first) passed over as already
+    /// delivered, and the subscriber takes them from the history itself. Moving the room's
+    /// mark back instead would send them again to every member, through queues that are
+    /// bounded.
+    pub(crate) fn seed(&self, room: &RoomName, epoch: &Epoch, seq: u64) -> Option<u64> {
+        let mut rooms = self.lock();
+        let local = rooms.get_mut(room)?;
+        match &local.last {
+            Some((last_epoch, last)) if last_epoch == epoch && *last > seq => Some(*last),
+            Some(_) => None,
+            None => {
+                local.last = Some((epoch.clone(), seq));
+                None
             }
         }
     }
@@ -259,27 +263,27 @@ mod tests {
             fanout.fit(&room, &Epoch::new("new"), 4),
             Fit::Gap { after: 0 }
         );
-        // A seed never moves a room's baseline forward...
-        fanout.seed(&room, &e, 100);
+        // A seed never moves a room's baseline.
+        assert_eq!(fanout.seed(&room, &e, 100), None);
         assert_eq!(fanout.fit(&room, &e, 8), Fit::Next);
     }
 
-    /// Two joins whose snapshots (10, then 12) are seeded in the other order: the messages
-    /// between them still reach the first joiner.
+    /// Two joins whose snapshots (10, then 12) are seeded in the other order: the mark stays
+    /// (no member is sent anything twice), and the first joiner is told what it takes from
+    /// the history.
     #[cfg(feature = "redis")]
     #[test]
-    fn a_seed_moves_the_baseline_back_for_an_earlier_joiner() {
+    fn a_seed_behind_the_mark_says_how_far_it_is() {
         let fanout = Fanout::new(8, SlowConsumer::Disconnect);
         let room = RoomName::new("r").unwrap();
         let e = Epoch::new("e");
         let _a = fanout.join(&room);
         let _b = fanout.join(&room);
-        fanout.seed(&room, &e, 12);
-        fanout.seed(&room, &e, 10);
-        assert_eq!(fanout.fit(&room, &e, 11), Fit::Next);
-        // Another epoch's seed leaves the mark alone.
-        fanout.seed(&room, &Epoch::new("old"), 3);
-        assert_eq!(fanout.fit(&room, &e, 11), Fit::Next);
+        assert_eq!(fanout.seed(&room, &e, 12), None);
+        assert_eq!(fanout.seed(&room, &e, 10), Some(12));
+        assert_eq!(fanout.fit(&room, &e, 13), Fit::Next);
+        assert_eq!(fanout.seed(&room, &e, 12), None, "level with the mark");
+        assert_eq!(fanout.seed(&room, &Epoch::new("old"), 3), None);
     }
 
     #[test]

@@ -126,24 +126,6 @@ impl Store {
         (fanout.join(room), snapshot)
     }
 
-    /// The last subscriber of `room` here left: a room nothing was ever published to has
-    /// nothing worth keeping, and goes now rather than at the history age, so joining rooms by
-    /// the thousand (each `/chat/{name}` a room) leaves nothing behind. (Under the store's
-    /// lock, which every join takes first: no join can slip in between the check and the
-    /// removal.)
-    pub(crate) fn room_emptied(&self, fanout: &Fanout, room: &RoomName) {
-        let mut rooms = self.lock();
-        if rooms.histories.get(room).is_some_and(|h| h.seq == 0) && !fanout.has_members(room) {
-            rooms.histories.remove(room);
-        }
-    }
-
-    /// Rooms with a history here, for tests.
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.lock().histories.len()
-    }
-
     /// Up to `max` messages of `epoch` with `from <= seq <= until`, oldest first.
     pub(crate) fn range(
         &self,
@@ -196,31 +178,4 @@ impl Rooms {
 
 fn expired(history: &History, now: Instant, age: Duration) -> bool {
     now.duration_since(history.touched) > age
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::hub::fanout::SlowConsumer;
-
-    #[test]
-    fn a_room_nothing_was_published_to_goes_with_its_last_member() {
-        let store = Store::new();
-        let fanout = Fanout::new(8, SlowConsumer::Disconnect);
-        let config = HubConfig::default();
-        let quiet = RoomName::new("quiet").unwrap();
-        let busy = RoomName::new("busy").unwrap();
-        let (a, _) = store.join(&fanout, &config, &quiet);
-        let (b, _) = store.join(&fanout, &config, &quiet);
-        let (c, _) = store.join(&fanout, &config, &busy);
-        store.publish(&fanout, &config, &busy, "kept".into());
-        assert!(!fanout.leave(&quiet, a.id));
-        store.room_emptied(&fanout, &quiet);
-        assert_eq!(store.len(), 2, "a member is left");
-        assert!(fanout.leave(&quiet, b.id));
-        store.room_emptied(&fanout, &quiet);
-        assert!(fanout.leave(&busy, c.id));
-        store.room_emptied(&fanout, &busy);
-        assert_eq!(store.len(), 1, "only the room with a history stays");
-    }
 }

@@ -154,14 +154,13 @@ impl Shared {
     }
 
     fn leave(&self, room: &RoomName, id: u64) {
-        if !self.fanout.leave(room, id) {
-            return;
+        let empty = self.fanout.leave(room, id);
+        #[cfg(feature = "redis")]
+        if let (true, Backend::Redis(link)) = (empty, &self.backend) {
+            link.room_emptied(room);
         }
-        match &self.backend {
-            Backend::Memory(store) => store.room_emptied(&self.fanout, room),
-            #[cfg(feature = "redis")]
-            Backend::Redis(link) => link.room_emptied(room),
-        }
+        #[cfg(not(feature = "redis"))]
+        let _ = empty;
     }
 }
 
@@ -281,11 +280,13 @@ impl Hub {
         since: Option<&Position>,
     ) -> Result<Subscription, HubError> {
         let shared = &self.shared;
-        let (membership, snapshot) = match &shared.backend {
+        // `behind`: where the room here already was, past the snapshot, when it was seeded;
+        // the messages between are taken from the history by this subscription alone.
+        let (membership, snapshot, behind) = match &shared.backend {
             Backend::Memory(store) => {
                 let (registration, snapshot) = store.join(&shared.fanout, &shared.config, room);
                 let membership = Membership::new(Arc::clone(shared), room.clone(), registration);
-                (membership, snapshot)
+                (membership, snapshot, None)
             }
             #[cfg(feature = "redis")]
             Backend::Redis(link) => {
@@ -294,8 +295,8 @@ impl Hub {
                 let registration = shared.fanout.join(room);
                 let membership = Membership::new(Arc::clone(shared), room.clone(), registration);
                 let snapshot = link.join(&shared.config, room).await?;
-                shared.fanout.seed(room, &snapshot.epoch, snapshot.seq);
-                (membership, snapshot)
+                let behind = shared.fanout.seed(room, &snapshot.epoch, snapshot.seq);
+                (membership, snapshot, behind)
             }
         };
         let recovered = since.is_some_and(|since| {
@@ -307,7 +308,7 @@ impl Hub {
             recovered,
         };
         let replay_after = since.filter(|_| recovered).map(|since| since.seq);
-        let subscription = Subscription::new(membership, joined, replay_after);
+        let subscription = Subscription::new(membership, joined, replay_after, behind);
         Ok(subscription)
     }
 }

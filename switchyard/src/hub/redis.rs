@@ -60,14 +60,17 @@ local function trim(log, age)
     redis.call('XDEL', log, first[1][1])
   end
 end
--- The room's epoch, unless this Redis process did not write it (`run` is its run id): a
--- Redis restarted from a snapshot or a replica that lost the last writes has the room's seq
--- go back, and would hand out again seqs the nodes already delivered as other messages. A
--- restart cannot say what it lost, so it starts a new history.
+-- The room's epoch, unless another Redis process started it (`run` is this one's run id,
+-- empty if unknown): a Redis restarted from a snapshot, or a replica that lost the last
+-- writes, has the room's seq go back, and would hand out again seqs the nodes already
+-- delivered as other messages. A restart cannot say what it lost, so it starts a new
+-- history. An epoch with no run recorded (written before runs were) is adopted.
 local function current(epoch_key, run_key, run)
   local epoch = redis.call('GET', epoch_key)
-  if epoch and redis.call('GET', run_key) == run then return epoch end
-  return false
+  if not epoch or run == '' then return epoch end
+  local started = redis.call('GET', run_key)
+  if started and started ~= run then return false end
+  return epoch
 end
 ";
 
@@ -79,9 +82,9 @@ local epoch = current(KEYS[2], KEYS[4], ARGV[6])
 if not epoch then
   epoch = ARGV[1]
   redis.call('SET', KEYS[2], epoch)
-  redis.call('SET', KEYS[4], ARGV[6])
   redis.call('DEL', KEYS[1], KEYS[3])
 end
+if ARGV[6] ~= '' then redis.call('SET', KEYS[4], ARGV[6]) end
 local seq = redis.call('INCR', KEYS[1])
 redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[3], seq .. '-0', 't', now, 'm', ARGV[2])
 trim(KEYS[3], age)
@@ -102,9 +105,9 @@ local epoch = current(KEYS[2], KEYS[4], ARGV[3])
 if not epoch then
   epoch = ARGV[1]
   redis.call('SET', KEYS[2], epoch, 'PX', age)
-  redis.call('SET', KEYS[4], ARGV[3], 'PX', age)
   redis.call('DEL', KEYS[1], KEYS[3])
 end
+if ARGV[3] ~= '' then redis.call('SET', KEYS[4], ARGV[3], 'PX', age) end
 trim(KEYS[3], age)
 local seq = tonumber(redis.call('GET', KEYS[1]) or '0')
 local first = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', 1)
@@ -448,11 +451,15 @@ impl Link {
         let mut commands = client
             .get_multiplexed_async_connection_with_config(&config)
             .await?;
-        let info: String = redis::cmd("INFO")
-            .arg("server")
-            .query_async(&mut commands)
-            .await?;
-        let run = run_id(&info).ok_or(HubError::Unavailable)?;
+        // Without `INFO` (an ACL user without `@dangerous`, a Redis-compatible server that
+        // has no run id) the run is unknown, and a restart is not told apart.
+        let mut info = redis::cmd("INFO");
+        info.arg("server");
+        let run = match info.query_async::<String>(&mut commands).await {
+            Ok(info) => run_id(&info).unwrap_or_else(|| Arc::from("")),
+            Err(error) if error.kind() == redis::ErrorKind::Io => return Err(error.into()),
+            Err(_) => Arc::from(""),
+        };
         let pubsub = tokio::time::timeout(TIMEOUT, client.get_async_pubsub())
             .await
             .map_err(|_| HubError::Unavailable)??;

@@ -59,24 +59,33 @@ pub struct Subscription {
     replay: Option<Replay>,
     /// The last message handed out; live messages at or before it are not handed out again.
     last: (Epoch, u64),
+    /// The replay was overtaken ([`RecvError::Overtaken`]): every later receive says so too,
+    /// rather than go on past the gap.
+    overtaken: bool,
 }
 
 impl Subscription {
-    /// Starts at `joined`, after a replay of `since + 1 ..= joined.seq` if `since` is given.
-    pub(crate) fn new(membership: Membership, joined: Joined, since: Option<u64>) -> Self {
-        let replay = since
-            .filter(|since| *since < joined.seq)
-            .map(|since| Replay {
-                epoch: joined.epoch.clone(),
-                next: since + 1,
-                until: joined.seq,
-                page: VecDeque::new(),
-            });
+    /// Starts at `joined`, after a replay of `since + 1 ..= joined.seq` if `since` is given,
+    /// extended to `behind` if the room here was already past `joined.seq` (messages the
+    /// queue may not have: see `Fanout::seed`; those it has too are dropped as repeats).
+    pub(crate) fn new(
+        membership: Membership,
+        joined: Joined,
+        since: Option<u64>,
+        behind: Option<u64>,
+    ) -> Self {
+        let replay = replay_range(joined.seq, since, behind).map(|(next, until)| Replay {
+            epoch: joined.epoch.clone(),
+            next,
+            until,
+            page: VecDeque::new(),
+        });
         Subscription {
             membership,
             last: (joined.epoch.clone(), joined.seq),
             joined,
             replay,
+            overtaken: false,
         }
     }
 
@@ -95,7 +104,13 @@ impl Subscription {
         if self.membership.registration.cut.is_fired() {
             return Err(RecvError::Lagged);
         }
+        if self.overtaken {
+            return Err(RecvError::Overtaken);
+        }
         if let Some(delivery) = self.next_replayed().await? {
+            // Live messages up to it (the queue may hold some the replay extends over, past
+            // `joined.seq`) are repeats. (The replay is in the joined epoch, as `last` is.)
+            self.last.1 = self.last.1.max(delivery.seq());
             return Ok(delivery);
         }
         loop {
@@ -143,6 +158,7 @@ impl Subscription {
             // it since.
             if page.first().is_none_or(|d| d.seq() != replay.next) {
                 self.replay = None;
+                self.overtaken = true;
                 return Err(RecvError::Overtaken);
             }
             replay.next = page.last().map_or(replay.until + 1, |d| d.seq() + 1);
@@ -156,6 +172,15 @@ impl Subscription {
             }
         }
     }
+}
+
+/// The seqs a subscription that joined at `joined` replays first, if any: after `since` (a
+/// recovery) or else after `joined`, up to `joined` or to `behind` if the room here was
+/// already further on.
+fn replay_range(joined: u64, since: Option<u64>, behind: Option<u64>) -> Option<(u64, u64)> {
+    let next = since.map_or(joined, |since| since.min(joined)) + 1;
+    let until = behind.map_or(joined, |behind| behind.max(joined));
+    (next <= until).then_some((next, until))
 }
 
 impl std::fmt::Debug for Subscription {
@@ -176,5 +201,20 @@ impl CutOffSignal {
     /// Waits until the subscription is cut off (forever, if it never is).
     pub async fn wait(&self) {
         self.0.wait().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replay_range;
+
+    #[test]
+    fn the_replay_covers_the_recovery_and_what_the_room_had_passed() {
+        assert_eq!(replay_range(10, None, None), None, "live only");
+        assert_eq!(replay_range(10, Some(4), None), Some((5, 10)));
+        assert_eq!(replay_range(10, Some(10), None), None);
+        // Joined at 10 while the room here was at 12: 11 and 12 from the history.
+        assert_eq!(replay_range(10, None, Some(12)), Some((11, 12)));
+        assert_eq!(replay_range(10, Some(4), Some(12)), Some((5, 12)));
     }
 }

@@ -201,6 +201,9 @@ pub async fn overtaken(hub: &Hub) {
         hub.publish(&lobby, format!("m{i}").into()).await.unwrap();
     }
     assert!(matches!(sub.recv().await, Err(RecvError::Overtaken)));
+    // For good: the next receive does not go on past the gap with live messages.
+    hub.publish(&lobby, "m16".into()).await.unwrap();
+    assert!(matches!(sub.recv().await, Err(RecvError::Overtaken)));
     let again = hub.subscribe(&lobby, Some(&since)).await.unwrap();
     assert!(!again.joined().recovered());
 }
