@@ -390,6 +390,30 @@ fn idle_connections_release_their_engines_and_keep_their_windows() {
     }
 }
 
+/// A pause inside a compressed message longer than the release time does not release the
+/// decoder: its state (a position inside a block, the message so far) cannot be rebuilt from
+/// the window. RFC 7692 §7.2.3.1's "Hello", cut inside its one frame, then as two fragments.
+#[test]
+fn a_pause_inside_a_compressed_message_keeps_its_decoder() {
+    let at = |s: u64| Instant::from_origin(Duration::from_secs(s));
+    for (first, rest) in [
+        ("c1 07 f2 48 cd", "c9 c9 07 00"),
+        ("41 03 f2 48 cd", "80 04 c9 c9 07 00"),
+    ] {
+        let mut c = receiving_client(TAKEOVER);
+        c.handle_timeout(at(0));
+        assert_eq!(c.receive_data(&hex(first)), Ok(hex(first).len()));
+        // Only keepalive is due (20 s), no release.
+        assert!(c.poll_timeout().is_some_and(|t| t >= at(20)), "{first}");
+        c.handle_timeout(at(1));
+        c.handle_timeout(at(3));
+        assert_eq!(c.receive_data(&hex(rest)), Ok(hex(rest).len()), "{first}");
+        assert_eq!(drain_events(&mut c), [text("Hello")], "{first}");
+        // The message over, the release is due again.
+        assert!(c.poll_timeout().is_some_and(|t| t <= at(5)), "{first}");
+    }
+}
+
 // ---- Negotiation tables (RFC 7692 §7) ----
 
 fn server_answer(config: DeflateConfig, offer: &str) -> Option<(String, DeflateAgreement)> {

@@ -90,6 +90,13 @@ impl Receiver {
         }
     }
 
+    /// Whether a message is half received through the extension stage: its decoder holds
+    /// state (a position inside a compressed block, what the message produced so far) that
+    /// cannot be rebuilt, so it must not be released until the message ends.
+    pub(super) fn extension_message_in_progress(&self) -> bool {
+        self.message.is_some_and(|message| message.rsv != 0)
+    }
+
     /// Bytes in the read buffer not decoded yet.
     pub(super) fn undecoded(&self) -> usize {
         let kept = self.frame.map_or(0, |f| f.kept());

@@ -139,11 +139,16 @@ impl Connection {
     /// When the extension stage's rebuildable memory (the extension's, and the buffers the
     /// connection keeps for it) is next due to be freed, if any is held: its idle time after
     /// the last message through it. A message since the last tick counts as now, so memory
-    /// goes between one and two idle times after the last message.
+    /// goes between one and two idle times after the last message. Never while a message is
+    /// half received through it: a pause inside one (between fragments, or a frame arriving
+    /// slowly) would otherwise drop a decoder whose state no window can rebuild, and the rest
+    /// of the message would fail to decode, or decode wrong (the deadline comes once it ends).
     fn release_deadline(&self) -> Option<Instant> {
         let extension = self.extension.as_ref()?;
         let idle = extension.release_after()?;
-        if !(self.timer.release_owed || extension.holds_memory()) {
+        if !(self.timer.release_owed || extension.holds_memory())
+            || self.rx.extension_message_in_progress()
+        {
             return None;
         }
         let last = if self.timer.extension_used {
