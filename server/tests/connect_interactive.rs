@@ -115,6 +115,11 @@ async fn an_interactive_session_sends_lines_pings_binary_and_closes() {
     tmux.wait_for("hello there", 2);
     tmux.type_line("/ping abc");
     tmux.wait_for("pong (3 bytes): abc", 1);
+    // A ping payload over 125 bytes is refused, and the session goes on.
+    tmux.type_line(&format!("/ping {}", "p".repeat(126)));
+    tmux.wait_for("not sent", 1);
+    tmux.type_line("still here");
+    tmux.wait_for("still here", 2);
     tmux.type_line("/binary 00 ff 10");
     tmux.wait_for("00ff10", 1);
     tmux.type_line("//slash");
@@ -180,6 +185,17 @@ async fn interrupted(
     stdin: &[u8],
     sigints: usize,
 ) -> (i32, String, Duration) {
+    interrupted_after(args, url, stdin, sigints, Duration::ZERO).await
+}
+
+/// [`interrupted`], the first SIGINT `delay` after the connection opened.
+async fn interrupted_after(
+    args: &[&str],
+    url: &str,
+    stdin: &[u8],
+    sigints: usize,
+    delay: Duration,
+) -> (i32, String, Duration) {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
         .args(["connect", "--no-proxy", "--show-handshake"])
         .args(args)
@@ -191,9 +207,12 @@ async fn interrupted(
         .spawn()
         .unwrap();
     let mut input = child.stdin.take().unwrap();
-    tokio::io::AsyncWriteExt::write_all(&mut input, stdin)
-        .await
-        .unwrap();
+    let stdin = stdin.to_vec();
+    // Written from a task, and held open: the client may take a large input slowly, or never.
+    let writer = tokio::spawn(async move {
+        let _ = tokio::io::AsyncWriteExt::write_all(&mut input, &stdin).await;
+        input
+    });
     let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
     let mut seen = String::new();
     while !seen.contains("Sec-WebSocket-Accept verified") {
@@ -204,6 +223,7 @@ async fn interrupted(
         seen.push_str(&line);
         seen.push('\n');
     }
+    tokio::time::sleep(delay).await;
     let started = Instant::now();
     let pid = child.id().unwrap().to_string();
     for i in 0..sigints {
@@ -223,7 +243,7 @@ async fn interrupted(
         seen.push('\n');
     }
     let status = within(10, child.wait()).await.unwrap();
-    drop(input);
+    writer.abort();
     (status.code().unwrap(), seen, started.elapsed())
 }
 
@@ -250,6 +270,28 @@ async fn a_second_sigint_aborts() {
         &format!("ws://{addr}/"),
         b"",
         2,
+    )
+    .await;
+    assert_eq!(code, 4, "{stderr}");
+    assert!(stderr.contains("aborted"), "{stderr}");
+    assert!(took < Duration::from_secs(4), "{took:?}");
+}
+
+/// A send to a server that has stopped reading waits for ever for room: the client still
+/// reads and still hears SIGINT meanwhile (the first queues the close behind the send, the
+/// second aborts).
+#[tokio::test]
+async fn sigint_is_heard_while_a_send_waits_for_a_server_that_does_not_read() {
+    let addr = deaf_server().await;
+    let line = format!("{}\n", "a".repeat(1 << 20));
+    let stdin = line.repeat(64);
+    // The signals come once the client has filled what the sockets hold and waits.
+    let (code, stderr, took) = interrupted_after(
+        &["--close-timeout", "20s", "--no-deflate"],
+        &format!("ws://{addr}/"),
+        stdin.as_bytes(),
+        2,
+        Duration::from_secs(1),
     )
     .await;
     assert_eq!(code, 4, "{stderr}");

@@ -1,9 +1,10 @@
 //! `switchyard connect URL`: a WebSocket client for the terminal and for scripts, on the
 //! library's own client (permessage-deflate, wss://, HTTP/2, proxies).
 //!
-//! One task drives the connection: it waits on the next event from the server, the next
-//! input from stdin (read on a thread, since stdin blocks) and SIGINT, whichever comes
-//! first. Received messages go to stdout; everything else to stderr.
+//! One task drives the connection: it waits on the next event from the server, the send in
+//! flight, the next input from stdin (read on a thread, since stdin blocks; taken once no
+//! send is in flight) and SIGINT, whichever comes first. Received messages go to stdout;
+//! everything else to stderr.
 
 mod args;
 mod exit;
@@ -11,10 +12,13 @@ mod input;
 mod insecure;
 mod output;
 
+use std::future::Future;
 use std::io::IsTerminal;
+use std::pin::Pin;
 use std::process::ExitCode;
 
-use switchyard::{ClientStream, CloseCode, WebSocket, connect_with};
+use switchyard::switchyard_core::connection::SendError;
+use switchyard::{ClientStream, CloseCode, Error, WriteHalf, connect_with};
 use tokio::signal::unix::{SignalKind, signal};
 
 pub(crate) use args::ConnectArgs;
@@ -58,7 +62,7 @@ async fn session(args: &ConnectArgs) -> Result<(), Failure> {
              path can read and change this connection"
         );
     }
-    let (mut ws, response) = connect_with(&args.url, &options)
+    let (ws, response) = connect_with(&args.url, &options)
         .await
         .map_err(Failure::of_connect)?;
     // Watched once open: until then SIGINT stops the process as usual.
@@ -82,11 +86,18 @@ async fn session(args: &ConnectArgs) -> Result<(), Failure> {
     }
     let mut stdin = input::spawn_reader(args.binary, args.chunk as usize, interactive);
     let mut stdout = std::io::stdout();
+    let (mut read, write) = ws.split();
+    // The write half, or the one send (or close) in flight, which owns it until it is done.
+    // Polled with receiving and SIGINT: a send waits until the whole message is written, and
+    // a server that stops reading (one that writes back before it reads on, as an echo
+    // does) must not stop us from reading, or SIGINT from being heard.
+    let mut writer = Writer::Idle(write);
     let mut reading = true;
+    let mut closing = false;
     let mut interrupted = false;
     loop {
         tokio::select! {
-            event = ws.recv_event() => match event {
+            event = read.recv_event() => match event {
                 Some(Ok(event)) => {
                     if let Err(e) = output.event(&mut stdout, &event) {
                         return Err(Failure::Network(format!("cannot write to stdout: {e}")));
@@ -95,28 +106,46 @@ async fn session(args: &ConnectArgs) -> Result<(), Failure> {
                 Some(Err(error)) => return Err(Failure::of_error(error)),
                 None => break,
             },
-            input = stdin.recv(), if reading => match input {
-                Some(input) => {
-                    if !handle(&mut ws, input).await {
+            (write, keep_reading) = writer.done() => {
+                reading &= keep_reading;
+                writer = if interrupted && !closing {
+                    // SIGINT came while a send was in flight: the close frame goes after it.
+                    closing = true;
+                    Writer::close(write, CloseCode::NORMAL, String::new())
+                } else {
+                    Writer::Idle(write)
+                };
+            }
+            input = stdin.recv(), if reading && writer.is_idle() => {
+                let Writer::Idle(write) = std::mem::replace(&mut writer, Writer::Gone) else {
+                    unreachable!("guarded by is_idle");
+                };
+                writer = match input {
+                    Some(input) => Writer::handle(write, input, &mut closing),
+                    None => {
                         reading = false;
+                        closing = true;
+                        Writer::close(write, CloseCode::NORMAL, String::new())
                     }
-                }
-                None => {
-                    reading = false;
-                    close(&mut ws, CloseCode::NORMAL, "").await;
-                }
-            },
+                };
+            }
             _ = sigint.recv() => {
                 if interrupted {
                     return Err(Failure::Abnormal(CloseCode::ABNORMAL, "aborted".into()));
                 }
                 interrupted = true;
                 reading = false;
-                close(&mut ws, CloseCode::NORMAL, "").await;
+                if !closing && let Writer::Idle(_) = writer {
+                    let Writer::Idle(write) = std::mem::replace(&mut writer, Writer::Gone) else {
+                        unreachable!("matched above");
+                    };
+                    closing = true;
+                    writer = Writer::close(write, CloseCode::NORMAL, String::new());
+                }
             }
         }
     }
-    let info = ws
+    let info = read
         .close_info()
         .ok_or(Failure::Abnormal(CloseCode::ABNORMAL, String::new()))?;
     output
@@ -125,8 +154,66 @@ async fn session(args: &ConnectArgs) -> Result<(), Failure> {
     Failure::of_close(&info).map_or(Ok(()), Err)
 }
 
-/// Acts on one input; `false` once stdin is done with (closing, or nothing can be sent).
-async fn handle(ws: &mut WebSocket<ClientStream>, input: Input) -> bool {
+type Write = WriteHalf<ClientStream>;
+
+/// The write half, idle or owned by what it is doing.
+enum Writer {
+    Idle(Write),
+    /// A send or a close in flight: it gives the write half back, and whether stdin is still
+    /// to be read.
+    Busy(Pin<Box<dyn Future<Output = (Write, bool)>>>),
+    /// Only while being replaced.
+    Gone,
+}
+
+impl Writer {
+    fn is_idle(&self) -> bool {
+        matches!(self, Writer::Idle(_))
+    }
+
+    /// Completes when the operation in flight does; never while idle.
+    async fn done(&mut self) -> (Write, bool) {
+        match self {
+            Writer::Busy(operation) => operation.await,
+            Writer::Idle(_) | Writer::Gone => std::future::pending().await,
+        }
+    }
+
+    /// Acts on one input. A close command marks the session `closing`.
+    fn handle(write: Write, input: Input, closing: &mut bool) -> Writer {
+        match input {
+            Input::Command(Command::Close(code, reason)) => {
+                *closing = true;
+                Writer::close(write, code, reason)
+            }
+            Input::Command(Command::Quit) => {
+                *closing = true;
+                Writer::close(write, CloseCode::NORMAL, String::new())
+            }
+            input => Writer::Busy(Box::pin(async move {
+                let mut write = write;
+                let keep_reading = send(&mut write, input).await;
+                (write, keep_reading)
+            })),
+        }
+    }
+
+    /// Starts the closing handshake; receiving then waits for the server's close (within
+    /// --close-timeout).
+    fn close(write: Write, code: CloseCode, reason: String) -> Writer {
+        Writer::Busy(Box::pin(async move {
+            let mut write = write;
+            if let Err(error) = write.close(code, &reason).await {
+                eprintln!("cannot send the close frame: {error}");
+            }
+            (write, false)
+        }))
+    }
+}
+
+/// Sends one input; `false` once stdin is done with (nothing more can be sent). A send that
+/// is refused for what it is (a `/ping` payload over 125 bytes) leaves stdin open.
+async fn send(ws: &mut Write, input: Input) -> bool {
     let sent = match input {
         Input::Text(text) => ws.send_text(&text).await,
         Input::Binary(bytes) => ws.send_binary(&bytes).await,
@@ -135,14 +222,6 @@ async fn handle(ws: &mut WebSocket<ClientStream>, input: Input) -> bool {
             return true;
         }
         Input::Command(Command::Ping(data)) => ws.ping(&data).await,
-        Input::Command(Command::Close(code, reason)) => {
-            close(ws, code, &reason).await;
-            return false;
-        }
-        Input::Command(Command::Quit) => {
-            close(ws, CloseCode::NORMAL, "").await;
-            return false;
-        }
         Input::Command(Command::Help) => {
             eprintln!("{}", input::HELP);
             return true;
@@ -151,21 +230,20 @@ async fn handle(ws: &mut WebSocket<ClientStream>, input: Input) -> bool {
             eprintln!("{why}");
             return true;
         }
+        Input::Command(Command::Close(..) | Command::Quit) => {
+            unreachable!("closing is Writer::handle's")
+        }
     };
     match sent {
         Ok(()) => true,
-        // The connection is closing or failed: receiving reports how it ended.
         Err(error) => {
             eprintln!("not sent: {error}");
-            false
+            // The connection is closing or failed (receiving reports how it ended), unless
+            // the input itself was refused.
+            matches!(
+                error,
+                Error::Send(SendError::ControlPayloadTooLong | SendError::InvalidUtf8)
+            )
         }
-    }
-}
-
-/// Starts the closing handshake; receiving then waits for the server's close (within
-/// --close-timeout).
-async fn close(ws: &mut WebSocket<ClientStream>, code: CloseCode, reason: &str) {
-    if let Err(error) = ws.close(code, reason).await {
-        eprintln!("cannot send the close frame: {error}");
     }
 }
