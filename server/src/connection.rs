@@ -34,8 +34,9 @@ pub(crate) enum Start {
     /// HTTP/1.1 on a plain socket, served as the socket itself: no transport enum to match
     /// on each read and write.
     Plain(TcpStream),
-    /// HTTP/1.1 on this transport (TLS whose ALPN did not pick HTTP/2).
-    Http1(Transport),
+    /// HTTP/1.1 on this transport (TLS whose ALPN did not pick HTTP/2), with the deadline
+    /// its TLS handshake began: the request has to arrive by it too.
+    Http1(Transport, tokio::time::Instant),
     /// A plain connection that may open with the HTTP/2 preface (prior knowledge): read as
     /// HTTP/1.1, and served as HTTP/2 if what was read is the preface.
     Sniff(TcpStream, Http2),
@@ -121,16 +122,21 @@ fn answer(
     async move {
         match start {
             Start::Plain(tcp) => {
-                answer_http1(read(tcp, peer, app).await?, peer, app, shutdown).await
+                answer_http1(read(tcp, None, peer, app).await?, peer, app, shutdown).await
             }
-            Start::Http1(tls) => {
-                answer_http1(read(tls, peer, app).await?, peer, app, shutdown).await
+            Start::Http1(tls, deadline) => {
+                let pending = read(tls, Some(deadline), peer, app).await?;
+                answer_http1(pending, peer, app, shutdown).await
             }
             Start::Sniff(tcp, http2) => {
-                let pending = read(tcp, peer, app).await?;
+                let pending = read(tcp, None, peer, app).await?;
                 if pending.request().is_err() && preface::opens_http2(pending.received()) {
+                    // The preface was read under the handshake's deadline: HTTP/2's own
+                    // handshake finishes by it too.
+                    let deadline = pending.deadline();
                     let (tcp, first) = pending.into_parts();
-                    Box::pin(http2.serve(Rewound::new(first, tcp), peer, shutdown)).await;
+                    let rewound = Rewound::new(first, tcp);
+                    Box::pin(http2.serve(rewound, peer, shutdown, deadline)).await;
                     return None;
                 }
                 answer_http1(pending, peer, app, shutdown).await
@@ -139,10 +145,19 @@ fn answer(
     }
 }
 
-/// Reads a request head from `stream`; `None` if the client went away or said nothing in
-/// time.
-async fn read<S: Stream>(stream: S, peer: SocketAddr, app: &App) -> Option<PendingUpgrade<S>> {
-    match PendingUpgrade::read(stream, &app.config).await {
+/// Reads a request head from `stream`, by `deadline` if the handshake began before (TLS),
+/// else within the handshake timeout; `None` if the client went away or said nothing in time.
+async fn read<S: Stream>(
+    stream: S,
+    deadline: Option<tokio::time::Instant>,
+    peer: SocketAddr,
+    app: &App,
+) -> Option<PendingUpgrade<S>> {
+    let read = match deadline {
+        Some(deadline) => PendingUpgrade::read_by(stream, Vec::new(), &app.config, deadline).await,
+        None => PendingUpgrade::read(stream, &app.config).await,
+    };
+    match read {
         Ok(pending) => Some(pending),
         Err(error) => {
             // A slow, silent or vanished client: nothing to answer.
@@ -236,17 +251,18 @@ fn judge<S>(pending: &PendingUpgrade<S>, app: &App) -> Verdict {
 pub(crate) async fn refuse_busy(
     transport: Transport,
     http2: bool,
+    deadline: tokio::time::Instant,
     peer: SocketAddr,
     app: Arc<App>,
     _slot: OwnedSemaphorePermit,
 ) {
-    let Ok(pending) = PendingUpgrade::read(transport, &app.config).await else {
+    let read = PendingUpgrade::read_by(transport, Vec::new(), &app.config, deadline);
+    let Ok(pending) = read.await else {
         return;
     };
     if http2 && pending.request().is_err() && preface::opens_http2(pending.received()) {
         let (transport, first) = pending.into_parts();
-        let timeout = app.config.handshake_timeout;
-        crate::http2::refuse_busy(Rewound::new(first, transport), peer, timeout).await;
+        crate::http2::refuse_busy(Rewound::new(first, transport), peer, deadline).await;
         return;
     }
     refuse(pending, peer, "-", HandshakeError::Unavailable).await;

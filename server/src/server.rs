@@ -8,6 +8,7 @@ use std::time::Duration;
 use switchyard::hub::LinkState;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
+use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use crate::app::App;
@@ -105,7 +106,6 @@ async fn log_link(url: String, mut changes: watch::Receiver<LinkState>) {
 /// The listener's TLS, if `--tls-cert`/`--tls-key` or `--tls-self-signed` ask for it.
 fn tls(args: &Args) -> Result<Option<Arc<Tls>>, tls::LoadError> {
     let settings = tls::Settings {
-        handshake_timeout: args.config().handshake_timeout,
         http2: !args.no_http2,
     };
     let tls = match (&args.tls_cert, &args.tls_key) {
@@ -179,17 +179,18 @@ fn dispatch(
             }
             (Some(tls), http2) => {
                 let (tls, http2) = (Arc::clone(tls), http2.clone());
+                let deadline = Instant::now() + app.config.handshake_timeout;
                 tokio::spawn(async move {
-                    let Some(transport) = secure(&tls, tcp, peer).await else {
+                    let Some(transport) = secure(&tls, tcp, peer, deadline).await else {
                         return;
                     };
                     match http2 {
                         Some(http2) if is_h2(&transport) => {
-                            Box::pin(http2.serve(transport, peer, shutdown)).await;
+                            Box::pin(http2.serve(transport, peer, shutdown, deadline)).await;
                             drop(slot);
                         }
                         _ => {
-                            let start = Start::Http1(transport);
+                            let start = Start::Http1(transport, deadline);
                             Box::pin(connection::serve(start, peer, app, shutdown, slot)).await;
                         }
                     }
@@ -200,20 +201,22 @@ fn dispatch(
         match (&serving.tls, &serving.http2) {
             (None, http2) => {
                 let plain = Transport::Plain(tcp);
-                let task = connection::refuse_busy(plain, http2.is_some(), peer, app, slot);
+                let deadline = Instant::now() + app.config.handshake_timeout;
+                let task =
+                    connection::refuse_busy(plain, http2.is_some(), deadline, peer, app, slot);
                 tokio::spawn(task);
             }
             (Some(tls), _) => {
                 let tls = Arc::clone(tls);
+                let deadline = Instant::now() + app.config.handshake_timeout;
                 tokio::spawn(async move {
-                    let Some(transport) = secure(&tls, tcp, peer).await else {
+                    let Some(transport) = secure(&tls, tcp, peer, deadline).await else {
                         return;
                     };
                     if is_h2(&transport) {
-                        let timeout = app.config.handshake_timeout;
-                        http2::refuse_busy(transport, peer, timeout).await;
+                        http2::refuse_busy(transport, peer, deadline).await;
                     } else {
-                        connection::refuse_busy(transport, false, peer, app, slot).await;
+                        connection::refuse_busy(transport, false, deadline, peer, app, slot).await;
                     }
                 });
             }
@@ -229,10 +232,16 @@ fn is_h2(transport: &Transport) -> bool {
     }
 }
 
-/// The TLS handshake, under the handshake timeout. A failure is the client's (a refused
-/// certificate, a browser's spare connection closed unused): logged at debug.
-async fn secure(tls: &Tls, tcp: TcpStream, peer: SocketAddr) -> Option<Transport> {
-    match tls.accept(tcp).await {
+/// The TLS handshake, by the handshake's `deadline` (the HTTP handshake after it shares it).
+/// A failure is the client's (a refused certificate, a browser's spare connection closed
+/// unused): logged at debug.
+async fn secure(
+    tls: &Tls,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    deadline: Instant,
+) -> Option<Transport> {
+    match tls.accept(tcp, deadline).await {
         Ok(stream) => Some(Transport::Tls(Box::new(stream))),
         Err(error) => {
             debug!(peer = %Peer(peer), %error, "TLS handshake failed");

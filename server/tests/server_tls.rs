@@ -326,6 +326,45 @@ async fn a_client_that_never_finishes_its_tls_handshake_is_cut_off() {
     .await;
 }
 
+/// One handshake timeout covers the TLS handshake and what follows it (the HTTP/1.1 request
+/// head, or HTTP/2's preface): a client that finishes TLS just in time has only what is left
+/// to send its request, not a timeout of its own for each layer.
+#[tokio::test]
+async fn one_handshake_timeout_covers_tls_and_the_request() {
+    within(30, async {
+        let dir = TempDir::new("tls-deadline");
+        let ca = TestCa::new("deadline CA");
+        let files = Files::write(&dir, "d", &ca, &ca.leaf(&["127.0.0.1"]));
+        let mut args = files.args();
+        args.extend(["--handshake-timeout".into(), "2s".into()]);
+        let server = Server::start(&strs(&args)).await;
+        for alpn in [&b"http/1.1"[..], b"h2"] {
+            let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+            let started = Instant::now();
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            let config = Arc::new(client_config(&ca, &[alpn]));
+            let mut tls = tokio_rustls::TlsConnector::from(config)
+                .connect(ServerName::try_from("127.0.0.1").unwrap(), tcp)
+                .await
+                .unwrap();
+            assert_eq!(tls.get_ref().1.alpn_protocol(), Some(alpn));
+            // Nothing more is sent: the server gives up at the deadline of the accept (2 s
+            // in), not a timeout after the TLS handshake (3.5 s in).
+            let mut rest = Vec::new();
+            let _ = tls.read_to_end(&mut rest).await;
+            let waited = started.elapsed();
+            assert!(
+                waited >= Duration::from_millis(1900) && waited < Duration::from_millis(3000),
+                "{}: {waited:?}",
+                String::from_utf8_lossy(alpn)
+            );
+        }
+        // The server still serves.
+        close(echo_once(&server.url("/echo"), &trusting(&files.ca)).await).await;
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn sighup_reloads_the_certificate_without_dropping_connections() {
     within(60, async {

@@ -198,6 +198,13 @@ impl<S> PendingUpgrade<S> {
         self.read.parsed.ok().map(|index| index.head_len())
     }
 
+    /// When the handshake's time runs out: the answer is written by then. A server that finds
+    /// another protocol in what was read (the HTTP/2 preface) bounds that one's handshake by
+    /// it too.
+    pub fn deadline(&self) -> Instant {
+        self.read.deadline
+    }
+
     /// Every byte read: the head, and any bytes after it.
     pub fn received(&self) -> &[u8] {
         &self.read.buf
@@ -248,11 +255,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PendingUpgrade<S> {
     /// Like [`read`](Self::read), for a stream whose first bytes an HTTP layer already read:
     /// they are `already_read`, and the rest comes from the stream.
     pub async fn read_after(
-        mut stream: S,
+        stream: S,
         already_read: Vec<u8>,
         config: &Config,
     ) -> Result<PendingUpgrade<S>, AcceptError> {
         let deadline = Instant::now() + config.handshake_timeout;
+        PendingUpgrade::read_by(stream, already_read, config, deadline).await
+    }
+
+    /// Like [`read_after`](Self::read_after), with the handshake ending at `deadline` rather
+    /// than [`Config::handshake_timeout`] from now: for a server whose transport has a
+    /// handshake of its own first (TLS), bounded by the same deadline, so that a slow client
+    /// gets one handshake timeout in all rather than one for each layer. The answer is
+    /// written by the same deadline (see [`deadline`](Self::deadline)).
+    pub async fn read_by(
+        mut stream: S,
+        already_read: Vec<u8>,
+        config: &Config,
+        deadline: Instant,
+    ) -> Result<PendingUpgrade<S>, AcceptError> {
         let mut buf = already_read;
         let parsed = read_head(&mut stream, &mut buf, config, deadline).await?;
         let request = parsed

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use switchyard::{
-    AcceptError, ClientOptions, ClientStream, CloseCode, Config, Error, Initiator, Role, WebSocket,
-    accept_with_config, connect_with,
+    AcceptError, ClientOptions, ClientStream, CloseCode, Config, Error, Initiator, PendingUpgrade,
+    Role, WebSocket, accept_with_config, connect_with,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -155,6 +155,43 @@ async fn a_slowloris_handshake_is_closed_after_the_handshake_timeout() {
         assert_eq!(result, Err(AcceptError::Timeout.to_string()));
         assert!(elapsed >= ms(300) && elapsed < ms(2000), "{elapsed:?}");
         assert!(started.elapsed() < ms(2000));
+    })
+    .await;
+}
+
+/// `read_by` ends the handshake at the deadline given (a TLS handshake before it used part of
+/// the time), not a handshake timeout from the read, and the pending upgrade's deadline is
+/// that one: its answer is due by then too.
+#[tokio::test]
+async fn read_by_keeps_the_deadline_it_is_given() {
+    within(30, async {
+        // A timeout of a minute, a deadline 300 ms away.
+        let config = Config::default().with_handshake_timeout(Duration::from_secs(60));
+        let (listener, addr) = listener().await;
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let started = Instant::now();
+            let deadline = tokio::time::Instant::now() + ms(300);
+            let silent = PendingUpgrade::read_by(tcp, Vec::new(), &config, deadline).await;
+            let timed_out = matches!(silent, Err(AcceptError::Timeout));
+            let elapsed = started.elapsed();
+            let (tcp, _) = listener.accept().await.unwrap();
+            let deadline = tokio::time::Instant::now() + ms(5000);
+            let pending = PendingUpgrade::read_by(tcp, Vec::new(), &config, deadline).await;
+            (timed_out, elapsed, pending.unwrap().deadline() == deadline)
+        });
+        let _silent = TcpStream::connect(addr).await.unwrap();
+        let mut peer = TcpStream::connect(addr).await.unwrap();
+        peer.write_all(
+            b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        let (timed_out, elapsed, kept) = server.await.unwrap();
+        assert!(timed_out);
+        assert!(elapsed >= ms(290) && elapsed < ms(5000), "{elapsed:?}");
+        assert!(kept, "the pending upgrade's deadline is the one given");
     })
     .await;
 }

@@ -67,9 +67,15 @@ pub(crate) struct Http2 {
 
 impl Http2 {
     /// Serves one HTTP/2 connection until the client ends it or the server has shut down and
-    /// its streams are done.
-    pub(crate) async fn serve<T>(self, io: T, peer: SocketAddr, mut shutdown: Shutdown)
-    where
+    /// its streams are done. Its preface and settings are exchanged by `deadline`: the
+    /// handshake timeout from the accept, which the TLS handshake before them shared.
+    pub(crate) async fn serve<T>(
+        self,
+        io: T,
+        peer: SocketAddr,
+        mut shutdown: Shutdown,
+        deadline: Instant,
+    ) where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let mut builder = h2::server::Builder::new();
@@ -85,19 +91,18 @@ impl Http2 {
             .max_header_list_size(MAX_HEADER_LIST)
             .max_pending_accept_reset_streams(MAX_PENDING_RESETS);
         let handshake = builder.handshake::<_, Bytes>(io);
-        let mut connection =
-            match tokio::time::timeout(self.app.config.handshake_timeout, handshake).await {
-                Ok(Ok(connection)) => connection,
-                Ok(Err(error)) => {
-                    // Chromium's spare connection, closed unused, ends here too.
-                    debug!(peer = %Peer(peer), %error, "HTTP/2 handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    debug!(peer = %Peer(peer), "HTTP/2 handshake timed out");
-                    return;
-                }
-            };
+        let mut connection = match tokio::time::timeout_at(deadline, handshake).await {
+            Ok(Ok(connection)) => connection,
+            Ok(Err(error)) => {
+                // Chromium's spare connection, closed unused, ends here too.
+                debug!(peer = %Peer(peer), %error, "HTTP/2 handshake failed");
+                return;
+            }
+            Err(_) => {
+                debug!(peer = %Peer(peer), "HTTP/2 handshake timed out");
+                return;
+            }
+        };
         let mut draining = false;
         let mut closing = false;
         // Each request's task holds a clone: more than one means a stream is open.

@@ -15,7 +15,7 @@
 //! granted window.
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use tokio::time::Instant;
 
 use bytes::Bytes;
 use http::StatusCode;
@@ -31,7 +31,7 @@ use crate::log_line::Peer;
 const REFUSED_STREAMS: u32 = 8;
 
 /// Answers every request on `io` with 503 and ends the connection, within `timeout`.
-pub(crate) async fn refuse_busy<T>(io: T, peer: SocketAddr, timeout: Duration)
+pub(crate) async fn refuse_busy<T>(io: T, peer: SocketAddr, deadline: Instant)
 where
     T: AsyncRead + AsyncWrite + Unpin,
 {
@@ -59,7 +59,7 @@ where
         }
         Ok::<(), h2::Error>(())
     };
-    match tokio::time::timeout(timeout, refusing).await {
+    match tokio::time::timeout_at(deadline, refusing).await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => debug!(peer = %Peer(peer), %error, "HTTP/2 refusal ended with an error"),
         Err(_) => debug!(peer = %Peer(peer), "HTTP/2 refusal timed out"),

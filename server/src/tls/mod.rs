@@ -12,10 +12,11 @@ mod validity;
 use std::io;
 use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use rustls::ServerConfig;
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use tracing::{info, warn};
@@ -41,8 +42,6 @@ pub(crate) struct Tls {
 /// How the listener's TLS is set up, beyond the certificate.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Settings {
-    /// The time a client has to finish its TLS handshake.
-    pub(crate) handshake_timeout: Duration,
     /// Offer `h2` by ALPN (not with `--no-http2`).
     pub(crate) http2: bool,
 }
@@ -78,12 +77,17 @@ impl Tls {
         })
     }
 
-    /// The TLS handshake with a new client, bounded by the handshake timeout so that a client
-    /// that never finishes cannot hold a connection slot.
-    pub(crate) async fn accept(&self, tcp: TcpStream) -> io::Result<TlsStream<TcpStream>> {
+    /// The TLS handshake with a new client, bounded by `deadline` (the handshake timeout from
+    /// the accept, which the HTTP handshake after it shares) so that a client that never
+    /// finishes cannot hold a connection slot.
+    pub(crate) async fn accept(
+        &self,
+        tcp: TcpStream,
+        deadline: Instant,
+    ) -> io::Result<TlsStream<TcpStream>> {
         let config = Arc::clone(&self.config.read().unwrap_or_else(PoisonError::into_inner));
         let handshake = TlsAcceptor::from(config).accept(tcp);
-        tokio::time::timeout(self.settings.handshake_timeout, handshake)
+        tokio::time::timeout_at(deadline, handshake)
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))?
     }
