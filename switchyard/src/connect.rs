@@ -173,7 +173,10 @@ async fn connect_by(
 
 /// A TCP connection to `url`'s server, or a tunnel to it through the options' proxy, with
 /// `TCP_NODELAY` set.
-async fn open_tcp(url: &WsUrl<'_>, options: &ClientOptions) -> Result<TcpStream, ConnectError> {
+pub(crate) async fn open_tcp(
+    url: &WsUrl<'_>,
+    options: &ClientOptions,
+) -> Result<TcpStream, ConnectError> {
     #[cfg(feature = "proxy")]
     if let Some(proxy) = options.proxy.for_url(url) {
         return crate::proxy::tunnel(proxy, url.host(), url.port()).await;
@@ -214,7 +217,9 @@ async fn over_http2(
     deadline: Instant,
 ) -> Result<(WebSocket<ClientStream>, Response), ConnectError> {
     use crate::http2::Http2Connection;
-    let connection = Http2Connection::handshake(tls, "https", url.authority(), deadline).await?;
+    let limits = &options.config.limits;
+    let connection =
+        Http2Connection::handshake(tls, "https", url.authority(), limits, deadline).await?;
     let target = match url.query() {
         Some(query) => format!("{}?{query}", url.path()),
         None => url.path().to_owned(),

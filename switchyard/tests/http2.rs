@@ -38,6 +38,9 @@ where
     if extended_connect {
         builder.enable_connect_protocol();
     }
+    // Sixteen streams' windows, as the module's documentation advises (h2's default, one,
+    // fails `many_small_messages_left_unread_for_a_while_are_all_delivered` on this side).
+    builder.initial_connection_window_size(16 * 64 * 1024);
     let Ok(mut connection) = builder.handshake::<_, bytes::Bytes>(io).await else {
         return;
     };
@@ -166,6 +169,131 @@ async fn without_extended_connect_http2_falls_back_to_http1() {
             text_message("over HTTP/1.1")
         );
         let _ = std::fs::remove_file(file);
+    })
+    .await;
+}
+
+/// A WebSocket the application stops reading holds its stream's window (64 KiB), not the
+/// connection's: the other WebSockets on the connection go on. (With h2's default, one
+/// stream window for the whole connection, the second echo never came.)
+#[tokio::test]
+async fn a_websocket_left_unread_does_not_stop_the_others_on_its_connection() {
+    within(20, async {
+        let addr = h2c_server().await;
+        let options = ClientOptions::default();
+        let connection = Http2Connection::open(&format!("ws://{addr}/"), &options)
+            .await
+            .unwrap();
+        let (mut unread, _) = connection.websocket("/", &options).await.unwrap();
+        let (mut other, _) = connection.websocket("/", &options).await.unwrap();
+        // Two 40 KiB messages: the server reads both and echoes as much as the stream's
+        // window takes; nobody reads them here.
+        for _ in 0..2 {
+            unread
+                .send(binary_message(&pattern(40 * 1024)))
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        other
+            .send(Message::Text("still here".into()))
+            .await
+            .unwrap();
+        let echoed = tokio::time::timeout(std::time::Duration::from_secs(5), other.recv())
+            .await
+            .expect("the other WebSocket's echo did not arrive");
+        assert_eq!(echoed.unwrap().unwrap(), text_message("still here"));
+        // And the unread one gets everything once read.
+        for _ in 0..2 {
+            assert_eq!(
+                unread.recv().await.unwrap().unwrap(),
+                binary_message(&pattern(40 * 1024))
+            );
+        }
+    })
+    .await;
+}
+
+/// Many small messages waiting unread for a while are delivered, not counted as a flood of
+/// small DATA frames (h2 closes a connection with ENHANCE_YOUR_CALM when the frames waiting
+/// unread exceed a budget, half the connection window: with h2's default window, about 130
+/// small messages).
+#[tokio::test]
+async fn many_small_messages_left_unread_for_a_while_are_all_delivered() {
+    within(20, async {
+        let addr = h2c_server().await;
+        let options = ClientOptions::default();
+        let connection = Http2Connection::open(&format!("ws://{addr}/"), &options)
+            .await
+            .unwrap();
+        let (mut ws, _) = connection.websocket("/", &options).await.unwrap();
+        for n in 0..500 {
+            ws.send(Message::Text(format!("{n:010}").into()))
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        for n in 0..500 {
+            let message = ws.recv().await.unwrap().unwrap();
+            assert_eq!(message, text_message(&format!("{n:010}")));
+        }
+    })
+    .await;
+}
+
+/// A response head is bounded over HTTP/2 as over HTTP/1.1 (`max_header_bytes`, 16 KiB by
+/// default), not by h2's 16 MiB default.
+#[tokio::test]
+async fn an_oversized_response_head_over_http2_is_refused() {
+    within(20, async {
+        let (listener, addr) = listener().await;
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut builder = h2::server::Builder::new();
+            builder.enable_connect_protocol();
+            let mut connection = builder.handshake::<_, bytes::Bytes>(tcp).await.unwrap();
+            while let Some(Ok((_request, mut respond))) = connection.accept().await {
+                let big = "b".repeat(64 * 1024);
+                let response = http::Response::builder()
+                    .status(200)
+                    .header("x-big", big)
+                    .body(())
+                    .unwrap();
+                let _stream = respond.send_response(response, false);
+            }
+        });
+        let options = ClientOptions::default();
+        let connection = Http2Connection::open(&format!("ws://{addr}/"), &options)
+            .await
+            .unwrap();
+        let answer = connection.websocket("/", &options).await;
+        assert!(
+            answer.is_err(),
+            "accepted: {:?}",
+            answer.map(|(_, response)| response.status())
+        );
+    })
+    .await;
+}
+
+/// `Http2Connection::open` goes through the options' proxy, as `connect_with` does: a proxy
+/// that cannot be reached is an error, not a direct connection to the server (which would
+/// give away the client's address and the names it looks up).
+#[cfg(feature = "proxy")]
+#[tokio::test]
+async fn opening_an_http2_connection_goes_through_the_proxy() {
+    use switchyard::proxy::{Proxy, ProxyChoice};
+    within(20, async {
+        let addr = h2c_server().await;
+        // A port nothing listens on.
+        let (closed, closed_addr) = listener().await;
+        drop(closed);
+        let proxy = Proxy::parse(&format!("http://{closed_addr}")).unwrap();
+        let options = ClientOptions::default().with_proxy(ProxyChoice::Always(proxy));
+        match Http2Connection::open(&format!("ws://{addr}/"), &options).await {
+            Err(ConnectError::Proxy(_)) => {}
+            other => panic!("not a proxy error: {other:?}"),
+        }
     })
     .await;
 }

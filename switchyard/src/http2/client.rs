@@ -15,13 +15,20 @@ use switchyard_core::handshake::{
 };
 use switchyard_core::url::WsUrl;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 
 use super::H2Stream;
 use crate::extensions::{negotiator, with_extension};
 use crate::masks::OsMasks;
-use crate::{ClientOptions, ClientStream, ConnectError, Headers, Response, WebSocket};
+use crate::{ClientOptions, ClientStream, ConnectError, Headers, Limits, Response, WebSocket};
+
+/// Each stream's receive window (RFC 9113 §6.9.2; h2's default, the protocol's initial 65,535
+/// rounded up): at most this much of a WebSocket's input waits unread in the client.
+const STREAM_WINDOW: u32 = 64 * 1024;
+
+/// The connection's receive window: sixteen stream windows, so that up to fifteen WebSockets
+/// the application has stopped reading leave room for the others on the connection.
+const CONNECTION_WINDOW: u32 = 16 * STREAM_WINDOW;
 
 /// The ALPN protocol of HTTP/2 (RFC 9113 §3.2).
 #[cfg(feature = "tls")]
@@ -41,18 +48,19 @@ pub struct Http2Connection {
 impl Http2Connection {
     /// Opens an HTTP/2 connection to the server of a `wss://` URL (TLS with ALPN `h2`; the
     /// `tls` feature) or a `ws://` URL (cleartext HTTP/2 with prior knowledge, RFC 9113 §3.3:
-    /// only for a server known to speak it). Bounded by the handshake timeout. Fails with
-    /// [`ConnectError::Http2NotNegotiated`] if a TLS server picks HTTP/1.1.
+    /// only for a server known to speak it), through the options' proxy if one applies, as
+    /// [`connect_with`](crate::connect_with) goes. Bounded by the handshake timeout. Fails
+    /// with [`ConnectError::Http2NotNegotiated`] if a TLS server picks HTTP/1.1.
     pub async fn open(url: &str, options: &ClientOptions) -> Result<Http2Connection, ConnectError> {
         let url = WsUrl::parse(url).map_err(ConnectError::Url)?;
         let deadline = Instant::now() + options.config.handshake_timeout;
-        let tcp = timeout_at(deadline, TcpStream::connect((url.host(), url.port())))
+        let tcp = timeout_at(deadline, crate::connect::open_tcp(&url, options))
             .await
-            .map_err(|_| ConnectError::Timeout)?
-            .map_err(ConnectError::Connect)?;
-        tcp.set_nodelay(true).map_err(ConnectError::Connect)?;
+            .map_err(|_| ConnectError::Timeout)??;
+        let limits = &options.config.limits;
         if !url.is_secure() {
-            return Http2Connection::handshake(tcp, "http", url.authority(), deadline).await;
+            return Http2Connection::handshake(tcp, "http", url.authority(), limits, deadline)
+                .await;
         }
         #[cfg(feature = "tls")]
         {
@@ -65,24 +73,37 @@ impl Http2Connection {
             if tls.get_ref().1.alpn_protocol() != Some(ALPN_H2) {
                 return Err(ConnectError::Http2NotNegotiated);
             }
-            Http2Connection::handshake(tls, "https", url.authority(), deadline).await
+            Http2Connection::handshake(tls, "https", url.authority(), limits, deadline).await
         }
         #[cfg(not(feature = "tls"))]
         Err(ConnectError::TlsNotBuilt)
     }
 
     /// The HTTP/2 handshake on a connected stream, then the server's first SETTINGS.
+    ///
+    /// The connection's receive window is [`CONNECTION_WINDOW`], several streams' windows: a
+    /// WebSocket the application does not read holds on to its stream's window, and with
+    /// h2's default (one stream window for the whole connection) it would stop every other
+    /// WebSocket on the connection. Response heads are bounded as over HTTP/1.1
+    /// ([`Limits::max_header_bytes`], h2's default being 16 MiB).
     pub(crate) async fn handshake<T>(
         io: T,
         scheme: &'static str,
         authority: &str,
+        limits: &Limits,
         deadline: Instant,
     ) -> Result<Http2Connection, ConnectError>
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        let max_header_list = u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX);
         let settle = async {
-            let (send, mut connection) = h2::client::handshake(io).await?;
+            let (send, mut connection) = h2::client::Builder::new()
+                .initial_window_size(STREAM_WINDOW)
+                .initial_connection_window_size(CONNECTION_WINDOW)
+                .max_header_list_size(max_header_list)
+                .handshake(io)
+                .await?;
             let mut ping = connection.ping_pong();
             tokio::spawn(async move {
                 // Its error, if any, reaches every stream on it.

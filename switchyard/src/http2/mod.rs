@@ -13,6 +13,13 @@
 //! RFC 6455 frames on the stream ([`H2Stream`]), the client's still masked. h2 drives the
 //! connection from `Connection::accept`: keep calling it, and run each WebSocket in a task of
 //! its own (`tests/http2.rs` shows the loop).
+//!
+//! Give that connection a receive window of several streams' windows
+//! (`initial_connection_window_size`), as [`Http2Connection`] does for the client's side. h2's
+//! default is one stream's window for the whole connection: a WebSocket whose task stops
+//! reading then stops every other WebSocket on the connection, and h2 ends the connection
+//! (ENHANCE_YOUR_CALM) once about 130 small frames wait unread on it, since its budget for
+//! those is half the connection window.
 
 #[cfg(feature = "server")]
 mod accept;
