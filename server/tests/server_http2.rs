@@ -129,7 +129,7 @@ async fn echo(ws: &mut WebSocket<H2Stream>, message: Message) {
 }
 
 #[tokio::test]
-async fn echoes_over_cleartext_http2_and_closes_with_end_stream() {
+async fn echoes_over_cleartext_http2_and_closes_cleanly() {
     within(30, async {
         let server = Server::start(&[]).await;
         let mut send = h2c(server.addr).await;
@@ -143,6 +143,58 @@ async fn echoes_over_cleartext_http2_and_closes_with_end_stream() {
         assert_eq!(info.code, CloseCode::NORMAL);
         // The connection outlives the stream.
         assert_eq!(get(&mut send, "/healthz").await.0, StatusCode::OK);
+    })
+    .await;
+}
+
+/// The closing handshake ends the stream with END_STREAM both ways (RFC 8441 §5), never a
+/// reset: checked on the raw frames, which the h2 client above does not show (after the
+/// close frames, a reset and an end look the same to a WebSocket).
+#[tokio::test]
+async fn a_websocket_close_ends_its_stream_with_end_stream_not_a_reset() {
+    within(30, async {
+        let server = Server::start(&[]).await;
+        let mut tcp = raw::open(server.addr).await;
+        let block = raw::connect_block("/echo", Some("localhost"));
+        tcp.write_all(&raw::frame(raw::HEADERS, raw::END_HEADERS, 1, &block))
+            .await
+            .unwrap();
+        // Our close frame (1000, masked with a zero key), and the end of our side.
+        let close = [0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8];
+        tcp.write_all(&raw::frame(raw::DATA, raw::END_STREAM, 1, &close))
+            .await
+            .unwrap();
+        let mut answered = false;
+        let mut payload_in = Vec::new();
+        loop {
+            let mut head = [0u8; 9];
+            tcp.read_exact(&mut head)
+                .await
+                .expect("the stream ended before END_STREAM");
+            let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+            let (kind, flags) = (head[3], head[4]);
+            let stream = u32::from_be_bytes([head[5], head[6], head[7], head[8]]);
+            let mut payload = vec![0u8; len];
+            tcp.read_exact(&mut payload).await.unwrap();
+            if stream != 1 {
+                continue;
+            }
+            assert_ne!(kind, raw::RST_STREAM, "the stream was reset: {payload:?}");
+            if kind == raw::HEADERS {
+                // :status 200, indexed (RFC 7541 Appendix A, entry 8).
+                assert_eq!(payload.first(), Some(&0x88), "{payload:?}");
+                answered = true;
+            }
+            if kind == raw::DATA {
+                payload_in.extend(payload);
+            }
+            if flags & raw::END_STREAM != 0 {
+                break;
+            }
+        }
+        assert!(answered);
+        // The server's close frame echoes the code: 0x88, length 2, 1000.
+        assert_eq!(payload_in, [0x88, 0x02, 0x03, 0xe8]);
     })
     .await;
 }
@@ -487,9 +539,12 @@ mod raw {
     pub(super) const HEADERS: u8 = 0x1;
     pub(super) const RST_STREAM: u8 = 0x3;
     pub(super) const SETTINGS: u8 = 0x4;
+    pub(super) const PING: u8 = 0x6;
     pub(super) const GOAWAY: u8 = 0x7;
+    pub(super) const WINDOW_UPDATE: u8 = 0x8;
     pub(super) const CONTINUATION: u8 = 0x9;
     pub(super) const END_HEADERS: u8 = 0x4;
+    pub(super) const END_STREAM: u8 = 0x1;
 
     pub(super) fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
         let len = payload.len() as u32;
@@ -802,6 +857,112 @@ async fn a_silent_client_after_the_preface_is_cut_off_at_the_handshake_timeout()
             waited >= Duration::from_millis(400) && waited < Duration::from_secs(3),
             "{waited:?}"
         );
+    })
+    .await;
+}
+
+/// A body sent with a plain request (a GET whose response waits for window the client does
+/// not grant) is read and thrown away as it comes, its window given back (WINDOW_UPDATE),
+/// rather than held in the server until the response is out.
+#[tokio::test]
+async fn a_body_sent_with_a_plain_request_is_read_and_its_window_given_back() {
+    within(30, async {
+        let server = Server::start(&[]).await;
+        let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+        tcp.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+            .await
+            .unwrap();
+        // SETTINGS_INITIAL_WINDOW_SIZE 0: the page's body cannot be sent.
+        let no_window = [0x00, 0x04, 0, 0, 0, 0];
+        tcp.write_all(&raw::frame(raw::SETTINGS, 0, 0, &no_window))
+            .await
+            .unwrap();
+        // GET / without END_STREAM, then 48 KiB of body: three-quarters of the stream's
+        // window, past the half at which h2 gives read window back.
+        let block = raw::get_block();
+        tcp.write_all(&raw::frame(raw::HEADERS, raw::END_HEADERS, 1, &block))
+            .await
+            .unwrap();
+        for _ in 0..3 {
+            tcp.write_all(&raw::frame(raw::DATA, 0, 1, &[b'x'; 16 * 1024]))
+                .await
+                .unwrap();
+        }
+        let window_update = async {
+            loop {
+                let mut head = [0u8; 9];
+                tcp.read_exact(&mut head).await.unwrap();
+                let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+                let stream = u32::from_be_bytes([head[5], head[6], head[7], head[8]]);
+                let mut payload = vec![0u8; len];
+                tcp.read_exact(&mut payload).await.unwrap();
+                if head[3] == raw::WINDOW_UPDATE && stream == 1 {
+                    return;
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(3), window_update)
+            .await
+            .expect("the request's body was held unread: no WINDOW_UPDATE for its stream");
+    })
+    .await;
+}
+
+/// A client that keeps the server writing (PINGs, each answered) and never reads: once the
+/// connection is idle and being closed, its GOAWAY can never be written, and the connection
+/// is dropped at the close timeout rather than kept, with its `--max-connections` slot, for
+/// ever.
+#[tokio::test]
+async fn a_client_that_never_reads_is_dropped_at_the_close_timeout_once_closing() {
+    within(60, async {
+        let server = Server::start(&[
+            "--max-connections",
+            "1",
+            "--handshake-timeout",
+            "500ms",
+            "--close-timeout",
+            "1s",
+        ])
+        .await;
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let mut tcp = socket.connect(server.addr).await.unwrap();
+        tcp.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+            .await
+            .unwrap();
+        tcp.write_all(&raw::frame(raw::SETTINGS, 0, 0, &[]))
+            .await
+            .unwrap();
+        // PINGs until the server stops reading them: its answers fill its socket's buffer
+        // and ours, which this client never reads.
+        let pings = raw::frame(raw::PING, 0, 0, &[0; 8]).repeat(1000);
+        let mut stalled = false;
+        for _ in 0..4000 {
+            match tokio::time::timeout(Duration::from_millis(500), tcp.write_all(&pings)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => break,
+                Err(_) => {
+                    stalled = true;
+                    break;
+                }
+            }
+        }
+        assert!(stalled, "the server kept reading PINGs it could not answer");
+        // The slot comes back: the idle connection is closed (500 ms), and dropped when
+        // its GOAWAY is not written within the close timeout (1 s).
+        let started = std::time::Instant::now();
+        loop {
+            let request = common::binary::get("/healthz", &[]);
+            if common::binary::http(server.addr, &request).await.status == 200 {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the connection that does not read still holds the only slot"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        drop(tcp);
     })
     .await;
 }

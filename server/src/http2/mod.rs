@@ -57,6 +57,14 @@ const MAX_CONNECTION_WINDOW: u32 = 16 << 20;
 /// rapid-reset attack.
 const MAX_PENDING_RESETS: usize = 20;
 
+/// Sleeps until `deadline`, or for ever without one.
+async fn sleep_until_some(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// What every HTTP/2 connection shares: the app, the WebSocket slots, the stream limit.
 #[derive(Clone)]
 pub(crate) struct Http2 {
@@ -110,8 +118,17 @@ impl Http2 {
         let idle_limit = self.app.config.handshake_timeout;
         let mut last_busy = Instant::now();
         let mut idle_check = tokio::time::interval(idle_limit / 4);
+        // Once the connection is being closed: when to stop waiting for h2 to write its
+        // GOAWAY, which a client that stopped reading never lets it do.
+        let mut give_up: Option<Instant> = None;
         loop {
             tokio::select! {
+                () = sleep_until_some(give_up) => {
+                    // As the close timeout bounds an HTTP/1.1 connection's closing: dropping
+                    // the connection closes the socket, and frees its slot.
+                    debug!(peer = %Peer(peer), "HTTP/2 connection not closed in time: dropping it");
+                    break;
+                }
                 () = shutdown.wait(), if !draining => {
                     // GOAWAY: no new streams; the open WebSockets close with 1001 themselves.
                     draining = true;
@@ -130,6 +147,7 @@ impl Http2 {
                         debug!(peer = %Peer(peer), draining, "HTTP/2 connection idle: closing it");
                         draining = true;
                         closing = true;
+                        give_up = Some(Instant::now() + self.app.config.limits.close_timeout);
                         // Abrupt: no stream is open to wait for.
                         connection.abrupt_shutdown(h2::Reason::NO_ERROR);
                     }

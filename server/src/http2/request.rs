@@ -300,6 +300,11 @@ pub(super) fn respond_text(
 /// nothing). Here the task holds the stream until the body is out, so at most
 /// `--h2-max-streams` bodies are under way per connection, each with at most h2's send buffer
 /// held for it.
+///
+/// A request body (none is expected: these are GETs and refusals) is read and thrown away as
+/// it comes, meanwhile: held unread, it would keep its stream's window of the connection's, and
+/// its bytes in h2's buffer, until the response is out, which a client that grants no window
+/// puts off to the timeout.
 async fn send_paced(
     mut respond: SendResponse<Bytes>,
     request_body: RecvStream,
@@ -312,10 +317,22 @@ async fn send_paced(
         return;
     };
     // Dropped before its end (an error, or the timeout), the stream is reset (CANCEL).
-    let mut stream = http2::H2Stream::new(request_body, send);
+    let (mut reader, mut writer) = tokio::io::split(http2::H2Stream::new(request_body, send));
     let _ = tokio::time::timeout(timeout, async {
-        stream.write_all(body).await?;
-        stream.shutdown().await
+        let respond = async {
+            writer.write_all(body).await?;
+            writer.shutdown().await
+        };
+        let mut sink = tokio::io::sink();
+        let discard = tokio::io::copy(&mut reader, &mut sink);
+        tokio::pin!(respond, discard);
+        let mut discarding = true;
+        loop {
+            tokio::select! {
+                sent = &mut respond => return sent,
+                _ = &mut discard, if discarding => discarding = false,
+            }
+        }
     })
     .await;
 }
