@@ -83,6 +83,10 @@ pub(crate) struct Cli {
 
 /// `switchyard serve` and `switchyard connect`.
 #[derive(Debug, clap::Subcommand)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "parsed once, at the start, and taken apart at once"
+)]
 pub(crate) enum Subcommand {
     /// Serve (what `switchyard` with no subcommand does).
     #[command(after_help = AFTER_HELP)]

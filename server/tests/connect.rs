@@ -258,6 +258,11 @@ async fn exit_statuses_say_how_it_ended() {
         let run = connect(args, b"", &[]).await;
         assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
     }
+    // A refused --proxy is named, its URL (which may hold a password) is not repeated.
+    let run = connect(&["--proxy", "ftp://u:s3cret@p", "ws://h/"], b"", &[]).await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--proxy"), "{}", run.stderr);
+    assert!(!run.stderr.contains("s3cret"), "{}", run.stderr);
     let run = connect(&["ws://h/"], b"", &[("HTTPS_PROXY", "ftp://p")]).await;
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("HTTPS_PROXY"), "{}", run.stderr);

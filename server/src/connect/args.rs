@@ -144,8 +144,10 @@ pub(crate) struct ConnectArgs {
     pub(crate) show_handshake: bool,
 
     /// Go through this proxy: http://, socks5:// or socks5h:// (see Proxies below).
-    #[arg(long, value_name = "URL", value_parser = proxy, conflicts_with = "no_proxy")]
-    pub(crate) proxy: Option<Proxy>,
+    // Parsed in `options`, not by clap: clap's message for a value it refuses quotes the
+    // value, and a proxy URL may hold a password.
+    #[arg(long, value_name = "URL", conflicts_with = "no_proxy")]
+    pub(crate) proxy: Option<String>,
 
     /// Ignore the proxy environment variables.
     #[arg(long)]
@@ -180,7 +182,10 @@ impl ConnectArgs {
             options = options.with_http2();
         }
         let proxy = match (&self.proxy, self.no_proxy) {
-            (Some(proxy), _) => ProxyChoice::Always(proxy.clone()),
+            (Some(proxy), _) => ProxyChoice::Always(
+                // The URL is not repeated: it may hold a password.
+                Proxy::parse(proxy).map_err(|e| Failure::Usage(format!("--proxy: {e}")))?,
+            ),
             (None, true) => ProxyChoice::Direct,
             (None, false) => ProxyChoice::Env(Box::new(Proxy::from_env().map_err(|e| {
                 Failure::Usage(format!("{e} (--no-proxy ignores the environment)"))
@@ -208,10 +213,6 @@ fn header(text: &str) -> Result<(String, String), String> {
         return Err("a header value may not hold CR, LF or NUL".into());
     }
     Ok((name.to_owned(), value.to_owned()))
-}
-
-fn proxy(text: &str) -> Result<Proxy, String> {
-    Proxy::parse(text).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -121,7 +121,11 @@ impl NoProxy {
                 rules.networks.push((address, bits));
             } else {
                 let host = entry.rsplit_once(':').map_or(entry, |(host, _)| host);
-                let domain = host.trim_start_matches('*').trim_start_matches('.');
+                // A trailing dot (a fully qualified name) is dropped, as it is from hosts.
+                let domain = host
+                    .trim_start_matches('*')
+                    .trim_start_matches('.')
+                    .trim_end_matches('.');
                 if !domain.is_empty() {
                     rules.domains.push(domain.to_ascii_lowercase());
                 }
@@ -253,8 +257,10 @@ mod tests {
 
     #[test]
     fn no_proxy_matches_hosts_and_domain_suffixes() {
-        let rules = NoProxy::parse("example.com, .internal,*.corp.test localhost:8080");
+        let rules = NoProxy::parse("example.com, .internal,*.corp.test localhost:8080 fqdn.test.");
         for host in [
+            "fqdn.test",
+            "a.fqdn.test.",
             "example.com",
             "EXAMPLE.com.",
             "a.b.example.com",

@@ -46,13 +46,21 @@ pub(super) async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
         _ => return Err(ProxyError::Malformed),
     }
     stream.write_all(&request).await?;
-    // RFC 1928 §6: VER REP RSV ATYP BND.ADDR BND.PORT.
-    let mut reply = [0u8; 4];
+    // RFC 1928 §6: VER REP RSV ATYP BND.ADDR BND.PORT. A refusal is read from the first
+    // two: the proxy closes the connection after it, and what it sends after REP (often
+    // nothing, or an address of no meaning) must not turn the refusal into another error.
+    let mut reply = [0u8; 2];
     stream.read_exact(&mut reply).await?;
     if reply[0] != VERSION {
         return Err(ProxyError::Malformed);
     }
-    let bound = match reply[3] {
+    let code = SocksReply::new(reply[1]);
+    if code != SocksReply::SUCCEEDED {
+        return Err(ProxyError::SocksRefused(code));
+    }
+    let mut reserved_and_type = [0u8; 2];
+    stream.read_exact(&mut reserved_and_type).await?;
+    let bound = match reserved_and_type[1] {
         ATYP_V4 => 4,
         ATYP_V6 => 16,
         ATYP_NAME => usize::from(stream.read_u8().await?),
@@ -61,10 +69,7 @@ pub(super) async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
     // The bound address and port are of no use to a client: read past them.
     let mut skip = [0u8; 255 + 2];
     stream.read_exact(&mut skip[..bound + 2]).await?;
-    match SocksReply::new(reply[1]) {
-        SocksReply::SUCCEEDED => Ok(()),
-        refused => Err(ProxyError::SocksRefused(refused)),
-    }
+    Ok(())
 }
 
 /// RFC 1929 §2: VER=1 ULEN UNAME PLEN PASSWD, answered VER STATUS (0 is success).
@@ -223,6 +228,16 @@ mod tests {
         assert!(matches!(
             against(None, &[5, 0, 5, 0]).await.0,
             Err(ProxyError::Io(_))
+        ));
+        // A refusal cut short after its code, or with an address type of no meaning, is
+        // still the refusal.
+        assert!(matches!(
+            against(None, &[5, 0, 5, 5]).await.0,
+            Err(ProxyError::SocksRefused(SocksReply::CONNECTION_REFUSED))
+        ));
+        assert!(matches!(
+            against(None, &[5, 0, 5, 4, 0, 0]).await.0,
+            Err(ProxyError::SocksRefused(SocksReply::HOST_UNREACHABLE))
         ));
     }
 }
