@@ -66,7 +66,7 @@ WebSocket route 400, a header list over 16 KiB 431. --no-http2 turns HTTP/2 off.
 
 SIGINT or SIGTERM: stop accepting, answer handshakes in flight with 503, close every
 WebSocket with 1001 (after echoing what /echo already received), wait for the closing
-handshakes up to --shutdown-timeout, then exit 0.";
+handshakes up to --shutdown-timeout (a second signal ends the wait), then exit 0.";
 
 /// switchyard: a WebSocket (RFC 6455) server with a demo page, /echo, /chat and /inspect,
 /// and a client (`switchyard connect`).

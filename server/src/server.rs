@@ -83,7 +83,16 @@ pub(crate) async fn run(args: Args) -> io::Result<()> {
         "shutting down: closing every connection"
     );
     trigger.fire();
-    drain(&limits, args.shutdown_timeout).await;
+    // A second signal (Ctrl-C again) ends the wait: the operator will not wait for the
+    // connections that are slow to close.
+    tokio::select! {
+        () = drain(&limits, args.shutdown_timeout) => {}
+        name = signals.recv() => warn!(
+            signal = name,
+            open = limits.open(),
+            "second signal: exiting without waiting for the open connections"
+        ),
+    }
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use common::binary::*;
 use common::*;
 use futures_util::SinkExt;
 use switchyard::{ClientOptions, CloseCode, Config, Message, connect_with};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 #[tokio::test]
@@ -109,6 +109,34 @@ async fn sigterm_closes_idle_chat_and_inspect_connections() {
             .await
             .unwrap();
         assert!(status.success(), "{status:?}");
+    })
+    .await;
+}
+
+/// A second signal ends the drain at once: a connection whose client never answers the
+/// close frame would otherwise hold the exit for the close timeout.
+#[tokio::test]
+async fn a_second_signal_exits_without_waiting_for_the_connections() {
+    within(60, async {
+        let mut server =
+            Server::start_logged(&["--close-timeout", "30s", "--shutdown-timeout", "30s"]).await;
+        // Upgraded, then silent: it never answers the server's close frame.
+        let mut silent = TcpStream::connect(server.addr).await.unwrap();
+        silent.write_all(&get("/echo", &UPGRADE)).await.unwrap();
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            head.push(silent.read_u8().await.unwrap());
+        }
+        assert!(head.starts_with(b"HTTP/1.1 101"), "{head:?}");
+        server.terminate().await;
+        server.wait_for_log("shutting down").await;
+        server.signal("INT").await;
+        let status = tokio::time::timeout(Duration::from_secs(5), server.wait())
+            .await
+            .expect("the second signal did not end the wait");
+        assert!(status.success(), "{status:?}");
+        server.wait_for_log("second signal").await;
+        drop(silent);
     })
     .await;
 }
