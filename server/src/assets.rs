@@ -4,11 +4,12 @@
 use std::borrow::Cow;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
 include!(concat!(env!("OUT_DIR"), "/www.rs"));
-
-/// Largest file served from `--www`.
-const MAX_FILE: u64 = 64 << 20;
 
 pub(crate) enum Assets {
     Embedded,
@@ -16,10 +17,33 @@ pub(crate) enum Assets {
     Dir(PathBuf),
 }
 
-/// A file to send.
+/// A file to send: read as it is sent, so a large file costs a piece of it in memory, not
+/// the whole (and a client that asks for it many times, many wholes).
 pub(crate) struct Asset {
-    pub(crate) body: Cow<'static, [u8]>,
+    pub(crate) body: Body,
+    /// The body's length, for `Content-Length`: what the file held when it was opened, and
+    /// at most what is sent (a file that shrinks meanwhile cuts the response short).
+    pub(crate) len: u64,
     pub(crate) content_type: &'static str,
+}
+
+/// The bytes of an [`Asset`].
+pub(crate) enum Body {
+    Embedded(&'static [u8]),
+    File(tokio::io::Take<tokio::fs::File>),
+}
+
+impl AsyncRead for Body {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Body::Embedded(bytes) => Pin::new(bytes).poll_read(cx, buf),
+            Body::File(file) => Pin::new(file).poll_read(cx, buf),
+        }
+    }
 }
 
 impl Assets {
@@ -61,29 +85,39 @@ impl Assets {
             return None;
         }
         let content_type = content_type(relative);
-        let body = match self {
+        let (body, len) = match self {
             Assets::Embedded => EMBEDDED
                 .iter()
                 .find(|(url, _)| *url == path.as_ref())
-                .map(|(_, bytes)| Cow::Borrowed(*bytes))?,
-            Assets::Dir(root) => Cow::Owned(read_under(root, relative).await?),
+                .map(|(_, bytes)| (Body::Embedded(bytes), bytes.len() as u64))?,
+            Assets::Dir(root) => {
+                let (file, len) = open_under(root, relative).await?;
+                (Body::File(file.take(len)), len)
+            }
         };
-        Some(Asset { body, content_type })
+        Some(Asset {
+            body,
+            len,
+            content_type,
+        })
     }
 }
 
-/// Reads `root/relative` if it is a regular file that really lies under `root` (symbolic links
-/// are resolved first) and is not too large.
-async fn read_under(root: &Path, relative: &str) -> Option<Vec<u8>> {
+/// Opens `root/relative` if it is a regular file that really lies under `root` (symbolic links
+/// are resolved first); with its length.
+async fn open_under(root: &Path, relative: &str) -> Option<(tokio::fs::File, u64)> {
     let path = tokio::fs::canonicalize(root.join(relative)).await.ok()?;
     if !path.starts_with(root) {
         return None;
     }
-    let meta = tokio::fs::metadata(&path).await.ok()?;
-    if !meta.is_file() || meta.len() > MAX_FILE {
+    // Checked before opening too: opening a FIFO would wait for a writer.
+    if !tokio::fs::metadata(&path).await.ok()?.is_file() {
         return None;
     }
-    tokio::fs::read(&path).await.ok()
+    let file = tokio::fs::File::open(&path).await.ok()?;
+    // The metadata of what was opened: the path may have changed meanwhile.
+    let meta = file.metadata().await.ok()?;
+    meta.is_file().then_some((file, meta.len()))
 }
 
 fn content_type(path: &str) -> &'static str {

@@ -481,16 +481,21 @@ async fn plain<S: Stream>(
         (StatusCode::OK, http::text(StatusCode::OK, &body, head_only))
     } else {
         match app.assets.get(path).await {
-            Some(asset) => (
-                StatusCode::OK,
-                http::response(
-                    StatusCode::OK,
-                    asset.content_type,
-                    &[],
-                    &asset.body,
-                    head_only,
-                ),
-            ),
+            Some(asset) => {
+                let head = http::head(StatusCode::OK, asset.content_type, &[], asset.len);
+                info!(peer = %Peer(peer), method, path, status = 200, "http");
+                // Read as it is sent, a piece at a time, each piece within the handshake
+                // timeout: a large file reaches a slow client whole.
+                let sent = if head_only {
+                    pending.respond(&head).await
+                } else {
+                    pending.respond_with_body(&head, asset.body).await
+                };
+                if let Err(error) = sent {
+                    debug!(peer = %Peer(peer), %error, "response not delivered");
+                }
+                return;
+            }
             None => (
                 StatusCode::NOT_FOUND,
                 http::text(StatusCode::NOT_FOUND, "not found\n", head_only),

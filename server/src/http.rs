@@ -46,15 +46,29 @@ pub(crate) fn path_of(target: &str) -> &str {
 }
 
 /// A complete response; `head_only` for `HEAD` (same headers, no body).
-///
-/// Every header name and value here is a constant or a content type from the asset table,
-/// never request input, so none can split the response.
 pub(crate) fn response(
     status: StatusCode,
     content_type: &str,
     extra: &[(&str, &[u8])],
     body: &[u8],
     head_only: bool,
+) -> Vec<u8> {
+    let mut out = head(status, content_type, extra, body.len() as u64);
+    if !head_only {
+        out.extend_from_slice(body);
+    }
+    out
+}
+
+/// A response head, for a body of `content_length` bytes sent after it.
+///
+/// Every header name and value here is a constant or a content type from the asset table,
+/// never request input, so none can split the response.
+pub(crate) fn head(
+    status: StatusCode,
+    content_type: &str,
+    extra: &[(&str, &[u8])],
+    content_length: u64,
 ) -> Vec<u8> {
     let mut headers: Vec<(&str, &[u8])> = vec![
         ("Content-Type", content_type.as_bytes()),
@@ -70,10 +84,7 @@ pub(crate) fn response(
         out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
     }
-    out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
-    if !head_only {
-        out.extend_from_slice(body);
-    }
+    out.extend_from_slice(format!("Content-Length: {content_length}\r\n\r\n").as_bytes());
     out
 }
 

@@ -178,6 +178,57 @@ async fn serves_a_www_directory_with_content_types() {
     .await;
 }
 
+/// A `--www` file is read as it is sent, each piece within the handshake timeout: a client
+/// that reads slowly but steadily gets all of a file that takes it longer than that timeout
+/// (before, the response was cut at the handshake's deadline, its Content-Length promised in
+/// vain).
+#[tokio::test]
+async fn a_large_www_file_reaches_a_slow_reader_whole() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    within(60, async {
+        let www = TempDir::new("www-large");
+        // More than the kernel's socket buffers hold (a few MiB on loopback).
+        let content = pattern(16 << 20);
+        www.write("big.bin", &content);
+        let dir = www.path().to_str().unwrap();
+        let server = Server::start(&["--www", dir, "--handshake-timeout", "1s"]).await;
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(64 * 1024).unwrap();
+        let mut tcp = socket.connect(server.addr).await.unwrap();
+        tcp.write_all(&get("/big.bin", &[])).await.unwrap();
+        let started = std::time::Instant::now();
+        let mut received = Vec::new();
+        let mut piece = vec![0u8; 64 * 1024];
+        loop {
+            let n = tcp.read(&mut piece).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            received.extend_from_slice(&piece[..n]);
+            // At most about 6 MiB/s: the 16 MiB take more than two seconds.
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(started.elapsed() > std::time::Duration::from_secs(1));
+        let split = received.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = String::from_utf8_lossy(&received[..split]).to_string();
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(
+            head.contains(&format!("Content-Length: {}", content.len())),
+            "{head}"
+        );
+        let body = &received[split + 4..];
+        assert_eq!(body.len(), content.len());
+        assert!(body == content.as_slice());
+        // HEAD: the same length, no body.
+        let head = http_head_only(server.addr, b"HEAD /big.bin HTTP/1.1\r\nHost: test\r\n\r\n");
+        assert!(
+            head.await
+                .contains(&format!("Content-Length: {}", content.len()))
+        );
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn at_max_connections_new_requests_get_503() {
     within(30, async {

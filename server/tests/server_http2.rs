@@ -908,6 +908,43 @@ async fn a_body_sent_with_a_plain_request_is_read_and_its_window_given_back() {
     .await;
 }
 
+/// A `--www` file over HTTP/2 is sent a piece at a time, each within the handshake timeout:
+/// a client that reads slowly but steadily gets all of it (before, the stream was reset at
+/// the handshake timeout).
+#[tokio::test]
+async fn a_large_www_file_reaches_a_slow_http2_reader_whole() {
+    within(60, async {
+        let www = TempDir::new("www-large-h2");
+        let content: Vec<u8> = (0..4u32 << 20).map(|i| (i % 251) as u8).collect();
+        www.write("big.bin", &content);
+        let dir = www.path().to_str().unwrap();
+        let server = Server::start(&["--www", dir, "--handshake-timeout", "1s"]).await;
+        let mut send = h2c(server.addr).await;
+        let request = Request::get("http://localhost/big.bin").body(()).unwrap();
+        let (response, _) = send.send_request(request, true).unwrap();
+        let response = response.await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let length = response.headers()["content-length"].to_str().unwrap();
+        assert_eq!(length, content.len().to_string());
+        let mut body = response.into_body();
+        let started = std::time::Instant::now();
+        let mut received = Vec::new();
+        while let Some(chunk) = body.data().await {
+            let chunk = chunk.expect("the stream was reset");
+            body.flow_control().release_capacity(chunk.len()).unwrap();
+            received.extend_from_slice(&chunk);
+            // About 1.6 MiB/s: the 4 MiB take two and a half seconds.
+            if received.len() % (64 * 1024) < chunk.len() {
+                tokio::time::sleep(Duration::from_millis(40)).await;
+            }
+        }
+        assert!(started.elapsed() > Duration::from_secs(1));
+        assert_eq!(received.len(), content.len());
+        assert!(received == content);
+    })
+    .await;
+}
+
 /// A client that keeps the server writing (PINGs, each answered) and never reads: once the
 /// connection is idle and being closed, its GOAWAY can never be written, and the connection
 /// is dropped at the close timeout rather than kept, with its `--max-connections` slot, for

@@ -29,6 +29,9 @@ use crate::{AcceptError, Config, Limits, Request, WebSocket};
 const LINGER: Duration = Duration::from_secs(1);
 /// Most bytes discarded while lingering.
 const LINGER_BYTES: usize = 64 * 1024;
+/// How much of a streamed body ([`PendingUpgrade::respond_with_body`]) is read and written at
+/// a time: what the server holds of it.
+const BODY_PIECE: usize = 16 * 1024;
 /// Room on the stack for each read of a request head: most heads, a browser's with its
 /// cookies too, arrive whole in one read.
 const HEAD_READ: usize = 4096;
@@ -332,6 +335,42 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PendingUpgrade<S> {
     /// the response before the client reads it.
     pub async fn respond(mut self, response: &[u8]) -> Result<(), AcceptError> {
         respond(&mut self.stream, self.read.deadline, response).await
+    }
+
+    /// Answers as plain HTTP with a body read from `body` (a file): for a body too large to
+    /// hold in memory, or to send by the handshake's deadline. `head` (which should say
+    /// `Content-Length` and `Connection: close`) is written by that deadline; then the body
+    /// goes out a piece at a time, each written within [`Config::handshake_timeout`], so a
+    /// client that reads slowly but steadily gets all of it and one that stops reading is cut
+    /// off, while the server holds one piece, not the body. Then the connection closes as
+    /// [`respond`](Self::respond) closes it. A failure to read `body` is
+    /// [`AcceptError::Io`], the response then cut short.
+    pub async fn respond_with_body<R: AsyncRead + Unpin>(
+        mut self,
+        head: &[u8],
+        mut body: R,
+    ) -> Result<(), AcceptError> {
+        let stream = &mut self.stream;
+        let step = self.read.config.handshake_timeout;
+        let by = self.read.deadline.max(Instant::now() + LINGER);
+        timeout_at(by, stream.write_all(head))
+            .await
+            .map_err(|_| AcceptError::Timeout)??;
+        let mut piece = vec![0u8; BODY_PIECE];
+        loop {
+            let n = body.read(&mut piece).await?;
+            if n == 0 {
+                break;
+            }
+            tokio::time::timeout(step, stream.write_all(&piece[..n]))
+                .await
+                .map_err(|_| AcceptError::Timeout)??;
+        }
+        tokio::time::timeout(step, stream.shutdown())
+            .await
+            .map_err(|_| AcceptError::Timeout)??;
+        linger(stream).await;
+        Ok(())
     }
 }
 

@@ -12,10 +12,11 @@ use h2::{Reason, RecvStream};
 use http::{HeaderValue, Method, Response, StatusCode};
 use switchyard::switchyard_core::handshake::h2::{check_connect, offer as h2_offer};
 use switchyard::{AcceptError, Answer, http2};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tracing::{debug, info};
 
 use super::Http2;
+use crate::assets::{Asset, Body};
 use crate::connection::join;
 use crate::log_line::{CloseLine, Peer};
 use crate::routes::{Route, Upgrade, inspect};
@@ -43,7 +44,9 @@ pub(super) async fn serve(
         if shutdown.is_draining() {
             info!(peer = %Peer(peer), path, status = 503, http = "2", "refused");
             let response = text_head(StatusCode::SERVICE_UNAVAILABLE);
-            send_paced(respond, body, response, b"shutting down\n", false, timeout).await;
+            let text = b"shutting down\n";
+            let len = text.len() as u64;
+            send_paced(respond, body, response, &text[..], len, false, timeout).await;
             return;
         }
         match Arc::clone(&h2.slots).try_acquire_owned() {
@@ -83,15 +86,9 @@ pub(super) async fn serve(
                     .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
                 let body_text = format!("{detail}\n");
                 let response = text_head(status);
-                send_paced(
-                    respond,
-                    body,
-                    response,
-                    body_text.as_bytes(),
-                    false,
-                    timeout,
-                )
-                .await;
+                let text = body_text.as_bytes();
+                let len = text.len() as u64;
+                send_paced(respond, body, response, text, len, false, timeout).await;
                 return;
             }
         }
@@ -223,33 +220,38 @@ async fn plain(
     let (parts, body) = request.into_parts();
     let method = parts.method;
     let head_only = method == Method::HEAD;
-    let asset;
-    let (response, content): (Response<()>, &[u8]) = if method != Method::GET && !head_only {
-        let mut response = text_head(StatusCode::METHOD_NOT_ALLOWED);
+    let text = |text: &'static [u8]| Asset {
+        body: Body::Embedded(text),
+        len: text.len() as u64,
+        content_type: "text/plain; charset=utf-8",
+    };
+    let (status, asset) = if method != Method::GET && !head_only {
+        (StatusCode::METHOD_NOT_ALLOWED, text(b"only GET and HEAD\n"))
+    } else if path == "/healthz" {
+        (StatusCode::OK, text(b"ok\n"))
+    } else {
+        match h2.app.assets.get(path).await {
+            Some(asset) => (StatusCode::OK, asset),
+            None => (StatusCode::NOT_FOUND, text(b"not found\n")),
+        }
+    };
+    let mut response = Response::new(());
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(asset.content_type),
+    );
+    if status == StatusCode::METHOD_NOT_ALLOWED {
         response
             .headers_mut()
             .insert(http::header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-        (response, b"only GET and HEAD\n")
-    } else if path == "/healthz" {
-        (text_head(StatusCode::OK), b"ok\n")
-    } else {
-        asset = h2.app.assets.get(path).await;
-        match &asset {
-            Some(asset) => {
-                let mut response = Response::new(());
-                response.headers_mut().insert(
-                    http::header::CONTENT_TYPE,
-                    HeaderValue::from_static(asset.content_type),
-                );
-                (response, &asset.body)
-            }
-            None => (text_head(StatusCode::NOT_FOUND), b"not found\n"),
-        }
-    };
-    let status = response.status();
+    }
     info!(peer = %Peer(peer), %method, path, status = status.as_u16(), http = "2", "http");
-    let timeout = h2.app.config.handshake_timeout;
-    send_paced(respond, body, response, content, head_only, timeout).await;
+    let step = h2.app.config.handshake_timeout;
+    send_paced(
+        respond, body, response, asset.body, asset.len, head_only, step,
+    )
+    .await;
 }
 
 /// A response head for a plain-text body.
@@ -263,17 +265,17 @@ fn text_head(status: StatusCode) -> Response<()> {
     response
 }
 
-/// Sends `response` with its `content-length`: true if a body is to follow.
+/// Sends `response` with its `content-length` (`len`): the stream if a body is to follow.
 fn send_head(
     respond: &mut SendResponse<Bytes>,
     mut response: Response<()>,
-    body: &[u8],
+    len: u64,
     head_only: bool,
 ) -> Option<h2::SendStream<Bytes>> {
     response
         .headers_mut()
-        .insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-    let end = head_only || body.is_empty();
+        .insert(http::header::CONTENT_LENGTH, HeaderValue::from(len));
+    let end = head_only || len == 0;
     let stream = respond.send_response(response, end).ok()?;
     (!end).then_some(stream)
 }
@@ -287,52 +289,62 @@ pub(super) fn respond_text(
     body: &str,
     head_only: bool,
 ) {
-    if let Some(mut stream) = send_head(respond, text_head(status), body.as_bytes(), head_only) {
+    let len = body.len() as u64;
+    if let Some(mut stream) = send_head(respond, text_head(status), len, head_only) {
         let _ = stream.send_data(Bytes::copy_from_slice(body.as_bytes()), true);
     }
 }
 
-/// Sends a response and its body as the client's flow control allows (RFC 9113 §5.2), within
-/// `timeout`; the stream is reset if it runs out. Handed to h2 at once, a body waits in h2's
-/// buffer for window the client need never grant: a client that announces a window of 0 and
-/// asks for the largest file, over and over, would make the server hold a copy per request
-/// (the request's task ends at once, and the stream with it, so the stream limit bounds
-/// nothing). Here the task holds the stream until the body is out, so at most
-/// `--h2-max-streams` bodies are under way per connection, each with at most h2's send buffer
-/// held for it.
+/// How much of a body is read and sent at a time: what a stream holds of it.
+const BODY_PIECE: usize = 16 * 1024;
+
+/// Sends a response and its body of `len` bytes, read from `body` a piece at a time, as the
+/// client's flow control allows (RFC 9113 §5.2), each piece within `step`; the stream is
+/// reset if one is not sent in time. Handed to h2 at once, a body waits in h2's buffer for
+/// window the client need never grant: a client that announces a window of 0 and asks for
+/// the largest file, over and over, would make the server hold a copy per request (the
+/// request's task ends at once, and the stream with it, so the stream limit bounds nothing).
+/// Here the task holds the stream until the body is out, so at most `--h2-max-streams` bodies
+/// are under way per connection, each with a piece of it and at most h2's send buffer held
+/// for it; and a large file reaches a client that reads slowly but steadily whole.
 ///
 /// A request body (none is expected: these are GETs and refusals) is read and thrown away as
 /// it comes, meanwhile: held unread, it would keep its stream's window of the connection's, and
 /// its bytes in h2's buffer, until the response is out, which a client that grants no window
-/// puts off to the timeout.
-async fn send_paced(
+/// puts off until a piece times out.
+async fn send_paced<R: AsyncRead + Unpin>(
     mut respond: SendResponse<Bytes>,
     request_body: RecvStream,
     response: Response<()>,
-    body: &[u8],
+    mut body: R,
+    len: u64,
     head_only: bool,
-    timeout: std::time::Duration,
+    step: std::time::Duration,
 ) {
-    let Some(send) = send_head(&mut respond, response, body, head_only) else {
+    let Some(send) = send_head(&mut respond, response, len, head_only) else {
         return;
     };
-    // Dropped before its end (an error, or the timeout), the stream is reset (CANCEL).
+    // Dropped before its end (an error, or a piece's timeout), the stream is reset (CANCEL).
     let (mut reader, mut writer) = tokio::io::split(http2::H2Stream::new(request_body, send));
-    let _ = tokio::time::timeout(timeout, async {
-        let respond = async {
-            writer.write_all(body).await?;
-            writer.shutdown().await
-        };
-        let mut sink = tokio::io::sink();
-        let discard = tokio::io::copy(&mut reader, &mut sink);
-        tokio::pin!(respond, discard);
-        let mut discarding = true;
+    let respond = async {
+        let mut piece = vec![0u8; BODY_PIECE];
         loop {
-            tokio::select! {
-                sent = &mut respond => return sent,
-                _ = &mut discard, if discarding => discarding = false,
+            let n = body.read(&mut piece).await?;
+            if n == 0 {
+                break;
             }
+            tokio::time::timeout(step, writer.write_all(&piece[..n])).await??;
         }
-    })
-    .await;
+        tokio::time::timeout(step, writer.shutdown()).await?
+    };
+    let mut sink = tokio::io::sink();
+    let discard = tokio::io::copy(&mut reader, &mut sink);
+    tokio::pin!(respond, discard);
+    let mut discarding = true;
+    loop {
+        tokio::select! {
+            _ = &mut respond => return,
+            _ = &mut discard, if discarding => discarding = false,
+        }
+    }
 }
