@@ -32,8 +32,10 @@
 //! data, kept whole up to the route's message limit, counted over the message's frames, so the
 //! page can inflate it. Any other frame is cut after [`RAW_LIMIT`] bytes. `truncated` says a
 //! frame was cut; `raw_length` is the whole frame's length. `payload_hex` is the unmasked part
-//! of the payload that `raw_hex` holds (still compressed where `compressed`); `payload_text` is
-//! present for uncompressed text frames (and `close_code`/`close_reason` for close frames).
+//! of the payload that `raw_hex` holds, for frames that are not `compressed` (a compressed one
+//! may be as large as the message limit: unmask `raw_hex` with `mask_key`, as the page does,
+//! rather than have the report carry it twice); `payload_text` is present for uncompressed
+//! text frames (and `close_code`/`close_reason` for close frames).
 //! Reports are sent as the connection delivers events, so the frames of a fragmented message
 //! are reported when the message completes. At most [`MAX_PENDING`] frames wait, and the
 //! oldest are dropped while the waiting ones would hold more than the message limit or
@@ -48,7 +50,7 @@ use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use switchyard::switchyard_core::frame::mask::apply_mask;
 use switchyard::switchyard_core::frame::split::{FrameSplitter, Piece};
 use switchyard::switchyard_core::{CloseFrame, FrameHeader, OpCode};
@@ -282,7 +284,7 @@ pub(crate) fn run<S: AsyncRead + AsyncWrite + Unpin>(
                 event = ws.recv_event() => match event {
                     Some(Ok(_)) => {
                         while ok && let Some(report) = next_report(&handshake.tap) {
-                            ok = ws.send(Message::Text(report.to_string().into())).await.is_ok();
+                            ok = ws.send(Message::Text(report.into())).await.is_ok();
                         }
                     }
                     Some(Err(_)) => {}
@@ -294,23 +296,24 @@ pub(crate) fn run<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-fn next_report(tap: &Mutex<Tap>) -> Option<Value> {
-    let captures = &mut lock(tap).captures;
-    let frame = captures.pop()?;
-    Some(frame_report(&frame, captures.dropped))
+fn next_report(tap: &Mutex<Tap>) -> Option<String> {
+    let (frame, dropped) = {
+        let mut tap = lock(tap);
+        let frame = tap.captures.pop()?;
+        (frame, tap.captures.dropped)
+    };
+    Some(frame_report(&frame, dropped))
 }
 
-fn frame_report(frame: &Captured, dropped: u64) -> Value {
+/// The report of one frame, as JSON text. A compressed message's frame may be as large as
+/// the message limit: its payload is not unmasked into a copy (the page unmasks `raw_hex`
+/// with `mask_key`), and its hex is written once, straight into the report's text.
+fn frame_report(frame: &Captured, dropped: u64) -> String {
     let header = &frame.header;
-    let mut payload = frame.raw[frame.header_len..].to_vec();
-    if let Some(key) = header.mask {
-        apply_mask(&mut payload, key, 0);
-    }
     let whole_len = frame.header_len as u64 + header.payload_len;
     let mut report = json!({
         "type": "frame",
         "index": frame.index,
-        "raw_hex": hex(&frame.raw),
         "raw_length": whole_len,
         "truncated": (frame.raw.len() as u64) < whole_len,
         "fin": header.fin,
@@ -323,33 +326,56 @@ fn frame_report(frame: &Captured, dropped: u64) -> Value {
         "mask_key": header.mask.map(|key| hex(&key)),
         "header_length": frame.header_len,
         "payload_length": header.payload_len,
-        "payload_hex": hex(&payload),
         "dropped": dropped,
     });
-    if header.opcode == OpCode::TEXT && !frame.compressed {
-        report["payload_text"] = String::from_utf8_lossy(&payload).into();
+    if !frame.compressed {
+        // At most RAW_LIMIT bytes.
+        let mut payload = frame.raw[frame.header_len..].to_vec();
+        if let Some(key) = header.mask {
+            apply_mask(&mut payload, key, 0);
+        }
+        report["payload_hex"] = hex(&payload).into();
+        if header.opcode == OpCode::TEXT {
+            report["payload_text"] = String::from_utf8_lossy(&payload).into();
+        }
+        if header.opcode == OpCode::CLOSE
+            && let Ok(close) = CloseFrame::parse(&payload)
+        {
+            report["close_code"] = close.code.as_u16().into();
+            report["close_reason"] = close.reason.into();
+        }
     }
-    if header.opcode == OpCode::CLOSE
-        && let Ok(close) = CloseFrame::parse(&payload)
-    {
-        report["close_code"] = close.code.as_u16().into();
-        report["close_reason"] = close.reason.into();
-    }
-    report
+    let mut text = report.to_string();
+    // The object's closing brace, then `raw_hex` (hex digits need no JSON escaping).
+    text.pop();
+    text.reserve(frame.raw.len() * 2 + 12);
+    text.push_str(",\"raw_hex\":\"");
+    write_hex(&mut text, &frame.raw);
+    text.push_str("\"}");
+    text
 }
 
 fn hex(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);
+    write_hex(&mut out, bytes);
+    out
+}
+
+fn write_hex(out: &mut String, bytes: &[u8]) {
     for byte in bytes {
         // Writing to a String cannot fail.
         let _ = write!(out, "{byte:02x}");
     }
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A frame's report, parsed back (which also checks that it is JSON).
+    fn report_of(frame: &Captured, dropped: u64) -> serde_json::Value {
+        serde_json::from_str(&frame_report(frame, dropped)).unwrap()
+    }
 
     /// The default message limit.
     const LIMIT: usize = 1 << 20;
@@ -406,7 +432,7 @@ mod tests {
     fn reports_the_rfc_example_decoded() {
         let mut captures = Captures::new(LIMIT);
         captures.feed(&stream()[..11]);
-        let report = frame_report(&captures.done[0], 0);
+        let report = report_of(&captures.done[0], 0);
         assert_eq!(report["raw_hex"], "818537fa213d7f9f4d5158");
         assert_eq!(report["mask_key"], "37fa213d");
         assert_eq!(report["payload_text"], "Hello");
@@ -424,7 +450,7 @@ mod tests {
         }
         assert_eq!(captures.done.len(), MAX_PENDING);
         assert_eq!(captures.dropped, 3);
-        let report = frame_report(&captures.done[0], captures.dropped);
+        let report = report_of(&captures.done[0], captures.dropped);
         assert_eq!(report["truncated"], true);
         assert_eq!(report["raw_length"], 65536 + 14);
         assert_eq!(captures.done[0].raw.len(), RAW_LIMIT);
@@ -434,11 +460,13 @@ mod tests {
     fn reports_rsv1_and_keeps_a_compressed_message_whole() {
         let mut captures = Captures::new(LIMIT);
         captures.feed(&frame(true, RSV1, OpCode::TEXT, &DEFLATED_HELLO));
-        let report = frame_report(&captures.done[0], 0);
+        let report = report_of(&captures.done[0], 0);
         assert_eq!(report["rsv"], 4);
         assert_eq!(report["rsv1"], true);
         assert_eq!(report["compressed"], true);
-        assert_eq!(report["payload_hex"], "f248cdc9c90700");
+        // Its payload is in raw_hex alone, masked (key 01020304 in these tests).
+        assert!(report.get("payload_hex").is_none());
+        assert_eq!(report["mask_key"], "01020304");
         // Deflate data is not text: the page inflates it first.
         assert!(report.get("payload_text").is_none());
 
@@ -453,15 +481,15 @@ mod tests {
             for chunk in wire.chunks(step) {
                 captures.feed(chunk);
             }
-            let report = frame_report(&captures.done[0], 0);
+            let report = report_of(&captures.done[0], 0);
             assert_eq!(report["truncated"], false, "step {step}");
             assert_eq!(report["raw_hex"], hex(&wire), "step {step}");
-            assert_eq!(report["payload_hex"], hex(&big), "step {step}");
+            assert!(report.get("payload_hex").is_none(), "step {step}");
         }
         // The same payload uncompressed is cut.
         let mut captures = Captures::new(LIMIT);
         captures.feed(&frame(true, 0, OpCode::BINARY, &big));
-        let report = frame_report(&captures.done[0], 0);
+        let report = report_of(&captures.done[0], 0);
         assert_eq!(
             (report["rsv1"].clone(), report["truncated"].clone()),
             (false.into(), true.into())
@@ -476,7 +504,7 @@ mod tests {
         captures.feed(&frame(true, 0, OpCode::PING, b"ping"));
         captures.feed(&frame(true, 0, OpCode::CONTINUATION, &DEFLATED_HELLO[3..]));
         captures.feed(&frame(true, 0, OpCode::TEXT, b"plain"));
-        let reports: Vec<_> = (0..4).map(|i| frame_report(&captures.done[i], 0)).collect();
+        let reports: Vec<_> = (0..4).map(|i| report_of(&captures.done[i], 0)).collect();
         let flags: Vec<_> = reports
             .iter()
             .map(|r| {
@@ -506,7 +534,7 @@ mod tests {
             .map(|f| f.raw.len() - f.header_len)
             .collect();
         assert_eq!(kept, [6000, 4000]);
-        assert_eq!(frame_report(&captures.done[1], 0)["truncated"], true);
+        assert_eq!(report_of(&captures.done[1], 0)["truncated"], true);
         // The next compressed message starts a new allowance.
         captures.feed(&frame(true, RSV1, OpCode::BINARY, &piece));
         assert_eq!(
@@ -535,6 +563,6 @@ mod tests {
         // A message as large as the limit is kept whole, alone.
         captures.feed(&frame(true, RSV1, OpCode::BINARY, &vec![0x55; LIMIT]));
         assert_eq!(captures.done.len(), 1);
-        assert_eq!(frame_report(&captures.done[0], 0)["truncated"], false);
+        assert_eq!(report_of(&captures.done[0], 0)["truncated"], false);
     }
 }
