@@ -182,3 +182,51 @@ async fn the_environment_proxy_applies_unless_no_proxy_exempts_the_host() {
     })
     .await;
 }
+
+/// Who resolves the name, seen from the proxy's side of the wire (dante logs the same line
+/// either way): socks5h:// sends the name itself (RFC 1928 §5, ATYP 3), so that nothing is
+/// looked up here; socks5:// sends an address it resolved (ATYP 1 or 4).
+#[tokio::test]
+async fn socks5h_sends_the_name_and_socks5_an_address() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    within(30, async {
+        let (listener, addr) = listener().await;
+        // A SOCKS5 proxy that notes the address type asked for and refuses the tunnel.
+        let proxy = tokio::spawn(async move {
+            let mut types = Vec::new();
+            for _ in 0..2 {
+                let (mut tcp, _) = listener.accept().await.unwrap();
+                let mut greeting = [0u8; 3];
+                tcp.read_exact(&mut greeting).await.unwrap();
+                assert_eq!(greeting, [5, 1, 0], "no authentication offered");
+                tcp.write_all(&[5, 0]).await.unwrap();
+                let mut request = [0u8; 4];
+                tcp.read_exact(&mut request).await.unwrap();
+                types.push(request[3]);
+                tcp.write_all(&[5, 5, 0, 1, 0, 0, 0, 0, 0, 0])
+                    .await
+                    .unwrap();
+            }
+            types
+        });
+        for scheme in ["socks5h", "socks5"] {
+            let error =
+                proxy_error("ws://localhost:1/", &through(&format!("{scheme}://{addr}"))).await;
+            assert!(
+                matches!(
+                    error,
+                    ProxyError::SocksRefused(SocksReply::CONNECTION_REFUSED)
+                ),
+                "{scheme}: {error:?}"
+            );
+        }
+        let types = proxy.await.unwrap();
+        assert_eq!(types[0], 3, "socks5h:// sends the name");
+        assert!(
+            matches!(types[1], 1 | 4),
+            "socks5:// sends an address: {}",
+            types[1]
+        );
+    })
+    .await;
+}
