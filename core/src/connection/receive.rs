@@ -418,7 +418,33 @@ impl Connection {
     }
 
     /// A frame's payload is complete; an in-place payload is at the front of the read buffer.
+    ///
+    /// The usual message, one unfragmented frame on the identity path, is handed out here,
+    /// inlined into the decoder; the rest is [`end_other_frame`](Self::end_other_frame)'s,
+    /// out of line (the call, its arguments and its saved registers cost about 30
+    /// instructions per 16 B echo, callgrind).
+    #[inline(always)]
     fn end_frame(&mut self, frame: Frame) -> Result<(), ProtocolError> {
+        match self.rx.message {
+            Some(message)
+                if !frame.opcode.is_control()
+                    && frame.fin
+                    && message.frames == 1
+                    && message.rsv == 0 =>
+            {
+                // The message is its one frame's payload, already unmasked and validated in
+                // place, handed out as a view of the read buffer without a copy.
+                let payload = self.rx.buf.split_to(frame.kept()).freeze();
+                self.deliver(message.kind, payload)
+            }
+            _ => self.end_other_frame(frame),
+        }
+    }
+
+    /// [`end_frame`](Self::end_frame) for a control frame, a fragment, or an extension's
+    /// frame.
+    #[inline(never)]
+    fn end_other_frame(&mut self, frame: Frame) -> Result<(), ProtocolError> {
         let len = frame.kept();
         if frame.opcode.is_control() {
             // Control payloads (at most 125 bytes, §5.5) are copied into a fixed array and
@@ -440,10 +466,6 @@ impl Connection {
             self.decode_extension(message.rsv, 0, true)?;
             self.check_utf8(message.kind, start)?;
             self.take_assembled()
-        } else if frame.fin && message.frames == 1 {
-            // The common case: the message is its one frame's payload, already unmasked and
-            // validated in place, handed out as a view of the read buffer without a copy.
-            self.rx.buf.split_to(len).freeze()
         } else {
             // A fragmented message is assembled by copying each fragment's payload.
             self.rx.assembled.extend_from_slice(&self.rx.buf[..len]);
@@ -453,8 +475,15 @@ impl Connection {
             }
             self.take_assembled()
         };
+        self.deliver(message.kind, payload)
+    }
+
+    /// A whole data message: it ends the one being assembled, and is queued for the
+    /// application.
+    #[inline(always)]
+    fn deliver(&mut self, kind: DataKind, payload: Bytes) -> Result<(), ProtocolError> {
         self.rx.message = None;
-        let message = match message.kind {
+        let message = match kind {
             DataKind::Binary => Message::Binary(payload),
             DataKind::Text => {
                 // A character cut off by the end of the message is invalid.

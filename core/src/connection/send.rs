@@ -121,8 +121,21 @@ impl Connection {
 
     /// A whole message, copied into the output through the extension stage if one was
     /// negotiated: it may encode the payload and mark the frame with its RSV bits (§9).
+    ///
+    /// Inlined into its callers, the extension's path out of line: the call, its arguments
+    /// and its saved registers cost about 25 instructions per 16 B echo (callgrind).
+    #[inline(always)]
     fn send_copied(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
         self.check_whole_message()?;
+        if self.extension.is_none() {
+            return self.send_frame(opcode, true, 0, payload);
+        }
+        self.send_through_extension(opcode, payload)
+    }
+
+    /// [`send_copied`](Self::send_copied) with an extension.
+    #[inline(never)]
+    fn send_through_extension(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
         let Some(extension) = self.extension.as_mut() else {
             return self.send_frame(opcode, true, 0, payload);
         };
