@@ -17,17 +17,18 @@ Routes:
   /echo               WebSocket: every text and binary message comes straight back
   /chat/{room}        WebSocket: chat rooms (/chat is the room lobby); see Chat below
   /inspect            WebSocket: first the handshake as the server saw and answered it (JSON),
-                      then one JSON report per frame received: the raw bytes (hex, cut after
-                      4096 bytes) and the decoded header and payload
+                      then one JSON report per frame received: the raw bytes (hex; cut
+                      after 4096 bytes, except a compressed message's, kept whole up to the
+                      message limit) and the decoded header and payload
   anything else       404; a plain HTTP request to a WebSocket route gets 426
 
 Origins: browsers may open WebSockets from pages on the server's own host and port (the Host
 header), or on an origin given with --allow-origin; clients that send no Origin (not
 browsers) are accepted. Other origins get 403.
 
-Refusals carry the status the protocol core chose: 400 (bad request), 403 (origin), 426
-(not an upgrade, or not version 13), 431 (header too large); 503 at --max-connections or
-while shutting down.
+Refusals carry the status the protocol core chose: 400 (bad request), 403 (origin), 414
+(request line over 8 KiB), 426 (not an upgrade, or not version 13), 431 (header too large);
+503 at --max-connections or while shutting down.
 
 Chat: a room name is 1-64 characters of A-Z a-z 0-9 . _ - (not . or ..; anything else is
 404). Each text message a client sends is one chat message (at most --chat-max-text bytes,
@@ -47,8 +48,8 @@ unreachable, new chat connections get 503 and the node reconnects with backoff.
 
 Durations: 250ms, 10s, 2m, 1h, or a bare number of seconds.
 
-Logging: one line per connection open and close, to stderr; the level comes from RUST_LOG
-(default info), e.g. RUST_LOG=debug or RUST_LOG=switchyard=warn.
+Logging: one line per connection as it closes (its opening at debug), to stderr; the level
+comes from RUST_LOG (default info), e.g. RUST_LOG=debug or RUST_LOG=switchyard=warn.
 
 TLS: --tls-cert and --tls-key (PEM files; the key PKCS#8, PKCS#1 or SEC1) make the listener
 serve TLS only: https:// and wss://. SIGHUP reads both files again for the
@@ -123,11 +124,13 @@ pub(crate) struct Args {
     #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024)]
     write_buffer_size: usize,
 
-    /// Time a client has to send its whole request, so a slow or silent one cannot hold a slot.
+    /// Time a client has to finish its handshake (TLS, then its whole request), so a slow or
+    /// silent one cannot hold a slot; over HTTP/2, to open a stream.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = positive_duration)]
     handshake_timeout: Duration,
 
-    /// Ping a client after this long without a byte from it; 0 turns keepalive off.
+    /// Ping a client silent for this long (checked once per interval: the ping goes out one
+    /// to two intervals after its last byte); 0 turns keepalive off.
     #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = duration)]
     keepalive_interval: Duration,
 

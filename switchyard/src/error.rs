@@ -106,7 +106,8 @@ pub enum ConnectError {
     /// ([`io::ErrorKind::UnexpectedEof`]), or the OS random source failed.
     Io(io::Error),
     /// The server answered with a status other than 101 (RFC 6455 §4.1: the handshake
-    /// failed). Its status and header fields are here; its body is not read.
+    /// failed). Its status and header fields are here, and the start of its body as far as
+    /// it came with the head ([`Response::body_start`]); nothing more of it is read.
     Refused(Box<Response>),
     /// The request could not be built from the options, or the server's 101 answer failed
     /// validation (RFC 6455 §4.1).
