@@ -52,8 +52,9 @@ pub struct Limits {
     /// after the last byte, and a peer that only answers pings once per interval or per
     /// `keepalive_timeout`, whichever is longer.
     pub keepalive_interval: Option<Duration>,
-    /// How long after that ping the peer may stay silent (not one byte) before the connection
-    /// is given up: close 1011 is tried once, then the transport is aborted. Default 20 s.
+    /// How long after that ping the peer may stay silent (not one byte received, nor any of
+    /// our output taken after the transport was full) before the connection is given up:
+    /// close 1011 is tried once, then the transport is aborted. Default 20 s.
     pub keepalive_timeout: Duration,
     /// How long closing may take once it begins (our close, the peer's, a failure, EOF);
     /// then the transport is aborted. Default 10 s.

@@ -380,12 +380,33 @@ fn a_failing_mask_source_refuses_the_send_and_aborts() {
         [Event::Closed(i)] if i.aborted == Some(AbortReason::MaskUnavailable)));
 }
 
+/// A shell may write the output piece by piece with room to spare (a frame header, then its
+/// payload; a vectored write of too many pieces): that is not the peer's doing, and a peer
+/// that stopped reading (its kernel still acknowledging) is still pinged.
+#[test]
+fn output_written_in_pieces_is_not_hearing_from_the_peer() {
+    let mut server = server();
+    for t in [105, 110, 115] {
+        server.send_binary(&[0; 1000]).unwrap();
+        server.consume_transmit(500);
+        server.consume_transmit(server.buffered_amount());
+        server.handle_timeout(at(t));
+    }
+    server.handle_timeout(at(120));
+    assert_eq!(
+        opcodes(&drain_output(&mut server)),
+        vec![OpCode::PING],
+        "nothing was heard: the keepalive ping is queued"
+    );
+}
+
 #[test]
 fn a_peer_that_drains_a_stalled_output_counts_as_alive() {
     let mut server = server();
     server.send_binary(&[0; 1000]).unwrap();
     // The transport takes half, then is full until the peer reads.
     server.consume_transmit(500);
+    server.write_blocked();
     server.handle_timeout(at(120));
     assert!(
         server.buffered_amount() > 500,

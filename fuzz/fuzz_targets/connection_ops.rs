@@ -58,6 +58,8 @@ enum Op {
     Abort,
     /// A write to the transport failed.
     WriteFailed,
+    /// A write found the transport full.
+    WriteBlocked,
     /// The shell says the transport is closed (meaningful only after `Action::Close`).
     TransportClosed,
     /// Tells the time, this many milliseconds after the previous tick.
@@ -224,6 +226,7 @@ fuzz_target!(|input: Input| {
                 assert_eq!(conn.buffered_amount(), 0, "output kept after a failed write");
                 assert!(!conn.wants_read(), "reading after a failed write");
             }
+            Op::WriteBlocked => conn.write_blocked(),
             Op::TransportClosed => {
                 conn.transport_closed();
                 if actions.last() == Some(&Action::Close) {

@@ -449,7 +449,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     }
                 }
                 Poll::Ready(Err(e)) => return self.fail(e, Failed::Write),
-                Poll::Pending => return,
+                Poll::Pending => return self.conn.write_blocked(),
             }
         }
         if self.needs_flush {

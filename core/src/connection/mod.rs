@@ -210,7 +210,8 @@ pub struct Connection {
     out: Output,
     /// Bytes of automatic replies (pongs) queued since `out` was last empty.
     replies: usize,
-    /// The last write took only part of the output: the transport was full.
+    /// The transport was full ([`write_blocked`](Connection::write_blocked)) and has taken
+    /// nothing since.
     write_stalled: bool,
     /// The pong owed for the latest ping once replies passed `write_buffer_size`: a ping flood
     /// owes one pong (§5.5.3 allows answering only the most recent ping).
@@ -437,20 +438,30 @@ impl Connection {
 
     /// Marks `n` bytes from [`poll_transmit`](Self::poll_transmit) as written.
     ///
-    /// Writing again after the transport was full shows the peer is reading, which counts as
-    /// hearing from it: a peer busy reading a long transfer is not given up for silence.
+    /// Writing again after the transport was full ([`write_blocked`](Self::write_blocked))
+    /// shows the peer is reading, which counts as hearing from it: a peer busy reading a long
+    /// transfer is not given up for silence. A write that takes only part of the output does
+    /// not (a shell may write piece by piece with room to spare, and a peer that stopped
+    /// reading, its kernel still acknowledging, would then never be pinged).
     #[inline(always)]
     pub fn consume_transmit(&mut self, n: usize) {
         let n = n.min(self.out.len());
         if n > 0 && self.write_stalled {
+            self.write_stalled = false;
             self.timer.heard();
         }
         self.out.consume(n);
-        self.write_stalled = !self.out.is_empty();
         if self.out.is_empty() {
             self.replies = 0;
             self.out.release_if_drained(self.limits.max_retained_buffer);
         }
+    }
+
+    /// The transport took none of the output and will say when it has room (a write returned
+    /// `WouldBlock`, or `Pending`): the peer is not reading. Its next write then counts as
+    /// hearing from the peer ([`consume_transmit`](Self::consume_transmit)).
+    pub fn write_blocked(&mut self) {
+        self.write_stalled = true;
     }
 
     /// What the transport should do now, if anything. Each action is returned once, in the
