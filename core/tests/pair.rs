@@ -413,6 +413,31 @@ fn a_failed_write_still_delivers_every_frame_already_read() {
     assert_eq!(drain_actions(&mut server), vec![Action::Abort]);
 }
 
+/// An EOF that arrives while decoding waits (256 events undelivered) takes effect after
+/// what was read before it: every message, then the peer's close, reported as the close it
+/// is (clean once our reply is queued), not as 1006.
+#[test]
+fn an_eof_waits_for_the_frames_read_before_it() {
+    let mut client = client(Limits::DEFAULT);
+    let bytes = messages_then(&mut client, 600, |c| {
+        c.close(CloseCode::NORMAL, "bye").unwrap()
+    });
+    let mut server = Connection::server(Limits::DEFAULT);
+    assert_eq!(server.receive_data(&bytes), Ok(bytes.len()));
+    assert_eq!(server.pending_events(), Limits::DEFAULT.max_queued_events);
+    server.receive_eof();
+    assert!(!server.wants_read(), "nothing more is read after the EOF");
+    let events = drain_events(&mut server);
+    let expected: Vec<String> = (0..600).map(|i| format!("m{i}")).collect();
+    assert_eq!(texts(&events), expected);
+    assert!(
+        matches!(events.last(), Some(Event::Closed(i)) if i.code == CloseCode::NORMAL
+            && i.reason == "bye" && i.initiator == Initiator::Peer && i.error.is_none()),
+        "{:?}",
+        events.last()
+    );
+}
+
 /// Bytes read after the last whole frame (a partial frame) can never complete: once the
 /// whole frames before them are delivered, the drain ends as an abort (1006).
 #[test]

@@ -224,6 +224,9 @@ pub struct Connection {
     failure: Option<ProtocolError>,
     /// The peer's EOF has been received.
     eof: bool,
+    /// The peer's EOF came while decoding was stalled with bytes left: it takes effect once
+    /// they are decoded ([`receive_eof`](Connection::receive_eof)).
+    eof_deferred: bool,
     /// Nothing more is to be read from the transport: its EOF, an abort, or a failed write
     /// (what was read before is still decoded).
     reading_over: bool,
@@ -278,6 +281,7 @@ impl Connection {
             encoded: BytesMut::new(),
             failure: None,
             eof: false,
+            eof_deferred: false,
             reading_over: false,
             transport: Transport::Open,
             stream_transport: false,

@@ -235,7 +235,16 @@ impl Connection {
 
     /// The transport reached end of file. Without a close frame first this is an abnormal
     /// closure, reported as 1006 (§7.1.5) and never sent. A partial message is dropped.
+    ///
+    /// Bytes taken before it are delivered first: if decoding stopped because too many events
+    /// waited, the end of file takes effect once the rest is decoded, as the application
+    /// polls (a peer's close frame among them ends the connection as a close, not 1006).
     pub fn receive_eof(&mut self) {
+        if self.decoding_stalled() {
+            self.reading_over = true;
+            self.eof_deferred = true;
+            return;
+        }
         self.transition(Input::Eof);
     }
 
@@ -259,6 +268,10 @@ impl Connection {
             }
         }
         self.end_drain_if_done();
+        if self.eof_deferred && !self.decoding_stalled() {
+            self.eof_deferred = false;
+            self.transition(Input::Eof);
+        }
     }
 
     fn fail_receive(&mut self, error: ProtocolError) -> ProtocolError {
