@@ -192,6 +192,31 @@ fn the_close_timeout_also_bounds_a_peer_initiated_close() {
     assert_eq!(server.poll_timeout(), None);
 }
 
+/// The peer's close is reported before our reply is sent, as the application polls it; if
+/// the close timeout gives up before then (the application never polled), the report says
+/// so: not clean (our close frame never went), aborted at the close timeout.
+#[test]
+fn a_peer_close_given_up_before_it_was_polled_is_not_clean() {
+    let mut server = server();
+    let mut client = client(Limits::DEFAULT);
+    client.close(CloseCode::NORMAL, "").unwrap();
+    server.receive_data(&drain_output(&mut client)).unwrap();
+    server.handle_timeout(at(101));
+    server.handle_timeout(at(111));
+    assert_eq!(drain_actions(&mut server), vec![Action::Abort]);
+    let events = drain_events(&mut server);
+    assert!(
+        matches!(&events[..], [Event::Closed(i)] if !i.clean
+            && i.aborted == Some(AbortReason::CloseTimeout)
+            && i.code == CloseCode::NORMAL && i.initiator == Initiator::Peer),
+        "{events:?}"
+    );
+    assert!(
+        server.poll_transmit().is_empty(),
+        "no reply after the abort"
+    );
+}
+
 #[test]
 fn once_its_close_reply_is_written_the_server_closes_without_waiting_for_eof() {
     let mut server = server();

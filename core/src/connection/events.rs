@@ -60,6 +60,14 @@ impl EventQueue {
         Some(event)
     }
 
+    /// The newest event, if any.
+    pub(super) fn last_mut(&mut self) -> Option<&mut Event> {
+        match self.rest.back_mut() {
+            Some(event) => Some(event),
+            None => self.first.as_mut(),
+        }
+    }
+
     /// Gives the deque's allocation back if nothing waits in it: the connection is idle.
     pub(super) fn release(&mut self) {
         if self.rest.capacity() > 0 && self.rest.is_empty() {

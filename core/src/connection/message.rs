@@ -25,8 +25,8 @@ impl Utf8Bytes {
 
     /// The text.
     ///
-    /// The core forbids `unsafe`, so this re-checks the bytes (with SIMD, gigabytes per
-    /// second) instead of trusting them unchecked. The check cannot fail, as only validated
+    /// The core keeps `unsafe` to one call (masking's wide path), so this re-checks the bytes
+    /// (with SIMD, gigabytes per second) instead of trusting them unchecked. The check cannot fail, as only validated
     /// bytes are ever wrapped; if it ever did, that is a bug to hear about, not to hide.
     pub fn as_str(&self) -> &str {
         crate::utf8::str_of(&self.0).expect("Utf8Bytes holds only validated UTF-8")
@@ -168,7 +168,9 @@ pub struct CloseInfo {
 pub enum Event {
     /// A complete message.
     Message(Message),
-    /// A ping's payload; the pong is already queued (§5.5.2).
+    /// A ping's payload. The core answers it by itself (§5.5.2) while the connection is open:
+    /// the pong is queued, or, past `write_buffer_size` of replies, owed as the one pong
+    /// that answers the latest ping (§5.5.3); after our close frame, no pong is sent.
     Ping(Bytes),
     /// A pong's payload (solicited or not, §5.5.3).
     Pong(Bytes),

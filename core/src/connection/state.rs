@@ -227,6 +227,17 @@ impl Connection {
             }
             Input::Abort(reason) => {
                 self.reading_over = true;
+                if let State::Ending {
+                    reply: Reply::Owed(..),
+                    ..
+                } = state
+                    && let Some(Event::Closed(info)) = self.events.last_mut()
+                {
+                    // The peer's close is reported, still unpolled, but our reply will never
+                    // be sent: the closing handshake did not complete (§7.1.4).
+                    info.clean = false;
+                    info.aborted.get_or_insert(reason);
+                }
                 let initiator = self.abnormal_initiator();
                 self.report_closed(
                     CloseCode::ABNORMAL,
