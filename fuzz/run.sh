@@ -9,22 +9,23 @@ SECONDS_EACH=${1:-15}
 JOBS=$(nproc)
 TARGETS=(frame_decode frame_roundtrip frame_split server_handshake client_response url connection_ops deflate_receive)
 cargo +nightly fuzz build
-for t in "${TARGETS[@]}"; do
-  if [ -d "regressions/$t" ]; then
-    cargo +nightly fuzz run "$t" regressions/"$t"/* -- -runs=1 >/dev/null 2>&1 ||
-      { echo "fuzz: regression input for $t fails again"; exit 1; }
-  fi
-done
 LOGS=$(mktemp -d)
 trap 'rm -rf "$LOGS"' EXIT
+for t in "${TARGETS[@]}"; do
+  if [ -d "regressions/$t" ]; then
+    cargo +nightly fuzz run "$t" regressions/"$t"/* -- -runs=1 -timeout=10 >"$LOGS/$t.replay" 2>&1 ||
+      { tail -40 "$LOGS/$t.replay"; echo "fuzz: regression input for $t fails again"; exit 1; }
+  fi
+done
 status=0
 # run_batch TARGET...: runs the targets at once, each for SECONDS_EACH; reports each.
 run_batch() {
   local i t pids=()
   for t in "$@"; do
     mkdir -p "corpus/$t"
+    # -timeout: an input that takes 10 s is a hang to report, not one to wait 20 minutes for.
     cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 \
-      >"$LOGS/$t" 2>&1 &
+      -timeout=10 >"$LOGS/$t" 2>&1 &
     pids+=($!)
   done
   for i in "${!pids[@]}"; do

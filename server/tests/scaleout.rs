@@ -263,11 +263,17 @@ async fn a_node_started_while_redis_is_down_serves_the_rest_and_joins_when_it_co
 #[tokio::test]
 async fn a_malformed_redis_url_is_a_usage_error() {
     for url in ["localhost:6379", "redis://host:port", "http://host"] {
-        let status = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        // Bounded: a URL accepted by mistake would serve for ever (the child is killed when
+        // dropped).
+        let status = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
             .args(["--listen", "127.0.0.1:0", "--redis", url])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
-            .status()
+            .kill_on_drop(true)
+            .status();
+        let status = tokio::time::timeout(std::time::Duration::from_secs(10), status)
+            .await
+            .unwrap_or_else(|_| panic!("{url} was accepted: the server is still running"))
             .unwrap();
         assert_eq!(status.code(), Some(2), "{url}");
     }

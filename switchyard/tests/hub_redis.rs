@@ -55,7 +55,9 @@ async fn a_subscriber_recovers_on_another_node() {
 async fn the_history_is_bounded_and_a_silent_room_expires() {
     let redis = RedisServer::start("history");
     within(60, async {
-        let age = Duration::from_millis(400);
+        // Long enough that the checks after the last publish, on a loaded machine, come
+        // well within it (the scenario then waits twice as long for it to pass).
+        let age = Duration::from_secs(2);
         let hub = node(&redis, HubConfig::default().with_history(10, age)).await;
         let kept = || {
             assert!(
@@ -65,7 +67,7 @@ async fn the_history_is_bounded_and_a_silent_room_expires() {
             );
             let pttl = redis.command(&["PTTL", "switchyard:{lobby}:seq"]);
             let pttl: i64 = pttl.trim().trim_start_matches(':').parse().unwrap();
-            assert!(pttl > 0 && pttl <= 400, "the keys expire: {pttl}");
+            assert!(pttl > 0 && pttl <= 2000, "the keys expire: {pttl}");
         };
         let forgotten = || {
             assert!(

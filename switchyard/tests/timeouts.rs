@@ -97,8 +97,10 @@ async fn a_peer_that_answers_pings_stays_connected() {
 #[tokio::test]
 async fn traffic_defers_the_ping_until_silence() {
     within(30, async {
-        let mut ws = client_of_pinging_server(ms(200), ms(5000)).await;
-        // A message every 50 ms for a second: five intervals, no silence.
+        // An interval ten times the gap between messages: a stall of the machine (2 cores,
+        // other tests beside) does not look like silence.
+        let mut ws = client_of_pinging_server(ms(500), ms(5000)).await;
+        // A message every 50 ms for a second: two intervals, no silence.
         for i in 0..20 {
             let text = format!("message {i}");
             ws.send_text(&text).await.unwrap();
@@ -115,7 +117,7 @@ async fn traffic_defers_the_ping_until_silence() {
             other => panic!("{other:?}"),
         }
         let waited = silent.elapsed();
-        assert!(waited >= ms(150) && waited < ms(1000), "{waited:?}");
+        assert!(waited >= ms(450) && waited < ms(2500), "{waited:?}");
     })
     .await;
 }

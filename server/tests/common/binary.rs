@@ -70,7 +70,14 @@ impl Server {
         }
         let stdout = child.stdout.take().unwrap();
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).await.unwrap();
+        // Bounded: a binary that stalls before saying where it listens fails the test rather
+        // than hanging it.
+        let mut stdout = BufReader::new(stdout);
+        let first = stdout.read_line(&mut line);
+        tokio::time::timeout(std::time::Duration::from_secs(30), first)
+            .await
+            .expect("the binary printed where it listens within 30 s")
+            .unwrap();
         let rest = line.trim().strip_prefix("switchyard listening on ");
         let (secure, addr) = match rest.and_then(|r| r.split_once("://")) {
             Some(("http", addr)) => (false, addr),
