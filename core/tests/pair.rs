@@ -223,6 +223,18 @@ fn eof_without_close_is_abnormal_1006() {
     assert_eq!(drain_actions(&mut server), vec![Action::Close]);
 }
 
+/// After the peer's EOF the transport is closed once the output is written; from the moment
+/// that close is handed out, nothing more may be sent (it would follow the close).
+#[test]
+fn nothing_is_sent_once_the_close_after_an_eof_is_handed_out() {
+    let mut server = Connection::server(Limits::DEFAULT);
+    server.receive_eof();
+    assert_eq!(server.poll_action(), Some(Action::Close));
+    assert!(!server.is_open());
+    assert_eq!(server.send_text("late"), Err(SendError::Closed));
+    assert!(server.poll_transmit().is_empty());
+}
+
 #[test]
 fn data_after_the_peers_close_is_ignored() {
     let mut pair = Pair::new();

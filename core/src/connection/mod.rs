@@ -320,11 +320,15 @@ impl Connection {
     /// Whether messages may still be sent: no close frame sent, not aborted, and
     /// [`Event::Closed`] not yet polled. Between a peer's close (or a failure) and the
     /// application polling the `Closed` event, answers to the messages before it may still be
-    /// sent. Never true together with [`is_closed`](Self::is_closed).
+    /// sent, while the transport stays open (after the peer's EOF, the transport is closed
+    /// once the output is written: [`Action::Close`] ends sending). Never true together with
+    /// [`is_closed`](Self::is_closed).
     pub fn is_open(&self) -> bool {
         match self.state {
             State::Open => true,
-            State::Ending { end, reply } => end != End::Aborted && reply != Reply::Sent,
+            State::Ending { end, reply } => {
+                end != End::Aborted && reply != Reply::Sent && self.transport == Transport::Open
+            }
             State::CloseSent | State::Draining { .. } | State::Closed { .. } => false,
         }
     }
