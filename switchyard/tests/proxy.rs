@@ -191,10 +191,12 @@ async fn socks5h_sends_the_name_and_socks5_an_address() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     within(30, async {
         let (listener, addr) = listener().await;
-        // A SOCKS5 proxy that notes the address type asked for and refuses the tunnel.
+        // A SOCKS5 proxy that notes the address type asked for and refuses the tunnel (a
+        // socks5:// client tries each address `localhost` has).
+        let types = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let noted = std::sync::Arc::clone(&types);
         let proxy = tokio::spawn(async move {
-            let mut types = Vec::new();
-            for _ in 0..2 {
+            loop {
                 let (mut tcp, _) = listener.accept().await.unwrap();
                 let mut greeting = [0u8; 3];
                 tcp.read_exact(&mut greeting).await.unwrap();
@@ -202,12 +204,11 @@ async fn socks5h_sends_the_name_and_socks5_an_address() {
                 tcp.write_all(&[5, 0]).await.unwrap();
                 let mut request = [0u8; 4];
                 tcp.read_exact(&mut request).await.unwrap();
-                types.push(request[3]);
+                noted.lock().unwrap().push(request[3]);
                 tcp.write_all(&[5, 5, 0, 1, 0, 0, 0, 0, 0, 0])
                     .await
                     .unwrap();
             }
-            types
         });
         for scheme in ["socks5h", "socks5"] {
             let error =
@@ -220,12 +221,12 @@ async fn socks5h_sends_the_name_and_socks5_an_address() {
                 "{scheme}: {error:?}"
             );
         }
-        let types = proxy.await.unwrap();
+        proxy.abort();
+        let types = types.lock().unwrap().clone();
         assert_eq!(types[0], 3, "socks5h:// sends the name");
         assert!(
-            matches!(types[1], 1 | 4),
-            "socks5:// sends an address: {}",
-            types[1]
+            types.len() > 1 && types[1..].iter().all(|t| matches!(t, 1 | 4)),
+            "socks5:// sends addresses: {types:?}"
         );
     })
     .await;

@@ -144,33 +144,124 @@ pub(crate) async fn tunnel(
     host: &str,
     port: u16,
 ) -> Result<TcpStream, crate::ConnectError> {
-    let mut tcp = TcpStream::connect((proxy.host(), proxy.port()))
+    let target = match proxy.kind {
+        ProxyKind::HttpConnect => {
+            let mut tcp = open(proxy).await?;
+            http::connect(&mut tcp, proxy.credentials(), host, port)
+                .await
+                .map_err(crate::ConnectError::Proxy)?;
+            return Ok(tcp);
+        }
+        ProxyKind::Socks5h => return socks_tunnel(proxy, socks::Target::Name(host, port)).await,
+        ProxyKind::Socks5 => host,
+    };
+    // socks5://: the name is resolved here, the proxy gets an address. Each address in turn,
+    // as a direct connection tries them (a dual-stack `localhost` is often ::1 first, where
+    // the server may not listen), while the proxy says it could not reach that one.
+    let addresses = tokio::net::lookup_host((target, port))
+        .await
+        .map_err(crate::ConnectError::Connect)?;
+    socks_to_any(proxy, addresses, host).await
+}
+
+/// A SOCKS5 tunnel to the first of `addresses` the proxy reaches (of `host`'s).
+async fn socks_to_any(
+    proxy: &Proxy,
+    addresses: impl Iterator<Item = std::net::SocketAddr>,
+    host: &str,
+) -> Result<TcpStream, crate::ConnectError> {
+    let mut last = None;
+    for address in addresses {
+        match socks_tunnel(proxy, socks::Target::Address(address)).await {
+            Err(crate::ConnectError::Proxy(ProxyError::SocksRefused(reply)))
+                if matches!(
+                    reply,
+                    SocksReply::CONNECTION_REFUSED
+                        | SocksReply::HOST_UNREACHABLE
+                        | SocksReply::NETWORK_UNREACHABLE
+                ) =>
+            {
+                last = Some(ProxyError::SocksRefused(reply));
+            }
+            other => return other,
+        }
+    }
+    Err(match last {
+        Some(refused) => crate::ConnectError::Proxy(refused),
+        None => crate::ConnectError::Connect(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{host} has no address"),
+        )),
+    })
+}
+
+/// A TCP connection to the proxy.
+async fn open(proxy: &Proxy) -> Result<TcpStream, crate::ConnectError> {
+    let tcp = TcpStream::connect((proxy.host(), proxy.port()))
         .await
         .map_err(|e| crate::ConnectError::Proxy(ProxyError::Unreachable(e)))?;
     tcp.set_nodelay(true)
         .map_err(crate::ConnectError::Connect)?;
-    match proxy.kind {
-        ProxyKind::HttpConnect => http::connect(&mut tcp, proxy.credentials(), host, port).await,
-        ProxyKind::Socks5 => {
-            // socks5://: the name is resolved here, the proxy gets an address.
-            let address = tokio::net::lookup_host((host, port))
-                .await
-                .map_err(crate::ConnectError::Connect)?
-                .next()
-                .ok_or_else(|| {
-                    crate::ConnectError::Connect(std::io::Error::new(
-                        std::io::ErrorKind::NotFound,
-                        format!("{host} has no address"),
-                    ))
-                })?;
-            let target = socks::Target::Address(address);
-            socks::connect(&mut tcp, proxy.credentials(), target).await
-        }
-        ProxyKind::Socks5h => {
-            let target = socks::Target::Name(host, port);
-            socks::connect(&mut tcp, proxy.credentials(), target).await
-        }
-    }
-    .map_err(crate::ConnectError::Proxy)?;
     Ok(tcp)
+}
+
+/// A SOCKS5 tunnel to `target` on a connection of its own to the proxy.
+async fn socks_tunnel(
+    proxy: &Proxy,
+    target: socks::Target<'_>,
+) -> Result<TcpStream, crate::ConnectError> {
+    let mut tcp = open(proxy).await?;
+    socks::connect(&mut tcp, proxy.credentials(), target)
+        .await
+        .map_err(crate::ConnectError::Proxy)?;
+    Ok(tcp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// socks5:// tries each address of the name in turn while the proxy says it could not
+    /// reach one (a dual-stack `localhost`, ::1 first, with the server on 127.0.0.1 only).
+    #[tokio::test]
+    async fn socks5_tries_the_next_address_the_proxy_could_not_reach() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy = Proxy::parse(&format!("socks5://{}", listener.local_addr().unwrap())).unwrap();
+        // Refuses the first tunnel (connection refused), grants the second; notes each
+        // address asked for.
+        let script = tokio::spawn(async move {
+            let mut asked = Vec::new();
+            for reply in [5u8, 0] {
+                let (mut tcp, _) = listener.accept().await.unwrap();
+                let mut greeting = [0u8; 3];
+                tcp.read_exact(&mut greeting).await.unwrap();
+                tcp.write_all(&[5, 0]).await.unwrap();
+                let mut request = [0u8; 10];
+                tcp.read_exact(&mut request).await.unwrap();
+                asked.push(request[4..8].to_vec());
+                tcp.write_all(&[5, reply, 0, 1, 0, 0, 0, 0, 0, 0])
+                    .await
+                    .unwrap();
+                if reply == 0 {
+                    tcp.write_all(b"tunnel").await.unwrap();
+                }
+            }
+            asked
+        });
+        let addresses = [
+            "127.0.0.2:80".parse().unwrap(),
+            "127.0.0.1:80".parse().unwrap(),
+        ];
+        let mut tcp = socks_to_any(&proxy, addresses.into_iter(), "localhost")
+            .await
+            .unwrap();
+        let mut data = [0u8; 6];
+        tcp.read_exact(&mut data).await.unwrap();
+        assert_eq!(&data, b"tunnel");
+        assert_eq!(
+            script.await.unwrap(),
+            [vec![127, 0, 0, 2], vec![127, 0, 0, 1]]
+        );
+    }
 }
