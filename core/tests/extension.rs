@@ -195,3 +195,65 @@ fn messages_without_the_extensions_bits_take_the_identity_path() {
         vec![Event::Message(Message::Binary(vec![0, 0, 7].into()))]
     );
 }
+
+/// Marks each piece of a fragmented message with a `#`, and returns its bits for the first
+/// piece only: what a later piece returns does not matter (the first decides for the whole
+/// message, §5.2), and its output is what goes out.
+struct Tags;
+
+impl Extension for Tags {
+    fn rsv_bits(&self) -> u8 {
+        RSV1
+    }
+
+    fn decode(
+        &mut self,
+        _rsv: u8,
+        piece: &[u8],
+        _fin: bool,
+        out: &mut BytesMut,
+        _limit: usize,
+    ) -> Result<(), ExtensionError> {
+        out.extend_from_slice(piece);
+        Ok(())
+    }
+
+    fn encode(&mut self, payload: &[u8], out: &mut BytesMut) -> Result<u8, ExtensionError> {
+        out.extend_from_slice(payload);
+        Ok(RSV1)
+    }
+
+    fn encode_fragment(
+        &mut self,
+        piece: &[u8],
+        first: bool,
+        _fin: bool,
+        out: &mut BytesMut,
+    ) -> Result<u8, ExtensionError> {
+        out.extend_from_slice(b"#");
+        out.extend_from_slice(piece);
+        Ok(if first { RSV1 } else { 0 })
+    }
+}
+
+#[test]
+fn every_piece_of_an_encoded_message_goes_out_encoded() {
+    use switchyard_core::connection::DataKind;
+    let mut server = Connection::server(Limits::DEFAULT).with_extension(Tags);
+    server
+        .send_fragment(DataKind::Binary, b"ab", false)
+        .unwrap();
+    server.send_fragment(DataKind::Binary, b"cd", true).unwrap();
+    let wire = drain_output(&mut server);
+    let (first, len) = FrameHeader::decode(&wire).unwrap().complete().unwrap();
+    assert_eq!(first.rsv, RSV1);
+    assert_eq!(&wire[len..len + 3], b"#ab");
+    let rest = &wire[len + 3..];
+    let (second, len) = FrameHeader::decode(rest).unwrap().complete().unwrap();
+    assert_eq!(second.rsv, 0, "the bits go on the first frame only");
+    assert_eq!(
+        &rest[len..],
+        b"#cd",
+        "the continuation is the extension's output"
+    );
+}

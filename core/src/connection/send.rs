@@ -217,7 +217,9 @@ impl Connection {
                 let result = extension.encode_fragment(data, first, fin, &mut encoded);
                 let rsv_bits = extension.rsv_bits();
                 let sent = match result {
-                    Ok(0) => self.send_frame(opcode, fin, 0, data),
+                    // The first piece's bits decide for the whole message (§5.2): a later
+                    // piece of an encoded message goes out encoded whatever it returns.
+                    Ok(0) if first => self.send_frame(opcode, fin, 0, data),
                     Ok(rsv) => {
                         sending.encoded = true;
                         // §5.2 / RFC 7692 §6.1: the bits mark the message on its first frame.
