@@ -447,3 +447,25 @@ fn a_peer_that_drains_a_stalled_output_counts_as_alive() {
     server.handle_timeout(at(140));
     assert!(server.is_open(), "not given up at the old pong deadline");
 }
+
+/// Replies that are written stop counting, even while the application's own output never
+/// empties (a continuous feed to a slow reader): only pongs still waiting pause reading.
+#[test]
+fn written_replies_do_not_pause_reading_behind_the_applications_output() {
+    let limits = Limits {
+        write_buffer_size: 1000,
+        ..Limits::DEFAULT
+    };
+    let mut server = Connection::server(limits);
+    let mut client = client(limits);
+    for round in 0..20 {
+        client.send_ping(&[7; 100]).unwrap();
+        server.receive_data(&drain_output(&mut client)).unwrap();
+        let _ = drain_events(&mut server);
+        server.send_binary(&[0; 500]).unwrap();
+        // Everything but 250 bytes of the application's message: the pong before it is
+        // written, the output never empties.
+        server.consume_transmit(server.buffered_amount() - 250);
+        assert!(server.wants_read(), "round {round}: reading paused");
+    }
+}

@@ -208,8 +208,13 @@ pub struct Connection {
     rx: Receiver,
     events: EventQueue,
     out: Output,
-    /// Bytes of automatic replies (pongs) queued since `out` was last empty.
+    /// Bytes of automatic replies (pongs) queued since the last of them was written.
     replies: usize,
+    /// Bytes written since the connection began, and where in that count the output's last
+    /// reply ends: once it is written, no reply waits (while the application's own output
+    /// may, which must not count as replies backing up).
+    written: u64,
+    replies_end: u64,
     /// The transport was full ([`write_blocked`](Connection::write_blocked)) and has taken
     /// nothing since.
     write_stalled: bool,
@@ -275,6 +280,8 @@ impl Connection {
             events: EventQueue::default(),
             out: Output::default(),
             replies: 0,
+            written: 0,
+            replies_end: 0,
             write_stalled: false,
             pong: None,
             sending: None,
@@ -459,8 +466,11 @@ impl Connection {
             self.timer.heard();
         }
         self.out.consume(n);
-        if self.out.is_empty() {
+        self.written += n as u64;
+        if self.written >= self.replies_end {
             self.replies = 0;
+        }
+        if self.out.is_empty() {
             self.out.release_if_drained(self.limits.max_retained_buffer);
         }
     }

@@ -330,8 +330,8 @@ impl Connection {
             })
     }
 
-    /// Answers a ping (§5.5.2): straight into the output while the replies queued since it was
-    /// last empty are within `write_buffer_size`, else into the single coalescing slot
+    /// Answers a ping (§5.5.2): straight into the output while the replies not yet written
+    /// are within `write_buffer_size`, else into the single coalescing slot
     /// (replacing an older, now obsolete pong, which keeps pongs in order).
     pub(super) fn queue_pong(&mut self, payload: &[u8]) {
         if self.pong.is_none() && self.replies <= self.limits.write_buffer_size {
@@ -350,6 +350,7 @@ impl Connection {
             return self.transition(Input::Abort(AbortReason::MaskUnavailable));
         }
         self.replies += self.out.len() - before;
+        self.replies_end = self.written + self.out.len() as u64;
     }
 
     /// Queues our close frame, the owed pong first. False if it could not be masked.
