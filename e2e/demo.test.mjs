@@ -8,7 +8,7 @@
 // goes away. Saves a screenshot to target/e2e/demo.png.
 //
 // Run from the repository root after building the wasm package and the server:
-//   node --test e2e/
+//   node --test e2e/*.test.mjs
 // Environment: SWITCHYARD_BIN (default target/debug/switchyard), CHROMIUM (default
 // /usr/bin/chromium). Never downloads a browser.
 import { test, before, after } from 'node:test';
@@ -119,6 +119,59 @@ test('the handshake is verified three ways, with well-formed, truly equal values
   for (const id of ['#hs-ext-browser-mark', '#hs-ext-core-mark']) {
     assert.equal(await page.locator(`${id} .mark`).getAttribute('data-match'), 'true', id);
   }
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+// No browser sends a message in several frames on demand, nor makes the server drop reports:
+// here the page's sends go nowhere (WebSocket.send is stubbed) and the inspector is fed
+// reports built with the core's own encoder, as its socket would feed the server's.
+test('the inspector takes a message in several frames, and finds its place after dropped reports', { timeout: 30_000 }, async () => {
+  const { page, context, problems } = await openPage();
+  await page.locator('#conn-status[data-state="ok"]').waitFor({ timeout: WAIT });
+  await page.locator('#handshake-status[data-verified="true"]').waitFor({ timeout: WAIT });
+  const seen = await page.evaluate(async () => {
+    const sy = window.switchyard;
+    const inspector = await import('/js/inspector.js');
+    WebSocket.prototype.send = () => {};
+    const send = (typed) => {
+      document.querySelector('#inspect-input').value = typed;
+      document.querySelector('#inspect-send').click();
+    };
+    const hexOf = (bytes) => [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
+    const frame = (fin, opcode, payload, dropped = 0) => ({
+      type: 'frame',
+      raw_hex: hexOf(sy.encodeFrame(fin, opcode, [1, 2, 3, 4], new TextEncoder().encode(payload))),
+      dropped,
+    });
+    const state = () => ({
+      match: document.querySelector('#inspect-match').dataset.match ?? null,
+      decoded: document.querySelector('#inspect-decoded').textContent,
+      note: document.querySelector('#inspect-note').textContent,
+    });
+    const seen = {};
+    send('Hello');
+    inspector.onFrameReport(sy, frame(false, 0x1, 'Hel'));
+    seen.first = state();
+    // A ping between the fragments (RFC 6455 §5.4), then the last fragment.
+    inspector.onFrameReport(sy, frame(true, 0x9, 'ping'));
+    inspector.onFrameReport(sy, frame(true, 0x0, 'lo'));
+    seen.whole = state();
+    // Three sends; the server dropped the first two's reports.
+    send('one');
+    send('two');
+    send('three');
+    inspector.onFrameReport(sy, frame(true, 0x1, 'three', 2));
+    seen.resync = state();
+    return seen;
+  });
+  assert.match(seen.first.note, /Frame 1 of a message in several frames/);
+  assert.equal(seen.whole.match, 'true', JSON.stringify(seen.whole));
+  assert.equal(seen.whole.decoded, JSON.stringify('Hello'));
+  assert.match(seen.whole.note, /came in 2 frames/);
+  assert.equal(seen.resync.match, 'true', JSON.stringify(seen.resync));
+  assert.equal(seen.resync.decoded, JSON.stringify('three'));
+  assert.match(seen.resync.note, /dropped 2 frame reports/);
   assert.deepEqual(problems, []);
   await context.close();
 });
@@ -237,6 +290,10 @@ test('the wasm API behaves from JavaScript: frames, errors with close codes, key
       short: caught(() => sy.decodeFrame(new Uint8Array([0x81]))),
       shortPayload: caught(() => sy.decodeFrame(new Uint8Array([0x81, 0x05, 0x48]))),
       badMask: caught(() => sy.encodeFrame(true, 1, new Uint8Array(3), new Uint8Array())),
+      // A limit is a JavaScript number: 2^32 and more is no limit (not 0, wrapped round).
+      wideLimit: new TextDecoder().decode(sy.receiveMessage('', hello, 2 ** 32).data),
+      undefinedLimit: caught(() => sy.receiveMessage('', hello, undefined)),
+      negativeLimit: caught(() => sy.receiveMessage('', hello, -1)),
     };
   });
   assert.deepEqual(result.hello, [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
@@ -255,6 +312,9 @@ test('the wasm API behaves from JavaScript: frames, errors with close codes, key
   assert.match(result.short.message, /incomplete frame: need more bytes/);
   assert.match(result.shortPayload.message, /declares a 5-byte payload but only 1 bytes follow/);
   assert.equal(result.badMask.kind, 'argument');
+  assert.equal(result.wideLimit, 'Hello');
+  assert.equal(result.undefinedLimit.kind, 'argument');
+  assert.equal(result.negativeLimit.kind, 'argument');
   assert.deepEqual(problems, []);
   await context.close();
 });
@@ -317,6 +377,22 @@ test('echo returns what was sent, and two pages chat', { timeout: 30_000 }, asyn
   assert.deepEqual(b.problems, []);
   await a.context.close();
   await b.context.close();
+});
+
+test('a chat room that closes at once is retried less and less often', { timeout: 30_000 }, async () => {
+  // A node that answers `joined` and closes at once (1013: the history it would replay is
+  // gone): the page backs off, rather than reconnecting every second for ever.
+  const route = (p) => p.routeWebSocket('**/chat**', (ws) => {
+    ws.send(JSON.stringify({ type: 'joined', room: 'lobby', epoch: 'e', seq: 0, recovered: false }));
+    ws.close({ code: 1013, reason: 'history unavailable' });
+  });
+  const { page, context, problems } = await openPage({ route });
+  const retries = page.locator('#chat-log li', { hasText: 'reconnecting in' });
+  await retries.nth(2).waitFor({ timeout: WAIT });
+  const delays = (await retries.allInnerTexts()).slice(0, 3).map((line) => Number(/in ([\d.]+) s/.exec(line)[1]));
+  assert.ok(delays[0] < delays[1] && delays[1] < delays[2], `${delays}`);
+  assert.deepEqual(problems, []);
+  await context.close();
 });
 
 test('a page whose wasm fails to load says so and verifies nothing', { timeout: 30_000 }, async () => {

@@ -120,6 +120,8 @@ test('Chromium loads the demo over https and HTTP/2, and its WebSocket goes over
     const note = await page.locator('#hs-http2-note').innerText();
     assert.match(note, /RFC 8441/);
     assert.match(note, /no Sec-WebSocket-Accept/);
+    // The reason RFC 8441 §5 gives: the key and accept's role is superseded by :protocol.
+    assert.match(note, /RFC 8441 §5 drops both, that role "superseded by the :protocol pseudo-header field"/);
 
     // permessage-deflate, which Chromium offers, is negotiated over HTTP/2 as over HTTP/1.1.
     assert.match(await page.locator('#hs-response').innerText(), /^sec-websocket-extensions: permessage-deflate/m);

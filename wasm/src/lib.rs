@@ -180,8 +180,13 @@ pub fn decode_frame(bytes: &[u8]) -> Result<Object, JsValue> {
 /// own only when the agreement has `client_no_context_takeover`: any other agreement throws a
 /// `kind: "argument"` error. Returns a `ReceivedMessage`; throws `kind: "protocol"` with
 /// `closeCode` and `reason` for bytes the server would close the connection over, and
-/// `kind: "incomplete"` when the bytes end before a data message does.
+/// `kind: "incomplete"` when the bytes end before a data message does. `limit` is a
+/// JavaScript number: a whole number of bytes, at least 0 (a larger one than this platform
+/// can address, `Infinity` included, means no limit); anything else throws `kind:
+/// "argument"` (taken as a `usize`, a limit of 2^32 or more wrapped around on wasm32, and
+/// `undefined` was 0).
 #[wasm_bindgen(js_name = receiveMessage, unchecked_return_type = "ReceivedMessage")]
-pub fn receive_message(agreed: &str, bytes: &[u8], limit: usize) -> Result<Object, JsValue> {
+pub fn receive_message(agreed: &str, bytes: &[u8], limit: f64) -> Result<Object, JsValue> {
+    let limit = receive::limit(limit)?;
     Ok(receive::to_js(&receive::receive(agreed, bytes, limit)?))
 }

@@ -66,6 +66,17 @@ pub(crate) fn agreement(agreed: &str) -> Result<Option<DeflateAgreement>, Failur
     }
 }
 
+/// A JavaScript number as a message limit in bytes: whole and at least 0; past what this
+/// platform addresses, no limit (`as` saturates).
+pub(crate) fn limit(limit: f64) -> Result<usize, Failure> {
+    if limit >= 0.0 && limit.fract() == 0.0 || limit == f64::INFINITY {
+        return Ok(limit as usize);
+    }
+    Err(Failure::Argument(format!(
+        "the message limit must be a whole number of bytes, at least 0, not {limit}"
+    )))
+}
+
 /// Feeds `bytes` (client frames: masked, RSV1 on a compressed message's first frame) to a
 /// fresh server connection with the extension `agreed` and a `limit` on the message's size
 /// (inflated, RFC 6455 §10.4), and returns the first data message it delivers. Control frames
@@ -156,6 +167,20 @@ mod tests {
 
     // RFC 7692 §7.2.3.1: "Hello" compressed, in one frame and in two.
     const HELLO: [u8; 7] = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+
+    #[test]
+    fn limits_are_whole_numbers_of_bytes_and_saturate() {
+        assert_eq!(limit(1000.0).unwrap(), 1000);
+        assert_eq!(limit(0.0).unwrap(), 0);
+        assert_eq!(
+            limit(4_294_967_296.0).unwrap(),
+            usize::try_from(1u64 << 32).unwrap_or(usize::MAX)
+        );
+        assert_eq!(limit(f64::INFINITY).unwrap(), usize::MAX);
+        for bad in [f64::NAN, -1.0, 1.5, f64::NEG_INFINITY] {
+            assert!(matches!(limit(bad), Err(Failure::Argument(_))), "{bad}");
+        }
+    }
 
     #[test]
     fn inflates_the_rfc_7692_hello_in_one_frame_and_in_two() {

@@ -68,7 +68,7 @@ fn receive_message_inflates_what_the_core_client_compressed() {
     );
     let frame = JsValue::from(decode_frame(&wire).unwrap());
     assert_eq!(num(&frame, "rsv"), f64::from(RSV1));
-    let message = JsValue::from(receive_message(CHROME_AGREED, &wire, 1 << 20).unwrap());
+    let message = JsValue::from(receive_message(CHROME_AGREED, &wire, 1_048_576.0).unwrap());
     assert_eq!(text(&message, "text"), json);
 }
 
@@ -82,7 +82,7 @@ fn receive_message_inflates_the_rfc_7692_examples() {
     .concat();
     for agreed in [CHROME_AGREED, FIREFOX_AGREED] {
         for wire in [&one, &two] {
-            let message = JsValue::from(receive_message(agreed, wire, 1 << 20).unwrap());
+            let message = JsValue::from(receive_message(agreed, wire, 1_048_576.0).unwrap());
             assert_eq!(text(&message, "kind"), "text");
             assert_eq!(text(&message, "text"), "Hello");
             assert_eq!(bytes(&message, "data"), b"Hello");
@@ -97,7 +97,7 @@ fn receive_message_inflates_the_rfc_7692_examples() {
 #[wasm_bindgen_test]
 fn receive_message_passes_an_uncompressed_binary_message_through() {
     let wire = client_frame(true, 0, OpCode::BINARY, &[0, 0xff, 0x80]);
-    let message = JsValue::from(receive_message(CHROME_AGREED, &wire, 1 << 20).unwrap());
+    let message = JsValue::from(receive_message(CHROME_AGREED, &wire, 1_048_576.0).unwrap());
     assert_eq!(text(&message, "kind"), "binary");
     assert_eq!(bytes(&message, "data"), [0, 0xff, 0x80]);
     assert!(get(&message, "text").is_undefined());
@@ -105,12 +105,12 @@ fn receive_message_passes_an_uncompressed_binary_message_through() {
 
 #[wasm_bindgen_test]
 fn receive_message_throws_the_close_code_a_server_would_send() {
-    let cases: [(&str, Vec<u8>, usize, u16, &str); 4] = [
+    let cases: [(&str, Vec<u8>, f64, u16, &str); 4] = [
         // RSV1 with nothing agreed is a reserved bit (RFC 6455 §5.2).
         (
             "",
             client_frame(true, RSV1, OpCode::TEXT, &DEFLATED_HELLO),
-            1 << 20,
+            1_048_576.0,
             1002,
             "reserved bits set",
         ),
@@ -118,7 +118,7 @@ fn receive_message_throws_the_close_code_a_server_would_send() {
         (
             CHROME_AGREED,
             client_frame(true, RSV1, OpCode::TEXT, &[0xff, 0xff]),
-            1 << 20,
+            1_048_576.0,
             1007,
             "extension data does not decode",
         ),
@@ -126,7 +126,7 @@ fn receive_message_throws_the_close_code_a_server_would_send() {
         (
             CHROME_AGREED,
             core_client_text(&"a".repeat(1000)),
-            999,
+            999.0,
             1009,
             "message too large",
         ),
@@ -139,7 +139,7 @@ fn receive_message_throws_the_close_code_a_server_would_send() {
                 OpCode::TEXT,
                 &[0x00, 0x01, 0x00, 0xfe, 0xff, 0xe9],
             ),
-            1 << 20,
+            1_048_576.0,
             1007,
             "invalid UTF-8 in text",
         ),
@@ -151,7 +151,7 @@ fn receive_message_throws_the_close_code_a_server_would_send() {
     }
     // The same 1000 bytes within a limit of 1000 are whole.
     let wire = core_client_text(&"a".repeat(1000));
-    let message = JsValue::from(receive_message(CHROME_AGREED, &wire, 1000).unwrap());
+    let message = JsValue::from(receive_message(CHROME_AGREED, &wire, 1000.0).unwrap());
     assert_eq!(text(&message, "text"), "a".repeat(1000));
 }
 
@@ -162,17 +162,32 @@ fn receive_message_refuses_an_agreement_that_keeps_the_client_window() {
         receive_message(
             "permessage-deflate; client_max_window_bits=12",
             &wire,
-            1 << 20,
+            1_048_576.0,
         ),
         "argument",
     );
     assert_eq!(text(&error, "name"), "ArgumentError");
     assert!(text(&error, "message").contains("client_no_context_takeover"));
     let error = thrown(
-        receive_message("permessage-deflate; bogus", &wire, 1 << 20),
+        receive_message("permessage-deflate; bogus", &wire, 1_048_576.0),
         "argument",
     );
     assert!(text(&error, "message").contains("not a permessage-deflate agreement"));
+}
+
+/// The limit is a JavaScript number: one of 2^32 or more is no limit on wasm32 (it wrapped
+/// around to a small one when taken as a `usize`), and one that is not a whole number of
+/// bytes is refused.
+#[wasm_bindgen_test]
+fn receive_message_takes_any_whole_limit_and_refuses_the_rest() {
+    let wire = core_client_text(&"a".repeat(1000));
+    for limit in [4_294_967_296.0, 4_294_968_296.0, f64::INFINITY] {
+        let message = JsValue::from(receive_message(CHROME_AGREED, &wire, limit).unwrap());
+        assert_eq!(text(&message, "text"), "a".repeat(1000), "{limit}");
+    }
+    for limit in [f64::NAN, -1.0, 0.5] {
+        thrown(receive_message(CHROME_AGREED, &wire, limit), "argument");
+    }
 }
 
 #[wasm_bindgen_test]
@@ -180,7 +195,7 @@ fn receive_message_reports_a_cut_message_as_incomplete() {
     let wire = client_frame(true, RSV1, OpCode::TEXT, &DEFLATED_HELLO);
     for cut in 0..wire.len() {
         let error = thrown(
-            receive_message(CHROME_AGREED, &wire[..cut], 1 << 20),
+            receive_message(CHROME_AGREED, &wire[..cut], 1_048_576.0),
             "incomplete",
         );
         assert!(text(&error, "message").starts_with("incomplete message"));

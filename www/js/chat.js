@@ -49,6 +49,10 @@ function parseLine(text) {
 
 const RETRY_FIRST_MS = 1000;
 const RETRY_MAX_MS = 10_000;
+// A connection that stayed open this long was a good one: the next retry starts from
+// RETRY_FIRST_MS again. One the server closes at once (1013 when the history cannot be
+// replayed, 1008 for a member too slow for a busy room) keeps backing off.
+const STABLE_MS = 5000;
 
 /**
  * The chat panel: the server sends `joined`, then `message`s numbered by `seq`, and `error`s.
@@ -63,6 +67,7 @@ export function initChat() {
   let position = null; // { epoch, seq }: the last message seen
   let retryMs = RETRY_FIRST_MS;
   let retryTimer = null;
+  let openedAt = null;
   const onJoined = (joined) => {
     if (!position) {
       log(list, sys(`joined room ${joined.room} at seq ${joined.seq}`));
@@ -89,7 +94,7 @@ export function initChat() {
   const socket = liveSocket('/chat', $('chat-status'), {
     query: () => (position ? `?since=${position.seq}&epoch=${encodeURIComponent(position.epoch)}` : ''),
     onopen: () => {
-      retryMs = RETRY_FIRST_MS;
+      openedAt = Date.now();
       clearTimeout(retryTimer);
     },
     onmessage: (event) => {
@@ -107,8 +112,12 @@ export function initChat() {
     onclose: (event, wasOpen) => {
       closeNote(list, event, wasOpen);
       clearTimeout(retryTimer);
-      log(list, sys(`reconnecting in ${retryMs / 1000} s…`));
-      retryTimer = setTimeout(() => socket.connect(), retryMs);
+      if (openedAt !== null && Date.now() - openedAt >= STABLE_MS) retryMs = RETRY_FIRST_MS;
+      openedAt = null;
+      // Jittered, so that the pages a restart disconnected do not all come back at once.
+      const delay = Math.round(retryMs * (0.75 + Math.random() / 2));
+      log(list, sys(`reconnecting in ${(delay / 1000).toFixed(1)} s…`));
+      retryTimer = setTimeout(() => socket.connect(), delay);
       retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
     },
   });

@@ -45,9 +45,11 @@ function h2Fields(text) {
 
 /**
  * The handshake of a WebSocket over HTTP/2 (RFC 8441): an extended CONNECT answered 200. There
- * is no Sec-WebSocket-Key, so no Sec-WebSocket-Accept to recompute (§4: the stream itself is
- * already bound to this request, which is what the key and accept prove over HTTP/1.1). What
- * can be checked still is: version 13, the origin, the :protocol, and the negotiation.
+ * is no Sec-WebSocket-Key, so no Sec-WebSocket-Accept to recompute (§5: their processing is
+ * "superseded by the :protocol pseudo-header field"; over HTTP/1.1 the accept shows that the
+ * server understood a WebSocket handshake, RFC 6455 §1.3, which here the server's answer to
+ * :protocol websocket shows). What can be checked still is: version 13, the origin, the
+ * :protocol, and the negotiation.
  */
 function showHttp2Handshake(request, response) {
   const req = h2Fields(request);
@@ -62,9 +64,10 @@ function showHttp2Handshake(request, response) {
     `This WebSocket runs over HTTP/2 (RFC 8441): your browser sent :method ${req.get(':method')} with ` +
     `:protocol ${req.get(':protocol')} on ${req.get(':path')} and the server answered :status ` +
     `${res.get(':status')}. There is no Sec-WebSocket-Key (your browser sent ` +
-    `${req.has('sec-websocket-key') ? 'one anyway' : 'none'}) and so no Sec-WebSocket-Accept: an HTTP/2 ` +
-    'stream is already bound to the request that opened it, which is what the key and accept prove ' +
-    'on a bare HTTP/1.1 connection. The version, origin and negotiation are checked instead.';
+    `${req.has('sec-websocket-key') ? 'one anyway' : 'none'}) and so no Sec-WebSocket-Accept: over ` +
+    'HTTP/1.1 the accept shows that the server understood a WebSocket handshake (RFC 6455 §1.3), and ' +
+    'RFC 8441 §5 drops both, that role "superseded by the :protocol pseudo-header field": the server ' +
+    'answered a request for :protocol websocket. The version, origin and negotiation are checked instead.';
   $('hs-key').textContent = '(none over HTTP/2)';
   $('hs-server-accept').textContent = '(none over HTTP/2)';
   $('hs-wasm-accept').textContent = 'not applicable: no key to hash';

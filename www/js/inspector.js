@@ -5,6 +5,12 @@ import { $, el, hex, parseHex, sameBytes } from './util.js';
 
 // Messages sent and not yet reported, oldest first: the server reports frames in order.
 const pending = [];
+// The raw data frames of the message being reported, until its final frame (FIN): a
+// message is compared with what was sent once, whole, however many frames it came in.
+const fragments = [];
+// The server's count of frame reports it dropped (it keeps at most 64 waiting), as last
+// seen; when it grows, the reports that follow are matched with what was sent afresh.
+const dropped = { seen: 0, resync: false };
 // What the /inspect handshake agreed: the server's Sec-WebSocket-Extensions answer, and the
 // route's message limit, which bounds what a message may inflate to.
 const agreement = { extensions: '', messageLimit: 0 };
@@ -55,6 +61,9 @@ export function initInspector(send) {
 /** Forgets what was in flight (the connection was replaced). */
 export function resetInspector() {
   pending.length = 0;
+  fragments.length = 0;
+  dropped.seen = 0;
+  dropped.resync = false;
   setAgreement('', 0);
 }
 
@@ -64,17 +73,25 @@ export function setAgreement(extensions, messageLimit) {
   agreement.messageLimit = messageLimit;
 }
 
-/**
- * For a compressed frame: the message the core inflated from its bytes, or why it could not.
- * Null for an uncompressed frame.
- */
-function inflate(sy, frame, raw) {
-  if (!(frame.rsv & RSV1)) return null;
-  if (!frame.fin) {
-    return { error: 'This compressed message continues in later frames; the inspector inflates single-frame messages.' };
+/** The bytes of `parts`, one after another. */
+function concat(parts) {
+  const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
   }
+  return out;
+}
+
+/**
+ * For a compressed message (RSV1 on its first frame, RFC 7692 §6): the message the core
+ * inflated from the raw bytes of its frames, or why it could not. Null for an uncompressed one.
+ */
+function inflate(sy, first, parts) {
+  if (!(first.rsv & RSV1)) return null;
   try {
-    return { message: sy.receiveMessage(agreement.extensions, raw, agreement.messageLimit) };
+    return { message: sy.receiveMessage(agreement.extensions, concat(parts), agreement.messageLimit) };
   } catch (error) {
     const close = error.kind === 'protocol' ? ` The server closes the connection with ${error.closeCode} (${error.reason}).` : '';
     return { error: `receiveMessage refused it: ${error.message}.${close}` };
@@ -115,16 +132,64 @@ export function onFrameReport(sy, report) {
     }
     return;
   }
+  if (typeof report.dropped === 'number' && report.dropped > dropped.seen) {
+    // Reports were dropped: which sends they answered is unknown, so the next message is
+    // matched with the first send that equals it (see `nextSent`).
+    dropped.seen = report.dropped;
+    dropped.resync = true;
+    fragments.length = 0;
+  }
   if (frame.isControl) {
     // Not something the visitor typed: note it without replacing the frame on display.
     const why = frame.opcodeName === 'pong' ? ": its automatic answer to the server's keepalive ping" : '';
-    const note = $('inspect-note');
-    note.textContent = `Your browser also sent a ${frame.opcodeName} frame ` +
-      `(${frame.payloadLength} payload bytes, masked with ${hex(frame.maskKey ?? [])})${why}.`;
-    note.hidden = false;
+    note(`Your browser also sent a ${frame.opcodeName} frame ` +
+      `(${frame.payloadLength} payload bytes, masked with ${hex(frame.maskKey ?? [])})${why}.`);
     return;
   }
-  render(frame, raw, pending.shift(), inflate(sy, frame, raw));
+  fragments.push(raw);
+  if (!frame.fin) {
+    // RFC 6455 §5.4: a message may come in several frames (a browser splits a long one);
+    // control frames may come between them.
+    note(`Frame ${fragments.length} of a message in several frames (FIN clear): it is shown ` +
+      'once its final frame arrives.');
+    return;
+  }
+  const parts = fragments.splice(0);
+  const first = parts.length > 1 ? sy.decodeFrame(parts[0]) : frame;
+  if (parts.length > 1) {
+    note(`This message came in ${parts.length} frames (RSV1 on the first only, when compressed: ` +
+      'RFC 7692 §6); the last is shown, and the message is all of them.');
+  }
+  const inflated = inflate(sy, first, parts);
+  // Uncompressed, the message is its frames' payloads, one after another.
+  const message = inflated
+    ? (inflated.error ? null : inflated.message.data)
+    : concat(parts.map((part) => sy.decodeFrame(part).payload));
+  render(frame, raw, nextSent(message), inflated, message, parts.length);
+}
+
+/** Shows `text` below the inspector, without replacing the frame on display. */
+function note(text) {
+  const node = $('inspect-note');
+  node.textContent = text;
+  node.hidden = false;
+}
+
+/**
+ * What was sent that this message answers: the oldest send, or, after the server dropped
+ * reports, the first send equal to it (those before it had their reports dropped).
+ */
+function nextSent(message) {
+  if (dropped.resync) {
+    dropped.resync = false;
+    const at = message ? pending.findIndex((sent) => sameBytes(message, sent.bytes)) : -1;
+    if (at > 0) {
+      note(`The server dropped ${dropped.seen} frame reports it could not keep (at most 64 wait): ` +
+        `${at} message(s) sent before this one went unreported.`);
+      pending.splice(0, at);
+    }
+  }
+  return pending.shift();
 }
 
 function lengthForm(frame) {
@@ -137,7 +202,7 @@ function rsvMeaning(rsv) {
   return rsv ? 'set: only an extension may use them' : 'no extension applies to this frame';
 }
 
-function render(frame, raw, sent, inflated) {
+function render(frame, raw, sent, inflated, message, frames) {
   inlineError('');
   $('inspect-result').hidden = false;
 
@@ -172,17 +237,17 @@ function render(frame, raw, sent, inflated) {
     ? 'byte XOR key[i mod 4]: deflate data, not yet the message'
     : 'byte XOR key[i mod 4]';
   // The message's bytes: inflated by the core when compressed, else the payload itself.
-  let message = frame.payload;
   const inflatedCell = $('inspect-inflated');
   inflatedCell.dataset.state = inflated ? (inflated.error ? 'error' : 'ok') : 'none';
   if (!inflated) {
-    inflatedCell.textContent = 'nothing to inflate: RSV1 is clear, the payload is the message';
+    inflatedCell.textContent = frames > 1
+      ? `nothing to inflate: RSV1 is clear on the first frame, the ${frames} payloads are the message`
+      : 'nothing to inflate: RSV1 is clear, the payload is the message';
   } else if (inflated.error) {
     inflatedCell.textContent = inflated.error;
-    message = null;
   } else {
-    message = inflated.message.data;
-    inflatedCell.textContent = `${message.length} bytes inflated from ${frame.payloadLength} on the wire, ` +
+    const wire = frames > 1 ? `its ${frames} frames' payloads` : `${frame.payloadLength} on the wire`;
+    inflatedCell.textContent = `${message.length} bytes inflated from ${wire}, ` +
       `by switchyard-core's receive path (inflating within the ${agreement.messageLimit}-byte message limit)`;
   }
   const asText = frame.opcodeName === 'text' || sent?.mode === 'text';
@@ -202,7 +267,8 @@ function render(frame, raw, sent, inflated) {
   } else if (message !== null && sameBytes(message, sent.bytes)) {
     match.dataset.match = 'true';
     match.textContent = inflated
-      ? `✓ The inflated message equals what you sent (${sent.bytes.length} bytes, ${frame.payloadLength} on the wire).`
+      ? `✓ The inflated message equals what you sent (${sent.bytes.length} bytes` +
+        `${frames > 1 ? '' : `, ${frame.payloadLength} on the wire`}).`
       : `✓ The decoded payload equals what you sent (${sent.bytes.length} bytes).`;
   } else if (message === null) {
     match.dataset.match = 'false';

@@ -65,7 +65,8 @@ export function headerValue(head, name) {
   return null;
 }
 
-// Plain-language meanings of the close codes a visitor may meet (RFC 6455 §7.4.1).
+// Plain-language meanings of the close codes a visitor may meet (RFC 6455 §7.4.1; 1012 and
+// 1013 from the IANA WebSocket Close Code Number Registry, §11.7).
 const CLOSE_MEANINGS = {
   1000: 'normal closure',
   1001: 'going away',
@@ -76,9 +77,12 @@ const CLOSE_MEANINGS = {
   1007: 'invalid payload data',
   1008: 'policy violation',
   1009: 'message too big',
+  1010: 'a required extension was not agreed',
   1011: 'server error',
   1012: 'service restart',
   1013: 'try again later',
+  1014: 'bad gateway',
+  1015: 'TLS handshake failed',
 };
 
 /** "code 1000 (normal closure), reason "bye"" for a CloseEvent. */
