@@ -165,8 +165,11 @@ ensure_peers() {
     say "installing Python websockets $PY_WEBSOCKETS_VERSION and h2 $PY_H2_VERSION into $PEERS_PREFIX/venv"
     # Debian's python3 makes no venv without python3-venv.
     apt_packages python3-venv
-    as_root mkdir -p "$PEERS_PREFIX"
-    as_root chown "$(id -u):$(id -g)" "$PEERS_PREFIX"
+    if [[ ! -d $PEERS_PREFIX ]]; then
+      # Made here, and so this user's: the venv goes in without root.
+      as_root mkdir -p "$PEERS_PREFIX"
+      as_root chown "$(id -u):$(id -g)" "$PEERS_PREFIX"
+    fi
     python3 -m venv "$PEERS_PREFIX/venv"
     "$py" -m pip install -q --disable-pip-version-check \
       "websockets==$PY_WEBSOCKETS_VERSION" "h2==$PY_H2_VERSION"

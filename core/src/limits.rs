@@ -29,10 +29,10 @@ pub struct Limits {
     /// Most subprotocols a client may offer. More → 400.
     pub max_subprotocols: usize,
     /// Output bytes the connection treats as a full write buffer. Automatic replies (pongs)
-    /// queued since the output was last empty may reach it; past it a ping flood is owed one
-    /// pong, for the latest ping (RFC 6455 §5.5.3 allows that), and
-    /// [`wants_read`](crate::connection::Connection::wants_read) turns false until the output
-    /// drains, so a peer that pings without reading cannot grow our output. Shells also make
+    /// not yet written may reach it; past it a ping flood is owed one pong, for the latest
+    /// ping (RFC 6455 §5.5.3 allows that), and
+    /// [`wants_read`](crate::connection::Connection::wants_read) turns false until they are
+    /// written, so a peer that pings without reading cannot grow our output. Shells also make
     /// the application's sends wait past it. Default 64 KiB.
     pub write_buffer_size: usize,
     /// Capacity a drained buffer (the message being assembled, the output) may keep. A buffer

@@ -22,7 +22,9 @@ pub(crate) enum Assets {
 pub(crate) struct Asset {
     pub(crate) body: Body,
     /// The body's length, for `Content-Length`: what the file held when it was opened, and
-    /// at most what is sent (a file that shrinks meanwhile cuts the response short).
+    /// exactly what is sent (past it a growing file is not read; a file that shrinks meanwhile
+    /// fails the read, so the response ends short rather than cleanly, and the client sees it
+    /// cut off).
     pub(crate) len: u64,
     pub(crate) content_type: &'static str,
 }
@@ -41,7 +43,17 @@ impl AsyncRead for Body {
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Body::Embedded(bytes) => Pin::new(bytes).poll_read(cx, buf),
-            Body::File(file) => Pin::new(file).poll_read(cx, buf),
+            Body::File(file) => {
+                let before = buf.filled().len();
+                std::task::ready!(Pin::new(&mut *file).poll_read(cx, buf))?;
+                if buf.filled().len() == before && file.limit() > 0 && buf.remaining() > 0 {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the file shrank while it was being sent",
+                    )));
+                }
+                Poll::Ready(Ok(()))
+            }
         }
     }
 }
@@ -151,6 +163,39 @@ mod tests {
         assert_eq!(content_type("style.css"), "text/css; charset=utf-8");
         assert_eq!(content_type("pkg/package.json"), "application/json");
         assert_eq!(content_type("LICENSE"), "application/octet-stream");
+    }
+
+    /// The length sent in Content-Length is what is sent: a file that grows is read only to
+    /// it, one that shrinks fails the read rather than end the body early and cleanly.
+    #[tokio::test]
+    async fn a_file_is_sent_at_the_length_it_had_when_opened() {
+        let dir = std::env::temp_dir().join(format!("switchyard-assets-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let assets = Assets::new(Some(&dir)).unwrap();
+        let path = dir.join("f.bin");
+        for (change, whole) in [(150usize, true), (50, false)] {
+            std::fs::write(&path, [7u8; 100]).unwrap();
+            let mut asset = assets.get("/f.bin").await.unwrap();
+            assert_eq!(asset.len, 100);
+            std::fs::write(&path, vec![7u8; change]).unwrap();
+            let mut sent = Vec::new();
+            let read = asset.body.read_to_end(&mut sent).await;
+            if whole {
+                assert_eq!(
+                    (read.unwrap(), sent.len()),
+                    (100, 100),
+                    "grown: cut at the length"
+                );
+            } else {
+                assert_eq!(
+                    read.unwrap_err().kind(),
+                    io::ErrorKind::UnexpectedEof,
+                    "shrunk"
+                );
+                assert_eq!(sent.len(), 50);
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[tokio::test]

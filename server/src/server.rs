@@ -74,6 +74,7 @@ pub(crate) async fn run(args: Args) -> io::Result<()> {
     // instructions per handshake, callgrind).
     let accepting = tokio::spawn(accept(listener, serving, limits.clone(), shutdown));
     let name = signals.recv().await;
+    let first = tokio::time::Instant::now();
     accepting.abort();
     // Once the task is gone, so is the listener: new connections are refused.
     let _ = accepting.await;
@@ -84,17 +85,31 @@ pub(crate) async fn run(args: Args) -> io::Result<()> {
     );
     trigger.fire();
     // A second signal (Ctrl-C again) ends the wait: the operator will not wait for the
-    // connections that are slow to close.
-    tokio::select! {
-        () = drain(&limits, args.shutdown_timeout) => {}
-        name = signals.recv() => warn!(
-            signal = name,
-            open = limits.open(),
-            "second signal: exiting without waiting for the open connections"
-        ),
+    // connections that are slow to close. Not one within a second of the first: SIGINT and
+    // SIGTERM sent together (a script, a terminal signalling the process group and a wrapper
+    // forwarding it) are one request to stop.
+    let draining = drain(&limits, args.shutdown_timeout);
+    tokio::pin!(draining);
+    loop {
+        tokio::select! {
+            () = &mut draining => break,
+            name = signals.recv() => {
+                if first.elapsed() < SIGNAL_REPEAT {
+                    continue;
+                }
+                warn!(
+                    signal = name,
+                    "second signal: exiting without waiting for the open connections"
+                );
+                break;
+            }
+        }
     }
     Ok(())
 }
+
+/// Signals this soon after the first one are taken as part of it, not as a second.
+const SIGNAL_REPEAT: Duration = Duration::from_secs(1);
 
 /// Logs each change of the Redis link's state (the hub retries with backoff by itself).
 async fn log_link(url: String, mut changes: watch::Receiver<LinkState>) {

@@ -16,6 +16,10 @@
 //! - [`abort`](Connection::abort): the transport failed, or the application gives up now.
 //! - [`write_failed`](Connection::write_failed): a write failed; what was already read is
 //!   still delivered.
+//! - [`write_blocked`](Connection::write_blocked): a write found the transport full. Output
+//!   taken after that shows the peer reading, which keepalive counts as hearing it (a peer
+//!   busy reading a long transfer is not given up for silence); a shell that never calls it
+//!   has keepalive measure received bytes alone.
 //! - [`handle_timeout`](Connection::handle_timeout): the time, when
 //!   [`poll_timeout`](Connection::poll_timeout) says. Received bytes need no tick of their
 //!   own: the connection notes that the peer was heard, and the next tick measures silence
@@ -31,8 +35,9 @@
 //!   close carried out with [`transport_closed`](Connection::transport_closed).
 //! - [`poll_timeout`](Connection::poll_timeout): when to call `handle_timeout` next.
 //! - [`wants_read`](Connection::wants_read): false while automatic replies back up (stop
-//!   reading until the output drains) or while events must be polled before the rest of the
-//!   read buffer is decoded.
+//!   reading until the replies queued are written; the application's own output never
+//!   pauses reading) or while events must be polled before the rest of the read buffer is
+//!   decoded.
 //!
 //! # Theory of operation
 //!
@@ -56,7 +61,8 @@
 //!   ending the transport.
 //!
 //! [`is_open`](Connection::is_open) (messages may be sent) holds in Open, and in Ending while
-//! our close frame has not been sent; [`is_closed`](Connection::is_closed) holds in Closed
+//! our close frame has not been sent and the transport has not been told to close (after an
+//! EOF it closes once the output is written); [`is_closed`](Connection::is_closed) holds in Closed
 //! only, so the two never hold together. A protocol error is returned by every later
 //! `receive_data` (sticky).
 //!
@@ -369,9 +375,8 @@ impl Connection {
     }
 
     /// Whether the caller should read from the transport: false while automatic replies
-    /// (pongs) queued since the output was last empty exceed [`Limits::write_buffer_size`],
-    /// until the output drains, so a peer that pings and never reads cannot make us queue
-    /// without bound; false while decoding has stopped with bytes left because
+    /// (pongs) not yet written exceed [`Limits::write_buffer_size`], until they are written,
+    /// so a peer that pings and never reads cannot make us queue without bound; false while decoding has stopped with bytes left because
     /// [`Limits::max_queued_events`] events wait, until they are polled; false too once
     /// nothing more will be read: after EOF, an abort, or a failed write
     /// ([`write_failed`](Self::write_failed)).

@@ -147,7 +147,7 @@ pub(crate) struct ConnectArgs {
     // Parsed in `options`, not by clap: clap's message for a value it refuses quotes the
     // value, and a proxy URL may hold a password.
     #[arg(long, value_name = "URL", conflicts_with = "no_proxy")]
-    pub(crate) proxy: Option<String>,
+    pub(crate) proxy: Option<ProxyUrl>,
 
     /// Ignore the proxy environment variables.
     #[arg(long)]
@@ -184,7 +184,7 @@ impl ConnectArgs {
         let proxy = match (&self.proxy, self.no_proxy) {
             (Some(proxy), _) => ProxyChoice::Always(
                 // The URL is not repeated: it may hold a password.
-                Proxy::parse(proxy).map_err(|e| Failure::Usage(format!("--proxy: {e}")))?,
+                Proxy::parse(&proxy.0).map_err(|e| Failure::Usage(format!("--proxy: {e}")))?,
             ),
             (None, true) => ProxyChoice::Direct,
             (None, false) => ProxyChoice::Env(Box::new(Proxy::from_env().map_err(|e| {
@@ -192,6 +192,25 @@ impl ConnectArgs {
             })?)),
         };
         Ok(options.with_proxy(proxy))
+    }
+}
+
+/// A `--proxy` URL as given, parsed by [`ConnectArgs::options`]. Its `Debug` leaves the URL
+/// out: it may hold a password.
+#[derive(Clone)]
+pub(crate) struct ProxyUrl(String);
+
+impl std::str::FromStr for ProxyUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(text: &str) -> Result<ProxyUrl, Self::Err> {
+        Ok(ProxyUrl(text.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for ProxyUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProxyUrl(..)")
     }
 }
 
@@ -218,6 +237,12 @@ fn header(text: &str) -> Result<(String, String), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_proxy_url_is_not_shown_by_debug() {
+        let url: ProxyUrl = "http://u:s3cret@p:3128".parse().unwrap();
+        assert!(!format!("{url:?}").contains("s3cret"));
+    }
 
     #[test]
     fn headers_are_checked_when_parsed() {

@@ -348,7 +348,8 @@ fn frame_report(frame: &Captured, dropped: u64) -> String {
     let mut text = report.to_string();
     // The object's closing brace, then `raw_hex` (hex digits need no JSON escaping).
     text.pop();
-    text.reserve(frame.raw.len() * 2 + 12);
+    // `,"raw_hex":"`, the hex, `"}`.
+    text.reserve(12 + frame.raw.len() * 2 + 2);
     text.push_str(",\"raw_hex\":\"");
     write_hex(&mut text, &frame.raw);
     text.push_str("\"}");
