@@ -138,9 +138,8 @@ test('Chromium loads the demo over https and HTTP/2, and its WebSocket goes over
 });
 
 test('with --no-http2 the same page runs over HTTP/1.1 with a 101', { timeout: 90_000 }, async () => {
-  // --no-deflate: the page's wasm check of a 101 does not know permessage-deflate yet, and
-  // refuses an answer that agrees to it (demo.test.mjs shows the same over http://).
-  const { url, cert } = await startServer(['--no-http2', '--no-deflate']);
+  // With permessage-deflate, as served by default: wss:// over HTTP/1.1 agrees to it too.
+  const { url, cert } = await startServer(['--no-http2']);
   const home = tempDir('chromium-home-h1');
   execFileSync('mkdir', ['-p', join(home, '.pki', 'nssdb')]);
   trustIn(join(home, '.pki', 'nssdb'), cert, 'CP,,');
@@ -160,6 +159,8 @@ test('with --no-http2 the same page runs over HTTP/1.1 with a 101', { timeout: 9
     assert.match(await page.locator('#hs-response').innerText(), /^HTTP\/1\.1 101 /);
     assert.equal(await page.locator('#hs-wasm-accept').innerText(), await page.locator('#hs-server-accept').innerText());
     assert.equal(await page.locator('#hs-http2-note').isHidden(), true);
+    assert.match(report.response, /^Sec-WebSocket-Extensions: permessage-deflate/m);
+    assert.match(await page.locator('#hs-ext-core').innerText(), /permessage-deflate agreed/);
   } finally {
     await browser.close();
   }
