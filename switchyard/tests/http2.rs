@@ -9,6 +9,7 @@ mod wss;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use common::certs::TestCa;
 use common::*;
@@ -272,6 +273,89 @@ async fn an_oversized_response_head_over_http2_is_refused() {
             "accepted: {:?}",
             answer.map(|(_, response)| response.status())
         );
+    })
+    .await;
+}
+
+/// A transport whose reads stop for good once `stalled` is set: a server that stopped
+/// reading (a hung process whose kernel still holds the connection).
+struct Stall<T> {
+    io: T,
+    stalled: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Stall<T> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.stalled.load(std::sync::atomic::Ordering::SeqCst) {
+            return std::task::Poll::Pending;
+        }
+        std::pin::Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Stall<T> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+/// The client pings its HTTP/2 connection (at the keepalive interval) and lets it go when
+/// the server stops answering: a WebSocket asked of it afterwards fails at once, rather than
+/// wait out its handshake timeout on a connection nobody reads (and the connection's task no
+/// longer lives for ever).
+#[tokio::test]
+async fn an_http2_connection_whose_server_stops_reading_is_let_go() {
+    within(20, async {
+        let (listener, addr) = listener().await;
+        let stalled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stall = Arc::clone(&stalled);
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let io = Stall {
+                io: tcp,
+                stalled: stall,
+            };
+            serve_h2(io, true).await;
+        });
+        let config = Config::default()
+            .with_keepalive(Some(Duration::from_millis(100)), Duration::from_millis(300))
+            .with_handshake_timeout(Duration::from_secs(10));
+        let options = ClientOptions::default().with_config(config);
+        let connection = Http2Connection::open(&format!("ws://{addr}/"), &options)
+            .await
+            .unwrap();
+        stalled.store(true, std::sync::atomic::Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let started = std::time::Instant::now();
+        let answer = connection.websocket("/", &options).await;
+        assert!(
+            matches!(answer, Err(ref e) if !matches!(e, ConnectError::Timeout)),
+            "{:?}",
+            answer.map(|(_, response)| response.status())
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
     })
     .await;
 }

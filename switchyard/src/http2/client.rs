@@ -30,6 +30,27 @@ const STREAM_WINDOW: u32 = 64 * 1024;
 /// the application has stopped reading leave room for the others on the connection.
 const CONNECTION_WINDOW: u32 = 16 * STREAM_WINDOW;
 
+/// Pings the server every `interval` (none without one) once the connection's `PingPong` is
+/// handed over, and returns when an answer takes longer than `timeout`.
+async fn keep_alive(
+    pinger: tokio::sync::oneshot::Receiver<h2::PingPong>,
+    interval: Option<std::time::Duration>,
+    timeout: std::time::Duration,
+) {
+    let (Ok(mut ping), Some(interval)) = (pinger.await, interval) else {
+        return std::future::pending().await;
+    };
+    loop {
+        tokio::time::sleep(interval).await;
+        match tokio::time::timeout(timeout, ping.ping(h2::Ping::opaque())).await {
+            Ok(Ok(_)) => {}
+            // An error: the connection is failing, and says so to its streams itself.
+            Ok(Err(_)) => return std::future::pending().await,
+            Err(_) => return,
+        }
+    }
+}
+
 /// The ALPN protocol of HTTP/2 (RFC 9113 §3.2).
 #[cfg(feature = "tls")]
 pub(crate) const ALPN_H2: &[u8] = b"h2";
@@ -97,6 +118,7 @@ impl Http2Connection {
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let max_header_list = u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX);
+        let (keepalive, keepalive_timeout) = (limits.keepalive_interval, limits.keepalive_timeout);
         let settle = async {
             let (send, mut connection) = h2::client::Builder::new()
                 .initial_window_size(STREAM_WINDOW)
@@ -105,14 +127,24 @@ impl Http2Connection {
                 .handshake(io)
                 .await?;
             let mut ping = connection.ping_pong();
+            let (give_ping, pinger) = tokio::sync::oneshot::channel();
             tokio::spawn(async move {
-                // Its error, if any, reaches every stream on it.
-                let _ = connection.await;
+                // Its error, if any, reaches every stream on it. The connection goes when the
+                // server stops answering PINGs: h2 has no timeout of its own, and a server that
+                // stopped reading would keep this task, and the socket, for ever (even once
+                // every handle is gone, h2 waits to write its GOAWAY).
+                tokio::select! {
+                    _ = connection => {}
+                    () = keep_alive(pinger, keepalive, keepalive_timeout) => {}
+                }
             });
             // The server's SETTINGS come first in its preface (RFC 9113 §3.4), so the answer
             // to a PING comes after them.
             if let Some(ping) = ping.as_mut() {
                 ping.ping(h2::Ping::opaque()).await?;
+            }
+            if let Some(ping) = ping {
+                let _ = give_ping.send(ping);
             }
             send.ready().await
         };
