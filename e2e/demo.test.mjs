@@ -366,6 +366,19 @@ test('echo returns what was sent, and two pages chat', { timeout: 30_000 }, asyn
   await b.page.click('#chat-form button');
   await a.page.locator('#chat-log li', { hasText: 'hi alice' }).waitFor({ timeout: WAIT });
 
+  // Another member's name and text are shown as text, never read as markup: a script that
+  // ran would set the flag, an element made of them would be found.
+  const markup = '<img src=x onerror="window.injected=1"><b id="injected">bold</b>';
+  await b.page.fill('#chat-name', '<i id="injected-name">mallory</i>');
+  await b.page.fill('#chat-input', markup);
+  await b.page.click('#chat-form button');
+  const shown = a.page.locator('#chat-log li', { hasText: markup });
+  await shown.waitFor({ timeout: WAIT });
+  // (The name field keeps its first 24 characters.)
+  assert.match(await shown.innerText(), /<i id="injected-name">/);
+  assert.equal(await a.page.locator('#injected, #injected-name, #chat-log img').count(), 0);
+  assert.equal(await a.page.evaluate(() => window.injected), undefined);
+
   // The screenshot: the whole page with every panel in use.
   await a.page.fill('#inspect-input', 'Hello, WebSocket!');
   await a.page.click('#inspect-send');
