@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::binary::Server;
 use switchyard::switchyard_core::frame::mask::apply_mask;
+use switchyard::{ClientOptions, Config, DeflateConfig, Message, connect_with};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -219,4 +220,77 @@ async fn connections_held_with_traffic_then_dropped_mid_frame() {
     echo(&mut conns[0], b"still serving", [5, 6, 7, 8])
         .await
         .unwrap();
+}
+
+/// A JSON text of about 1 KiB, different for each `i`: what a chat or an API sends.
+fn json(i: usize) -> String {
+    (0..24)
+        .map(|j| {
+            format!(
+                r#"{{"seq":{},"user":"u{}","text":"message {j}"}},"#,
+                i * 24 + j,
+                i % 7
+            )
+        })
+        .collect()
+}
+
+/// Compressed connections that go idle give their memory back to the system. Each holds
+/// permessage-deflate's engines (about 200 KiB with context takeover) while it is busy and
+/// frees them once idle past `release_after` (between one and two seconds); the allocator must
+/// then return their pages rather than keep them for allocations an idle server never makes.
+/// The server runs as shipped on this machine, with a worker thread per CPU, so an engine may
+/// be freed on another thread than the one that allocated it. Measured here: 12 KiB per
+/// connection idle under the binary's glibc tuning (`src/malloc.rs`), 65 to 224 KiB under
+/// mimalloc (its pages freed from another thread wait for their own thread to allocate
+/// again), and glibc's defaults keep freed engines in its arenas. The bound is the deflate
+/// issue's 16 KiB target, doubled for a debug build and a smaller count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_compressed_connections_give_their_memory_back() {
+    const CONNS: u64 = 400;
+    let server = Server::start(&[]).await;
+    let options =
+        ClientOptions::default().with_config(Config::default().with_deflate(DeflateConfig::CLIENT));
+    let mut open = Vec::new();
+    // One connection first, idle past its release time, so that the baseline includes what
+    // the first engines left in the allocator.
+    let (mut ws, response) = connect_with(&server.url("/echo"), &options).await.unwrap();
+    assert!(
+        response
+            .extensions()
+            .iter()
+            .any(|e| e.starts_with("permessage-deflate")),
+        "the binary agreed to no compression: {:?}",
+        response.extensions()
+    );
+    let text = json(0);
+    ws.send(Message::Text(text.clone().into())).await.unwrap();
+    assert_eq!(
+        ws.recv().await.unwrap().unwrap(),
+        Message::Text(text.into())
+    );
+    open.push(ws);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let before = server.rss_kib();
+    for i in 0..CONNS as usize {
+        let (mut ws, _) = connect_with(&server.url("/echo"), &options).await.unwrap();
+        for k in 0..3 {
+            let text = json(1 + i * 3 + k);
+            ws.send(Message::Text(text.clone().into())).await.unwrap();
+            assert_eq!(
+                ws.recv().await.unwrap().unwrap(),
+                Message::Text(text.into())
+            );
+        }
+        open.push(ws);
+    }
+    let busy = server.rss_kib().saturating_sub(before) / CONNS;
+    // Past the release time of the last connection, with room for a loaded machine.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let idle = server.rss_kib().saturating_sub(before) / CONNS;
+    eprintln!("{CONNS} compressed connections: {busy} KiB each of RSS busy, {idle} KiB idle");
+    assert!(
+        idle <= 32,
+        "{idle} KiB of RSS per idle compressed connection (busy: {busy} KiB)"
+    );
 }
