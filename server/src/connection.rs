@@ -21,7 +21,7 @@ use crate::app::App;
 use crate::http::{self, StatusCode, path_of};
 use crate::http2::Http2;
 use crate::http2::preface::{self, Rewound};
-use crate::log_line::{CloseLine, Peer};
+use crate::log_line::{CloseLine, Peer, log_close};
 use crate::routes::chat::query;
 use crate::routes::{Route, Running, Upgrade, inspect};
 use crate::shutdown::Shutdown;
@@ -85,7 +85,7 @@ pub(crate) fn serve(
             started,
             ended.traffic,
         );
-        line.with_text(|text| info!(message = text));
+        log_close!(line);
         // Named so that the block holds it until here (a block captures only what it uses).
         drop(slot);
     }

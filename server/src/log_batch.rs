@@ -59,9 +59,15 @@ impl Batch {
 
     /// Adds `line`; writes what waits, `line` last, if `now` or if [`FLUSH_BYTES`] wait.
     fn add(&self, line: &[u8], now: bool) -> io::Result<()> {
+        self.add_with(now, |pending| pending.extend_from_slice(line))
+    }
+
+    /// Adds the line `write` appends to what waits (a whole line, its newline included):
+    /// written in place, with no copy of its own. Then as [`add`](Self::add).
+    pub(crate) fn add_with(&self, now: bool, write: impl FnOnce(&mut Vec<u8>)) -> io::Result<()> {
         let mut pending = self.lock();
         let first = pending.is_empty();
-        pending.extend_from_slice(line);
+        write(&mut pending);
         if now || pending.len() >= FLUSH_BYTES {
             return self.write_out(&mut pending);
         }

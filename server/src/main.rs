@@ -49,6 +49,7 @@ fn main() -> ExitCode {
             .with_ansi(false)
             .event_format(log_line::PlainLine)
             .init();
+        log_line::write_close_lines_to(&log_batch::STDERR);
     }
     // Declared before the runtime, so dropped after it: the lines its shutdown logs (the
     // tasks it drops) are written too.

@@ -18,7 +18,7 @@ use tracing::{debug, info};
 use super::Http2;
 use crate::assets::{Asset, Body};
 use crate::connection::join;
-use crate::log_line::{CloseLine, Peer};
+use crate::log_line::{CloseLine, Peer, log_close};
 use crate::routes::{Route, Upgrade, inspect};
 use crate::shutdown::Shutdown;
 use crate::tapped::Tapped;
@@ -159,7 +159,7 @@ pub(super) async fn serve(
         started,
         ended.traffic,
     );
-    line.with_text(|text| info!(message = text));
+    log_close!(line);
 }
 
 /// The request's pseudo-header and header fields, one `name: value` per line, as h2
