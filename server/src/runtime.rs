@@ -3,16 +3,15 @@
 //! With one CPU there is no work to steal and no other worker to wake, so the multi-thread
 //! scheduler's bookkeeping (an atomic run queue, waking and parking workers) is all cost.
 //! Measured with callgrind on `/echo` pinned to one CPU (`bench/callgrind.sh`), the
-//! single-threaded scheduler saves about 210 instructions per 16 B echo and 1,050 per
-//! handshake. Part of that is glibc's: a process with one thread skips the cancellation
-//! bookkeeping around each `send` and `recv`. One CPU is common: a container limited to one
-//! CPU, or `taskset -c 0`; [`std::thread::available_parallelism`] sees both (affinity and
-//! the cgroup quota).
+//! single-threaded scheduler saved about 210 instructions per 16 B echo and 1,050 per
+//! handshake, when it ran on the main thread (see [`block_on`] for why it no longer does, and
+//! what that costs). One CPU is common: a container limited to one CPU, or `taskset -c 0`;
+//! [`std::thread::available_parallelism`] sees both (affinity and the cgroup quota).
 
 use std::io;
 use std::num::NonZero;
 
-use tokio::runtime::{Builder, Runtime};
+use tokio::runtime::{Builder, Runtime, RuntimeFlavor};
 
 /// A single-threaded runtime if the process may use one CPU; otherwise the multi-thread
 /// runtime, one worker per CPU (or `TOKIO_WORKER_THREADS`).
@@ -31,4 +30,38 @@ fn builder(cpus: usize) -> Builder {
     } else {
         Builder::new_multi_thread()
     }
+}
+
+/// Runs `future` on `runtime` to its end, on a thread of its own when the runtime is the
+/// single-threaded one (the multi-thread one runs its tasks on its workers already); fails
+/// only if that thread cannot be started.
+///
+/// Why not on the main thread: glibc gives the main thread its main arena, the heap that grows
+/// by `brk` and that the binary pads by 1 MiB at a time (`src/malloc.rs`, for TLS's per-message
+/// buffers). permessage-deflate's engines are then carved from the top of that heap, the
+/// blocks of connections opened after them land above them, and once freed they cannot be
+/// given back: pinned to one CPU, 10,000 idle connections that each exchanged three compressed
+/// messages kept 146 KiB of RSS apiece with context takeover (5.8 KiB without), against the
+/// deflate targets of 16 (4). Any other thread gets an arena of its own, mapped, where they
+/// measured 11.3 (3.0) KiB, as with the multi-thread runtime (`loadgen idle --deflate`), and
+/// `wss://` 16 KiB echoes the same CPU per message. The price is glibc's for a process of two
+/// threads (locked allocator paths, cancellation points around each system call): 100 more
+/// instructions per 16 B echo and 680 more per handshake (callgrind).
+pub(crate) fn block_on<F>(runtime: &Runtime, future: F) -> io::Result<F::Output>
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    if runtime.handle().runtime_flavor() != RuntimeFlavor::CurrentThread {
+        return Ok(runtime.block_on(future));
+    }
+    std::thread::scope(|scope| {
+        let thread = std::thread::Builder::new()
+            .name("switchyard".to_owned())
+            .spawn_scoped(scope, || runtime.block_on(future))?;
+        // A panic on the thread goes on as it would have on the main thread.
+        Ok(thread
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    })
 }
