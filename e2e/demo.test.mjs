@@ -408,6 +408,76 @@ test('a chat room that closes at once is retried less and less often', { timeout
   await context.close();
 });
 
+test('a page whose chat drops rejoins where it left off, and the room replays what it missed', { timeout: 30_000 }, async () => {
+  // Page A's chat sockets pass through the test (forwarded to the real server), so the test
+  // can cut one while the server and page B stay up, and hold A's reconnection back until B
+  // has spoken twice.
+  const pageSides = [];
+  const serverSides = [];
+  let letBack;
+  const mayReconnect = new Promise((resolve) => { letBack = resolve; });
+  const route = (p) => p.routeWebSocket('**/chat**', async (ws) => {
+    pageSides.push(ws);
+    if (pageSides.length > 1) await mayReconnect;
+    serverSides.push(ws.connectToServer());
+  });
+  const a = await openPage({ route });
+  const b = await openPage();
+  for (const { page } of [a, b]) {
+    await page.locator('#chat-status[data-state="ok"]').waitFor({ timeout: WAIT });
+  }
+  const tag = Math.random().toString(36).slice(2, 8);
+  const say = async (line) => {
+    await b.page.fill('#chat-input', line);
+    await b.page.click('#chat-form button');
+    await b.page.locator('#chat-log li', { hasText: line }).waitFor({ timeout: WAIT });
+  };
+  await b.page.fill('#chat-name', 'bob');
+  await say(`before the drop ${tag}`);
+  const seenBefore = a.page.locator('#chat-log li', { hasText: `before the drop ${tag}` });
+  await seenBefore.waitFor({ timeout: WAIT });
+  const lastSeq = Number(/^#(\d+) /.exec(await seenBefore.innerText())[1]);
+
+  // The drop: both sides of A's socket close, as when a node restarts behind a proxy.
+  await serverSides[0].close();
+  await pageSides[0].close({ code: 1012, reason: 'service restart' });
+  await a.page.locator('#chat-log li', { hasText: 'reconnecting in' }).waitFor({ timeout: WAIT });
+  const missed = [`missed one ${tag}`, `missed two ${tag}`];
+  for (const line of missed) await say(line);
+  letBack();
+
+  // A asks for what followed the last message it saw, and the room sends exactly that.
+  await a.page.locator('#chat-log li', { hasText: 'replaying 2 missed' }).waitFor({ timeout: WAIT });
+  const query = new URL(pageSides[1].url()).searchParams;
+  assert.equal(query.get('since'), String(lastSeq));
+  assert.ok(query.get('epoch'), 'the epoch of the history it saw');
+  for (const [i, line] of missed.entries()) {
+    const shown = a.page.locator('#chat-log li', { hasText: line });
+    await shown.waitFor({ timeout: WAIT });
+    assert.equal(await shown.count(), 1, `${line} shown once`);
+    assert.match(await shown.innerText(), new RegExp(`^#${lastSeq + 1 + i} bob `));
+  }
+  const log = await a.page.locator('#chat-log li').allInnerTexts();
+  assert.equal(log.filter((entry) => entry.includes(`before the drop ${tag}`)).length, 1, 'nothing seen twice');
+  assert.ok(!log.some((entry) => entry.startsWith('missed seq')), log.join('\n'));
+  assert.deepEqual(a.problems, []);
+  assert.deepEqual(b.problems, []);
+  await a.context.close();
+  await b.context.close();
+});
+
+test('a handshake report without its response is said to be unverifiable, not thrown', { timeout: 30_000 }, async () => {
+  const route = (p) => p.routeWebSocket('**/inspect**', (ws) => {
+    ws.send(JSON.stringify({ type: 'handshake', request: 'GET /inspect HTTP/1.1\r\nHost: x\r\n\r\n' }));
+  });
+  const { page, context, problems } = await openPage({ route });
+  const status = page.locator('#handshake-status[data-verified="false"]');
+  await status.waitFor({ timeout: WAIT });
+  assert.match(await status.innerText(), /lacks the request or the response/);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
 test('a page whose wasm fails to load says so and verifies nothing', { timeout: 30_000 }, async () => {
   const { page, context } = await openPage({
     route: (p) => p.route('**/switchyard_wasm_bg.wasm', (route) => route.fulfill({ status: 404, body: 'gone' })),

@@ -45,7 +45,14 @@ function connectInspect(core) {
       }
       if (report.type === 'handshake') {
         seenHandshake = true;
-        showHandshake(core, report.request, report.response, inspect.extensions(), report.http_version);
+        if (typeof report.request !== 'string' || typeof report.response !== 'string') {
+          handshakeFailed('the server\'s report lacks the request or the response it describes');
+          return;
+        }
+        // Its checks run one after the other (WebCrypto is asynchronous); whatever fails in
+        // them is said on the page, not left to the console.
+        showHandshake(core, report.request, report.response, inspect.extensions(), report.http_version)
+          .catch((error) => handshakeFailed(`the page could not check it (${error.message})`));
         // The server's answer as it wrote it: Firefox's WebSocket.extensions names the
         // extension only, without the parameters the core needs to inflate.
         setAgreement(headerValue(report.response, 'Sec-WebSocket-Extensions') ?? '', report.message_limit);
