@@ -48,6 +48,9 @@ impl Server {
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
             .env("RUST_LOG", if logged { "info" } else { "warn" })
+            // The binary tunes glibc's malloc only when the environment does not already
+            // (`server/src/malloc.rs`): the tests run it as shipped, whatever the caller set.
+            .env_remove("GLIBC_TUNABLES")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(if logged {
