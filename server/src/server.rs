@@ -193,13 +193,21 @@ fn dispatch(
     if let Ok(slot) = Arc::clone(&limits.slots).try_acquire_owned() {
         let shutdown = shutdown.clone();
         match (&serving.tls, &serving.http2) {
+            // Spawned in a box: Tokio moves the future it spawns by value several times on
+            // the way into the task (six copies of its 264 bytes, and three more of the
+            // task's stage as it ends); a pointer moves in registers. About 290 fewer
+            // instructions per handshake (callgrind), for a pointer's more per poll.
             (None, None) => {
                 let start = Start::Plain(tcp);
-                tokio::spawn(connection::serve(start, peer, app, shutdown, slot));
+                tokio::spawn(Box::pin(connection::serve(
+                    start, peer, app, shutdown, slot,
+                )));
             }
             (None, Some(http2)) => {
                 let start = Start::Sniff(tcp, http2.clone());
-                tokio::spawn(connection::serve(start, peer, app, shutdown, slot));
+                tokio::spawn(Box::pin(connection::serve(
+                    start, peer, app, shutdown, slot,
+                )));
             }
             (Some(tls), http2) => {
                 let (tls, http2) = (Arc::clone(tls), http2.clone());

@@ -14,7 +14,7 @@ use super::MAX_HEADER_SLOTS;
 use super::accept::{AcceptKey, WebSocketKey};
 use super::error::ClientHandshakeError;
 use super::extension::{ExtensionNegotiator, ExtensionOffers, NoExtensions};
-use super::fields::{ListFields, is_safe_value, is_token, list_contains};
+use super::fields::{ListFields, is_name, is_safe_value, is_token, list_contains};
 use super::head::{HeadOverflow, HeadScanner};
 use super::negotiate::{is_extension_list, is_protocol_list, verify_protocol};
 use crate::Parsed;
@@ -281,7 +281,7 @@ impl<'a, E: ExtensionNegotiator> ClientHandshake<'a, E> {
         let mut protocols = ListFields::EMPTY;
         let mut extensions = ListFields::EMPTY;
         for header in res.headers.iter() {
-            let is = |n: &str| header.name.eq_ignore_ascii_case(n);
+            let is = |n: &str| is_name(header.name.as_bytes(), n.as_bytes());
             let value = header.value;
             if is("upgrade") {
                 upgrade |= list_contains(value, "websocket");

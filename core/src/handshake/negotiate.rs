@@ -11,7 +11,7 @@
 use super::OriginPolicy;
 use super::error::{ClientHandshakeError, HandshakeError, WriteError};
 use super::extension::ExtensionOffers;
-use super::fields::{ListFields, is_safe_value, is_token, list_elements, once};
+use super::fields::{ListFields, is_name, is_safe_value, is_token, list_elements, once};
 use crate::Limits;
 
 /// The negotiation fields of a request, collected as they are read, whatever the transport.
@@ -45,7 +45,7 @@ impl<'b> OfferFields<'b> {
     /// A second `Origin` or version, or more than [`MAX_LIST_FIELDS`](super::MAX_LIST_FIELDS)
     /// lines of a list, is refused with 400.
     pub fn field(&mut self, name: &str, value: &'b [u8]) -> Result<bool, HandshakeError> {
-        let is = |n: &str| name.eq_ignore_ascii_case(n);
+        let is = |n: &str| is_name(name.as_bytes(), n.as_bytes());
         if is("origin") {
             once(&mut self.origin, value, "Origin")?;
         } else if is("sec-websocket-version") {

@@ -13,7 +13,7 @@ use core::mem::MaybeUninit;
 
 use super::accept::{AcceptKey, WebSocketKey};
 use super::error::{HandshakeError, WriteError};
-use super::fields::{ListFields, is_safe_value, is_token, list_contains, once};
+use super::fields::{ListFields, is_name, is_safe_value, is_token, list_contains, once};
 use super::head::{HeadOverflow, HeadScanner};
 use super::negotiate::{Agreement, Offer, OfferFields, utf8};
 use super::origin::OriginPolicy;
@@ -476,7 +476,7 @@ fn validate(
     for header in req.headers.iter() {
         let name = header.name;
         let value = header.value;
-        let is = |n: &str| name.eq_ignore_ascii_case(n);
+        let is = |n: &str| is_name(name.as_bytes(), n.as_bytes());
         if fields.field(name, value)? {
             continue;
         }
