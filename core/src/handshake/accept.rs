@@ -3,10 +3,10 @@
 //! `Sec-WebSocket-Accept = base64(SHA-1(Sec-WebSocket-Key + GUID))`, computed into a fixed
 //! buffer with no allocation.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use core::fmt;
 use sha1::{Digest, Sha1};
+
+use super::base64::{IS_DIGIT, decode_key, encode};
 
 /// The GUID every endpoint appends to the key (§1.3).
 pub const GUID: &[u8; 36] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -22,11 +22,7 @@ impl AcceptKey {
         let mut sha = Sha1::new();
         sha.update(key);
         sha.update(GUID);
-        let digest = sha.finalize();
-        let mut out = [0u8; 28];
-        let written = STANDARD.encode_slice(digest.as_slice(), &mut out);
-        debug_assert_eq!(written, Ok(28));
-        AcceptKey(out)
+        AcceptKey(encode(&sha.finalize().into()))
     }
 
     /// The value as text.
@@ -67,10 +63,7 @@ impl WebSocketKey {
     /// The key for a nonce. §4.1: the nonce MUST be selected randomly for each connection;
     /// the caller supplies it, since the core has no RNG.
     pub fn from_nonce(nonce: &[u8; 16]) -> WebSocketKey {
-        let mut out = [0u8; 24];
-        let written = STANDARD.encode_slice(nonce, &mut out);
-        debug_assert_eq!(written, Ok(24));
-        WebSocketKey(out)
+        WebSocketKey(encode(nonce))
     }
 
     /// Checks a received key: §4.2.1 item 5, "a base64-encoded value that, when decoded, is 16
@@ -86,7 +79,7 @@ impl WebSocketKey {
             && matches!(digits[21], b'A' | b'Q' | b'g' | b'w')
             && digits
                 .iter()
-                .fold(true, |ok, &b| ok & BASE64_DIGIT[usize::from(b)]);
+                .fold(true, |ok, &b| ok & IS_DIGIT[usize::from(b)]);
         canonical.then_some(WebSocketKey(text))
     }
 
@@ -98,14 +91,8 @@ impl WebSocketKey {
 
     /// The 16-byte nonce the key encodes: what [`from_nonce`](Self::from_nonce) was given.
     pub fn nonce(&self) -> [u8; 16] {
-        // Room for what a decoder may write past 16 bytes; `parse` and `from_nonce` guarantee
-        // exactly 16.
-        let mut nonce = [0u8; 18];
-        let decoded = STANDARD.decode_slice(self.0, &mut nonce);
-        debug_assert_eq!(decoded, Ok(16));
-        let mut out = [0u8; 16];
-        out.copy_from_slice(&nonce[..16]);
-        out
+        // `parse` and `from_nonce` guarantee a canonical key.
+        decode_key(&self.0)
     }
 
     /// The accept value a server must answer with.
@@ -120,23 +107,13 @@ impl fmt::Debug for WebSocketKey {
     }
 }
 
-/// Whether a byte is a digit of the standard base64 alphabet (RFC 4648 §4): a table, so a
-/// key costs one load a byte and no branch.
-const BASE64_DIGIT: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let byte = b as u8;
-        table[b] = byte.is_ascii_alphanumeric() || byte == b'+' || byte == b'/';
-        b += 1;
-    }
-    table
-};
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
     use proptest::prelude::*;
+
+    use super::*;
 
     #[test]
     fn rfc_section_1_3_example() {

@@ -18,6 +18,7 @@
 //! layer: each parser reports the head's length.
 
 pub mod accept;
+mod base64;
 pub mod client;
 mod error;
 pub mod extension;
