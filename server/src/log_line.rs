@@ -271,14 +271,34 @@ where
 }
 
 /// A line's start, as the default format writes it: the time now, the level, the target.
-fn write_prefix(out: &mut impl fmt::Write, level: Level, target: &str) -> fmt::Result {
+fn write_prefix(out: &mut impl LineOut, level: Level, target: &str) -> fmt::Result {
     let mut stamp = [0u8; STAMP_LEN];
     write_timestamp(SystemTime::now(), &mut stamp);
-    // ASCII digits and separators only.
-    out.write_str(std::str::from_utf8(&stamp).map_err(|_| fmt::Error)?)?;
+    out.write_ascii(&stamp)?;
     out.write_str(level_text(level))?;
     out.write_str(target)?;
     out.write_str(": ")
+}
+
+/// Where a line is written: text, and bytes known to be ASCII (the timestamp's digits).
+trait LineOut: fmt::Write {
+    /// Writes `ascii`, which holds ASCII bytes only.
+    fn write_ascii(&mut self, ascii: &[u8]) -> fmt::Result;
+}
+
+impl LineOut for Writer<'_> {
+    fn write_ascii(&mut self, ascii: &[u8]) -> fmt::Result {
+        self.write_str(std::str::from_utf8(ascii).map_err(|_| fmt::Error)?)
+    }
+}
+
+/// Bytes go into the batch as they are: checking the timestamp's 27 digits and separators
+/// as UTF-8 cost each close line about 100 instructions (callgrind).
+impl LineOut for Appended<'_> {
+    fn write_ascii(&mut self, ascii: &[u8]) -> fmt::Result {
+        self.0.extend_from_slice(ascii);
+        Ok(())
+    }
 }
 
 /// The level as the default format shows it: right-aligned to five, a space either side.

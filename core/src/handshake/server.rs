@@ -512,13 +512,13 @@ fn validate(
     // §4.2.1 item 5.
     let key = key.ok_or(HandshakeError::MissingKey)?;
     let key = WebSocketKey::parse(key.trim_ascii()).ok_or(HandshakeError::InvalidKey)?;
-    let offer = fields.finish(host, limits)?;
+    let origin = fields.check(limits)?;
     Ok(UpgradeIndex {
         host: Span::of(head, host.as_bytes()),
-        origin: offer.origin().map(|o| Span::of(head, o.as_bytes())),
+        origin: origin.map(|o| Span::of(head, o.as_bytes())),
         key,
-        protocols: SpanList::of(head, &offer.protocol_lines()),
-        extensions: SpanList::of(head, &offer.extension_lines()),
+        protocols: SpanList::of(head, fields.protocol_lines()),
+        extensions: SpanList::of(head, fields.extension_lines()),
     })
 }
 
