@@ -18,6 +18,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tracing::{debug, info};
 
 use crate::app::App;
+use crate::boxed::boxed;
 use crate::http::{self, StatusCode, path_of};
 use crate::http2::Http2;
 use crate::http2::preface::{self, Rewound};
@@ -68,7 +69,7 @@ pub(crate) fn serve(
         // Telling HTTP/2 from HTTP/1.1 and serving HTTP/2 (the rarer case on a plain
         // listener) are in this box too: the task's future is one layer over the route's, as
         // without HTTP/2.
-        let answered = Box::pin(answer(start, peer, &app, shutdown)).await;
+        let answered = boxed(|| answer(start, peer, &app, shutdown)).await;
         let Some(opened) = answered else {
             return;
         };
@@ -188,7 +189,7 @@ fn answer_http1<S: Stream>(
         // taken.
         match verdict {
             Verdict::Upgrade(route, path) => {
-                let running = Box::pin(upgrade(pending, route, peer, &path, app, shutdown)).await?;
+                let running = boxed(|| upgrade(pending, route, peer, &path, app, shutdown)).await?;
                 Some(Opened { running, path })
             }
             Verdict::Refuse(path, error) => {

@@ -4,6 +4,7 @@
 
 mod app;
 mod assets;
+mod boxed;
 mod cli;
 mod connect;
 mod connection;

@@ -13,6 +13,7 @@ use tracing::{debug, info, warn};
 
 use crate::app::App;
 use crate::assets::Assets;
+use crate::boxed::boxed;
 use crate::cli::Args;
 use crate::connection::{self, Start};
 use crate::hangup;
@@ -199,15 +200,15 @@ fn dispatch(
             // instructions per handshake (callgrind), for a pointer's more per poll.
             (None, None) => {
                 let start = Start::Plain(tcp);
-                tokio::spawn(Box::pin(connection::serve(
-                    start, peer, app, shutdown, slot,
-                )));
+                tokio::spawn(boxed(|| {
+                    connection::serve(start, peer, app, shutdown, slot)
+                }));
             }
             (None, Some(http2)) => {
                 let start = Start::Sniff(tcp, http2.clone());
-                tokio::spawn(Box::pin(connection::serve(
-                    start, peer, app, shutdown, slot,
-                )));
+                tokio::spawn(boxed(|| {
+                    connection::serve(start, peer, app, shutdown, slot)
+                }));
             }
             (Some(tls), http2) => {
                 let (tls, http2) = (Arc::clone(tls), http2.clone());

@@ -130,7 +130,10 @@ where
     F: FnOnce(&Request) -> Result<Answer, HandshakeError>,
 {
     let config = *config;
-    Box::pin(async move {
+    // Allocated before the future is made, so it is made in the allocation: `Box::pin` of
+    // the future copied it in whole (callgrind: 60 instructions per handshake).
+    let allocation = Box::new_uninit();
+    Box::into_pin(Box::write(allocation, async move {
         let mut stream = stream;
         let mut buf = Vec::new();
         let deadline = Instant::now() + config.handshake_timeout;
@@ -151,7 +154,7 @@ where
         // `conclude` succeeds only with an accepted request.
         let request = request.ok_or(AcceptError::Refused(HandshakeError::Malformed))?;
         Ok((ws, request))
-    })
+    }))
 }
 
 /// A request read from a stream and judged by the core, not answered yet.
@@ -279,18 +282,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PendingUpgrade<S> {
     ) -> Result<PendingUpgrade<S>, AcceptError> {
         let mut buf = already_read;
         let parsed = read_head(&mut stream, &mut buf, config, deadline).await?;
-        let request = parsed
-            .and_then(|index| index.request(&buf))
-            .map(|request| Request::from_core(&request));
+        // The index and the view (some 200 and 400 bytes) are looked at where they lie:
+        // passed through `and_then` and `map`, each was copied (callgrind).
+        let request = match &parsed {
+            Ok(index) => match &index.request(&buf) {
+                Ok(view) => Ok(Request::from_core(view)),
+                Err(error) => Err(*error),
+            },
+            Err(error) => Err(*error),
+        };
         Ok(PendingUpgrade {
             stream,
-            read: Box::new(Read {
-                buf,
-                parsed,
-                request,
-                config: *config,
-                deadline,
-            }),
+            // Allocated before it is built, so it is built in the allocation rather than
+            // built and copied in (as `Box::new` does with a value made first).
+            read: Box::write(
+                Box::new_uninit(),
+                Read {
+                    buf,
+                    parsed,
+                    request,
+                    config: *config,
+                    deadline,
+                },
+            ),
         })
     }
 
@@ -391,7 +405,10 @@ impl Read {
             Some(head) => index.request_in(head),
             None => index.request(&self.buf),
         };
-        prepare(&view.map_err(ResponseError::Refused)?, answer, &self.config)
+        match &view {
+            Ok(view) => prepare(view, answer, &self.config),
+            Err(error) => Err(ResponseError::Refused(*error)),
+        }
     }
 }
 
@@ -478,7 +495,11 @@ fn prepare(
     Ok(Accepted {
         head_len: view.head().as_bytes().len(),
         response,
-        conn: with_extension(Box::new(Connection::server(config.limits)), &negotiator),
+        // Allocated before it is built, as `Read` is.
+        conn: with_extension(
+            Box::write(Box::new_uninit(), Connection::server(config.limits)),
+            &negotiator,
+        ),
         protocol: answer.protocol.as_deref().map(Box::from),
     })
 }

@@ -127,19 +127,20 @@ pub struct Offer<'b> {
 }
 
 impl<'b> Offer<'b> {
-    /// An offer from fields checked before (a [`RequestIndex`](super::RequestIndex) view).
-    pub(crate) fn from_parts(
-        authority: &'b str,
-        origin: Option<&'b str>,
-        protocols: ListFields<'b>,
-        extensions: ListFields<'b>,
-    ) -> Offer<'b> {
+    /// An offer from fields checked before (a [`RequestIndex`](super::RequestIndex) view),
+    /// its lists empty until filled through [`lines_mut`](Self::lines_mut).
+    pub(crate) fn from_parts(authority: &'b str, origin: Option<&'b str>) -> Offer<'b> {
         Offer {
             authority,
             origin,
-            protocols,
-            extensions,
+            protocols: ListFields::EMPTY,
+            extensions: ListFields::EMPTY,
         }
+    }
+
+    /// The `Sec-WebSocket-Protocol` and `-Extensions` lines, to fill in place.
+    pub(crate) fn lines_mut(&mut self) -> (&mut ListFields<'b>, &mut ListFields<'b>) {
+        (&mut self.protocols, &mut self.extensions)
     }
 
     /// Where the request was sent: `Host` or `:authority`.

@@ -14,6 +14,7 @@ use switchyard::{CloseInfo, Traffic, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::app::App;
+use crate::boxed::boxed;
 use crate::shutdown::Shutdown;
 
 /// A WebSocket route.
@@ -98,7 +99,7 @@ impl Upgrade {
         S: AsyncRead + AsyncWrite + Unpin + Send + 'a,
     {
         match self {
-            Upgrade::Echo => Box::pin(echo::run(ws, shutdown)),
+            Upgrade::Echo => boxed(|| echo::run(ws, shutdown)),
             Upgrade::Chat(subscription) => Box::pin(chat::run(
                 ws,
                 subscription,
