@@ -131,7 +131,7 @@ impl<'b> Iterator for ExtensionOffers<'b> {
                 self.rest = &self.rest[end..];
                 return Some(ExtensionOffer::parse(element));
             }
-            self.rest = self.lines.lines().get(self.line)?;
+            self.rest = self.lines.line(self.line)?;
             self.line += 1;
         }
     }
