@@ -148,22 +148,28 @@ fn answer(
 
 /// Reads a request head from `stream`, by `deadline` if the handshake began before (TLS),
 /// else within the handshake timeout; `None` if the client went away or said nothing in time.
-async fn read<S: Stream>(
+/// An `async move` block, for the reason given at [`serve`], and one future to await
+/// whichever the deadline.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice"
+)]
+fn read<S: Stream>(
     stream: S,
     deadline: Option<tokio::time::Instant>,
     peer: SocketAddr,
     app: &App,
-) -> Option<PendingUpgrade<S>> {
-    let read = match deadline {
-        Some(deadline) => PendingUpgrade::read_by(stream, Vec::new(), &app.config, deadline).await,
-        None => PendingUpgrade::read(stream, &app.config).await,
-    };
-    match read {
-        Ok(pending) => Some(pending),
-        Err(error) => {
-            // A slow, silent or vanished client: nothing to answer.
-            debug!(peer = %Peer(peer), %error, "no request");
-            None
+) -> impl Future<Output = Option<PendingUpgrade<S>>> {
+    async move {
+        let deadline =
+            deadline.unwrap_or_else(|| tokio::time::Instant::now() + app.config.handshake_timeout);
+        match PendingUpgrade::read_by(stream, Vec::new(), &app.config, deadline).await {
+            Ok(pending) => Some(pending),
+            Err(error) => {
+                // A slow, silent or vanished client: nothing to answer.
+                debug!(peer = %Peer(peer), %error, "no request");
+                None
+            }
         }
     }
 }

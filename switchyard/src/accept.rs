@@ -254,19 +254,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PendingUpgrade<S> {
     /// upgrade...). Fails only if the transport does, ends early
     /// ([`std::io::ErrorKind::UnexpectedEof`]), or the handshake timeout runs out
     /// ([`AcceptError::Timeout`]).
-    pub async fn read(stream: S, config: &Config) -> Result<PendingUpgrade<S>, AcceptError> {
-        PendingUpgrade::read_after(stream, Vec::new(), config).await
+    ///
+    /// This, [`read_after`](Self::read_after) and [`read_by`](Self::read_by) return one
+    /// future, [`read_by`](Self::read_by)'s, rather than each an `async fn`'s around the next:
+    /// every layer kept its arguments twice and the one below (a server that boxes the
+    /// handshake's future then allocated 1,120 bytes rather than 850, past glibc's per-thread
+    /// cache of small blocks).
+    pub fn read(
+        stream: S,
+        config: &Config,
+    ) -> impl Future<Output = Result<PendingUpgrade<S>, AcceptError>> {
+        PendingUpgrade::read_after(stream, Vec::new(), config)
     }
 
     /// Like [`read`](Self::read), for a stream whose first bytes an HTTP layer already read:
-    /// they are `already_read`, and the rest comes from the stream.
-    pub async fn read_after(
+    /// they are `already_read`, and the rest comes from the stream. The handshake timeout
+    /// runs from this call.
+    pub fn read_after(
         stream: S,
         already_read: Vec<u8>,
         config: &Config,
-    ) -> Result<PendingUpgrade<S>, AcceptError> {
+    ) -> impl Future<Output = Result<PendingUpgrade<S>, AcceptError>> {
         let deadline = Instant::now() + config.handshake_timeout;
-        PendingUpgrade::read_by(stream, already_read, config, deadline).await
+        PendingUpgrade::read_by(stream, already_read, config, deadline)
     }
 
     /// Like [`read_after`](Self::read_after), with the handshake ending at `deadline` rather
@@ -274,38 +284,48 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PendingUpgrade<S> {
     /// handshake of its own first (TLS), bounded by the same deadline, so that a slow client
     /// gets one handshake timeout in all rather than one for each layer. The answer is
     /// written by the same deadline (see [`deadline`](Self::deadline)).
-    pub async fn read_by(
-        mut stream: S,
+    ///
+    /// (An `async move` block rather than an `async fn`, which would keep its arguments twice
+    /// in the future, rust-lang/rust#62958.)
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an async fn keeps its arguments twice"
+    )]
+    pub fn read_by(
+        stream: S,
         already_read: Vec<u8>,
         config: &Config,
         deadline: Instant,
-    ) -> Result<PendingUpgrade<S>, AcceptError> {
-        let mut buf = already_read;
-        let parsed = read_head(&mut stream, &mut buf, config, deadline).await?;
-        // The index and the view (some 200 and 400 bytes) are looked at where they lie:
-        // passed through `and_then` and `map`, each was copied (callgrind).
-        let request = match &parsed {
-            Ok(index) => match &index.request(&buf) {
-                Ok(view) => Ok(Request::from_core(view)),
-                Err(error) => Err(*error),
-            },
-            Err(error) => Err(*error),
-        };
-        Ok(PendingUpgrade {
-            stream,
-            // Allocated before it is built, so it is built in the allocation rather than
-            // built and copied in (as `Box::new` does with a value made first).
-            read: Box::write(
-                Box::new_uninit(),
-                Read {
-                    buf,
-                    parsed,
-                    request,
-                    config: *config,
-                    deadline,
+    ) -> impl Future<Output = Result<PendingUpgrade<S>, AcceptError>> {
+        async move {
+            let mut stream = stream;
+            let mut buf = already_read;
+            let parsed = read_head(&mut stream, &mut buf, config, deadline).await?;
+            // The index and the view (some 200 and 400 bytes) are looked at where they lie:
+            // passed through `and_then` and `map`, each was copied (callgrind).
+            let request = match &parsed {
+                Ok(index) => match &index.request(&buf) {
+                    Ok(view) => Ok(Request::from_core(view)),
+                    Err(error) => Err(*error),
                 },
-            ),
-        })
+                Err(error) => Err(*error),
+            };
+            Ok(PendingUpgrade {
+                stream,
+                // Allocated before it is built, so it is built in the allocation rather than
+                // built and copied in (as `Box::new` does with a value made first).
+                read: Box::write(
+                    Box::new_uninit(),
+                    Read {
+                        buf,
+                        parsed,
+                        request,
+                        config: *config,
+                        deadline,
+                    },
+                ),
+            })
+        }
     }
 
     /// Answers 101 and starts the connection; returns it with the request it answered. A

@@ -91,8 +91,10 @@ pub(crate) fn put_head(
 /// HTTP/HTTPS URI containing the /resource name/") and RFC 9112 §3.2.2 has every server
 /// accept, loses its scheme and authority first, and an empty path is `/`.
 pub fn split_target(target: &str) -> (&str, Option<&str>) {
-    let (path, query) = match target.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
+    // A byte loop: a target is short, and `split_once('?')` sets up a searcher for a `char`
+    // (about 80 instructions per request, callgrind). `?` is ASCII: a boundary to split at.
+    let (path, query) = match target.bytes().position(|b| b == b'?') {
+        Some(at) => (&target[..at], Some(&target[at + 1..])),
         None => (target, None),
     };
     // The origin form, which browsers send, starts with its path: no scheme to look for
