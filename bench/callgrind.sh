@@ -7,20 +7,22 @@
 # Method: each server runs under `valgrind --tool=callgrind` twice with the same CONNS
 # connections (upgraded, then closed with the closing handshake): once carrying M echoes of
 # SIZE bytes per connection, once carrying none. Instructions per echo = (total instructions
-# of the first run − total of the second) ÷ (CONNS × M): start-up, accept, handshake, close
-# and shutdown cancel out, and what remains is the user-space work of the echoes (system
-# calls count as the instructions that issue them; the kernel's work is not counted).
+# of the first run − total of the second) ÷ (CONNS × M): accept, handshake and close cancel
+# out, and what remains is the user-space work of the echoes (system calls count as the
+# instructions that issue them; the kernel's work is not counted).
 #
 # Instructions per handshake, the same way: (a run of HS_CONNS connections carrying no
 # message − a run of CONNS) ÷ (HS_CONNS − CONNS).
 #
 # Each run counts only what follows one warm-up echo on a connection of its own: the counters
-# are zeroed after it (`callgrind_control -z`). Work a server does once, at a time of its own
-# choosing, is then left out of both runs rather than of one: sockudo-ws calibrates its clock
-# (the quanta crate) on first use for as long as calibration takes, millions of instructions
-# that once made its 0-message baseline count more than its 50-echo run. And a run's count can
-# only grow with work that is not being measured (a server's idle threads waking), so every
-# count, echoes' and handshakes', is the lower of two runs.
+# are zeroed after it (`callgrind_control -z`), and it ends once the load generator is done
+# and the server's tasks have ended, before the server is stopped (`callgrind_control -d`):
+# how a server exits is not what a connection costs. Work a server does once, at a time of
+# its own choosing, is then left out of both runs rather than of one: sockudo-ws calibrates
+# its clock (the quanta crate) on first use for as long as calibration takes, millions of
+# instructions that once made its 0-message baseline count more than its 50-echo run. And a
+# run's count can only grow with work that is not being measured (a server's idle threads
+# waking), so every count, echoes' and handshakes', is the lower of two runs.
 #
 # Environment: IMPLS (default: switchyard-lib, switchyard-bin, and the peers that contend
 # for cheapest: fastwebsockets, tokio-websockets, sockudo-ws and yawc; tungstenite never
@@ -68,16 +70,16 @@ count() {
     local impl=$1 size=$2 messages=$3 conns=${4:-$CONNS} profile line addr=
     profile=target/callgrind/$impl-$size-$messages-$conns.out
     : >target/callgrind/server.out
+    rm -f "$profile" "$profile".*
     local server=("$BIN/echo_server" --impl "$impl" --listen 127.0.0.1:0)
-    # The binary tunes glibc's malloc by executing itself again with GLIBC_TUNABLES set, which
-    # valgrind would not follow; valgrind replaces malloc anyway, so any value keeps it in place.
-    local tunables=${GLIBC_TUNABLES:-}
+    # The binary tunes glibc's malloc (callgrind runs the program's own malloc) by executing
+    # itself again with GLIBC_TUNABLES set (server/src/malloc.rs): valgrind follows that exec,
+    # so the binary is counted as shipped.
     if [[ $impl == switchyard-bin ]]; then
         server=(../target/release/switchyard --listen 127.0.0.1:0)
-        tunables=glibc.malloc.check=0
     fi
-    GLIBC_TUNABLES=$tunables taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$profile" "${server[@]}" \
-        >target/callgrind/server.out 2>target/callgrind/valgrind.log &
+    taskset -c 0 valgrind --tool=callgrind --trace-children=yes --callgrind-out-file="$profile" \
+        "${server[@]}" >target/callgrind/server.out 2>target/callgrind/valgrind.log &
     SERVER_PID=$!
     for _ in $(seq 600); do
         read -r line <target/callgrind/server.out || true
@@ -97,9 +99,15 @@ count() {
     callgrind_control -z "$SERVER_PID" >/dev/null 2>&1
     taskset -c 1 "$BIN/loadgen" echo --addr "$addr" --conns "$conns" --size "$size" \
         --messages "$messages" "${ECHO_ARGS[@]}" >/dev/null
+    # The count ends before the server does: a second for the last connections' tasks to end,
+    # then a dump ("$profile.1"). What a server does on its way out is not per-connection
+    # work: the peers die of the SIGTERM, while the binary shuts down gracefully and its thread
+    # gives back what glibc cached for it, more the more connections came and went.
+    sleep 1
+    callgrind_control -d "$SERVER_PID" >/dev/null 2>&1
     stop_server
-    # The profile's `totals:` line (one event, instructions).
-    awk '/^totals:/ { print $2 }' "$profile"
+    # The dump's `totals:` line (one event, instructions).
+    awk '/^totals:/ { print $2 }' "$profile.1"
 }
 
 # least IMPL SIZE MESSAGES [CONNECTIONS]: the lower total of two `count`s.

@@ -78,6 +78,39 @@ async fn the_close_log_line_counts_every_byte_each_way() {
     .await;
 }
 
+/// The binary runs with glibc's malloc tuned (`src/malloc.rs`): it executed itself again with
+/// `GLIBC_TUNABLES` set, the cache of small blocks among its settings. glibc parses the
+/// variable where it lies, ending each setting with a NUL, so the process's initial
+/// environment shows them as pieces of their own after `GLIBC_TUNABLES=`.
+#[tokio::test]
+async fn the_binary_runs_with_its_malloc_tunables() {
+    within(60, async {
+        let server = Server::start(&[]).await;
+        let environ = std::fs::read(format!("/proc/{}/environ", server.pid())).unwrap();
+        let environ = String::from_utf8_lossy(&environ);
+        let Some((_, tunables)) = environ.split_once("GLIBC_TUNABLES=") else {
+            panic!("the binary runs without GLIBC_TUNABLES");
+        };
+        // The settings, and none of the variables after them.
+        let tunables: Vec<&str> = tunables
+            .split('\0')
+            .take_while(|piece| piece.starts_with("glibc."))
+            .collect();
+        for wanted in [
+            "glibc.malloc.mmap_threshold=16384",
+            "glibc.malloc.tcache_count=256",
+        ] {
+            assert!(
+                tunables
+                    .iter()
+                    .any(|piece| piece.split(':').any(|t| t == wanted)),
+                "{wanted} missing from {tunables:?}"
+            );
+        }
+    })
+    .await;
+}
+
 /// The runtime follows the CPUs the process may use: pinned to one, the server runs on one
 /// thread (Tokio's single-threaded scheduler), beside the main thread that waits for it
 /// (`src/runtime.rs`: not the main thread's heap); given two, it runs a worker per CPU.
