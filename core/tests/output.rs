@@ -113,3 +113,140 @@ fn an_abort_drops_pieces_sent_by_reference() {
     assert_eq!(server.buffered_amount(), 0);
     assert!(server.poll_transmit().is_empty());
 }
+
+/// What `send_message` queues for `message`, on a fresh connection made by `new`.
+fn queued(new: &dyn Fn() -> Connection, message: &Message) -> Vec<u8> {
+    let mut conn = new();
+    conn.send_message(message.clone()).unwrap();
+    drain_output(&mut conn)
+}
+
+/// A frame written at once, whatever part of it the transport takes, reaches the wire as the
+/// very bytes the output queue would have carried: the rest is queued behind what was taken,
+/// for both roles (a client's frame masked alike), at every size the stack path takes and
+/// the first one it does not.
+#[test]
+fn a_message_written_at_once_is_the_queued_frame_at_every_split() {
+    let max = Connection::SEND_NOW_MAX;
+    let server = || Connection::server(Limits::DEFAULT);
+    let client = || client(Limits::DEFAULT);
+    for new in [&server as &dyn Fn() -> Connection, &client] {
+        for len in [0, 1, 16, 125, 126, max, max + 1] {
+            let payload = Bytes::from((0..len).map(|i| i as u8).collect::<Vec<_>>());
+            for message in [
+                Message::Binary(payload.clone()),
+                Message::Text(String::from_utf8(vec![b'a'; len]).unwrap().into()),
+            ] {
+                let expected = queued(new, &message);
+                for take in 0..=expected.len() {
+                    let mut conn = new();
+                    let mut wire = Vec::new();
+                    let mut calls = 0;
+                    conn.send_message_with(message.clone(), |frame| {
+                        calls += 1;
+                        let n = take.min(frame.len());
+                        wire.extend_from_slice(&frame[..n]);
+                        n
+                    })
+                    .unwrap();
+                    assert_eq!(calls, usize::from(len <= max), "len {len}");
+                    assert_eq!(conn.buffered_amount() == 0, wire.len() == expected.len());
+                    wire.extend(drain_output(&mut conn));
+                    assert_eq!(wire, expected, "len {len}, {take} taken");
+                }
+            }
+        }
+    }
+}
+
+/// Nothing overtakes what is already queued: with output waiting (a frame, or a pong owed to
+/// the peer), the message joins the queue behind it and the writer is not called.
+#[test]
+fn a_message_goes_behind_queued_output_without_the_writer() {
+    let mut server = Connection::server(Limits::DEFAULT);
+    server.send_binary(b"first").unwrap();
+    server
+        .send_message_with(Message::Binary(Bytes::from_static(b"second")), |_| {
+            panic!("output was waiting")
+        })
+        .unwrap();
+    assert_eq!(
+        drain_output(&mut server),
+        copied(&[b"first", b"second"]),
+        "in order"
+    );
+
+    // A ping answered (the pong queued) before the application's reply goes out first.
+    let mut server = Connection::server(Limits::DEFAULT);
+    let mut peer = client_with_mask(RFC_MASK);
+    peer.send_ping(b"p").unwrap();
+    let ping = drain_output(&mut peer);
+    server.receive_data(&ping).unwrap();
+    server
+        .send_message_with(Message::Binary(Bytes::from_static(b"reply")), |_| {
+            panic!("a pong was waiting")
+        })
+        .unwrap();
+    let mut expected = b"\x8a\x01p".to_vec();
+    expected.extend(copied(&[b"reply"]));
+    assert_eq!(drain_output(&mut server), expected);
+}
+
+/// The checks of `send_message` hold on the way that writes at once: a message while a
+/// fragmented one is open, or after closing began, is refused, and nothing is written.
+#[test]
+fn a_message_written_at_once_is_refused_where_send_message_is() {
+    let never = |_: &[u8]| -> usize { panic!("refused sends write nothing") };
+    let message = || Message::Binary(Bytes::from_static(b"m"));
+    let mut server = Connection::server(Limits::DEFAULT);
+    server
+        .send_fragment(
+            switchyard_core::connection::DataKind::Binary,
+            b"part",
+            false,
+        )
+        .unwrap();
+    drain_output(&mut server);
+    assert_eq!(
+        server.send_message_with(message(), never),
+        Err(switchyard_core::connection::SendError::FragmentInProgress)
+    );
+    let mut server = Connection::server(Limits::DEFAULT);
+    server.close(CloseCode::NORMAL, "bye").unwrap();
+    drain_output(&mut server);
+    assert_eq!(
+        server.send_message_with(message(), never),
+        Err(switchyard_core::connection::SendError::Closed)
+    );
+}
+
+/// A client with no mask key for the frame writes nothing and aborts (fail closed, RFC 6455
+/// §10.3), as `send_message` does.
+#[test]
+fn a_client_without_a_mask_key_writes_nothing() {
+    struct OneKey(bool);
+    impl switchyard_core::connection::MaskSource for OneKey {
+        fn next_mask(&mut self) -> Option<[u8; 4]> {
+            std::mem::take(&mut self.0).then_some([1, 2, 3, 4])
+        }
+    }
+    let mut client = Connection::client(Limits::DEFAULT, OneKey(true));
+    let mut wire = Vec::new();
+    client
+        .send_message_with(Message::Binary(Bytes::from_static(b"masked")), |frame| {
+            wire.extend_from_slice(frame);
+            frame.len()
+        })
+        .unwrap();
+    assert_eq!(wire, b"\x82\x86\x01\x02\x03\x04\x6c\x63\x70\x6f\x64\x66");
+    assert_eq!(
+        client.send_message_with(Message::Binary(Bytes::from_static(b"no key")), |_| {
+            panic!("no key, no frame")
+        }),
+        Err(switchyard_core::connection::SendError::MaskUnavailable)
+    );
+    assert_eq!(
+        drain_actions(&mut client),
+        vec![switchyard_core::connection::Action::Abort]
+    );
+}

@@ -52,7 +52,9 @@ use std::task::{Context, Poll, Wake, ready};
 
 use bytes::BytesMut;
 use switchyard_core::CloseCode;
-use switchyard_core::connection::{AbortReason, Action, CloseInfo, Connection, Event, SendError};
+use switchyard_core::connection::{
+    AbortReason, Action, CloseInfo, Connection, Event, Message, SendError,
+};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_util::io::poll_read_buf;
 
@@ -298,6 +300,47 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     ) -> Result<(), Error> {
         self.settled = false;
         queue(&mut self.conn).map_err(Error::Send)
+    }
+
+    /// Sends `message` (call after [`poll_ready`](Self::poll_ready)): written at once when
+    /// nothing else waits to be driven (the core encodes the frame on the stack for one write,
+    /// [`Connection::send_message_with`]), else queued for the next drive.
+    #[inline(always)]
+    pub(crate) fn send(&mut self, cx: &mut Context<'_>, message: Message) -> Result<(), Error> {
+        // The core writes at once only while open with nothing queued: no transport action
+        // can then be due, and nothing else waits for a drive but a flush.
+        if self.failed.is_some() {
+            return self.queue(|conn| conn.send_message(message));
+        }
+        let io = &mut self.io;
+        let mut outcome = Poll::Ready(Ok(0));
+        let sent = self.conn.send_message_with(
+            message,
+            #[inline(always)]
+            |frame| {
+                outcome = Pin::new(io).poll_write(cx, frame);
+                match outcome {
+                    Poll::Ready(Ok(n)) => n,
+                    _ => 0,
+                }
+            },
+        );
+        match outcome {
+            Poll::Ready(Ok(n)) if n > 0 => {
+                self.traffic.written += n as u64;
+                match Pin::new(&mut self.io).poll_flush(cx) {
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Ready(Err(e)) => self.fail(e, Failed::Write),
+                    Poll::Pending => self.needs_flush = true,
+                }
+            }
+            Poll::Ready(Err(e)) => self.fail(e, Failed::Write),
+            // Nothing written (the transport is full, or the frame was queued): the next drive
+            // writes what is queued, and registers the right waker.
+            _ => {}
+        }
+        self.settled = self.failed.is_some() || !(self.needs_flush || self.conn.wants_write());
+        sent.map_err(Error::Send)
     }
 
     /// Ready once everything queued is written and flushed; an error if the transport failed

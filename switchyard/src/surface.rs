@@ -59,8 +59,7 @@ pub(crate) fn poll_message<S: AsyncRead + AsyncWrite + Unpin>(
 
 /// Waits for room in the write buffer, queues with `queue`, and writes everything queued.
 /// Cancel-safe: before `queue` runs nothing is queued; after it, the frame goes out whole on
-/// a later flush. One future with one poll function, so a send that completes at once takes
-/// the driver (a split half: its lock) once.
+/// a later flush.
 pub(crate) fn write_with<'a, S, H>(
     handle: &'a mut H,
     queue: impl FnOnce(&mut Connection) -> Result<(), SendError> + 'a,
@@ -69,13 +68,39 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     H: Handle<S>,
 {
-    let mut queue = Some(queue);
+    write_by(handle, move |driver, _| driver.queue(queue))
+}
+
+/// [`write_with`] for a message taken by value, which the driver may write at once.
+pub(crate) fn send<S, H>(
+    handle: &mut H,
+    message: Message,
+) -> impl Future<Output = Result<(), Error>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    H: Handle<S>,
+{
+    write_by(handle, move |driver, cx| driver.send(cx, message))
+}
+
+/// Waits for room in the write buffer, hands the driver to `send` (which queues or writes
+/// one frame), and writes everything queued. One future with one poll function, so a send
+/// that completes at once takes the driver (a split half: its lock) once.
+fn write_by<'a, S, H>(
+    handle: &'a mut H,
+    send: impl FnOnce(&mut Driver<S>, &mut Context<'_>) -> Result<(), Error> + 'a,
+) -> impl Future<Output = Result<(), Error>> + 'a
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    H: Handle<S>,
+{
+    let mut send = Some(send);
     poll_fn(move |cx| {
         handle.with(|driver| {
-            if queue.is_some() {
+            if send.is_some() {
                 ready!(driver.poll_ready(cx, Side::Write))?;
-                if let Some(queue) = queue.take() {
-                    driver.queue(queue)?;
+                if let Some(send) = send.take() {
+                    send(driver, cx)?;
                 }
             }
             driver.poll_flush(cx, Side::Write)
@@ -179,7 +204,7 @@ macro_rules! send_methods {
                 &mut self,
                 message: ::switchyard_core::connection::Message,
             ) -> impl ::std::future::Future<Output = Result<(), crate::Error>> + '_ {
-                crate::surface::write_with(self, move |conn| conn.send_message(message))
+                crate::surface::send(self, message)
             }
 
             /// Sends a text message.

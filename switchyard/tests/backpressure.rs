@@ -92,3 +92,51 @@ async fn a_ping_flood_from_a_peer_that_never_reads_pauses_reading() {
     })
     .await;
 }
+
+/// A transport that takes a few bytes per write (and is full until the peer reads): a
+/// message the driver writes at once goes out in part, the rest queued behind it and written
+/// as room comes, so the peer gets every frame whole and in order, from the connection and
+/// from its write half alike.
+#[tokio::test]
+async fn a_transport_that_takes_a_few_bytes_at_a_time_gets_every_message_whole() {
+    use switchyard::{Role, WebSocket};
+    within(60, async {
+        let messages: Vec<Message> = (0..300)
+            .map(|i| {
+                let payload = pattern(i % 200);
+                if i % 3 == 0 {
+                    Message::Text(String::from_utf8(vec![b'x'; i % 200]).unwrap().into())
+                } else {
+                    Message::Binary(payload.into())
+                }
+            })
+            .collect();
+        for split in [false, true] {
+            let (server_io, client_io) = tokio::io::duplex(7);
+            let config = Config::default();
+            let mut server = WebSocket::from_upgraded(server_io, Role::Server, &[], &config);
+            let mut client = WebSocket::from_upgraded(client_io, Role::Client, &[], &config);
+            let sent = messages.clone();
+            let sender = tokio::spawn(async move {
+                if split {
+                    let (read, mut write) = server.split();
+                    for message in sent {
+                        write.send(message).await.unwrap();
+                    }
+                    drop(read);
+                } else {
+                    for message in sent {
+                        server.send(message).await.unwrap();
+                    }
+                }
+            });
+            let mut received = Vec::new();
+            for _ in 0..messages.len() {
+                received.push(client.recv().await.unwrap().unwrap());
+            }
+            assert_eq!(received, messages, "split: {split}");
+            sender.await.unwrap();
+        }
+    })
+    .await;
+}

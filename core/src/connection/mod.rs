@@ -336,6 +336,7 @@ impl Connection {
     /// sent, while the transport stays open (after the peer's EOF, the transport is closed
     /// once the output is written: [`Action::Close`] ends sending). Never true together with
     /// [`is_closed`](Self::is_closed).
+    #[inline]
     pub fn is_open(&self) -> bool {
         match self.state {
             State::Open => true,
@@ -466,17 +467,23 @@ impl Connection {
     #[inline(always)]
     pub fn consume_transmit(&mut self, n: usize) {
         let n = n.min(self.out.len());
+        self.out.consume(n);
+        self.note_written(n);
+        if self.out.is_empty() {
+            self.out.release_if_drained(self.limits.max_retained_buffer);
+        }
+    }
+
+    /// `n` bytes reached the transport.
+    #[inline(always)]
+    fn note_written(&mut self, n: usize) {
         if n > 0 && self.write_stalled {
             self.write_stalled = false;
             self.timer.heard();
         }
-        self.out.consume(n);
         self.written += n as u64;
         if self.written >= self.replies_end {
             self.replies = 0;
-        }
-        if self.out.is_empty() {
-            self.out.release_if_drained(self.limits.max_retained_buffer);
         }
     }
 

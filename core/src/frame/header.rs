@@ -142,6 +142,7 @@ impl FrameHeader {
     /// This writes exactly what it is given, so tests can build frames a peer must reject;
     /// only what cannot be encoded at all is refused: `rsv` over three bits or a length with
     /// the top bit set.
+    #[inline(always)]
     pub fn encode(&self, out: &mut [u8; MAX_HEADER_LEN]) -> Result<usize, EncodeError> {
         if self.rsv > 0x7 {
             return Err(EncodeError::RsvOutOfRange);
