@@ -7,6 +7,8 @@
 //! - `buffered_amount` is exactly what `poll_transmit_vectored` gathers, and
 //!   `poll_transmit` is its first piece;
 //! - `is_open` and `is_closed` never hold together;
+//! - a message written at once (`send_message_with`) is written only with no output
+//!   waiting, and what the writer took goes on the wire ahead of the rest of its frame;
 //! - `receive_data` takes all its bytes unless the event queue is full, which it never
 //!   overfills;
 //! - `read_buffer` always lends an empty buffer with room, `receive_buffer` takes it back
@@ -45,6 +47,12 @@ enum Op {
     SendMessage {
         big: bool,
         data: Vec<u8>,
+    },
+    /// A message by value handed to a writer that takes `take` bytes of it.
+    SendMessageWith {
+        text: bool,
+        data: Vec<u8>,
+        take: u16,
     },
     SendFragment {
         text: bool,
@@ -197,6 +205,24 @@ fuzz_target!(|input: Input| {
                 }
                 by_value += 1;
                 let _ = conn.send_message(Message::Binary(data.into()));
+            }
+            Op::SendMessageWith { text, data, take } => {
+                let message = if text {
+                    Message::Text(String::from_utf8_lossy(&data).into_owned().into())
+                } else {
+                    Message::Binary(data.into())
+                };
+                let before = conn.buffered_amount();
+                let mut written = 0;
+                let sent = conn.send_message_with(message, |frame| {
+                    assert_eq!(before, 0, "written at once with output waiting");
+                    written = usize::from(take).min(frame.len());
+                    // What the writer took is on the wire, ahead of anything queued after it.
+                    wire.feed(&frame[..written]);
+                    written
+                });
+                assert!(sent.is_ok() || written == 0, "a refused send wrote");
+                by_value += 1;
             }
             Op::SendFragment { text, data, fin } => {
                 let _ = conn.send_fragment(
