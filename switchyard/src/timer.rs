@@ -97,12 +97,9 @@ impl Clock {
             // wake the runtime's driver too (a system call).
             return Poll::Ready(self.now());
         }
-        // A timeout of `Duration::MAX` saturates the core's instant at the end of time, past
-        // what Tokio's clock can hold: a century is as good as never.
-        let at = self
-            .origin
-            .checked_add(deadline.since_origin())
-            .unwrap_or_else(|| self.origin + FAR_FUTURE);
+        // A timeout of `Duration::MAX` saturates the core's instant at the end of time (584
+        // years), past what Tokio's clock can hold: a century is as good as never.
+        let at = self.origin + deadline.since_origin().min(FAR_FUTURE);
         let sleep = self.sleep.get_or_insert_with(|| Box::pin(sleep_until(at)));
         let elapsed = sleep.is_elapsed();
         if sleep.deadline() > at || (elapsed && sleep.deadline() < at) {

@@ -12,23 +12,37 @@ use crate::frame::OpCode;
 
 /// A point on the caller's monotonic clock: the time elapsed since an origin the caller picks
 /// once per connection (the core has no clock, §"Time and randomness are inputs").
+///
+/// Held as nanoseconds in a `u64` (584 years, saturating beyond): the deadline the shell asks
+/// for before every wait is then one add and one compare away, where a [`Duration`]'s
+/// seconds and nanoseconds take a carry and two compares each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Instant(Duration);
+pub struct Instant(u64);
 
 impl Instant {
-    /// The instant `elapsed` after the caller's origin.
+    /// The instant `elapsed` after the caller's origin (the end of time, past 584 years).
     pub const fn from_origin(elapsed: Duration) -> Instant {
-        Instant(elapsed)
+        Instant(nanos(elapsed))
     }
 
     /// The time from the caller's origin to this instant.
     pub const fn since_origin(self) -> Duration {
-        self.0
+        Duration::from_nanos(self.0)
     }
 
     /// `self + duration`, saturating at the end of time.
     fn after(self, duration: Duration) -> Instant {
-        Instant(self.0.saturating_add(duration))
+        Instant(self.0.saturating_add(nanos(duration)))
+    }
+}
+
+/// `duration` in nanoseconds, saturating at `u64::MAX`.
+const fn nanos(duration: Duration) -> u64 {
+    let n = duration.as_nanos();
+    if n > u64::MAX as u128 {
+        u64::MAX
+    } else {
+        n as u64
     }
 }
 
@@ -52,6 +66,10 @@ pub(super) struct Timer {
     last_heard: Instant,
     /// When the unanswered keepalive ping went out.
     ping_sent: Option<Instant>,
+    /// Keepalive's next deadline while the connection is open, from `ping_sent` and
+    /// `last_heard` ([`Connection::keepalive_deadline`]): kept, since the shell asks for the
+    /// deadline before every wait and these change only when it tells the time.
+    keepalive_at: Option<Instant>,
     close: CloseTimer,
     /// A message went through the extension since the caller last told the time.
     extension_used: bool,
@@ -70,6 +88,7 @@ impl Timer {
             heard: false,
             last_heard: Instant::default(),
             ping_sent: None,
+            keepalive_at: None,
             close: CloseTimer::Off,
             extension_used: false,
             extension_last: Instant::default(),
@@ -91,6 +110,7 @@ impl Timer {
     /// Closing began: keepalive is over and the close timer starts at the next tick.
     pub(super) fn start_close(&mut self) {
         self.ping_sent = None;
+        self.keepalive_at = None;
         if self.close == CloseTimer::Off {
             self.close = CloseTimer::Unarmed;
         }
@@ -110,13 +130,7 @@ impl Connection {
             return None;
         }
         let protocol = if self.state == State::Open {
-            let limits = &self.limits;
-            match self.timer.ping_sent {
-                Some(sent) => Some(sent.after(limits.keepalive_timeout)),
-                None => limits
-                    .keepalive_interval
-                    .map(|interval| self.timer.last_heard.after(interval)),
-            }
+            self.timer.keepalive_at
         } else if let State::Draining { .. } = self.state {
             // Nothing waits on the peer: the drain goes at the application's pace.
             None
@@ -198,6 +212,7 @@ impl Connection {
         if mem::take(&mut timer.extension_used) {
             timer.extension_last = now;
         }
+        self.timer.keepalive_at = self.keepalive_deadline();
         if let Some(deadline) = self.release_deadline()
             && now >= deadline
             && let Some(extension) = self.extension.as_mut()
@@ -230,27 +245,35 @@ impl Connection {
         }
     }
 
-    fn keepalive(&mut self, now: Instant) {
-        let limits = self.limits;
+    /// Keepalive's deadline: the pong's, with a ping out (after
+    /// [`Limits::keepalive_timeout`](crate::Limits::keepalive_timeout)), else the next
+    /// ping's (after [`Limits::keepalive_interval`](crate::Limits::keepalive_interval) of
+    /// silence); none with keepalive off.
+    fn keepalive_deadline(&self) -> Option<Instant> {
         match self.timer.ping_sent {
-            Some(sent) if now >= sent.after(limits.keepalive_timeout) => {
-                // Not one byte since our ping: say why if the transport still takes bytes,
-                // then stop waiting for the peer.
-                self.transition(Input::Close(CloseCode::INTERNAL_ERROR, "keepalive timeout"));
-                self.transition(Input::Abort(AbortReason::KeepaliveTimeout));
-            }
-            Some(_) => {}
-            None => {
-                if let Some(interval) = limits.keepalive_interval
-                    && now >= self.timer.last_heard.after(interval)
-                {
-                    if self.queue_frame(OpCode::PING, true, &[]).is_ok() {
-                        self.timer.ping_sent = Some(now);
-                    } else {
-                        self.transition(Input::Abort(AbortReason::MaskUnavailable));
-                    }
-                }
-            }
+            Some(sent) => Some(sent.after(self.limits.keepalive_timeout)),
+            None => self
+                .limits
+                .keepalive_interval
+                .map(|interval| self.timer.last_heard.after(interval)),
+        }
+    }
+
+    fn keepalive(&mut self, now: Instant) {
+        let due = self.timer.keepalive_at.is_some_and(|at| now >= at);
+        if !due {
+            return;
+        }
+        if self.timer.ping_sent.is_some() {
+            // Not one byte since our ping: say why if the transport still takes bytes, then
+            // stop waiting for the peer.
+            self.transition(Input::Close(CloseCode::INTERNAL_ERROR, "keepalive timeout"));
+            self.transition(Input::Abort(AbortReason::KeepaliveTimeout));
+        } else if self.queue_frame(OpCode::PING, true, &[]).is_ok() {
+            self.timer.ping_sent = Some(now);
+            self.timer.keepalive_at = self.keepalive_deadline();
+        } else {
+            self.transition(Input::Abort(AbortReason::MaskUnavailable));
         }
     }
 }
