@@ -596,11 +596,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             || (self.transport == Some(Action::Close) && self.shut_down)
     }
 
+    /// Whether to read: the core's say alone, as it is told of every end of reading here (an
+    /// EOF read, a failed read or write, an abort it ordered) and then says no. (The one
+    /// EOF it is not told of, a failed shutdown after [`Action::Close`], comes when it has
+    /// stopped reading already.)
     fn can_read(&self) -> bool {
-        !self.read_eof
-            && self.failed.is_none()
-            && self.transport != Some(Action::Abort)
-            && self.conn.wants_read()
+        self.conn.wants_read()
     }
 
     /// Feeds the bytes read past the handshake to the core (a copy, once per connection).
