@@ -59,7 +59,8 @@ pub(crate) fn poll_message<S: AsyncRead + AsyncWrite + Unpin>(
 
 /// Waits for room in the write buffer, queues with `queue`, and writes everything queued.
 /// Cancel-safe: before `queue` runs nothing is queued; after it, the frame goes out whole on
-/// a later flush.
+/// a later flush. One future with one poll function, so a send that completes at once takes
+/// the driver (a split half: its lock) once.
 pub(crate) fn write_with<'a, S, H>(
     handle: &'a mut H,
     queue: impl FnOnce(&mut Connection) -> Result<(), SendError> + 'a,
@@ -68,7 +69,10 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     H: Handle<S>,
 {
-    write_by(handle, move |driver, _| driver.queue(queue))
+    let mut queue = Some(queue);
+    poll_fn(move |cx| {
+        handle.with(|driver| poll_write(driver, cx, &mut queue, |driver, _, q| driver.queue(q)))
+    })
 }
 
 /// [`write_with`] for a message taken by value, which the driver may write at once.
@@ -80,32 +84,37 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     H: Handle<S>,
 {
-    write_by(handle, move |driver, cx| driver.send(cx, message))
+    let mut message = Some(message);
+    poll_fn(move |cx| handle.with(|driver| poll_send(driver, cx, &mut message)))
 }
 
-/// Waits for room in the write buffer, hands the driver to `send` (which queues or writes
-/// one frame), and writes everything queued. One future with one poll function, so a send
-/// that completes at once takes the driver (a split half: its lock) once.
-fn write_by<'a, S, H>(
-    handle: &'a mut H,
-    send: impl FnOnce(&mut Driver<S>, &mut Context<'_>) -> Result<(), Error> + 'a,
-) -> impl Future<Output = Result<(), Error>> + 'a
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-    H: Handle<S>,
-{
-    let mut send = Some(send);
-    poll_fn(move |cx| {
-        handle.with(|driver| {
-            if send.is_some() {
-                ready!(driver.poll_ready(cx, Side::Write))?;
-                if let Some(send) = send.take() {
-                    send(driver, cx)?;
-                }
-            }
-            driver.poll_flush(cx, Side::Write)
-        })
-    })
+/// One poll of a send of the message in `message`: taken once there is room, and written at
+/// once when the driver can; then everything queued is flushed.
+#[inline(always)]
+pub(crate) fn poll_send<S: AsyncRead + AsyncWrite + Unpin>(
+    driver: &mut Driver<S>,
+    cx: &mut Context<'_>,
+    message: &mut Option<Message>,
+) -> Poll<Result<(), Error>> {
+    poll_write(driver, cx, message, |driver, cx, m| driver.send(cx, m))
+}
+
+/// One poll of a write: while `item` holds something, waits for room in the write buffer and
+/// hands it to `send` (which queues or writes one frame); then writes everything queued.
+#[inline(always)]
+fn poll_write<S: AsyncRead + AsyncWrite + Unpin, T>(
+    driver: &mut Driver<S>,
+    cx: &mut Context<'_>,
+    item: &mut Option<T>,
+    send: impl FnOnce(&mut Driver<S>, &mut Context<'_>, T) -> Result<(), Error>,
+) -> Poll<Result<(), Error>> {
+    if item.is_some() {
+        ready!(driver.poll_ready(cx, Side::Write))?;
+        if let Some(item) = item.take() {
+            send(driver, cx, item)?;
+        }
+    }
+    driver.poll_flush(cx, Side::Write)
 }
 
 /// Writes everything queued.
@@ -262,6 +271,21 @@ macro_rules! send_methods {
                 payload: &'a [u8],
             ) -> impl ::std::future::Future<Output = Result<(), crate::Error>> + 'a {
                 crate::surface::write_with(self, move |conn| conn.send_pong(payload))
+            }
+
+            /// [`send`](Self::send) for code that polls by hand (a future of its own, a
+            /// `Sink`-like loop): takes the message out of `message` once there is room, sends
+            /// it, and is ready once it is written. A small message with nothing queued ahead
+            /// of it goes out in that one write, which `Sink::start_send` (queue only, for
+            /// batching) does not do. While pending, call again with the same `message`.
+            pub fn poll_send(
+                &mut self,
+                cx: &mut ::std::task::Context<'_>,
+                message: &mut Option<::switchyard_core::connection::Message>,
+            ) -> ::std::task::Poll<Result<(), crate::Error>> {
+                crate::surface::Handle::with(self, |driver| {
+                    crate::surface::poll_send(driver, cx, message)
+                })
             }
 
             /// Writes everything queued.

@@ -95,8 +95,8 @@ async fn a_ping_flood_from_a_peer_that_never_reads_pauses_reading() {
 
 /// A transport that takes a few bytes per write (and is full until the peer reads): a
 /// message the driver writes at once goes out in part, the rest queued behind it and written
-/// as room comes, so the peer gets every frame whole and in order, from the connection and
-/// from its write half alike.
+/// as room comes, so the peer gets every frame whole and in order, from the connection, its
+/// write half, and a hand-written poll loop alike.
 #[tokio::test]
 async fn a_transport_that_takes_a_few_bytes_at_a_time_gets_every_message_whole() {
     use switchyard::{Role, WebSocket};
@@ -111,22 +111,34 @@ async fn a_transport_that_takes_a_few_bytes_at_a_time_gets_every_message_whole()
                 }
             })
             .collect();
-        for split in [false, true] {
+        for how in ["send", "write half", "poll_send"] {
             let (server_io, client_io) = tokio::io::duplex(7);
             let config = Config::default();
             let mut server = WebSocket::from_upgraded(server_io, Role::Server, &[], &config);
             let mut client = WebSocket::from_upgraded(client_io, Role::Client, &[], &config);
             let sent = messages.clone();
             let sender = tokio::spawn(async move {
-                if split {
-                    let (read, mut write) = server.split();
-                    for message in sent {
-                        write.send(message).await.unwrap();
+                match how {
+                    "write half" => {
+                        let (read, mut write) = server.split();
+                        for message in sent {
+                            write.send(message).await.unwrap();
+                        }
+                        drop(read);
                     }
-                    drop(read);
-                } else {
-                    for message in sent {
-                        server.send(message).await.unwrap();
+                    "poll_send" => {
+                        for message in sent {
+                            let mut owed = Some(message);
+                            std::future::poll_fn(|cx| server.poll_send(cx, &mut owed))
+                                .await
+                                .unwrap();
+                            assert!(owed.is_none(), "taken once sent");
+                        }
+                    }
+                    _ => {
+                        for message in sent {
+                            server.send(message).await.unwrap();
+                        }
                     }
                 }
             });
@@ -134,7 +146,7 @@ async fn a_transport_that_takes_a_few_bytes_at_a_time_gets_every_message_whole()
             for _ in 0..messages.len() {
                 received.push(client.recv().await.unwrap().unwrap());
             }
-            assert_eq!(received, messages, "split: {split}");
+            assert_eq!(received, messages, "{how}");
             sender.await.unwrap();
         }
     })

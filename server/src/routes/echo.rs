@@ -5,7 +5,6 @@ use std::pin::{Pin, pin};
 use std::task::{Context, Poll, Waker, ready};
 
 use futures_core::Stream;
-use futures_sink::Sink;
 
 use switchyard::{CloseCode, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -33,29 +32,23 @@ pub(crate) fn run<S: AsyncRead + AsyncWrite + Unpin>(
         // waker, which the flag keeps until it changes. A failed send means the connection is
         // closing: the next read ends it.
         let mut owed = None;
-        let mut flushing = false;
+        let mut sending = false;
         let ended = poll_fn(|cx| {
             loop {
-                let mut ws = Pin::new(&mut ws);
-                if let Some(message) = owed.take() {
-                    match ws.as_mut().poll_ready(cx) {
-                        Poll::Ready(Ok(())) => flushing = ws.as_mut().start_send(message).is_ok(),
-                        Poll::Ready(Err(_)) => {}
-                        Poll::Pending => {
-                            owed = Some(message);
-                            return Poll::Pending;
-                        }
-                    }
-                }
-                if flushing {
-                    ready!(ws.as_mut().poll_flush(cx)).ok();
-                    flushing = false;
+                if sending {
+                    // The echo goes out in one write when nothing is queued ahead of it.
+                    ready!(ws.poll_send(cx, &mut owed)).ok();
+                    owed = None;
+                    sending = false;
                 }
                 if shutdown.is_draining() {
                     return Poll::Ready(false);
                 }
-                match ws.as_mut().poll_next(cx) {
-                    Poll::Ready(Some(Ok(message))) => owed = Some(message),
+                match Pin::new(&mut ws).poll_next(cx) {
+                    Poll::Ready(Some(Ok(message))) => {
+                        owed = Some(message);
+                        sending = true;
+                    }
                     Poll::Ready(Some(Err(_))) => {}
                     Poll::Ready(None) => return Poll::Ready(true),
                     Poll::Pending => return shutdown.poll_wait(cx).map(|()| false),
