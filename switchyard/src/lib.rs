@@ -41,7 +41,8 @@
 //!   [`Config::handshake_timeout`]; the client's nonce and masking keys come from the OS RNG.
 //!   The application gets the [`Request`] it accepted or the [`Response`] it was given.
 //! - **A connection** ([`WebSocket`]): async `recv`/`send`/`close`/`closed`, plus `futures`
-//!   [`Stream`](futures_core::Stream) and [`Sink`](futures_sink::Sink). `recv` is cancel-safe.
+//!   [`Stream`](futures_core::Stream) and [`Sink`](futures_sink::Sink), and `poll_send` for
+//!   code that polls by hand. `recv` is cancel-safe.
 //! - **Two tasks** ([`WebSocket::split`]): a read half and a write half with the same methods
 //!   as the connection (receiving on one, sending on the other), no lock held across an
 //!   await; the read half sends the automatic pongs and the close reply itself.

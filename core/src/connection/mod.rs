@@ -29,7 +29,10 @@
 //! - [`poll_event`](Connection::poll_event): messages, pings, pongs, then one
 //!   [`Event::Closed`], after which nothing else is delivered.
 //! - [`poll_transmit`](Connection::poll_transmit) then
-//!   [`consume_transmit`](Connection::consume_transmit): bytes to write, in order.
+//!   [`consume_transmit`](Connection::consume_transmit): bytes to write, in order. A small
+//!   message may skip this queue: [`send_message_with`](Connection::send_message_with) hands
+//!   its frame to the caller's write at once when nothing is queued ahead of it, and queues
+//!   only what that write did not take.
 //! - [`poll_action`](Connection::poll_action), after writing: what to do with the transport
 //!   ([`Action::HalfClose`], [`Action::Close`], [`Action::Abort`]); the caller reports a
 //!   close carried out with [`transport_closed`](Connection::transport_closed).
@@ -87,8 +90,9 @@
 //! once drained, so an idle connection holds no read buffer.
 //!
 //! Inlining: the calls a shell makes on every read and write ([`read_buffer_with`],
-//! [`receive_buffer_with`], [`send_message`], [`poll_transmit`], [`poll_transmit_vectored`],
-//! [`consume_transmit`], [`poll_action`], [`poll_timeout`]) are `#[inline(always)]`, and the small helpers under them
+//! [`receive_buffer_with`], [`send_message`], [`send_message_with`], [`poll_transmit`],
+//! [`poll_transmit_vectored`], [`consume_transmit`], [`poll_action`], [`poll_timeout`]) are
+//! `#[inline(always)]`, and the small helpers under them
 //! `#[inline]`. A shell is generic over its stream, and a program with several stream types
 //! (the `switchyard` binary has six, its server's and its client's) calls each from
 //! several copies of its driver; LLVM then kept them out of line, and the calls and register
@@ -98,6 +102,7 @@
 //! [`read_buffer_with`]: Connection::read_buffer_with
 //! [`receive_buffer_with`]: Connection::receive_buffer_with
 //! [`send_message`]: Connection::send_message
+//! [`send_message_with`]: Connection::send_message_with
 //! [`poll_transmit`]: Connection::poll_transmit
 //! [`poll_transmit_vectored`]: Connection::poll_transmit_vectored
 //! [`consume_transmit`]: Connection::consume_transmit
