@@ -26,14 +26,14 @@
 #
 # Environment: IMPLS (default: switchyard-lib, switchyard-bin, and the peers that contend
 # for cheapest: fastwebsockets, tokio-websockets, sockudo-ws and yawc; tungstenite never
-# does), SIZES (16 65536), CONNS (16), HS_CONNS (216; 0 skips the handshakes), ECHO_ARGS
+# does), SIZES (16 1024 65536), CONNS (16), HS_CONNS (216; 0 skips the handshakes), ECHO_ARGS
 # (more `loadgen echo` arguments, such as `--deflate takeover` for deflate.sh) and OUT
 # (callgrind.raw).
 set -euo pipefail
 
 cd "$(dirname "$0")"
 read -r -a IMPLS <<<"${IMPLS:-switchyard-lib switchyard-bin fastwebsockets tokio-websockets sockudo-ws yawc}"
-read -r -a SIZES <<<"${SIZES:-16 65536}"
+read -r -a SIZES <<<"${SIZES:-16 1024 65536}"
 read -r -a ECHO_ARGS <<<"${ECHO_ARGS:-}"
 CONNS=${CONNS:-16}
 HS_CONNS=${HS_CONNS:-216}

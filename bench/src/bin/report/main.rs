@@ -329,6 +329,55 @@ mod tests {
         );
     }
 
+    /// An echo cell within 10 % of a bound is decided by instructions per echo at its size
+    /// against the peer with the fewest; further off, or with no count at its size, CPU
+    /// decides.
+    #[test]
+    fn echo_cells_close_to_a_bound_are_decided_by_instructions() {
+        let raw = format!(
+            "{RAW}kind=callgrind impl=switchyard-lib size=16 instructions_per_echo=95\n\
+             kind=callgrind impl=fastwebsockets size=16 instructions_per_echo=100\n\
+             kind=callgrind impl=yawc size=16 instructions_per_echo=120\n"
+        );
+        let targets = |raw: &str| {
+            let md = tables::render(&Results::parse(raw), None);
+            md[md.find("## Targets").expect("a targets table")..].to_owned()
+        };
+        // 1.05× yawc's CPU, close: 95 ÷ fastwebsockets' 100 instructions decides.
+        let md = targets(&raw);
+        assert!(
+            md.contains("met; worst 16 × 16 B **1.05×†** CPU, 0.95× instructions"),
+            "{md}"
+        );
+        let more = raw.replace(
+            "size=16 instructions_per_echo=95",
+            "size=16 instructions_per_echo=101",
+        );
+        let md = targets(&more);
+        assert!(
+            md.contains(
+                "**not met** at 1 of 1 cells: 16 × 16 B **1.05×†** CPU, 1.01× instructions"
+            ),
+            "{md}"
+        );
+        // No count at this size: CPU decides.
+        let md = targets(RAW);
+        assert!(
+            md.contains("**not met** at 1 of 1 cells: 16 × 16 B **1.05×†** |"),
+            "{md}"
+        );
+        // Further than 10 % off: CPU decides whatever the instructions say.
+        let far = raw.replace(
+            "impl=yawc repeat=1 conns=16 size=16 ops=1000 secs=1 server_cpu_s=0.022",
+            "impl=yawc repeat=1 conns=16 size=16 ops=1000 secs=1 server_cpu_s=0.020",
+        );
+        let md = targets(&far);
+        assert!(
+            md.contains("**not met** at 1 of 1 cells: 16 × 16 B **1.15×** |"),
+            "{md}"
+        );
+    }
+
     #[test]
     fn chart_draws_one_bar_per_server_in_each_cell() {
         let svg = svg::chart(&Results::parse(RAW));
