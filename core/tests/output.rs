@@ -124,35 +124,65 @@ fn queued(new: &dyn Fn() -> Connection, message: &Message) -> Vec<u8> {
 /// A frame written at once, whatever part of it the transport takes, reaches the wire as the
 /// very bytes the output queue would have carried: the rest is queued behind what was taken,
 /// for both roles (a client's frame masked alike), at every size the stack path takes and
-/// the first one it does not.
+/// past it. A server's longer payload is handed over as it is, never copied.
 #[test]
 fn a_message_written_at_once_is_the_queued_frame_at_every_split() {
     let max = Connection::SEND_NOW_MAX;
+    let by_reference = Connection::SEND_BY_REFERENCE_MIN;
     let server = || Connection::server(Limits::DEFAULT);
     let client = || client(Limits::DEFAULT);
-    for new in [&server as &dyn Fn() -> Connection, &client] {
-        for len in [0, 1, 16, 125, 126, max, max + 1] {
+    for (role, new) in [
+        ("server", &server as &dyn Fn() -> Connection),
+        ("client", &client),
+    ] {
+        let sizes = [
+            0,
+            1,
+            16,
+            125,
+            126,
+            max,
+            max + 1,
+            1024,
+            by_reference - 1,
+            by_reference,
+            70_000,
+        ];
+        for len in sizes {
             let payload = Bytes::from((0..len).map(|i| i as u8).collect::<Vec<_>>());
             for message in [
                 Message::Binary(payload.clone()),
                 Message::Text(String::from_utf8(vec![b'a'; len]).unwrap().into()),
             ] {
                 let expected = queued(new, &message);
-                for take in 0..=expected.len() {
+                // Every split of the small frames; of the long ones, the first and last
+                // bytes and a stride between.
+                let takes: Vec<usize> = (0..=expected.len())
+                    .filter(|&t| t < 40 || expected.len() - t < 40 || t % 997 == 0)
+                    .collect();
+                for take in takes {
                     let mut conn = new();
                     let mut wire = Vec::new();
                     let mut calls = 0;
-                    conn.send_message_with(message.clone(), |frame| {
+                    conn.send_message_with(message.clone(), |head, body| {
                         calls += 1;
+                        if len > max {
+                            assert_eq!(body.as_ptr(), message.as_bytes().as_ptr(), "copied");
+                            assert_eq!(body.len(), len);
+                        } else {
+                            assert!(body.is_empty());
+                        }
+                        let frame = [head, body].concat();
                         let n = take.min(frame.len());
                         wire.extend_from_slice(&frame[..n]);
                         n
                     })
                     .unwrap();
-                    assert_eq!(calls, usize::from(len <= max), "len {len}");
+                    let at_once = len <= max || role == "server";
+                    assert_eq!(calls, usize::from(at_once), "{role}, len {len}");
                     assert_eq!(conn.buffered_amount() == 0, wire.len() == expected.len());
                     wire.extend(drain_output(&mut conn));
-                    assert_eq!(wire, expected, "len {len}, {take} taken");
+                    assert_eq!(wire, expected, "{role}, len {len}, {take} taken");
                 }
             }
         }
@@ -166,7 +196,7 @@ fn a_message_goes_behind_queued_output_without_the_writer() {
     let mut server = Connection::server(Limits::DEFAULT);
     server.send_binary(b"first").unwrap();
     server
-        .send_message_with(Message::Binary(Bytes::from_static(b"second")), |_| {
+        .send_message_with(Message::Binary(Bytes::from_static(b"second")), |_, _| {
             panic!("output was waiting")
         })
         .unwrap();
@@ -183,7 +213,7 @@ fn a_message_goes_behind_queued_output_without_the_writer() {
     let ping = drain_output(&mut peer);
     server.receive_data(&ping).unwrap();
     server
-        .send_message_with(Message::Binary(Bytes::from_static(b"reply")), |_| {
+        .send_message_with(Message::Binary(Bytes::from_static(b"reply")), |_, _| {
             panic!("a pong was waiting")
         })
         .unwrap();
@@ -196,7 +226,7 @@ fn a_message_goes_behind_queued_output_without_the_writer() {
 /// fragmented one is open, or after closing began, is refused, and nothing is written.
 #[test]
 fn a_message_written_at_once_is_refused_where_send_message_is() {
-    let never = |_: &[u8]| -> usize { panic!("refused sends write nothing") };
+    let never = |_: &[u8], _: &[u8]| -> usize { panic!("refused sends write nothing") };
     let message = || Message::Binary(Bytes::from_static(b"m"));
     let mut server = Connection::server(Limits::DEFAULT);
     server
@@ -233,14 +263,18 @@ fn a_client_without_a_mask_key_writes_nothing() {
     let mut client = Connection::client(Limits::DEFAULT, OneKey(true));
     let mut wire = Vec::new();
     client
-        .send_message_with(Message::Binary(Bytes::from_static(b"masked")), |frame| {
-            wire.extend_from_slice(frame);
-            frame.len()
-        })
+        .send_message_with(
+            Message::Binary(Bytes::from_static(b"masked")),
+            |frame, body| {
+                assert!(body.is_empty());
+                wire.extend_from_slice(frame);
+                frame.len()
+            },
+        )
         .unwrap();
     assert_eq!(wire, b"\x82\x86\x01\x02\x03\x04\x6c\x63\x70\x6f\x64\x66");
     assert_eq!(
-        client.send_message_with(Message::Binary(Bytes::from_static(b"no key")), |_| {
+        client.send_message_with(Message::Binary(Bytes::from_static(b"no key")), |_, _| {
             panic!("no key, no frame")
         }),
         Err(switchyard_core::connection::SendError::MaskUnavailable)

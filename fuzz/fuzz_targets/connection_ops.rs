@@ -48,9 +48,11 @@ enum Op {
         big: bool,
         data: Vec<u8>,
     },
-    /// A message by value handed to a writer that takes `take` bytes of it.
+    /// A message by value handed to a writer that takes `take` bytes of it; `big` pads it
+    /// past the size queued by reference.
     SendMessageWith {
         text: bool,
+        big: bool,
         data: Vec<u8>,
         take: u16,
     },
@@ -206,7 +208,15 @@ fuzz_target!(|input: Input| {
                 by_value += 1;
                 let _ = conn.send_message(Message::Binary(data.into()));
             }
-            Op::SendMessageWith { text, data, take } => {
+            Op::SendMessageWith {
+                text,
+                big,
+                mut data,
+                take,
+            } => {
+                if big {
+                    data.resize(data.len() + Connection::SEND_BY_REFERENCE_MIN, 0x5a);
+                }
                 let message = if text {
                     Message::Text(String::from_utf8_lossy(&data).into_owned().into())
                 } else {
@@ -214,11 +224,13 @@ fuzz_target!(|input: Input| {
                 };
                 let before = conn.buffered_amount();
                 let mut written = 0;
-                let sent = conn.send_message_with(message, |frame| {
+                let sent = conn.send_message_with(message, |head, body| {
                     assert_eq!(before, 0, "written at once with output waiting");
-                    written = usize::from(take).min(frame.len());
+                    written = usize::from(take).min(head.len() + body.len());
                     // What the writer took is on the wire, ahead of anything queued after it.
-                    wire.feed(&frame[..written]);
+                    let from_head = written.min(head.len());
+                    wire.feed(&head[..from_head]);
+                    wire.feed(&body[..written - from_head]);
                     written
                 });
                 assert!(sent.is_ok() || written == 0, "a refused send wrote");

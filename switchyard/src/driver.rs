@@ -303,8 +303,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     }
 
     /// Sends `message` (call after [`poll_ready`](Self::poll_ready)): written at once when
-    /// nothing else waits to be driven (the core encodes the frame on the stack for one write,
-    /// [`Connection::send_message_with`]), else queued for the next drive.
+    /// nothing else waits to be driven (one write of the frame the core encodes on the stack,
+    /// or of a server's header and payload as they are, [`Connection::send_message_with`]),
+    /// else queued for the next drive.
     #[inline(always)]
     pub(crate) fn send(&mut self, cx: &mut Context<'_>, message: Message) -> Result<(), Error> {
         // The core writes at once only while open with nothing queued: no transport action
@@ -317,8 +318,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         let sent = self.conn.send_message_with(
             message,
             #[inline(always)]
-            |frame| {
-                outcome = Pin::new(io).poll_write(cx, frame);
+            |head, body| {
+                outcome = if body.is_empty() {
+                    Pin::new(io).poll_write(cx, head)
+                } else if io.is_write_vectored() {
+                    let slices = [IoSlice::new(head), IoSlice::new(body)];
+                    Pin::new(io).poll_write_vectored(cx, &slices)
+                } else {
+                    // One slice at a time would cost two writes (two system calls, two TLS
+                    // records): the frame is queued whole, for the drive to coalesce.
+                    return 0;
+                };
                 match outcome {
                     Poll::Ready(Ok(n)) => n,
                     _ => 0,

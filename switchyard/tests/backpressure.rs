@@ -96,59 +96,141 @@ async fn a_ping_flood_from_a_peer_that_never_reads_pauses_reading() {
 /// A transport that takes a few bytes per write (and is full until the peer reads): a
 /// message the driver writes at once goes out in part, the rest queued behind it and written
 /// as room comes, so the peer gets every frame whole and in order, from the connection, its
-/// write half, and a hand-written poll loop alike.
+/// write half, and a hand-written poll loop alike; over a transport that writes one slice at
+/// a time (header and payload then go through the queue) and over one that writes several
+/// (header and payload as they are, in one vectored write).
 #[tokio::test]
 async fn a_transport_that_takes_a_few_bytes_at_a_time_gets_every_message_whole() {
     use switchyard::{Role, WebSocket};
     within(60, async {
         let messages: Vec<Message> = (0..300)
             .map(|i| {
-                let payload = pattern(i % 200);
+                // Mostly short; now and then past the size written from the stack, and past
+                // the size queued by reference.
+                let len = match i % 50 {
+                    7 => 1024,
+                    21 => 5000,
+                    _ => i % 200,
+                };
                 if i % 3 == 0 {
-                    Message::Text(String::from_utf8(vec![b'x'; i % 200]).unwrap().into())
+                    Message::Text(String::from_utf8(vec![b'x'; len]).unwrap().into())
                 } else {
-                    Message::Binary(payload.into())
+                    Message::Binary(pattern(len).into())
                 }
             })
             .collect();
-        for how in ["send", "write half", "poll_send"] {
-            let (server_io, client_io) = tokio::io::duplex(7);
-            let config = Config::default();
-            let mut server = WebSocket::from_upgraded(server_io, Role::Server, &[], &config);
-            let mut client = WebSocket::from_upgraded(client_io, Role::Client, &[], &config);
-            let sent = messages.clone();
-            let sender = tokio::spawn(async move {
-                match how {
-                    "write half" => {
-                        let (read, mut write) = server.split();
-                        for message in sent {
-                            write.send(message).await.unwrap();
+        for vectored in [false, true] {
+            for how in ["send", "write half", "poll_send"] {
+                let (server_io, client_io) = tokio::io::duplex(7);
+                let server_io = Trickle {
+                    inner: server_io,
+                    vectored,
+                    writes: 0,
+                };
+                let config = Config::default();
+                let mut server = WebSocket::from_upgraded(server_io, Role::Server, &[], &config);
+                let mut client = WebSocket::from_upgraded(client_io, Role::Client, &[], &config);
+                let sent = messages.clone();
+                let sender = tokio::spawn(async move {
+                    match how {
+                        "write half" => {
+                            let (read, mut write) = server.split();
+                            for message in sent {
+                                write.send(message).await.unwrap();
+                            }
+                            drop(read);
                         }
-                        drop(read);
-                    }
-                    "poll_send" => {
-                        for message in sent {
-                            let mut owed = Some(message);
-                            std::future::poll_fn(|cx| server.poll_send(cx, &mut owed))
-                                .await
-                                .unwrap();
-                            assert!(owed.is_none(), "taken once sent");
+                        "poll_send" => {
+                            for message in sent {
+                                let mut owed = Some(message);
+                                std::future::poll_fn(|cx| server.poll_send(cx, &mut owed))
+                                    .await
+                                    .unwrap();
+                                assert!(owed.is_none(), "taken once sent");
+                            }
+                        }
+                        _ => {
+                            for message in sent {
+                                server.send(message).await.unwrap();
+                            }
                         }
                     }
-                    _ => {
-                        for message in sent {
-                            server.send(message).await.unwrap();
-                        }
-                    }
+                });
+                let mut received = Vec::new();
+                for _ in 0..messages.len() {
+                    received.push(client.recv().await.unwrap().unwrap());
                 }
-            });
-            let mut received = Vec::new();
-            for _ in 0..messages.len() {
-                received.push(client.recv().await.unwrap().unwrap());
+                assert_eq!(received, messages, "{how}, vectored {vectored}");
+                sender.await.unwrap();
             }
-            assert_eq!(received, messages, "{how}");
-            sender.await.unwrap();
         }
     })
     .await;
+}
+
+/// A transport over `inner` that takes 1 to 9 bytes per write, in turn; `vectored` says
+/// whether it writes from several slices in one call (as TCP does) or the first only.
+struct Trickle<S> {
+    inner: S,
+    vectored: bool,
+    writes: usize,
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Trickle<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Trickle<S> {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.poll_write_vectored(cx, &[std::io::IoSlice::new(buf)])
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let most = 1 + self.writes % 9;
+        let mut gathered = Vec::new();
+        for buf in bufs {
+            let room = most - gathered.len();
+            gathered.extend_from_slice(&buf[..buf.len().min(room)]);
+            if !self.vectored && !buf.is_empty() {
+                break;
+            }
+        }
+        let written = std::pin::Pin::new(&mut self.inner).poll_write(cx, &gathered);
+        if matches!(written, std::task::Poll::Ready(Ok(n)) if n > 0) {
+            self.writes += 1;
+        }
+        written
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.vectored
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
