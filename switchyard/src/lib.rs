@@ -49,7 +49,9 @@
 //! - **Time**: keepalive pings and their timeout, the close timeout.
 //! - **Backpressure**: at most [`Config::with_write_buffer_size`] bytes queued (plus the message
 //!   being queued); `send` waits beyond it, and reading pauses if the core's own replies
-//!   (pongs) back up that far. Queued frames go out in one write per batch.
+//!   (pongs) back up that far. Queued frames go out in one write per batch; a message that
+//!   `send` or `poll_send` takes when nothing waits ahead of it skips the queue and goes out
+//!   at once, in one write (a server's payload uncopied, in a vectored write with its header).
 //!
 //! Timers need a Tokio runtime with time enabled.
 //!

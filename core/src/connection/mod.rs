@@ -29,9 +29,10 @@
 //! - [`poll_event`](Connection::poll_event): messages, pings, pongs, then one
 //!   [`Event::Closed`], after which nothing else is delivered.
 //! - [`poll_transmit`](Connection::poll_transmit) then
-//!   [`consume_transmit`](Connection::consume_transmit): bytes to write, in order. A small
+//!   [`consume_transmit`](Connection::consume_transmit): bytes to write, in order. A whole
 //!   message may skip this queue: [`send_message_with`](Connection::send_message_with) hands
-//!   its frame to the caller's write at once when nothing is queued ahead of it, and queues
+//!   its frame to the caller's write at once when nothing is queued ahead of it (a small one
+//!   encoded on the stack; a server's longer one as header and payload, uncopied), and queues
 //!   only what that write did not take.
 //! - [`poll_action`](Connection::poll_action), after writing: what to do with the transport
 //!   ([`Action::HalfClose`], [`Action::Close`], [`Action::Abort`]); the caller reports a
