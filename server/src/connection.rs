@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use switchyard::hub::{RoomName, Subscription};
+use switchyard::net::Socket;
 use switchyard::{Answer, Config, HandshakeError, PendingUpgrade, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::{debug, info};
 
@@ -34,13 +34,13 @@ use crate::transport::Transport;
 pub(crate) enum Start {
     /// HTTP/1.1 on a plain socket, served as the socket itself: no transport enum to match
     /// on each read and write.
-    Plain(TcpStream),
+    Plain(Socket),
     /// HTTP/1.1 on this transport (TLS whose ALPN did not pick HTTP/2), with the deadline
     /// its TLS handshake began: the request has to arrive by it too.
     Http1(Transport, tokio::time::Instant),
     /// A plain connection that may open with the HTTP/2 preface (prior knowledge): read as
     /// HTTP/1.1, and served as HTTP/2 if what was read is the preface.
-    Sniff(TcpStream, Http2),
+    Sniff(Socket, Http2),
 }
 
 /// Serves one connection. `slot` is its place under `--max-connections`, held until it

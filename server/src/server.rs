@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use switchyard::hub::LinkState;
-use tokio::net::{TcpListener, TcpStream};
+use switchyard::net::{Listener, Socket};
 use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
@@ -32,7 +32,7 @@ const REFUSALS: u32 = 64;
 pub(crate) async fn run(args: Args) -> io::Result<()> {
     let tls = tls(&args).map_err(io::Error::other)?;
     let assets = Assets::new(args.www.as_deref())?;
-    let listener = TcpListener::bind(args.listen).await?;
+    let listener = Listener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
     let app = Arc::new(App::new(&args, assets));
     match &args.www {
@@ -165,7 +165,7 @@ impl Limits {
 }
 
 /// Accepts connections, each in its own task, until the task is aborted.
-async fn accept(listener: TcpListener, serving: Serving, limits: Limits, shutdown: Shutdown) {
+async fn accept(listener: Listener, serving: Serving, limits: Limits, shutdown: Shutdown) {
     loop {
         match listener.accept().await {
             Ok((tcp, peer)) => dispatch(tcp, peer, &serving, &limits, &shutdown),
@@ -183,7 +183,7 @@ async fn accept(listener: TcpListener, serving: Serving, limits: Limits, shutdow
 /// holding its slot; ALPN then says HTTP/2 or HTTP/1.1. On a plain listener with HTTP/2 on,
 /// the first bytes say which.
 fn dispatch(
-    tcp: TcpStream,
+    tcp: Socket,
     peer: SocketAddr,
     serving: &Serving,
     limits: &Limits,
@@ -268,12 +268,7 @@ fn is_h2(transport: &Transport) -> bool {
 /// The TLS handshake, by the handshake's `deadline` (the HTTP handshake after it shares it).
 /// A failure is the client's (a refused certificate, a browser's spare connection closed
 /// unused): logged at debug.
-async fn secure(
-    tls: &Tls,
-    tcp: TcpStream,
-    peer: SocketAddr,
-    deadline: Instant,
-) -> Option<Transport> {
+async fn secure(tls: &Tls, tcp: Socket, peer: SocketAddr, deadline: Instant) -> Option<Transport> {
     match tls.accept(tcp, deadline).await {
         Ok(stream) => Some(Transport::Tls(Box::new(stream))),
         Err(error) => {

@@ -5,15 +5,15 @@ use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use switchyard::net::Socket;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 
 /// An accepted connection, after its TLS handshake if the listener serves TLS.
 pub(crate) enum Transport {
-    Plain(TcpStream),
+    Plain(Socket),
     /// Boxed: a TLS session is some hundreds of bytes beside a socket's handful.
-    Tls(Box<TlsStream<TcpStream>>),
+    Tls(Box<TlsStream<Socket>>),
 }
 
 impl AsyncRead for Transport {

@@ -15,7 +15,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rustls::ServerConfig;
-use tokio::net::TcpStream;
+use switchyard::net::Socket;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
@@ -82,9 +82,9 @@ impl Tls {
     /// finishes cannot hold a connection slot.
     pub(crate) async fn accept(
         &self,
-        tcp: TcpStream,
+        tcp: Socket,
         deadline: Instant,
-    ) -> io::Result<TlsStream<TcpStream>> {
+    ) -> io::Result<TlsStream<Socket>> {
         let config = Arc::clone(&self.config.read().unwrap_or_else(PoisonError::into_inner));
         let handshake = TlsAcceptor::from(config).accept(tcp);
         tokio::time::timeout_at(deadline, handshake)
