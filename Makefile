@@ -57,13 +57,19 @@ nostd:
 
 ## miri: the crate's one `unsafe` (masking's AVX2 path, core/src/frame/mask.rs) under Miri,
 ## with AVX2 enabled (the wide path is taken) and without (Miri rejects the call if the
-## run-time check ever let it through); and the handshake tests of both roles, whose heads
-## httparse parses into uninitialised header slots (its `unsafe`, our call)
+## run-time check ever let it through); the handshake tests of both roles, whose heads
+## httparse parses into uninitialised header slots (its `unsafe`, our call); and the library's
+## `net` sockets over real loopback TCP (isolation off, for the sockets), whose reads fill
+## Tokio's buffer past what it knows is initialised and whose registration with the reactor
+## is `unsafe`: the tests Miri can run in seconds (it has no `SO_LINGER`; megabytes take it
+## minutes)
 miri:
 	scripts/tools.sh miri
 	RUSTFLAGS="-C target-feature=+avx2" $(CARGO) +nightly miri test -p switchyard-core --features std --lib frame::mask
 	$(CARGO) +nightly miri test -p switchyard-core --features std --lib frame::mask
 	$(CARGO) +nightly miri test -p switchyard-core --features std --test handshake
+	MIRIFLAGS=-Zmiri-disable-isolation $(CARGO) +nightly miri test -p switchyard --test net -- \
+	  a_read_that_fills a_short_read_waits the_listener_accepts
 
 ## wasm: the demo's wasm package in www/pkg (git-ignored); built before the server, which
 ## embeds www/ at compile time

@@ -101,8 +101,10 @@ impl Listener {
                         Ok((Socket::registered(std_net::TcpStream::from(fd))?, peer))
                     }));
                 }
-                // Taken by another task, or a connection reset before it was accepted.
-                Err(Errno::AGAIN | Errno::CONNABORTED) => guard.clear_ready(),
+                // Taken by another task (or never there): wait for the next.
+                Err(Errno::AGAIN) => guard.clear_ready(),
+                // Reset before it was accepted: others may wait behind it.
+                Err(Errno::CONNABORTED | Errno::INTR) => {}
                 Err(error) => return Poll::Ready(Err(error.into())),
             }
         }
