@@ -7,8 +7,9 @@
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::task::{Context, Poll, ready};
 
 use switchyard::hub::{RoomName, Subscription};
 use switchyard::net::Socket;
@@ -22,9 +23,9 @@ use crate::boxed::boxed;
 use crate::http::{self, StatusCode, path_of};
 use crate::http2::Http2;
 use crate::http2::preface::{self, Rewound};
-use crate::log_line::{CloseLine, Peer, log_close};
+use crate::log_line::Peer;
 use crate::routes::chat::query;
-use crate::routes::{Route, Running, Upgrade, inspect};
+use crate::routes::{Closing, Route, Running, Upgrade, inspect};
 use crate::shutdown::Shutdown;
 use crate::tap::{ByteTap, lock};
 use crate::tapped::Tapped;
@@ -45,50 +46,60 @@ pub(crate) enum Start {
 
 /// Serves one connection. `slot` is its place under `--max-connections`, held until it
 /// ends.
-///
-/// Two phases, each in a box of its own size: answering the request, then running the
-/// route on the WebSocket it opened. A future's size is that of its largest state, and this
-/// task lives as long as the connection: were the handshake's state (the request, the 101
-/// being written) or every route's inline, each open connection would keep room for them.
-/// The task keeps a pointer and the closing log line's fields; an idle `/echo` connection
-/// is its WebSocket and little else. An `async move` block rather than an `async fn`: an
-/// async fn's future keeps its arguments twice, as passed and as its body's locals
-/// (rust-lang/rust#62958).
-#[expect(
-    clippy::manual_async_fn,
-    reason = "an async fn keeps its arguments twice"
-)]
 pub(crate) fn serve(
     start: Start,
     peer: SocketAddr,
     app: Arc<App>,
     shutdown: Shutdown,
     slot: OwnedSemaphorePermit,
-) -> impl Future<Output = ()> {
-    async move {
-        // Telling HTTP/2 from HTTP/1.1 and serving HTTP/2 (the rarer case on a plain
-        // listener) are in this box too: the task's future is one layer over the route's, as
-        // without HTTP/2.
-        let answered = boxed(|| answer(start, peer, &app, shutdown)).await;
-        let Some(opened) = answered else {
-            return;
-        };
-        // One line per connection at `info`, as it closes (it has the path, the outcome, the
-        // duration and the bytes); its opening is a detail for `debug`.
-        debug!(peer = %Peer(peer), path = &*opened.path, "open");
-        let started = Instant::now();
-        let ended = opened.running.await;
-        let line = CloseLine::new(
-            peer,
-            &opened.path,
-            None,
-            ended.info.as_ref(),
-            started,
-            ended.traffic,
-        );
-        log_close!(line);
-        // Named so that the block holds it until here (a block captures only what it uses).
-        drop(slot);
+) -> Serve<impl Future<Output = Option<Running>> + Send> {
+    Serve {
+        phase: Phase::Answering(boxed(|| answer(start, peer, app, shutdown))),
+        _slot: slot,
+    }
+}
+
+/// A connection's task: two phases, each in a box of its own size, answering the request,
+/// then running the route on the WebSocket it opened. A future's size is that of its largest
+/// state, and this task lives as long as the connection: were the handshake's state (the
+/// request, the 101 being written) or every route's inline, each open connection would keep
+/// room for them. The task is a pointer, a tag and its slot; an idle `/echo` connection is
+/// its WebSocket and little else.
+///
+/// Written out rather than an `async` block: a block's poll keeps the state around its
+/// `.await` (its locals, and a result to look at), and polled the route's future in the
+/// middle of a frame of its own (saving six registers and restoring them, about 36
+/// instructions per 16 B echo, callgrind). Here polling the route is the poll's last step,
+/// and the route logs its own end ([`Closing`](crate::routes::Closing)).
+pub(crate) struct Serve<A> {
+    phase: Phase<A>,
+    /// Released as the task ends.
+    _slot: OwnedSemaphorePermit,
+}
+
+enum Phase<A> {
+    /// Reading the request and answering it (a connection that speaks HTTP/2 is served
+    /// here to its end).
+    Answering(Pin<Box<A>>),
+    /// A WebSocket's route, to the connection's end.
+    Running(Running),
+}
+
+impl<A: Future<Output = Option<Running>>> Future for Serve<A> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if let Phase::Answering(answering) = &mut this.phase {
+            match ready!(answering.as_mut().poll(cx)) {
+                Some(running) => this.phase = Phase::Running(running),
+                None => return Poll::Ready(()),
+            }
+        }
+        match &mut this.phase {
+            Phase::Running(running) => running.as_mut().poll(cx),
+            Phase::Answering(_) => Poll::Ready(()),
+        }
     }
 }
 
@@ -97,19 +108,13 @@ trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Stream for S {}
 
-/// A WebSocket opened by [`answer`]: its route, running, and what the closing log line
-/// needs.
-struct Opened<'a> {
-    running: Running<'a>,
-    path: Cow<'static, str>,
-}
-
 /// Reads the request and answers it: plain HTTP, a refusal, or a 101 and the WebSocket it
-/// opened. A connection that speaks HTTP/2 is served here to its end. An `async move` block
-/// rather than an `async fn`, for the reason given at [`serve`]: this future is allocated
-/// once per connection, and with its arguments twice it would outgrow the allocator's
-/// per-thread cache of small blocks (1 KiB), which costs each handshake about 350
-/// instructions (callgrind).
+/// opened (its route, which then runs on its own). A connection that speaks HTTP/2 is
+/// served here to its end. An `async move` block rather than an `async fn`: an async fn's
+/// future keeps its arguments twice, as passed and as its body's locals
+/// (rust-lang/rust#62958), and this future, allocated once per connection, would outgrow the
+/// allocator's per-thread cache of small blocks (1 KiB), which costs each handshake about
+/// 350 instructions (callgrind). It owns `app`, which the route it opens may share.
 #[expect(
     clippy::manual_async_fn,
     reason = "an async fn keeps its arguments twice"
@@ -117,10 +122,11 @@ struct Opened<'a> {
 fn answer(
     start: Start,
     peer: SocketAddr,
-    app: &App,
+    app: Arc<App>,
     shutdown: Shutdown,
-) -> impl Future<Output = Option<Opened<'_>>> {
+) -> impl Future<Output = Option<Running>> {
     async move {
+        let app = &app;
         match start {
             Start::Plain(tcp) => {
                 answer_http1(read(tcp, None, peer, app).await?, peer, app, shutdown).await
@@ -148,7 +154,7 @@ fn answer(
 
 /// Reads a request head from `stream`, by `deadline` if the handshake began before (TLS),
 /// else within the handshake timeout; `None` if the client went away or said nothing in time.
-/// An `async move` block, for the reason given at [`serve`], and one future to await
+/// An `async move` block, for the reason given at [`answer`], and one future to await
 /// whichever the deadline.
 #[expect(
     clippy::manual_async_fn,
@@ -182,9 +188,9 @@ fn read<S: Stream>(
 fn answer_http1<S: Stream>(
     pending: PendingUpgrade<S>,
     peer: SocketAddr,
-    app: &App,
+    app: &Arc<App>,
     shutdown: Shutdown,
-) -> impl Future<Output = Option<Opened<'_>>> {
+) -> impl Future<Output = Option<Running>> {
     async move {
         let verdict = if shutdown.is_draining() {
             Verdict::Refuse("-".to_owned(), HandshakeError::Unavailable)
@@ -195,8 +201,7 @@ fn answer_http1<S: Stream>(
         // taken.
         match verdict {
             Verdict::Upgrade(route, path) => {
-                let running = boxed(|| upgrade(pending, route, peer, &path, app, shutdown)).await?;
-                Some(Opened { running, path })
+                boxed(|| upgrade(pending, route, peer, path, app, shutdown)).await
             }
             Verdict::Refuse(path, error) => {
                 Box::pin(refuse(pending, peer, &path, error)).await;
@@ -299,19 +304,20 @@ async fn refuse<S: Stream>(
     clippy::manual_async_fn,
     reason = "an async fn keeps its arguments twice"
 )]
-fn upgrade<'a, S: Stream>(
+fn upgrade<S: Stream>(
     pending: PendingUpgrade<S>,
     route: Route,
     peer: SocketAddr,
-    path: &str,
-    app: &'a App,
+    path: Cow<'static, str>,
+    app: &Arc<App>,
     shutdown: Shutdown,
-) -> impl Future<Output = Option<Running<'a>>> {
+) -> impl Future<Output = Option<Running>> {
     async move {
         match route {
             Route::Echo => {
-                let ws = accept(pending, &PLAIN_ANSWER, peer, path).await?;
-                Some(Upgrade::Echo.run(ws, app, peer, shutdown))
+                let ws = accept(pending, &PLAIN_ANSWER, peer, &path).await?;
+                let closing = Closing::opened(peer, path, None);
+                Some(Upgrade::Echo.run(ws, app, shutdown, closing))
             }
             Route::Chat(room) => {
                 Box::pin(upgrade_chat(pending, room, peer, path, app, shutdown)).await
@@ -326,23 +332,24 @@ fn upgrade<'a, S: Stream>(
 static PLAIN_ANSWER: Answer = Answer::new();
 
 /// [`upgrade`] to a chat room.
-async fn upgrade_chat<'a, S: Stream>(
+async fn upgrade_chat<S: Stream>(
     mut pending: PendingUpgrade<S>,
     room: RoomName,
     peer: SocketAddr,
-    path: &str,
-    app: &'a App,
+    path: Cow<'static, str>,
+    app: &Arc<App>,
     shutdown: Shutdown,
-) -> Option<Running<'a>> {
+) -> Option<Running> {
     // Boxed: joining (a Redis round trip) must not weigh on the 101's write.
     match Box::pin(join(query_of(&pending), &room, app)).await {
         Ok(subscription) => {
             pending.set_limits(app.chat_limits);
-            let ws = accept(pending, &PLAIN_ANSWER, peer, path).await?;
-            Some(Upgrade::Chat(subscription).run(ws, app, peer, shutdown))
+            let ws = accept(pending, &PLAIN_ANSWER, peer, &path).await?;
+            let closing = Closing::opened(peer, path, None);
+            Some(Upgrade::Chat(subscription).run(ws, app, shutdown, closing))
         }
         Err((status, detail)) => {
-            info!(peer = %Peer(peer), path, status = status.as_u16(), detail, "refused");
+            info!(peer = %Peer(peer), path = &*path, status = status.as_u16(), detail, "refused");
             let body = format!("{detail}\n");
             let _ = Box::pin(pending.respond(&http::text(status, &body, false))).await;
             None
@@ -351,13 +358,13 @@ async fn upgrade_chat<'a, S: Stream>(
 }
 
 /// [`upgrade`] to the inspector.
-async fn upgrade_inspect<'a, S: Stream>(
+async fn upgrade_inspect<S: Stream>(
     pending: PendingUpgrade<S>,
     peer: SocketAddr,
-    path: &str,
-    app: &'a App,
+    path: Cow<'static, str>,
+    app: &Arc<App>,
     shutdown: Shutdown,
-) -> Option<Running<'a>> {
+) -> Option<Running> {
     let mut pending = pending.map_stream(Tapped::new);
     let handshake = inspect_handshake(&mut pending, &app.config);
     let mut answer = Answer::default();
@@ -367,8 +374,9 @@ async fn upgrade_inspect<'a, S: Stream>(
         deflate.client_no_context_takeover = true;
         answer = answer.with_deflate(deflate);
     }
-    let ws = accept(pending, &answer, peer, path).await?;
-    Some(Upgrade::Inspect(handshake).run(ws, app, peer, shutdown))
+    let ws = accept(pending, &answer, peer, &path).await?;
+    let closing = Closing::opened(peer, path, None);
+    Some(Upgrade::Inspect(handshake).run(ws, app, shutdown, closing))
 }
 
 /// Writes the 101 for `answer`; a failure (the client went away) is logged at debug. An

@@ -131,7 +131,7 @@ async fn echo(ws: &mut WebSocket<H2Stream>, message: Message) {
 #[tokio::test]
 async fn echoes_over_cleartext_http2_and_closes_cleanly() {
     within(30, async {
-        let server = Server::start(&[]).await;
+        let server = Server::start_logged(&[]).await;
         let mut send = h2c(server.addr).await;
         assert!(send.is_extended_connect_protocol_enabled());
         let mut ws = websocket(&mut send, "/echo").await;
@@ -141,6 +141,12 @@ async fn echoes_over_cleartext_http2_and_closes_cleanly() {
         let info = ws.closed().await.unwrap();
         assert!(info.clean);
         assert_eq!(info.code, CloseCode::NORMAL);
+        // The stream's closing line, as over HTTP/1.1, says HTTP/2.
+        let line = server.wait_for_log("close peer=").await;
+        assert!(
+            line.contains(" path=\"/echo\" http=\"2\" code=1000 "),
+            "{line}"
+        );
         // The connection outlives the stream.
         assert_eq!(get(&mut send, "/healthz").await.0, StatusCode::OK);
     })

@@ -4,7 +4,6 @@
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use bytes::Bytes;
 use h2::server::SendResponse;
@@ -18,8 +17,8 @@ use tracing::{debug, info};
 use super::Http2;
 use crate::assets::{Asset, Body};
 use crate::connection::join;
-use crate::log_line::{CloseLine, Peer, log_close};
-use crate::routes::{Route, Upgrade, inspect};
+use crate::log_line::Peer;
+use crate::routes::{Closing, Route, Upgrade, inspect};
 use crate::shutdown::Shutdown;
 use crate::tapped::Tapped;
 
@@ -124,8 +123,7 @@ pub(super) async fn serve(
             return;
         }
     };
-    debug!(peer = %Peer(peer), path, http = "2", "open");
-    let started = Instant::now();
+    let closing = Closing::opened(peer, route.path(&path), Some("2"));
     let upgrade = match route {
         Route::Echo => Upgrade::Echo,
         Route::Chat(_) => match subscription {
@@ -149,17 +147,8 @@ pub(super) async fn serve(
             })
         }
     };
-    let ended = upgrade.run(ws, app, peer, shutdown).await;
+    upgrade.run(ws, app, shutdown, closing).await;
     drop(slot);
-    let line = CloseLine::new(
-        peer,
-        &path,
-        Some("2"),
-        ended.info.as_ref(),
-        started,
-        ended.traffic,
-    );
-    log_close!(line);
 }
 
 /// The request's pseudo-header and header fields, one `name: value` per line, as h2

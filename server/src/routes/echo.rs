@@ -9,11 +9,11 @@ use futures_core::Stream;
 use switchyard::{CloseCode, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::routes::Ended;
+use crate::routes::{Closing, Ended};
 use crate::shutdown::Shutdown;
 
 /// An `async move` block rather than an `async fn`, for the reason given at
-/// [`connection::serve`](crate::connection::serve): the WebSocket is most of what an open
+/// [`connection::answer`](crate::connection): the WebSocket is most of what an open
 /// connection holds.
 #[expect(
     clippy::manual_async_fn,
@@ -22,7 +22,8 @@ use crate::shutdown::Shutdown;
 pub(crate) fn run<S: AsyncRead + AsyncWrite + Unpin>(
     mut ws: WebSocket<S>,
     mut shutdown: Shutdown,
-) -> impl Future<Output = Ended> {
+    closing: Closing,
+) -> impl Future<Output = ()> {
     async move {
         // One poll function for the whole exchange, rather than a future per message to
         // receive and another to send: the echo still owed (queued when there is room, then
@@ -57,7 +58,7 @@ pub(crate) fn run<S: AsyncRead + AsyncWrite + Unpin>(
         })
         .await;
         if ended {
-            return Ended::of(&ws);
+            return closing.ended(&Ended::of(&ws));
         }
         // Shutting down: nothing already received is lost. Echo every message the transport
         // already holds (`recv` is cancel-safe, so polling it once and dropping it is fine), then
@@ -71,10 +72,10 @@ pub(crate) fn run<S: AsyncRead + AsyncWrite + Unpin>(
             .close(CloseCode::GOING_AWAY, "server shutting down")
             .await;
         let info = ws.closed().await.ok();
-        Ended {
+        closing.ended(&Ended {
             info,
             traffic: ws.traffic(),
-        }
+        });
     }
 }
 

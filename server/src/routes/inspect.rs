@@ -247,7 +247,7 @@ impl Captures {
 }
 
 /// An `async move` block rather than an `async fn`, for the reason given at
-/// [`connection::serve`](crate::connection::serve).
+/// [`connection::answer`](crate::connection).
 #[expect(
     clippy::manual_async_fn,
     reason = "an async fn keeps its arguments twice"

@@ -8,13 +8,18 @@ pub(crate) mod inspect;
 use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
 
 use switchyard::hub::{RoomName, Subscription};
 use switchyard::{CloseInfo, Traffic, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use tracing::debug;
+
 use crate::app::App;
 use crate::boxed::boxed;
+use crate::log_line::{CloseLine, Peer, log_close};
 use crate::shutdown::Shutdown;
 
 /// A WebSocket route.
@@ -64,8 +69,11 @@ pub(crate) enum Upgrade {
     Inspect(inspect::Handshake),
 }
 
-/// A route running on its connection, until it reports how the connection ended.
-pub(crate) type Running<'a> = Pin<Box<dyn Future<Output = Ended> + Send + 'a>>;
+/// A route running on its connection, to its end, when it logs how the connection ended
+/// ([`Closing::ended`]). Its output is `()` so that a connection's task polls it as its last
+/// step (a tail call): the task adds no layer of its own to each poll (see
+/// [`connection::Serve`](crate::connection::Serve)).
+pub(crate) type Running = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// How a route's connection ended, for the close log line.
 pub(crate) struct Ended {
@@ -85,30 +93,83 @@ impl Ended {
     }
 }
 
+/// What a WebSocket's closing log line needs beyond how it ended: taken when it opened, and
+/// kept by its route.
+pub(crate) struct Closing {
+    peer: SocketAddr,
+    path: Cow<'static, str>,
+    /// `Some("2")` over HTTP/2.
+    http: Option<&'static str>,
+    started: Instant,
+}
+
+impl Closing {
+    /// A WebSocket opened at `path`: noted at `debug` (the line at `info` is the closing
+    /// one, which has the path, the outcome, the duration and the bytes), and timed from now.
+    pub(crate) fn opened(
+        peer: SocketAddr,
+        path: Cow<'static, str>,
+        http: Option<&'static str>,
+    ) -> Closing {
+        debug!(peer = %Peer(peer), path = &*path, http, "open");
+        Closing {
+            peer,
+            path,
+            http,
+            started: Instant::now(),
+        }
+    }
+
+    /// The peer, for routes that name it.
+    pub(crate) fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// Logs the connection's closing line: the route's last step. Out of line, so that the
+    /// route's poll keeps none of its state.
+    #[inline(never)]
+    pub(crate) fn ended(self, ended: &Ended) {
+        let line = CloseLine::new(
+            self.peer,
+            &self.path,
+            self.http,
+            ended.info.as_ref(),
+            self.started,
+            ended.traffic,
+        );
+        log_close!(line);
+    }
+}
+
 impl Upgrade {
-    /// Runs the route on `ws`, boxed at the route's own size: the connection's task keeps a
-    /// pointer, not room for the largest route (chat) whatever the route.
-    pub(crate) fn run<'a, S>(
+    /// Runs the route on `ws` until the connection ends and `closing` is logged, boxed at the
+    /// route's own size: the connection's task keeps a pointer, not room for the largest
+    /// route (chat) whatever the route.
+    pub(crate) fn run<S>(
         self,
         ws: WebSocket<S>,
-        app: &'a App,
-        peer: SocketAddr,
+        app: &Arc<App>,
         shutdown: Shutdown,
-    ) -> Running<'a>
+        closing: Closing,
+    ) -> Running
     where
-        S: AsyncRead + AsyncWrite + Unpin + Send + 'a,
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         match self {
-            Upgrade::Echo => boxed(|| echo::run(ws, shutdown)),
-            Upgrade::Chat(subscription) => Box::pin(chat::run(
-                ws,
-                subscription,
-                &app.hub,
-                app.chat_rate,
-                peer,
-                shutdown,
-            )),
-            Upgrade::Inspect(handshake) => Box::pin(inspect::run(ws, handshake, shutdown)),
+            Upgrade::Echo => boxed(|| echo::run(ws, shutdown, closing)),
+            Upgrade::Chat(subscription) => {
+                let app = Arc::clone(app);
+                Box::pin(async move {
+                    let peer = closing.peer();
+                    let ended =
+                        chat::run(ws, subscription, &app.hub, app.chat_rate, peer, shutdown).await;
+                    closing.ended(&ended);
+                })
+            }
+            Upgrade::Inspect(handshake) => Box::pin(async move {
+                let ended = inspect::run(ws, handshake, shutdown).await;
+                closing.ended(&ended);
+            }),
         }
     }
 }
