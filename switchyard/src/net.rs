@@ -174,7 +174,7 @@ impl Socket {
 
     /// Runs `send` once the socket is writable, until it does not hear `EAGAIN`; a write
     /// shorter than `len` clears the readiness (the kernel's buffer is full).
-    #[inline]
+    #[inline(always)]
     fn poll_send(
         &self,
         cx: &mut Context<'_>,
@@ -207,8 +207,13 @@ impl TryFrom<tokio::net::TcpStream> for Socket {
     }
 }
 
+/// The reads and writes are inlined into their callers (`#[inline(always)]`, with the
+/// helpers they share): each is a readiness check and a system call, and out of line each
+/// call saved and restored the registers of a function of its own, two reads and a write per
+/// echoed message. Callgrind, the binary's `/echo` per 16 B echo: 2,081 -> 1,962 (1 KiB and
+/// 64 KiB: 114 and 116 fewer).
 impl AsyncRead for Socket {
-    #[inline]
+    #[inline(always)]
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -232,6 +237,7 @@ impl AsyncRead for Socket {
 }
 
 /// Forgets the readiness `guard` saw: the next poll waits for the reactor's next event.
+#[inline(always)]
 fn clear(mut guard: AsyncFdReadyGuard<'_, std_net::TcpStream>) {
     guard.clear_ready();
 }
@@ -259,7 +265,7 @@ fn recv_into(
 }
 
 impl AsyncWrite for Socket {
-    #[inline]
+    #[inline(always)]
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -270,7 +276,7 @@ impl AsyncWrite for Socket {
         })
     }
 
-    #[inline]
+    #[inline(always)]
     fn poll_write_vectored(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
