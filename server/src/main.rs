@@ -70,19 +70,23 @@ fn main() -> ExitCode {
     // task is on a worker thread, so the accept loop spawns each connection onto its own
     // worker's queue, where it starts without a cross-thread wake (a futex and an eventfd
     // write per connection, measured with strace).
-    match runtime::block_on(&runtime, async { tokio::spawn(server::run(args)).await }) {
-        Ok(Ok(Ok(()))) => ExitCode::SUCCESS,
-        Ok(Ok(Err(e))) => {
-            error!(%listen, error = %e, "cannot serve");
-            ExitCode::FAILURE
-        }
-        Ok(Err(e)) => {
-            error!(%listen, error = %e, "the server's task failed");
-            ExitCode::FAILURE
-        }
-        Err(e) => {
-            error!(error = %e, "cannot start the server's thread");
-            ExitCode::FAILURE
-        }
-    }
+    let main = move || -> runtime::Main<'static> {
+        Box::pin(async move {
+            match tokio::spawn(server::run(args)).await {
+                Ok(Ok(())) => ExitCode::SUCCESS,
+                Ok(Err(e)) => {
+                    error!(%listen, error = %e, "cannot serve");
+                    ExitCode::FAILURE
+                }
+                Err(e) => {
+                    error!(%listen, error = %e, "the server's task failed");
+                    ExitCode::FAILURE
+                }
+            }
+        })
+    };
+    runtime::block_on(&runtime, main).unwrap_or_else(|e| {
+        error!(error = %e, "cannot start the server's thread");
+        ExitCode::FAILURE
+    })
 }

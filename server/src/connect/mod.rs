@@ -21,6 +21,8 @@ use switchyard::switchyard_core::connection::SendError;
 use switchyard::{ClientStream, CloseCode, Error, WriteHalf, connect_with};
 use tokio::signal::unix::{SignalKind, signal};
 
+use crate::runtime::{Main, block_on};
+
 pub(crate) use args::ConnectArgs;
 use exit::Failure;
 use input::{Command, Input};
@@ -38,14 +40,22 @@ pub(crate) fn run(args: ConnectArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(session(&args));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => {
-            eprintln!("switchyard connect: {failure}");
-            failure.exit_code()
-        }
-    }
+    let main = || -> Main<'_> {
+        Box::pin(async {
+            match session(&args).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(failure) => {
+                    eprintln!("switchyard connect: {failure}");
+                    failure.exit_code()
+                }
+            }
+        })
+    };
+    // The server's way of running its runtime (see `Main`).
+    block_on(&runtime, main).unwrap_or_else(|e| {
+        eprintln!("switchyard connect: cannot start the runtime's thread: {e}");
+        ExitCode::FAILURE
+    })
 }
 
 async fn session(args: &ConnectArgs) -> Result<(), Failure> {
