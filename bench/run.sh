@@ -14,7 +14,8 @@
 #                          if every server answered every message (and close) byte for byte
 #
 # Environment: REPEATS (default 5), SECS per cell (default 3), WARMUP (0.5), IDLE_CONNS
-# (10000), HANDSHAKE_WORKERS (4), IMPLS (space-separated; default every server), CELLS
+# (10000), HANDSHAKE_WORKERS (4), HANDSHAKE_ROUNDS (3: rotated runs of the handshake cell per
+# repeat, so its median is over 15 runs; see bench/README.md), IMPLS (space-separated; default every server), CELLS
 # (space-separated conns:size; default all nine), ECHO_BYTES (the message of the second
 # memory measurement, 1048576), RSS_CAP_KIB (default a quarter of the machine's available
 # memory: a server past it stops being given connections, so that one that keeps megabytes
@@ -40,11 +41,12 @@ fi
 OURS="floor switchyard-lib switchyard-bin"
 PEERS="tungstenite fastwebsockets tokio-websockets sockudo-ws yawc"
 HANDSHAKE_WORKERS=${HANDSHAKE_WORKERS:-4}
+HANDSHAKE_ROUNDS=${HANDSHAKE_ROUNDS:-3}
 ECHO_BYTES=${ECHO_BYTES:-1048576}
 RSS_CAP_KIB=${RSS_CAP_KIB:-$(awk '/MemAvailable/ { print int($2 / 4) }' /proc/meminfo)}
 if ((SMOKE)); then
     read -r -a IMPLS <<<"$OURS"
-    REPEATS=1 SECS=1 WARMUP=0.2 IDLE_CONNS=100
+    REPEATS=1 SECS=1 WARMUP=0.2 IDLE_CONNS=100 HANDSHAKE_ROUNDS=1
     # conns:size[:text]
     CELLS=("1:16" "16:65536" "16:1024:text")
     RAW=target/smoke.raw
@@ -87,7 +89,7 @@ fi
 mkdir -p target
 {
     echo "# machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM, Linux $(uname -r), $(rustc --version)"
-    echo "# run: $(date -u +%FT%TZ) repeats=$REPEATS secs=$SECS warmup=$WARMUP idle_conns=$IDLE_CONNS echo_bytes=$ECHO_BYTES rss_cap_kib=$RSS_CAP_KIB handshake_workers=$HANDSHAKE_WORKERS pinned=$([[ ${#SERVER_CPU[@]} -gt 0 ]] && echo yes || echo no)"
+    echo "# run: $(date -u +%FT%TZ) repeats=$REPEATS secs=$SECS warmup=$WARMUP idle_conns=$IDLE_CONNS echo_bytes=$ECHO_BYTES rss_cap_kib=$RSS_CAP_KIB handshake_workers=$HANDSHAKE_WORKERS handshake_rounds=$HANDSHAKE_ROUNDS pinned=$([[ ${#SERVER_CPU[@]} -gt 0 ]] && echo yes || echo no)"
 } >"$RAW"
 
 SERVER_PID=
@@ -174,12 +176,14 @@ for ((repeat = 1; repeat <= REPEATS; repeat++)); do
                 --secs "$SECS" --warmup "$WARMUP"
         done
     done
-    echo "repeat $repeat/$REPEATS: handshakes ($HANDSHAKE_WORKERS workers)"
-    rotated_impls
-    for impl in "${ORDER[@]}"; do
-        [[ $impl == floor ]] && continue
-        run_one handshakes "$impl" "$repeat" --conns "$HANDSHAKE_WORKERS" --secs "$SECS" \
-            --warmup "$WARMUP"
+    for ((round = 1; round <= HANDSHAKE_ROUNDS; round++)); do
+        echo "repeat $repeat/$REPEATS: handshakes ($HANDSHAKE_WORKERS workers), round $round/$HANDSHAKE_ROUNDS"
+        rotated_impls
+        for impl in "${ORDER[@]}"; do
+            [[ $impl == floor ]] && continue
+            run_one handshakes "$impl" "$repeat" --conns "$HANDSHAKE_WORKERS" --secs "$SECS" \
+                --warmup "$WARMUP"
+        done
     done
     echo "repeat $repeat/$REPEATS: $IDLE_CONNS idle connections, never used"
     rotated_impls

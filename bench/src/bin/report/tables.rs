@@ -212,10 +212,12 @@ fn handshakes(o: &mut String, results: &Results) {
     }
     let cheapest = results.cheapest_peer("handshakes", |p| results.pick("handshakes", p, &[]));
     let fewest = fewest_handshake_instructions(results);
+    let runs = rows.iter().map(|(_, c)| c.runs).min().unwrap_or(0);
     let _ = writeln!(o, "\n## Handshakes (connect, upgrade, close handshake)\n");
     let _ = writeln!(
         o,
-        "Instructions: user-space instructions per handshake under callgrind, (216 \
+        "CPU: medians over {runs} runs of each server (`HANDSHAKE_ROUNDS` rotated rounds per \
+         repeat). Instructions: user-space instructions per handshake under callgrind, (216 \
          connections − 16) ÷ 200 (`bench/callgrind.sh`), and their ratio to the peer with the \
          fewest.\n"
     );
