@@ -13,7 +13,8 @@
 #                          even built), a few short cells, 100 idle connections; exits 0 only
 #                          if every server answered every message (and close) byte for byte
 #
-# Environment: REPEATS (default 5), SECS per cell (default 3), WARMUP (0.5), IDLE_CONNS
+# Environment: REPEATS (default 5), SECS per cell (default 3; an echo run's window, shared
+# by the server and the floor), SLICE (0.25: one turn of a paired echo run), WARMUP (0.5), IDLE_CONNS
 # (10000), HANDSHAKE_WORKERS (4), HANDSHAKE_ROUNDS (3: rotated runs of the handshake cell per
 # repeat, so its median is over 15 runs; see bench/README.md), IMPLS (space-separated; default every server), CELLS
 # (space-separated conns:size; default all nine), ECHO_BYTES (the message of the second
@@ -24,9 +25,18 @@
 # Every server runs on CPU 0 and the load generator on CPU 1 (taskset); the binary runs as
 # shipped, which on one CPU is Tokio's single-threaded runtime. Servers are interleaved cell by cell, in
 # a rotating order, so that drift of the machine hits all of them alike; each figure is the
-# median over the repeats. The load generator reads both processes' CPU time
-# (/proc/<pid>/stat) at the edges of the measured window: CPU per message is the stable
-# figure on a noisy VM, messages/s the one users feel.
+# median over the repeats. The load generator reads the server's CPU time at the edges of
+# the measured window (/proc/<pid>/stat; for the turns of a paired echo run, the exact
+# nanoseconds of /proc/<pid>/task/*/schedstat): CPU per message is the stable figure on a
+# noisy VM, messages/s the one users feel.
+#
+# Every echo run is paired with the floor (loadgen echo --floor-addr): one floor process
+# runs for the whole benchmark, and within each run's window of SECS the server and the
+# floor take turns of about SLICE seconds (0.25), each measured over its own turns. This
+# host moves every server's cost between two modes about 1.23x apart for seconds at a time
+# (bench/README.md); a server and the floor measured at the same moments share the mode, so
+# the report compares servers by their ratio to the floor, run by run. The floor is not
+# run on its own in the echo cells: its figures are its turns in every run.
 set -euo pipefail
 
 cd "$(dirname "$0")"
@@ -46,7 +56,7 @@ ECHO_BYTES=${ECHO_BYTES:-1048576}
 RSS_CAP_KIB=${RSS_CAP_KIB:-$(awk '/MemAvailable/ { print int($2 / 4) }' /proc/meminfo)}
 if ((SMOKE)); then
     read -r -a IMPLS <<<"$OURS"
-    REPEATS=1 SECS=1 WARMUP=0.2 IDLE_CONNS=100 HANDSHAKE_ROUNDS=1
+    REPEATS=1 SECS=1 WARMUP=0.2 IDLE_CONNS=100 HANDSHAKE_ROUNDS=1 SLICE=0.25
     # conns:size[:text]
     CELLS=("1:16" "16:65536" "16:1024:text")
     RAW=target/smoke.raw
@@ -54,6 +64,7 @@ if ((SMOKE)); then
 else
     read -r -a IMPLS <<<"${IMPLS:-$OURS $PEERS}"
     REPEATS=${REPEATS:-5} SECS=${SECS:-3} WARMUP=${WARMUP:-0.5} IDLE_CONNS=${IDLE_CONNS:-10000}
+    SLICE=${SLICE:-0.25}
     if [[ -n ${CELLS:-} ]]; then
         read -r -a CELLS <<<"$CELLS"
     else
@@ -89,10 +100,10 @@ fi
 mkdir -p target
 {
     echo "# machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM, Linux $(uname -r), $(rustc --version)"
-    echo "# run: $(date -u +%FT%TZ) repeats=$REPEATS secs=$SECS warmup=$WARMUP idle_conns=$IDLE_CONNS echo_bytes=$ECHO_BYTES rss_cap_kib=$RSS_CAP_KIB handshake_workers=$HANDSHAKE_WORKERS handshake_rounds=$HANDSHAKE_ROUNDS pinned=$([[ ${#SERVER_CPU[@]} -gt 0 ]] && echo yes || echo no)"
+    echo "# run: $(date -u +%FT%TZ) repeats=$REPEATS secs=$SECS slice=$SLICE paired_floor=yes warmup=$WARMUP idle_conns=$IDLE_CONNS echo_bytes=$ECHO_BYTES rss_cap_kib=$RSS_CAP_KIB handshake_workers=$HANDSHAKE_WORKERS handshake_rounds=$HANDSHAKE_ROUNDS pinned=$([[ ${#SERVER_CPU[@]} -gt 0 ]] && echo yes || echo no)"
 } >"$RAW"
 
-SERVER_PID=
+SERVER_PID= FLOOR_PID=
 stop_server() {
     if [[ -n $SERVER_PID ]]; then
         kill "$SERVER_PID" 2>/dev/null || true
@@ -100,24 +111,29 @@ stop_server() {
         SERVER_PID=
     fi
 }
-trap stop_server EXIT
+stop_all() {
+    stop_server
+    SERVER_PID=$FLOOR_PID FLOOR_PID=
+    stop_server
+}
+trap stop_all EXIT
 
 # Starts one server on a free port and waits for the address it prints once bound: the
 # binary as shipped (default flags, its log on stderr kept in a file), every other server
 # from echo_server.
 start_server() {
-    local impl=$1 line
-    : >target/server.out
+    local impl=$1 out=target/server-$1.out line
+    : >"$out"
     if [[ $impl == switchyard-bin ]]; then
-        "${SERVER_CPU[@]}" "$SWITCHYARD_BIN" --listen 127.0.0.1:0 >target/server.out \
+        "${SERVER_CPU[@]}" "$SWITCHYARD_BIN" --listen 127.0.0.1:0 >"$out" \
             2>target/server.log &
     else
         "${SERVER_CPU[@]}" "$BIN/echo_server" --impl "$impl" --listen 127.0.0.1:0 \
-            >target/server.out &
+            >"$out" &
     fi
     SERVER_PID=$!
     for _ in $(seq 100); do
-        read -r line <target/server.out || true
+        read -r line <"$out" || true
         case $line in
         listening\ *) ADDR=${line#listening } && return 0 ;;
         *http://*) ADDR=${line##*http://} && return 0 ;;
@@ -160,20 +176,20 @@ rotated_impls() {
     ROTATION=$((ROTATION + 1))
 }
 
+# The floor every echo run is paired with, for the whole benchmark.
+start_server floor
+FLOOR_PID=$SERVER_PID FLOOR_ADDR=$ADDR SERVER_PID=
+
 for ((repeat = 1; repeat <= REPEATS; repeat++)); do
     for cell in "${CELLS[@]}"; do
         IFS=: read -r conns size text <<<"$cell"
         echo "repeat $repeat/$REPEATS: echo, $conns connection(s) x $size B${text:+ text}"
         rotated_impls
         for impl in "${ORDER[@]}"; do
-            # The floor speaks raw TCP: the same bytes back, no frames, no text.
-            if [[ $impl == floor ]]; then
-                mode=(--raw)
-            else
-                mode=(${text:+--text})
-            fi
-            run_one echo "$impl" "$repeat" --conns "$conns" --size "$size" "${mode[@]}" \
-                --secs "$SECS" --warmup "$WARMUP"
+            [[ $impl == floor ]] && continue
+            run_one echo "$impl" "$repeat" --conns "$conns" --size "$size" ${text:+--text} \
+                --secs "$SECS" --warmup "$WARMUP" --slice "$SLICE" \
+                --floor-addr "$FLOOR_ADDR" --floor-pid "$FLOOR_PID"
         done
     done
     for ((round = 1; round <= HANDSHAKE_ROUNDS; round++)); do

@@ -5,7 +5,7 @@
 //! ```text
 //! loadgen echo       --addr A --conns N --size BYTES [--text | --raw] [--secs S | --messages M]
 //!                    [--warmup S] [--server-pid P] [--deflate takeover|reset]
-//!                    [--tls CA_FILE [--http2]]
+//!                    [--tls CA_FILE [--http2]] [--floor-addr F --floor-pid P [--slice S]]
 //! loadgen handshakes --addr A [--conns N] [--secs S] [--warmup S] [--server-pid P]
 //! loadgen idle       --addr A --conns N [--echo-bytes BYTES] [--rss-cap-kib KIB]
 //!                    [--deflate takeover|reset] --server-pid P
@@ -23,6 +23,9 @@
 //!   With `--tls` (the `tls` feature) every connection is `wss://` over HTTP/1.1, trusting
 //!   the CA in the file; with `--http2` as well, every WebSocket is a stream of one HTTP/2
 //!   connection (RFC 8441) ([`secure`]).
+//!   With `--floor-addr`, the run is paired ([`pair`]): as many raw connections go to the
+//!   floor at that address, and the window is cut into slices in which either the server or
+//!   the floor has the turn; the line gives both servers' figures, each over its own slices.
 //! - `handshakes`: N workers, each in a loop: connect, upgrade, send a close frame, read the
 //!   server's close frame and its end of the TCP stream.
 //! - `idle`: opens N connections (upgraded); with `--echo-bytes`, each then carries one
@@ -47,6 +50,7 @@
 //! `key=value` fields and exits 1 if any connection failed or any echo differed.
 
 mod chat;
+mod pair;
 mod probe;
 #[cfg(feature = "tls")]
 mod secure;
@@ -109,6 +113,10 @@ struct Args {
     /// `--tls`: the CA file to trust.
     tls: Option<PathBuf>,
     http2: bool,
+    /// `--floor-addr`, `--floor-pid`: the floor to pair the run with.
+    floor: Option<(SocketAddr, u32)>,
+    /// `--slice`: about how long one turn of a paired run lasts, in seconds.
+    slice: f64,
 }
 
 fn parse_args() -> Option<Args> {
@@ -135,7 +143,10 @@ fn parse_args() -> Option<Args> {
         deflate: None,
         tls: None,
         http2: false,
+        floor: None,
+        slice: 0.25,
     };
+    let (mut floor_addr, mut floor_pid) = (None, None);
     while let Some(flag) = args.next() {
         match flag.as_str() {
             "--text" => parsed.text = true,
@@ -154,6 +165,9 @@ fn parse_args() -> Option<Args> {
                     "--rss-cap-kib" => parsed.rss_cap_kib = Some(value.parse().ok()?),
                     "--server-pid" => parsed.server_pid = Some(value.parse().ok()?),
                     "--tls" => parsed.tls = Some(PathBuf::from(value)),
+                    "--floor-addr" => floor_addr = Some(value.parse().ok()?),
+                    "--floor-pid" => floor_pid = Some(value.parse().ok()?),
+                    "--slice" => parsed.slice = value.parse().ok().filter(|&s: &f64| s > 0.0)?,
                     "--deflate" => {
                         parsed.deflate = Some(match value.as_str() {
                             "takeover" => DeflateConfig::CLIENT,
@@ -165,6 +179,21 @@ fn parse_args() -> Option<Args> {
                 }
             }
         }
+    }
+    parsed.floor = match (floor_addr, floor_pid) {
+        (None, None) => None,
+        (Some(addr), Some(pid)) => Some((addr, pid)),
+        _ => return None,
+    };
+    // A paired run is a timed echo over plain TCP, with both servers' CPU to read.
+    if parsed.floor.is_some()
+        && (mode != Mode::Echo
+            || parsed.messages.is_some()
+            || parsed.server_pid.is_none()
+            || parsed.deflate.is_some()
+            || parsed.tls.is_some())
+    {
+        return None;
     }
     // Raw bytes have no opcode, and an empty raw message would never be answered.
     if parsed.raw && (parsed.text || parsed.size == 0) {
@@ -197,7 +226,7 @@ fn main() -> ExitCode {
             "usage: loadgen {{echo|handshakes|idle}} --addr ADDR:PORT [--conns N] [--size BYTES] \
              [--text | --raw] [--secs S | --messages M] [--warmup S] [--echo-bytes BYTES] \
              [--rss-cap-kib KIB] [--server-pid PID] [--deflate takeover|reset] \
-             [--tls CA_FILE [--http2]]\n       \
+             [--tls CA_FILE [--http2]] [--floor-addr ADDR:PORT --floor-pid PID [--slice S]]\n       \
              loadgen chat --addr ADDR:PORT[,ADDR:PORT...] [--subs N] [--pubs M] [--rooms R] \
              [--rate PER_S] [--size BYTES] [--secs S] [--warmup S] [--server-pid PID[,PID...]] \
              [--broker-pid PID]"
@@ -432,8 +461,9 @@ impl Round {
         let _ = ready.send(());
         let mut reply = vec![0u8; self.expected.len()];
         let mut left = self.messages.unwrap_or(u64::MAX);
-        while !shared.stop.get() && left > 0 {
+        while left > 0 && shared.turn().await {
             left -= 1;
+            shared.in_flight.set(shared.in_flight.get() + 1);
             io.write_all(&self.request).await?;
             timeout(IO_TIMEOUT, io.read_exact(&mut reply))
                 .await
@@ -441,6 +471,7 @@ impl Round {
             if reply != self.expected {
                 return Err(io::Error::other("echo differs from the message sent"));
             }
+            shared.in_flight.set(shared.in_flight.get() - 1);
             shared.done.set(shared.done.get() + 1);
         }
         Ok(io)
@@ -453,6 +484,59 @@ async fn echo(args: &Args) -> io::Result<String> {
     }
     let link = Link::of(args).await?;
     let shared = Rc::new(Shared::default());
+    let (mut tasks, mut ready) = spawn_echoes(args, args.addr, &link, &shared);
+    // A paired run: as many raw connections to the floor, waiting for their turn.
+    let floor = Rc::new(Shared::default());
+    if let Some((addr, _)) = args.floor {
+        floor.set_turn(false);
+        let (more, also_ready) = spawn_echoes(args, addr, &Link::Raw, &floor);
+        tasks.extend(more);
+        ready.extend(also_ready);
+    }
+    for rx in ready {
+        // A connection that failed to open has recorded why.
+        let _ = rx.await;
+    }
+    let line = match (args.floor, args.server_pid) {
+        (Some((_, floor_pid)), Some(pid)) => {
+            let line = pair::measure_paired(
+                args.warmup,
+                args.secs,
+                args.slice,
+                pair::Side {
+                    shared: &shared,
+                    pid,
+                },
+                pair::Side {
+                    shared: &floor,
+                    pid: floor_pid,
+                },
+            )
+            .await;
+            for task in tasks {
+                let _ = task.await;
+            }
+            floor.check()?;
+            line
+        }
+        _ => run_to_end(args, &shared, tasks).await,
+    };
+    shared.check()?;
+    Ok(format!("conns={} size={} {}", args.conns, args.size, line?))
+}
+
+/// Opens `--conns` connections to `addr` over `link`, each a task carrying its echoes
+/// (counted in `shared`); returns the tasks and, per connection, word that it is open.
+fn spawn_echoes(
+    args: &Args,
+    addr: SocketAddr,
+    link: &Link,
+    shared: &Rc<Shared>,
+) -> (
+    Vec<tokio::task::JoinHandle<()>>,
+    Vec<tokio::sync::oneshot::Receiver<()>>,
+) {
+    let raw = matches!(link, Link::Raw);
     let mut tasks = Vec::new();
     let mut ready = Vec::new();
     for id in 0..args.conns {
@@ -464,7 +548,7 @@ async fn echo(args: &Args) -> io::Result<String> {
             OpCode::BINARY
         };
         let key = (scramble(seed) as u32).to_le_bytes();
-        let (request, expected) = if args.raw {
+        let (request, expected) = if raw {
             (payload.clone(), payload)
         } else {
             (
@@ -474,13 +558,13 @@ async fn echo(args: &Args) -> io::Result<String> {
         };
         let (tx, rx) = tokio::sync::oneshot::channel();
         ready.push(rx);
-        let shared = Rc::clone(&shared);
+        let shared = Rc::clone(shared);
         let round = Round {
             request,
             expected,
             messages: args.messages,
         };
-        let (addr, link) = (args.addr, link.clone());
+        let link = link.clone();
         tasks.push(tokio::task::spawn_local(async move {
             let run = async {
                 match link {
@@ -507,13 +591,7 @@ async fn echo(args: &Args) -> io::Result<String> {
             }
         }));
     }
-    for rx in ready {
-        // A connection that failed to open has recorded why.
-        let _ = rx.await;
-    }
-    let line = run_to_end(args, &shared, tasks).await;
-    shared.check()?;
-    Ok(format!("conns={} size={} {}", args.conns, args.size, line?))
+    (tasks, ready)
 }
 
 /// Lets the open connections of `echo` run: with `--messages`, until each has carried them

@@ -5,19 +5,24 @@ use std::cell::{Cell, RefCell};
 use std::io;
 use std::time::Duration;
 
+use tokio::sync::Notify;
 use tokio::time::{Instant, sleep};
 
 /// Linux's `USER_HZ`, the unit of `/proc/*/stat` CPU times, on every architecture.
 const CLOCK_TICKS_PER_SEC: f64 = 100.0;
 
 /// What all connections of a run share: the count of completed round trips, the stop flag,
-/// and the first failure.
+/// and the first failure; and, for a paired run ([`crate::pair`]), whether this group of
+/// connections has the turn and how many of its round trips are under way.
 #[derive(Default)]
 pub(crate) struct Shared {
     pub(crate) done: Cell<u64>,
     pub(crate) stop: Cell<bool>,
     pub(crate) failures: Cell<u64>,
     pub(crate) first_failure: RefCell<Option<String>>,
+    pub(crate) paused: Cell<bool>,
+    pub(crate) in_flight: Cell<usize>,
+    pub(crate) resume: Notify,
 }
 
 impl Shared {
@@ -26,6 +31,28 @@ impl Shared {
         self.first_failure
             .borrow_mut()
             .get_or_insert_with(|| error.to_string());
+    }
+
+    /// Waits while the group is paused; false once the run is stopping.
+    pub(crate) async fn turn(&self) -> bool {
+        while self.paused.get() && !self.stop.get() {
+            self.resume.notified().await;
+        }
+        !self.stop.get()
+    }
+
+    /// Gives the group the turn (`true`) or takes it away (round trips under way finish).
+    pub(crate) fn set_turn(&self, on: bool) {
+        self.paused.set(!on);
+        if on {
+            self.resume.notify_waiters();
+        }
+    }
+
+    /// Ends the run: paused connections wake to see it.
+    pub(crate) fn stop(&self) {
+        self.stop.set(true);
+        self.resume.notify_waiters();
     }
 
     pub(crate) fn check(&self) -> io::Result<()> {
@@ -52,6 +79,26 @@ pub(crate) fn cpu_seconds(pid: &str) -> io::Result<f64> {
     let ticks: u64 = fields[11].parse::<u64>().map_err(io::Error::other)?
         + fields[12].parse::<u64>().map_err(io::Error::other)?;
     Ok(ticks as f64 / CLOCK_TICKS_PER_SEC)
+}
+
+/// CPU nanoseconds used so far by a process: the sum of its threads' run time, the first
+/// field of `/proc/<pid>/task/*/schedstat`. Exact where `/proc/<pid>/stat` counts 10 ms
+/// ticks, which a slice of a fraction of a second needs. (The kernel scales `stat`'s
+/// `utime + stime` to this same sum, so the two figures agree over a long window.)
+pub(crate) fn cpu_nanos(pid: &str) -> io::Result<u64> {
+    let mut total = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        // A thread that ended since the listing has nothing left to count.
+        let Ok(stat) = std::fs::read_to_string(task?.path().join("schedstat")) else {
+            continue;
+        };
+        total += stat
+            .split(' ')
+            .next()
+            .and_then(|ns| ns.parse::<u64>().ok())
+            .ok_or_else(|| io::Error::other("bad schedstat"))?;
+    }
+    Ok(total)
 }
 
 /// Resident set size of a process in KiB, from `/proc/<pid>/status`.
@@ -106,7 +153,7 @@ pub(crate) async fn measure(
     let start = Snapshot::take(shared, server_pids)?;
     sleep(Duration::from_secs_f64(secs)).await;
     let end = Snapshot::take(shared, server_pids)?;
-    shared.stop.set(true);
+    shared.stop();
     Ok(report(&start, &end))
 }
 

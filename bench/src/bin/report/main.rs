@@ -8,6 +8,12 @@
 //! Every figure is a median over the repeats. Costs are written as ratios to two references,
 //! so that below 1 is cheaper: to the floor (the plain TCP echo server, the kernel's share of
 //! any echo) and to the cheapest peer in the same cell.
+//!
+//! An echo run paired with the floor (`loadgen echo --floor-addr`, the `floor_*` fields)
+//! measured both in alternating slices of one window: its ratio to the floor is taken run
+//! by run, and servers are compared by the medians of those ratios ([`cost`]), since the
+//! host's cost mode moves a server and the floor alike. The floor's own figures are then
+//! the floor slices of every run in the cell.
 
 mod criterion;
 mod svg;
@@ -88,12 +94,15 @@ impl Results {
             if let Some(note) = line.strip_prefix("# ") {
                 notes.push(note.to_owned());
             } else if !line.trim().is_empty() {
-                runs.push(
-                    line.split_whitespace()
-                        .filter_map(|kv| kv.split_once('='))
-                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                        .collect(),
-                );
+                let mut run: Run = line
+                    .split_whitespace()
+                    .filter_map(|kv| kv.split_once('='))
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect();
+                if let Some(floor) = paired_floor(&mut run) {
+                    runs.push(floor);
+                }
+                runs.push(run);
             }
         }
         Results { notes, runs }
@@ -151,17 +160,57 @@ impl Results {
         self.pick("echo", imp, &[("conns", conns), ("size", size)])
     }
 
-    /// The peer with the least server CPU per operation of `kind`, and that figure.
+    /// The peer with the least [`cost`] per operation of `kind`, and its medians.
     fn cheapest_peer(
         &self,
         kind: &str,
         cell: impl Fn(&str) -> Cell,
-    ) -> Option<(&'static str, f64)> {
+    ) -> Option<(&'static str, Cell)> {
         self.peers(kind)
             .into_iter()
-            .filter_map(|p| Some((p, cell(p).server_us?)))
+            .filter_map(|p| {
+                let c = cell(p);
+                Some((p, cost(&c)?, c))
+            })
             .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(p, _, c)| (p, c))
     }
+}
+
+/// For an echo run paired with the floor: records its ratio to the floor (`floor_ratio`,
+/// CPU per message over the floor's in the same window) and returns the floor's slices as a
+/// run of their own (`impl=floor`, ratio 1).
+fn paired_floor(run: &mut Run) -> Option<Run> {
+    if field(run, "kind") != Some("echo") || run.contains_key("failed") {
+        return None;
+    }
+    let floor_us = num(run, "floor_cpu_s")? / num(run, "floor_ops")?;
+    let us = num(run, "server_cpu_s")? / num(run, "ops")?;
+    run.insert("floor_ratio".into(), (us / floor_us).to_string());
+    let mut floor = Run::new();
+    for key in ["kind", "repeat", "conns", "size"] {
+        floor.insert(key.into(), run.get(key)?.clone());
+    }
+    floor.insert("impl".into(), FLOOR.into());
+    floor.insert("ops".into(), run.get("floor_ops")?.clone());
+    floor.insert("secs".into(), run.get("floor_secs")?.clone());
+    floor.insert("server_cpu_s".into(), run.get("floor_cpu_s")?.clone());
+    let ops_per_s = num(run, "floor_ops")? / num(run, "floor_secs")?;
+    floor.insert("ops_per_s".into(), ops_per_s.to_string());
+    floor.insert("floor_ratio".into(), "1".into());
+    Some(floor)
+}
+
+/// What servers are compared by in a cell: the median ratio to the floor where the runs
+/// were paired with it, else the median CPU µs per operation. Every comparison divides two
+/// costs of one kind: a raw file's echo runs are either all paired or none.
+fn cost(cell: &Cell) -> Option<f64> {
+    cell.floor_ratio.or(cell.server_us)
+}
+
+/// `a`'s cost over `b`'s.
+fn relative(a: &Cell, b: &Cell) -> Option<f64> {
+    ratio(cost(a), cost(b))
 }
 
 fn field<'a>(run: &'a Run, key: &str) -> Option<&'a str> {
@@ -192,6 +241,8 @@ struct Cell {
     ops_per_s: Option<f64>,
     /// Server CPU microseconds per operation.
     server_us: Option<f64>,
+    /// Paired runs: the median of each run's CPU per message over the floor's.
+    floor_ratio: Option<f64>,
     /// Load generator CPU microseconds per operation.
     loadgen_us: Option<f64>,
     /// Share of one core the server used during the window.
@@ -212,6 +263,7 @@ fn summarize<'a>(runs: impl Iterator<Item = &'a Run>) -> Cell {
     Cell {
         ops_per_s: median_of(&|r| num(r, "ops_per_s")),
         server_us: median_of(&|r| Some(num(r, "server_cpu_s")? * 1e6 / num(r, "ops")?)),
+        floor_ratio: median_of(&|r| num(r, "floor_ratio")),
         loadgen_us: median_of(&|r| Some(num(r, "loadgen_cpu_s")? * 1e6 / num(r, "ops")?)),
         server_util: median_of(&|r| Some(num(r, "server_cpu_s")? / num(r, "secs")?)),
         loadgen_util: median_of(&|r| Some(num(r, "loadgen_cpu_s")? / num(r, "secs")?)),
@@ -283,6 +335,51 @@ mod tests {
         let cell = ("16".to_owned(), "16".to_owned());
         let cheapest = results.cheapest_peer("echo", |p| results.echo(&cell, p));
         assert_eq!(cheapest.map(|c| c.0), Some("yawc"));
+        assert_eq!(results.peers("echo"), ["fastwebsockets", "yawc"]);
+    }
+
+    /// Paired runs are compared by their ratios to the floor in the same window, not by
+    /// CPU medians taken in whatever mode the host was in.
+    #[test]
+    fn paired_runs_are_compared_by_their_ratio_to_the_floor() {
+        // yawc ran while the host was cheap, fastwebsockets and ours while it was dear:
+        // by CPU yawc is cheapest; by ratio to the floor beside each, ours is.
+        let raw = "kind=echo impl=switchyard-lib repeat=1 conns=16 size=16 ops=1000 secs=1 \
+             server_cpu_s=0.0070 floor_ops=1000 floor_secs=1 floor_cpu_s=0.0069\n\
+             kind=echo impl=fastwebsockets repeat=1 conns=16 size=16 ops=1000 secs=1 \
+             server_cpu_s=0.0072 floor_ops=1000 floor_secs=1 floor_cpu_s=0.0069\n\
+             kind=echo impl=yawc repeat=1 conns=16 size=16 ops=1000 secs=1 \
+             server_cpu_s=0.0061 floor_ops=1000 floor_secs=1 floor_cpu_s=0.0057\n";
+        let results = Results::parse(raw);
+        let cell = ("16".to_owned(), "16".to_owned());
+        let (peer, c) = results
+            .cheapest_peer("echo", |p| results.echo(&cell, p))
+            .expect("a cheapest peer");
+        assert_eq!(peer, "fastwebsockets");
+        assert_eq!(c.floor_ratio.map(|r| (r * 1e4).round()), Some(10435.0));
+        // The floor's row: its slices of all three runs, median 6.9 µs.
+        let floor = results.echo(&cell, FLOOR);
+        assert_eq!(
+            (floor.runs, floor.server_us.map(|us| (us * 100.0).round())),
+            (3, Some(690.0))
+        );
+        let lib = results.echo(&cell, "switchyard-lib");
+        assert_eq!(
+            relative(&lib, &floor).map(|r| (r * 1e4).round()),
+            Some(10145.0)
+        );
+        let md = tables::render(&results, None);
+        // 1.0145 ÷ 1.0435: met against the cheapest peer.
+        assert!(
+            md.contains("| 16 × 16 B | fastwebsockets (7.20) | 0.97×† |"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn unpaired_runs_have_no_floor_ratio() {
+        let results = Results::parse(RAW);
+        assert!(results.runs.iter().all(|r| !r.contains_key("floor_ratio")));
         assert_eq!(results.peers("echo"), ["fastwebsockets", "yawc"]);
     }
 

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::{Cell, FLOOR, OURS, Results, criterion, fmt_us, ratio, size_label};
+use crate::{Cell, FLOOR, OURS, Results, cost, criterion, fmt_us, ratio, relative, size_label};
 
 /// Issue 10 §4: every server's CPU per message at most this multiple of the floor's.
 pub(crate) const FLOOR_BOUND: f64 = 1.15;
@@ -101,12 +101,26 @@ fn cell_label((conns, size): &(String, String)) -> String {
     format!("{conns} × {}", size_label(size))
 }
 
+/// Whether the echo runs were paired with the floor.
+fn paired(results: &Results) -> bool {
+    results.runs.iter().any(|r| r.contains_key("floor_ratio"))
+}
+
 fn echo_tables(o: &mut String, results: &Results, cells: &[(String, String)]) {
     let impls = results.impls("echo");
     let _ = writeln!(o, "## Echo: server CPU per message\n");
     let _ = writeln!(
         o,
-        "µs of server CPU per echoed message, and in parentheses its ratio to the floor's.\n"
+        "µs of server CPU per echoed message, and in parentheses its ratio to the floor's.{}\n",
+        if paired(results) {
+            " Every run was paired with the floor: the floor and the server took turns of a \
+             fraction of a second within one window (`loadgen echo --floor-addr`), so the \
+             ratio is taken run by run against the floor at the same moments, and its median \
+             is shown (it is not the ratio of the two medians). The floor's column is its \
+             share of every run in the cell."
+        } else {
+            ""
+        }
     );
     header(o, "connections × payload", &impls);
     for cell in cells {
@@ -122,10 +136,7 @@ fn echo_tables(o: &mut String, results: &Results, cells: &[(String, String)]) {
             let to_floor = if *i == FLOOR {
                 String::new()
             } else {
-                format!(
-                    " ({})",
-                    fmt_bounded(i, ratio(c.server_us, floor.server_us), FLOOR_BOUND)
-                )
+                format!(" ({})", fmt_bounded(i, relative(&c, &floor), FLOOR_BOUND))
             };
             let _ = write!(o, " {}{to_floor}{failed} |", fmt_us(c.server_us));
         }
@@ -137,7 +148,14 @@ fn echo_tables(o: &mut String, results: &Results, cells: &[(String, String)]) {
         let _ = writeln!(o, "\n## Echo: ours against the cheapest peer\n");
         let _ = writeln!(
             o,
-            "The cheapest peer is the one with the least server CPU per message in that cell.\n"
+            "The cheapest peer is the one with the least server CPU per message in that \
+             cell{}.\n",
+            if paired(results) {
+                " relative to the floor (the median of its paired ratios, which the ratios \
+                 here divide; its µs are shown for scale)"
+            } else {
+                ""
+            }
         );
         let mut columns = vec!["cheapest peer (µs)"];
         columns.extend(ours.iter().copied());
@@ -148,18 +166,15 @@ fn echo_tables(o: &mut String, results: &Results, cells: &[(String, String)]) {
                 o,
                 "| {} | {} |",
                 cell_label(cell),
-                cheapest.map_or("—".into(), |(p, us)| format!(
+                cheapest.as_ref().map_or("—".into(), |(p, c)| format!(
                     "{p} ({})",
-                    fmt_us(Some(us))
+                    fmt_us(c.server_us)
                 ))
             );
             for i in &ours {
-                let us = results.echo(cell, i).server_us;
-                let _ = write!(
-                    o,
-                    " {} |",
-                    fmt_bounded(i, ratio(us, cheapest.map(|c| c.1)), PEER_BOUND)
-                );
+                let ours = results.echo(cell, i);
+                let to_peer = cheapest.as_ref().and_then(|(_, c)| relative(&ours, c));
+                let _ = write!(o, " {} |", fmt_bounded(i, to_peer, PEER_BOUND));
             }
             let _ = writeln!(o);
         }
@@ -243,7 +258,11 @@ fn handshakes(o: &mut String, results: &Results) {
             fmt_us(c.server_us),
             fmt_pct(c.server_util),
             fmt_pct(c.loadgen_util),
-            fmt_bounded(i, ratio(c.server_us, cheapest.map(|c| c.1)), PEER_BOUND),
+            fmt_bounded(
+                i,
+                cheapest.as_ref().and_then(|(_, p)| relative(&c, p)),
+                PEER_BOUND
+            ),
             instructions.map_or("—".into(), |v| format!(
                 "{v:.0} ({})",
                 fmt_bounded(i, ratio(Some(v), fewest), PEER_BOUND)
@@ -427,7 +446,7 @@ fn fewest_echo_instructions(results: &Results, size: &str) -> Option<f64> {
 /// One of ours in one echo cell against one bound.
 struct Judged {
     cell: String,
-    /// CPU per message ÷ the reference (the floor's or the cheapest peer's).
+    /// CPU per message ÷ the reference (the floor's or the cheapest peer's), by [`cost`].
     cpu: f64,
     /// When `cpu` lies within [`NOISE`] of the bound and callgrind counted this size:
     /// instructions per echo ÷ the fewest of the peers', which then decides (issue 10 §4).
@@ -449,7 +468,7 @@ fn judge_cells(
     cells
         .iter()
         .filter_map(|cell| {
-            let cpu = ratio(results.echo(cell, i).server_us, reference(cell))?;
+            let cpu = ratio(cost(&results.echo(cell, i)), reference(cell))?;
             let close = (cpu / bound - 1.0).abs() <= NOISE;
             let instructions = close
                 .then(|| {
@@ -506,11 +525,11 @@ fn cells_verdict(i: &str, judged: &[Judged], bound: f64) -> String {
 fn targets(o: &mut String, results: &Results, cells: &[(String, String)]) {
     let _ = writeln!(o, "\n## Targets (issue 10 §3, §4)\n");
     header(o, "target", &["switchyard-lib", "switchyard-bin"]);
-    let floor = |cell: &(String, String)| results.echo(cell, FLOOR).server_us;
+    let floor = |cell: &(String, String)| cost(&results.echo(cell, FLOOR));
     let peer = |cell: &(String, String)| {
         results
             .cheapest_peer("echo", |p| results.echo(cell, p))
-            .map(|c| c.1)
+            .and_then(|(_, c)| cost(&c))
     };
     let mut row = |name: String, f: &dyn Fn(&str) -> String| {
         let _ = writeln!(o, "| {name} | {} | {} |", f(OURS[0]), f(OURS[1]));
@@ -539,10 +558,9 @@ fn targets(o: &mut String, results: &Results, cells: &[(String, String)]) {
     row(
         "CPU per handshake ≤ the cheapest peer's (within 10 %: instructions decide)".into(),
         &|i| {
-            let cpu = ratio(
-                results.pick("handshakes", i, &[]).server_us,
-                cheapest_handshake.map(|c| c.1),
-            );
+            let cpu = cheapest_handshake
+                .as_ref()
+                .and_then(|(_, p)| relative(&results.pick("handshakes", i, &[]), p));
             let instructions = ratio(
                 results
                     .pick("callgrind_handshake", i, &[])
