@@ -16,7 +16,8 @@
 # Environment: REPEATS (default 5), SECS per cell (default 3; an echo run's window, shared
 # by the server and the floor), SLICE (0.25: one turn of a paired echo run), WARMUP (0.5), IDLE_CONNS
 # (10000), HANDSHAKE_WORKERS (4), HANDSHAKE_ROUNDS (3: rotated runs of the handshake cell per
-# repeat, so its median is over 15 runs; see bench/README.md), IMPLS (space-separated; default every server), CELLS
+# repeat, so its median is over 15 runs; see bench/README.md), ONE_CONN_ROUNDS (3: rotated runs
+# of each one-connection echo cell per repeat, for the same reason), IMPLS (space-separated; default every server), CELLS
 # (space-separated conns:size; default all nine), ECHO_BYTES (the message of the second
 # memory measurement, 1048576), RSS_CAP_KIB (default a quarter of the machine's available
 # memory: a server past it stops being given connections, so that one that keeps megabytes
@@ -52,11 +53,12 @@ OURS="floor switchyard-lib switchyard-bin"
 PEERS="tungstenite fastwebsockets tokio-websockets sockudo-ws yawc"
 HANDSHAKE_WORKERS=${HANDSHAKE_WORKERS:-4}
 HANDSHAKE_ROUNDS=${HANDSHAKE_ROUNDS:-3}
+ONE_CONN_ROUNDS=${ONE_CONN_ROUNDS:-3}
 ECHO_BYTES=${ECHO_BYTES:-1048576}
 RSS_CAP_KIB=${RSS_CAP_KIB:-$(awk '/MemAvailable/ { print int($2 / 4) }' /proc/meminfo)}
 if ((SMOKE)); then
     read -r -a IMPLS <<<"$OURS"
-    REPEATS=1 SECS=1 WARMUP=0.2 IDLE_CONNS=100 HANDSHAKE_ROUNDS=1 SLICE=0.25
+    REPEATS=1 SECS=1 WARMUP=0.2 IDLE_CONNS=100 HANDSHAKE_ROUNDS=1 ONE_CONN_ROUNDS=1 SLICE=0.25
     # conns:size[:text]
     CELLS=("1:16" "16:65536" "16:1024:text")
     RAW=target/smoke.raw
@@ -100,7 +102,7 @@ fi
 mkdir -p target
 {
     echo "# machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM, Linux $(uname -r), $(rustc --version)"
-    echo "# run: $(date -u +%FT%TZ) repeats=$REPEATS secs=$SECS slice=$SLICE paired_floor=yes warmup=$WARMUP idle_conns=$IDLE_CONNS echo_bytes=$ECHO_BYTES rss_cap_kib=$RSS_CAP_KIB handshake_workers=$HANDSHAKE_WORKERS handshake_rounds=$HANDSHAKE_ROUNDS pinned=$([[ ${#SERVER_CPU[@]} -gt 0 ]] && echo yes || echo no)"
+    echo "# run: $(date -u +%FT%TZ) repeats=$REPEATS secs=$SECS slice=$SLICE paired_floor=yes warmup=$WARMUP idle_conns=$IDLE_CONNS echo_bytes=$ECHO_BYTES rss_cap_kib=$RSS_CAP_KIB handshake_workers=$HANDSHAKE_WORKERS handshake_rounds=$HANDSHAKE_ROUNDS one_conn_rounds=$ONE_CONN_ROUNDS pinned=$([[ ${#SERVER_CPU[@]} -gt 0 ]] && echo yes || echo no)"
 } >"$RAW"
 
 SERVER_PID= FLOOR_PID=
@@ -183,13 +185,21 @@ FLOOR_PID=$SERVER_PID FLOOR_ADDR=$ADDR SERVER_PID=
 for ((repeat = 1; repeat <= REPEATS; repeat++)); do
     for cell in "${CELLS[@]}"; do
         IFS=: read -r conns size text <<<"$cell"
-        echo "repeat $repeat/$REPEATS: echo, $conns connection(s) x $size B${text:+ text}"
-        rotated_impls
-        for impl in "${ORDER[@]}"; do
-            [[ $impl == floor ]] && continue
-            run_one echo "$impl" "$repeat" --conns "$conns" --size "$size" ${text:+--text} \
-                --secs "$SECS" --warmup "$WARMUP" --slice "$SLICE" \
-                --floor-addr "$FLOOR_ADDR" --floor-pid "$FLOOR_PID"
+        # One connection: the server sleeps between messages, and a run's cost depends on
+        # how the host wakes it; runs of the same server spread several times as widely
+        # as with 16 connections, even paired (bench/README.md). More runs, not longer ones:
+        # the spread is from run to run, and longer windows did not narrow it.
+        rounds=1
+        ((conns == 1)) && rounds=$ONE_CONN_ROUNDS
+        for ((round = 1; round <= rounds; round++)); do
+            echo "repeat $repeat/$REPEATS: echo, $conns connection(s) x $size B${text:+ text}, round $round/$rounds"
+            rotated_impls
+            for impl in "${ORDER[@]}"; do
+                [[ $impl == floor ]] && continue
+                run_one echo "$impl" "$repeat" --conns "$conns" --size "$size" ${text:+--text} \
+                    --secs "$SECS" --warmup "$WARMUP" --slice "$SLICE" \
+                    --floor-addr "$FLOOR_ADDR" --floor-pid "$FLOOR_PID"
+            done
         done
     done
     for ((round = 1; round <= HANDSHAKE_ROUNDS; round++)); do

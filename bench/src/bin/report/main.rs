@@ -376,6 +376,29 @@ mod tests {
         );
     }
 
+    /// The one-connection cells get more runs (`ONE_CONN_ROUNDS`): the report says how many
+    /// each cell's medians are over, the fewest of any server's (a failed run counts).
+    #[test]
+    fn report_gives_the_runs_behind_each_cell() {
+        let line = |conns: u32, repeat: u32| {
+            format!(
+                "kind=echo impl=switchyard-lib repeat={repeat} conns={conns} size=16 ops=1000 \
+                 secs=1 server_cpu_s=0.0070 floor_ops=1000 floor_secs=1 floor_cpu_s=0.0069\n"
+            )
+        };
+        let mut raw: String = (1..=3).map(|r| line(1, r)).collect();
+        raw += &line(16, 1);
+        let md = tables::render(&Results::parse(&raw), None);
+        assert!(
+            md.contains(
+                "Runs of each server (the medians are over them): 1 × 16 B: 3, 16 × 16 B: 1."
+            ),
+            "{md}"
+        );
+        let md = tables::render(&Results::parse(&line(16, 1)), None);
+        assert!(md.contains("them): 1 in every cell."), "{md}");
+    }
+
     #[test]
     fn unpaired_runs_have_no_floor_ratio() {
         let results = Results::parse(RAW);

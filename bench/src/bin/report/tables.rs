@@ -142,6 +142,7 @@ fn echo_tables(o: &mut String, results: &Results, cells: &[(String, String)]) {
         }
         let _ = writeln!(o);
     }
+    runs_per_cell(o, results, cells, &impls);
 
     let ours: Vec<&str> = OURS.into_iter().filter(|i| impls.contains(i)).collect();
     if !results.peers("echo").is_empty() && !ours.is_empty() {
@@ -213,6 +214,34 @@ fn echo_tables(o: &mut String, results: &Results, cells: &[(String, String)]) {
         }
         let _ = writeln!(o);
     }
+}
+
+/// How many runs each median is over, cell by cell (the fewest of any server but the floor,
+/// whose figures are its turns in every run): `run.sh` gives the one-connection cells more.
+fn runs_per_cell(o: &mut String, results: &Results, cells: &[(String, String)], impls: &[&str]) {
+    let runs: Vec<(String, usize)> = cells
+        .iter()
+        .map(|cell| {
+            let fewest = impls
+                .iter()
+                .filter(|i| **i != FLOOR)
+                .map(|i| results.echo(cell, i).runs)
+                .min()
+                .unwrap_or(0);
+            (cell_label(cell), fewest)
+        })
+        .collect();
+    let first = runs.first().map(|(_, n)| *n);
+    let text = if runs.iter().all(|(_, n)| Some(*n) == first) {
+        format!("{} in every cell", first.unwrap_or(0))
+    } else {
+        let each: Vec<String> = runs.iter().map(|(c, n)| format!("{c}: {n}")).collect();
+        each.join(", ")
+    };
+    let _ = writeln!(
+        o,
+        "\nRuns of each server (the medians are over them): {text}."
+    );
 }
 
 fn handshakes(o: &mut String, results: &Results) {
