@@ -67,7 +67,7 @@ pub(crate) fn render(results: &Results, criterion: Option<&Path>) -> String {
          the shipped binary (`switchyard --listen`, default flags and logging, the runtime \
          it picks for one CPU: Tokio's single-threaded one), serving `/echo`. Every server is pinned to CPU 0, the load \
          generator (`bench/src/bin/loadgen`, closed loop, every echo checked byte for byte) \
-         to CPU 1. Figures are medians over the repeats. Ratios are costs: below 1 is \
+         to CPU 1. Figures are medians over the runs (how many: under the first table). Ratios are costs: below 1 is \
          cheaper. Bold misses its bound (≤ {FLOOR_BOUND:.2}× the floor, ≤ \
          {PEER_BOUND:.2}× the cheapest peer); † marks a ratio within {:.0} % of its bound, \
          which callgrind's instructions per echo decide.\n",
